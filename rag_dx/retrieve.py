@@ -1,0 +1,96 @@
+"""Hybrid retrieval: dense (FAISS) + sparse (BM25), fused by reciprocal rank fusion.
+
+RRF needs no score calibration between the two retrievers, which is why it is the default:
+BM25 scores are unbounded and cosine similarities are not comparable with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag_dx.embed import TextEncoder
+from rag_dx.index.reader import LoadedIndex
+from rag_dx.schemas import Hit
+from rag_dx.settings import RetrievalSettings
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[int]], *, k: int = 60, weights: Sequence[float] | None = None
+) -> list[tuple[int, float]]:
+    """Fuse ranked id lists: score(d) = sum_i w_i / (k + rank_i(d)), ranks starting at 1.
+
+    Ties are broken by first appearance in the earlier ranking, so the result is deterministic.
+
+    >>> reciprocal_rank_fusion([[1, 2, 3], [3, 1]], k=60)[0][0]
+    1
+    """
+    weights = list(weights) if weights is not None else [1.0] * len(rankings)
+    if len(weights) != len(rankings):
+        raise ValueError("one weight per ranking")
+    scores: dict[int, float] = {}
+    order: dict[int, int] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, doc in enumerate(ranking, start=1):
+            scores[doc] = scores.get(doc, 0.0) + weight / (k + rank)
+            order.setdefault(doc, len(order))
+    return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
+
+
+@dataclass
+class Retriever:
+    """Searches one loaded index version; holds no per-query state, so it is thread-safe."""
+
+    index: LoadedIndex
+    encoder: TextEncoder
+    settings: RetrievalSettings
+
+    def search(self, text: str, *, k: int | None = None, exclude_doc_ids: set[str] | None = None) -> list[Hit]:
+        """The fused top-k hits for one query, best first.
+
+        Args:
+            exclude_doc_ids: documents never to return (e.g. the case's own report when training).
+        """
+        query = self.encoder.encode([text])
+        return self.search_vector(text, query[0], k=k, exclude_doc_ids=exclude_doc_ids)
+
+    def search_vector(
+        self, text: str, vector: np.ndarray, *, k: int | None = None, exclude_doc_ids: set[str] | None = None
+    ) -> list[Hit]:
+        s = self.settings
+        k = k or s.k_evidence
+        extra = len(exclude_doc_ids or ()) * 2
+        scores, ids = self.index.dense.search(vector[None, :], s.k_dense + extra)
+        dense = [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0]) if i >= 0]
+        sparse = self.index.sparse.search(text, s.k_sparse + extra)
+        fused = reciprocal_rank_fusion(
+            [[i for i, _ in dense], [i for i, _ in sparse]],
+            k=s.rrf_k,
+            weights=[s.dense_weight, s.sparse_weight],
+        )
+        dense_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
+        dense_score = dict(dense)
+        sparse_rank = {i: r for r, (i, _) in enumerate(sparse, start=1)}
+        # Fetch a margin beyond k so exclusions can be filtered without a second query.
+        wanted = [i for i, _ in fused[: k + extra]]
+        chunks = self.index.docstore.get(wanted)
+        missing = [i for i in wanted if i not in dense_score]
+        if missing:
+            # Sparse-only hits still get a cosine, so abstention can judge every hit alike.
+            vecs = self.index.dense.vectors_for(missing)
+            for i, sim in zip(missing, vecs @ vector):
+                dense_score[i] = float(sim)
+        hits: list[Hit] = []
+        for row_id, score in fused[: k + extra]:
+            chunk = chunks.get(row_id)
+            if chunk is None or (exclude_doc_ids and chunk.doc_id in exclude_doc_ids):
+                continue
+            hits.append(
+                Hit(chunk=chunk, score=score, dense_score=dense_score.get(row_id),
+                    dense_rank=dense_rank.get(row_id), sparse_rank=sparse_rank.get(row_id))
+            )
+            if len(hits) >= k:
+                break
+        return hits

@@ -1,0 +1,129 @@
+"""The records that flow through the pipeline: ingest -> chunks -> hits -> differential.
+
+Plain pydantic models so they validate on construction and serialize to JSON for the CLI, the
+LangChain adapter and the UI without any of those layers knowing about each other.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Kind = Literal["report", "guideline"]
+
+
+class Report(BaseModel):
+    """A historical diagnosis report, after validation and de-identification.
+
+    `patient_id` is deliberately absent: it is used only transiently (e.g. for leakage-safe
+    splitting) and never stored in an index.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    report_id: str
+    text: str
+    diagnosis: str | None = None
+    icd10: str | None = None
+    date: str | None = None
+    age: float | None = None
+    sex: str | None = None
+    specialty: str | None = None
+    source: str = ""
+    line: int | None = Field(default=None, description="line in the source file, for error messages")
+
+
+class Guideline(BaseModel):
+    """A guideline or reference passage (public text, not patient data)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    doc_id: str
+    title: str
+    text: str
+    topic: str | None = Field(default=None, description="the disease this passage is about (MedQuAD focus)")
+    source: str = ""
+    url: str | None = None
+    date: str | None = None
+
+
+class Chunk(BaseModel):
+    """A unit of retrieval: a piece of a report or a guideline with everything a citation needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chunk_id: str
+    kind: Kind
+    doc_id: str
+    title: str
+    text: str
+    label: str | None = Field(default=None, description="diagnosis (reports) or topic (guidelines)")
+    icd10: str | None = None
+    source: str = ""
+    url: str | None = None
+    date: str | None = None
+
+
+class Hit(BaseModel):
+    """A retrieved chunk with its fused score and the ranks that produced it."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    sparse_rank: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.chunk.chunk_id
+
+
+class Evidence(BaseModel):
+    """What the user sees of a hit: enough to check the citation."""
+
+    id: str
+    kind: Kind
+    title: str
+    text: str
+    score: float
+    label: str | None = None
+    source: str = ""
+    url: str | None = None
+    date: str | None = None
+
+
+class Diagnosis(BaseModel):
+    diagnosis: str
+    icd10: str | None = None
+    probability: float
+    generator_score: float | None = None
+    retrieval_vote: float | None = None
+    evidence: list[str]
+
+
+class Versions(BaseModel):
+    package: str
+    index: str | None = None
+    encoder: str | None = None
+    generator: str | None = None
+    adapter: str | None = None
+
+
+class Differential(BaseModel):
+    """The answer: a ranked, cited differential, or an explicit abstention.
+
+    The case text is deliberately not echoed back: it may hold identifiers the clinician typed,
+    and everything in this object can end up in logs, exports or feedback records.
+    """
+
+    differential: list[Diagnosis]
+    evidence: list[Evidence]
+    abstained: bool
+    abstain_reason: str | None = None
+    versions: Versions
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    disclaimer: str = (
+        "Decision support for a clinician, not a diagnosis. Verify against the cited evidence and "
+        "the patient in front of you."
+    )

@@ -1,0 +1,138 @@
+"""One typed settings object: defaults < TOML file < `RAG_DX_*` environment variables < explicit kwargs.
+
+The TOML file is `rag-dx.toml` in the working directory, or the path in `RAG_DX_CONFIG`. Nested
+sections use `__` in environment variables (`RAG_DX_RETRIEVAL__K_DENSE=50`). Construction only
+validates; it never loads a model or touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "rag-dx.toml"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag-dx"
+
+
+class RetrievalSettings(BaseModel):
+    k_dense: int = Field(30, ge=1, description="dense candidates before fusion")
+    k_sparse: int = Field(30, ge=1, description="BM25 candidates before fusion")
+    k_evidence: int = Field(12, ge=1, description="fused hits kept as evidence")
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+    dense_weight: float = Field(1.0, ge=0)
+    sparse_weight: float = Field(1.0, ge=0)
+
+
+class DiagnosisSettings(BaseModel):
+    max_candidates: int = Field(10, ge=1)
+    min_candidates: int = Field(3, ge=1, description="top up from nearest vocabulary terms below this")
+    generator_weight: float = Field(0.25, ge=0, le=1, description="blend weight of the generator vs the retrieval vote")
+    temperature: float = Field(1.0, gt=0, description="softmax temperature on generator scores")
+    generator_pmi: bool = Field(
+        True, description="score log P(dx | case) - log P(dx | no case), removing the model's prior for a name"
+    )
+    vote_temperature: float = Field(
+        0.05, gt=0, description="hit weight = exp((cos - best cos) / this): lower trusts the nearest hits more"
+    )
+    guideline_vote_weight: float = Field(0.5, ge=0, description="a guideline hit's vote relative to a similar case")
+    abstain_below: float = Field(0.2, ge=0, le=1, description="abstain when the top probability is below this")
+    min_similarity: float = Field(0.25, ge=-1, le=1, description="abstain when no evidence is at least this similar")
+    evidence_chars: int = Field(300, ge=50, description="characters of each passage shown to the generator")
+    prompt_evidence: int = Field(4, ge=0, description="passages included in the generator prompt")
+
+
+class ChunkSettings(BaseModel):
+    chunk_tokens: int = Field(200, ge=16)
+    overlap_tokens: int = Field(30, ge=0)
+
+    @model_validator(mode="after")
+    def _overlap_smaller(self) -> "ChunkSettings":
+        if self.overlap_tokens >= self.chunk_tokens:
+            raise ValueError("chunk.overlap_tokens must be smaller than chunk.chunk_tokens")
+        return self
+
+
+class Settings(BaseSettings):
+    """Everything a run can be configured with. See the module docstring for precedence."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_DX_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=DEFAULT_CONFIG_FILE,
+    )
+
+    encoder: str | None = Field(None, description="sentence-transformers dir; None = bundled all-MiniLM-L6-v2")
+    generator: str | None = Field(None, description="HF causal LM dir; None = bundled SmolLM2-135M-Instruct")
+    adapter: str | None = Field(None, description="peft LoRA adapter dir (optional)")
+    index_dir: Path = Field(Path("indexes"), description="where named, versioned indexes live")
+    index_name: str = "demo"
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="prepared models live here")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = Field(0, ge=0, description="torch/faiss threads; 0 = number of cores")
+    batch_size: int = Field(32, ge=1)
+    log_level: str = "WARNING"
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    diagnosis: DiagnosisSettings = Field(default_factory=DiagnosisSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+
+    @field_validator("encoder", "generator", "adapter")
+    @classmethod
+    def _dir_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_dir():
+            raise ValueError(f"model directory does not exist: {value}")
+        return str(Path(value).expanduser()) if value is not None else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = os.environ.get("RAG_DX_CONFIG", DEFAULT_CONFIG_FILE)
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)),
+        )
+
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def resolved_threads(self) -> int:
+        return self.threads or (os.cpu_count() or 1)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning pydantic's validation error into a ConfigError with every problem."""
+    from pydantic import ValidationError
+
+    from rag_dx.errors import ConfigError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None

@@ -1,0 +1,103 @@
+"""Shared fixtures: offline, deterministic, each real model loaded once per session."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _deterministic() -> None:
+    import random
+
+    import torch
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    random.seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"needs ../shared/data beside the checkout ({SHARED_DATA} is absent)")
+    return SHARED_DATA
+
+
+class FakeEncoder:
+    """A hashed bag-of-words encoder: exact, instant, and enough to make retrieval tests precise.
+
+    Texts that share words get high cosine; texts with no words in common get about zero.
+    Uses the real MiniLM tokenizer so chunking behaves as in production.
+    """
+
+    name = "fake-bow"
+    dim = 2048
+
+    def __init__(self) -> None:
+        from transformers import AutoTokenizer
+
+        from rag_dx.models import bundled_encoder_dir
+
+        self._tokenizer = AutoTokenizer.from_pretrained(bundled_encoder_dir(), local_files_only=True)
+        self.fingerprint = hashlib.sha256(b"fake-bow-2048").hexdigest()
+
+    @property
+    def tokenizer(self):
+        return self._tokenizer
+
+    def encode(self, texts, *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"[a-z]{3,}", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)
+
+
+@pytest.fixture(scope="session")
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from rag_dx.embed import SentenceEncoder
+
+    return SentenceEncoder.load(None, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def model_cache() -> Path:
+    """The real cache dir, so the one-time generator conversion is shared with `make run`."""
+    from rag_dx.settings import Settings
+
+    return Settings().cache_dir
+
+
+@pytest.fixture(scope="session")
+def generator(model_cache):
+    from rag_dx.generate import HFGenerator
+    from rag_dx.models import prepare_generator
+
+    prepare_generator(model_cache)
+    return HFGenerator.load(None, cache_dir=model_cache, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def deidentifier():
+    from rag_dx.ingest.deid import Deidentifier
+
+    return Deidentifier.load()

@@ -1,0 +1,114 @@
+"""The diagnose step: candidates from evidence, blended scores, citations and abstention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag_dx.diagnose import build_assistant, candidate_key, collect_candidates
+from rag_dx.index.build import build_index
+from rag_dx.settings import Settings
+from tests.helpers import PassThroughDeid, fixture_guidelines, fixture_reports
+
+
+class KeywordScorer:
+    """A generator stand-in that prefers candidates whose words appear in the prompt's case line."""
+
+    name = "keyword-scorer"
+    fingerprint = "k" * 64
+    adapter = None
+
+    def build_prompt(self, case, evidence, *, evidence_chars=300):
+        return "Case: " + case + "\n" + "\n".join(f"[{h.id}] {h.chunk.label}" for h in evidence)
+
+    def score(self, prompt, candidates):
+        case = prompt.splitlines()[0].lower()
+        return np.array([sum(w in case for w in c.lower().split()) - 1.0 for c in candidates])
+
+
+@pytest.fixture()
+def assistant(tmp_path, fake_encoder):
+    settings = Settings(index_dir=tmp_path / "idx")
+    build_index(settings, "fx", fixture_reports(), fixture_guidelines(), encoder=fake_encoder,
+                deidentifier=PassThroughDeid())
+    return build_assistant(settings, "fx", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+
+
+def test_candidate_key_merges_spellings():
+    assert candidate_key("COVID-19") == candidate_key("covid 19") == "covid 19"
+
+
+def test_differential_is_ranked_cited_and_consistent(assistant):
+    result = assistant.diagnose("Throbbing headache with nausea, photophobia and a visual aura.")
+    assert not result.abstained
+    names = [d.diagnosis for d in result.differential]
+    assert names[0] == "Migraine"
+    assert len(names) >= 3 and len(set(map(candidate_key, names))) == len(names)
+    probs = [d.probability for d in result.differential]
+    assert probs == sorted(probs, reverse=True) and sum(probs) == pytest.approx(1.0, abs=1e-3)
+    evidence_ids = {e.id for e in result.evidence}
+    for dx in result.differential:
+        assert dx.evidence and set(dx.evidence) <= evidence_ids
+        # every cited passage really carries that diagnosis
+        for ev in result.evidence:
+            if ev.id in dx.evidence:
+                assert candidate_key(ev.label) == candidate_key(dx.diagnosis)
+    assert result.differential[0].icd10 == "G43.909"
+    assert result.versions.index == "fx/v0001" and result.versions.generator.startswith("keyword-scorer@")
+
+
+def test_json_shape(assistant):
+    data = assistant.diagnose("burning urination and frequency").model_dump(mode="json")
+    assert {"differential", "evidence", "abstained", "versions"} <= set(data)
+    assert {"diagnosis", "icd10", "probability", "evidence"} <= set(data["differential"][0])
+    assert {"id", "kind", "title", "text", "score"} <= set(data["evidence"][0])
+    assert {"index", "encoder", "generator", "adapter"} <= set(data["versions"])
+
+
+def test_generator_changes_the_blend(assistant):
+    # Retrieval favours Migraine; the scorer favours candidates whose name ("... headache") is in
+    # the case text, so blending must move probability away from Migraine.
+    case = "throbbing headache with nausea, photophobia and aura"
+    full = assistant.diagnose(case)
+    vote = assistant.diagnose(case, mode="retrieval")
+    p_full = {d.diagnosis: d.probability for d in full.differential}
+    p_vote = {d.diagnosis: d.probability for d in vote.differential}
+    assert vote.differential[0].diagnosis == "Migraine"
+    assert "Tension-type headache" in p_full
+    assert p_full["Migraine"] < p_vote["Migraine"]
+    assert p_full["Tension-type headache"] > p_vote["Tension-type headache"]
+    assert all(d.generator_score is None for d in vote.differential)
+
+
+def test_generator_only_mode_uses_given_candidates(assistant):
+    result = assistant.diagnose("psoriasis of the scalp", mode="generator",
+                                candidates=["Migraine", "Psoriasis", "Pneumonia"])
+    assert result.evidence == [] and result.differential[0].diagnosis == "Psoriasis"
+
+
+def test_abstains_when_nothing_is_similar(assistant):
+    result = assistant.diagnose("zzzz qqqq xxxx")
+    assert result.abstained and result.abstain_reason
+
+
+def test_empty_case_is_an_error(assistant):
+    from rag_dx.errors import RagDxError
+
+    with pytest.raises(RagDxError):
+        assistant.diagnose("   ")
+
+
+def test_collect_candidates_votes_and_citations(assistant):
+    hits = assistant.retrieve("silvery scaly plaques", k=6)
+    pool = collect_candidates(hits)
+    top = max(pool.values(), key=lambda c: c.vote)
+    assert top.name == "Psoriasis" and len(top.evidence) == 3
+
+
+def test_langchain_adapters(assistant):
+    from rag_dx.lc import RagDxRetriever, as_runnable
+
+    docs = RagDxRetriever(assistant=assistant, k=3).invoke("silvery scaly plaques on elbows")
+    assert len(docs) == 3 and docs[0].metadata["label"] == "Psoriasis" and docs[0].id.startswith("R:")
+    out = as_runnable(assistant).invoke("silvery scaly plaques on elbows")
+    assert out["differential"][0]["diagnosis"] == "Psoriasis"

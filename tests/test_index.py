@@ -1,0 +1,133 @@
+"""Index build, load, manifest and atomic switching, on a fake encoder so results are exact."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag_dx.errors import IndexMismatchError, IndexNotFoundError, RagDxError
+from rag_dx.index.build import build_index
+from rag_dx.index.reader import open_index
+from rag_dx.index.store import IndexStore, check_name
+from rag_dx.retrieve import Retriever
+from rag_dx.settings import Settings
+from tests.helpers import PassThroughDeid, fixture_guidelines, fixture_reports
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return Settings(index_dir=tmp_path / "idx")
+
+
+@pytest.fixture()
+def built(settings, fake_encoder):
+    path = build_index(settings, "fx", fixture_reports(), fixture_guidelines(), encoder=fake_encoder,
+                       deidentifier=PassThroughDeid())
+    return settings, path
+
+
+def test_build_writes_a_self_describing_version(built, fake_encoder):
+    settings, path = built
+    names = {p.name for p in path.iterdir()}
+    assert {"manifest.json", "dense.faiss", "docstore.sqlite", "bm25"} <= names
+    assert not any(p.suffix in {".pkl", ".pickle"} for p in path.rglob("*"))
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["encoder"]["fingerprint"] == fake_encoder.fingerprint
+    assert m["dim"] == fake_encoder.dim and m["metric"] == "inner_product"
+    assert m["faiss_factory"] == "IDMap2,Flat"
+    assert m["counts"]["reports"] == 12 and m["counts"]["guidelines"] == 3
+    assert m["counts"]["chunks"] == m["counts"]["vectors"] == 15
+    assert len(m["corpus_fingerprint"]) == 64 and m["created_at"] and m["package_version"]
+    assert set(m["files"]) >= {"dense.faiss", "docstore.sqlite"}
+    assert IndexStore(settings.index_dir, "fx").current_version() == path.name == "v0001"
+
+
+def test_second_build_switches_pointer_and_keeps_old(built, fake_encoder):
+    settings, first = built
+    second = build_index(settings, "fx", fixture_reports()[:6], [], encoder=fake_encoder,
+                         deidentifier=PassThroughDeid())
+    store = IndexStore(settings.index_dir, "fx")
+    assert second.name == "v0002" and store.current_version() == "v0002"
+    assert first.is_dir()
+    loaded = open_index(settings.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+    assert loaded.dense.ntotal == 6
+
+
+def test_mismatched_encoder_is_refused_with_instructions(built):
+    settings, _ = built
+    with pytest.raises(IndexMismatchError, match="rag-dx index build --name fx"):
+        open_index(settings.index_dir, "fx", encoder_name="other", encoder_fingerprint="0" * 64)
+
+
+def test_flipped_byte_is_detected(built, fake_encoder):
+    settings, path = built
+    target = path / "dense.faiss"
+    data = bytearray(target.read_bytes())
+    data[-5] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(RagDxError, match="checksum mismatch"):
+        open_index(settings.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+
+
+def test_missing_index_says_what_to_run(settings, fake_encoder):
+    with pytest.raises(IndexNotFoundError, match="rag-dx index build --name nope"):
+        open_index(settings.index_dir, "nope", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+
+
+def test_failed_build_leaves_previous_version_serving(built, fake_encoder, monkeypatch):
+    settings, first = built
+    import rag_dx.index.build as build_mod
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(build_mod.SparseIndex, "build", boom)
+    with pytest.raises(RuntimeError):
+        build_index(settings, "fx", fixture_reports(), [], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    store = IndexStore(settings.index_dir, "fx")
+    assert store.current_version() == first.name
+    assert [p.name for p in store.versions()] == [first.name]
+    assert not list(store.versions_dir.glob(".partial-*"))
+
+
+def test_leftover_partial_is_cleaned_by_next_build(built, fake_encoder):
+    settings, _ = built
+    store = IndexStore(settings.index_dir, "fx")
+    leftover = store.versions_dir / ".partial-999-1"
+    leftover.mkdir()
+    (leftover / "dense.faiss").write_bytes(b"trunc")
+    build_index(settings, "fx", fixture_reports(), [], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    assert not leftover.exists()
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", ".hidden", "", "x" * 65])
+def test_index_names_cannot_escape(bad):
+    with pytest.raises(RagDxError):
+        check_name(bad)
+
+
+def test_retrieval_finds_the_right_cases(built, fake_encoder):
+    settings, _ = built
+    loaded = open_index(settings.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+    retriever = Retriever(index=loaded, encoder=fake_encoder, settings=settings.retrieval)
+    hits = retriever.search("itchy silvery scaly plaques on my elbows and knees", k=5)
+    assert hits[0].chunk.kind == "report" and hits[0].chunk.label == "Psoriasis"
+    assert [h.chunk.label for h in hits[:3]] == ["Psoriasis"] * 3
+    assert all(h.dense_score is not None for h in hits)
+    assert hits == sorted(hits, key=lambda h: -h.score)
+    # Guideline passages are evidence too.
+    hits = retriever.search("throbbing headache with photophobia and aura", k=6)
+    kinds = {h.chunk.kind for h in hits}
+    assert kinds == {"report", "guideline"}
+    assert hits[0].chunk.label == "Migraine"
+
+
+def test_excluded_documents_never_come_back(built, fake_encoder):
+    settings, _ = built
+    loaded = open_index(settings.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+    retriever = Retriever(index=loaded, encoder=fake_encoder, settings=settings.retrieval)
+    query = fixture_reports()[3].text
+    assert retriever.search(query, k=3)[0].chunk.doc_id == "fx-003"
+    hits = retriever.search(query, k=3, exclude_doc_ids={"fx-003"})
+    assert "fx-003" not in {h.chunk.doc_id for h in hits} and len(hits) == 3
