@@ -94,6 +94,17 @@ class Assistant:
     generator: CandidateScorer | None
     encoder: TextEncoder
     vocabulary: object | None = None
+    # name -> generator log-likelihood with no case; depends only on the name, so cache it.
+    _prior_cache: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def _prior_scores(self, names: list[str]) -> np.ndarray:
+        missing = [n for n in dict.fromkeys(names) if n not in self._prior_cache]
+        if missing:
+            neutral = self.generator.build_prompt("(no case details given)", [],
+                                                  evidence_chars=self.settings.diagnosis.evidence_chars)
+            for name, value in zip(missing, self.generator.score(neutral, missing)):
+                self._prior_cache[name] = float(value)
+        return np.array([self._prior_cache[n] for n in names], dtype=np.float64)
 
     @property
     def versions(self) -> Versions:
@@ -173,8 +184,7 @@ class Assistant:
             if ds.generator_pmi:
                 # Subtract what the model thinks of each name with no case at all, so a name that is
                 # merely common or short does not win on its prior (domain-conditional PMI).
-                neutral = self.generator.build_prompt("(no case details given)", [], evidence_chars=ds.evidence_chars)
-                gen_scores = gen_scores - self.generator.score(neutral, names)
+                gen_scores = gen_scores - self._prior_scores(names)
             p_gen = softmax(gen_scores, ds.temperature)
             w = 1.0 if mode == "generator" else ds.generator_weight
             probs = w * p_gen + (1.0 - w) * p_vote
