@@ -36,3 +36,26 @@ def test_prompt_holds_case_and_cited_evidence(generator):
 
 def test_empty_candidates(generator):
     assert generator.score("x", []).shape == (0,)
+
+
+def test_adapter_slot_loads_a_peft_lora_dir(tmp_path, model_cache, generator):
+    """A LoRA adapter directory given as `adapter` is loaded (and merged) and changes the scores."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from rag_dx.generate import HFGenerator
+    from rag_dx.models import prepared_generator_dir
+
+    base = AutoModelForCausalLM.from_pretrained(prepared_generator_dir(model_cache), local_files_only=True)
+    torch.manual_seed(0)
+    # init_lora_weights=False: random B matrices, so the adapter is not a no-op.
+    peft_model = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    adapter_dir = tmp_path / "adapter"
+    peft_model.save_pretrained(adapter_dir)
+    assert (adapter_dir / "adapter_config.json").is_file()
+
+    tuned = HFGenerator.load(None, cache_dir=model_cache, adapter=str(adapter_dir))
+    assert tuned.adapter and tuned.adapter.startswith("adapter@")
+    prompt = generator.build_prompt("fever and cough", [])
+    cands = ["Pneumonia", "Migraine"]
+    assert not np.allclose(tuned.score(prompt, cands), generator.score(prompt, cands), atol=1e-3)

@@ -12,10 +12,18 @@ from pathlib import Path
 import numpy as np
 
 
-def _tokenize(texts: list[str]):
+def _bm25s():
+    import logging
+
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", show_progress=False)
+    # bm25s sets its own logger to DEBUG on import, which would print to any root handler.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+def _tokenize(texts: list[str]):
+    return _bm25s().tokenize(texts, stopwords="en", show_progress=False)
 
 
 @dataclass
@@ -25,9 +33,7 @@ class SparseIndex:
 
     @classmethod
     def build(cls, texts: list[str], row_ids: np.ndarray) -> "SparseIndex":
-        import bm25s
-
-        retriever = bm25s.BM25()
+        retriever = _bm25s().BM25()
         retriever.index(_tokenize(texts), show_progress=False)
         return cls(retriever=retriever, row_ids=np.asarray(row_ids, dtype=np.int64))
 
@@ -38,9 +44,7 @@ class SparseIndex:
 
     @classmethod
     def load(cls, directory: Path) -> "SparseIndex":
-        import bm25s
-
-        retriever = bm25s.BM25.load(str(directory), allow_pickle=False, load_corpus=False)
+        retriever = _bm25s().BM25.load(str(directory), allow_pickle=False, load_corpus=False)
         return cls(retriever=retriever, row_ids=np.load(directory / "row_ids.npy", allow_pickle=False))
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
