@@ -142,15 +142,154 @@ def index_build(
         rep, gl, rejects = _load_inputs(reports, guidelines, text_col, label_col, id_col, skip_invalid)
         path = build_index(settings, name, rep, gl, progress=sys.stderr.isatty(),
                            sources=[str(p) for p in [*reports, *guidelines]])
-        manifest = json.loads((path / "manifest.json").read_text())
-        c = manifest["counts"]
-        typer.echo(f"index '{name}' version {manifest['version']}: {c['reports']} reports, "
-                   f"{c['guidelines']} guideline documents, {c['chunks']} chunks -> {path}")
-        if rejects:
-            typer.echo(f"skipped {len(rejects)} invalid rows:", err=True)
-            for err in rejects:
-                typer.echo(f"  {err}", err=True)
+        _report_version(name, path)
+        _report_rejects(rejects, path)
     _run(go)
+
+
+@index_app.command("update")
+def index_update(
+    name: Annotated[str, typer.Option(help="Index to update.")],
+    reports: Annotated[list[Path], typer.Option("--reports", help="New or changed reports (repeatable).")] = [],
+    guidelines: Annotated[list[Path], typer.Option("--guidelines", help="Guideline documents to add (repeatable).")] = [],
+    delete: Annotated[Optional[Path], typer.Option("--delete", help="File of report/document ids to delete, one per line.")] = None,
+    text_col: TextCol = "text",
+    label_col: LabelCol = "diagnosis",
+    id_col: IdCol = "report_id",
+    skip_invalid: Annotated[bool, typer.Option(help="Apply the valid rows and list the rejects.")] = False,
+    index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+) -> None:
+    """Add new reports, replace changed ones (same report_id) and delete listed ids, as a new version.
+
+    Only new or changed text is embedded; everything else reuses the serving version's vectors.
+    """
+    def go() -> None:
+        from rag_dx.index.build import update_index
+
+        settings = _settings(index_dir=index_dir)
+        delete_ids = _read_ids(delete) if delete else []
+        if not reports and not guidelines and not delete_ids:
+            raise RagDxError("nothing to do: give --reports, --guidelines or --delete")
+        rep, gl, rejects = _load_inputs(reports, guidelines, text_col, label_col, id_col, skip_invalid)
+        path = update_index(settings, name, rep, delete_ids=delete_ids, guidelines=gl,
+                            progress=sys.stderr.isatty(), sources=[str(p) for p in [*reports, *guidelines]])
+        _report_version(name, path)
+        _report_rejects(rejects, path)
+    _run(go)
+
+
+@index_app.command("rebuild")
+def index_rebuild(
+    name: Annotated[str, typer.Option(help="Index to re-embed.")],
+    index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+) -> None:
+    """Re-embed every chunk of the serving version with the configured encoder (e.g. after fine-tuning)."""
+    def go() -> None:
+        from rag_dx.index.build import rebuild_index
+
+        settings = _settings(index_dir=index_dir)
+        _report_version(name, rebuild_index(settings, name, progress=sys.stderr.isatty()))
+    _run(go)
+
+
+@index_app.command("rollback")
+def index_rollback(
+    name: Annotated[str, typer.Option(help="Index to roll back.")],
+    to: Annotated[str, typer.Option("--to", help="Version to serve, e.g. v0003.")],
+    index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+) -> None:
+    """Serve an earlier (or later) version again; it is verified before the switch."""
+    def go() -> None:
+        from rag_dx.index.reader import open_version
+        from rag_dx.index.store import IndexStore
+        from rag_dx.models import bundled_encoder_dir, dir_fingerprint
+
+        settings = _settings(index_dir=index_dir)
+        store = IndexStore(settings.index_dir, name)
+        enc_dir = Path(settings.encoder) if settings.encoder else bundled_encoder_dir()
+        with store.writer_lock():
+            path = store.version_dir(to)
+            open_version(store, path, encoder_name=enc_dir.name, encoder_fingerprint=dir_fingerprint(enc_dir))
+            store.switch(path.name)
+        typer.echo(f"index '{name}' now serves {to}")
+    _run(go)
+
+
+@index_app.command("verify")
+def index_verify(
+    name: Annotated[str, typer.Option(help="Index to verify.")],
+    all_versions: Annotated[bool, typer.Option("--all", help="Verify every version, not only the serving one.")] = False,
+    index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+) -> None:
+    """Check checksums, counts, dimension and encoder match; exit 1 if anything is wrong."""
+    def go() -> None:
+        from rag_dx.errors import IndexCorruptError, IndexMismatchError
+        from rag_dx.index.reader import open_version
+        from rag_dx.index.store import IndexStore
+        from rag_dx.models import bundled_encoder_dir, dir_fingerprint
+
+        settings = _settings(index_dir=index_dir)
+        store = IndexStore(settings.index_dir, name)
+        enc_dir = Path(settings.encoder) if settings.encoder else bundled_encoder_dir()
+        fingerprint = dir_fingerprint(enc_dir)
+        targets = store.versions() if all_versions else [store.current_dir()]
+        bad = 0
+        for path in targets:
+            try:
+                open_version(store, path, encoder_name=enc_dir.name, encoder_fingerprint=fingerprint)
+                typer.echo(f"ok   {name}/{path.name}")
+            except (IndexCorruptError, IndexMismatchError) as exc:
+                bad += 1
+                typer.echo(f"FAIL {name}/{path.name}: {exc}")
+        partials = list(store.versions_dir.glob(".partial-*")) if store.versions_dir.is_dir() else []
+        if partials:
+            typer.echo(f"note: {len(partials)} leftover partial build(s); `rag-dx index gc --name {name}` removes them")
+        if bad:
+            raise typer.Exit(code=1)
+    _run(go)
+
+
+@index_app.command("gc")
+def index_gc(
+    name: Annotated[str, typer.Option(help="Index to clean.")],
+    keep: Annotated[int, typer.Option(help="Newest versions to keep (the serving one is always kept).")] = 3,
+    index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+) -> None:
+    """Remove leftover partial builds and old versions."""
+    def go() -> None:
+        from rag_dx.index.store import IndexStore
+
+        settings = _settings(index_dir=index_dir)
+        store = IndexStore(settings.index_dir, name)
+        with store.writer_lock():
+            removed = store.gc(keep)
+        typer.echo(f"removed {len(removed)}: {', '.join(removed) if removed else 'nothing'}")
+    _run(go)
+
+
+def _read_ids(path: Path) -> list[str]:
+    if not path.is_file():
+        raise RagDxError(f"{path}: file not found")
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _report_version(name: str, path: Path) -> None:
+    manifest = json.loads((path / "manifest.json").read_text())
+    c = manifest["counts"]
+    typer.echo(f"index '{name}' version {manifest['version']}: {c['reports']} reports, "
+               f"{c['guidelines']} guideline documents, {c['chunks']} chunks "
+               f"({manifest.get('embedded_chunks', c['chunks'])} embedded) -> {path}")
+
+
+def _report_rejects(rejects: list, version_dir: Path) -> None:
+    """List skipped rows on stderr and in a rejects file beside the version (reasons, never values)."""
+    if not rejects:
+        return
+    out = version_dir.parent.parent / f"rejects-{version_dir.name}.txt"
+    out.write_text("".join(f"{err}\n" for err in rejects), encoding="utf-8")
+    typer.echo(f"skipped {len(rejects)} invalid rows (listed in {out}):", err=True)
+    for err in rejects[:20]:
+        typer.echo(f"  {err}", err=True)
 
 
 @index_app.command("list")
@@ -250,6 +389,39 @@ def demo(
         sample = case or SAMPLE_CASE
         typer.echo(f"case: {sample}\n")
         typer.echo(_format_differential(assistant.diagnose(sample)))
+    _run(go)
+
+
+@app.command("eval")
+def eval_command(
+    labeled: Annotated[Path, typer.Option(help="Labeled reports (CSV/TSV/JSONL, .gz ok) with text and diagnosis.")],
+    out: Annotated[Path, typer.Option(help="Directory for metrics.json, predictions.jsonl, report.md/html.")],
+    index: Annotated[Optional[str], typer.Option(help="Evaluate against this existing index.")] = None,
+    holdout: Annotated[Optional[float], typer.Option(help="Test fraction: leakage-safe split, temporary index from the rest.")] = None,
+    cv: Annotated[Optional[int], typer.Option(help="K-fold cross-validation (K >= 2).")] = None,
+    split_by: Annotated[Optional[str], typer.Option(help="'random' (default) or 'date' (train strictly earlier).")] = None,
+    ablations: Annotated[bool, typer.Option(help="Also score retrieval-only, generator-only and TF-IDF+LR.")] = False,
+    guidelines: Annotated[list[Path], typer.Option("--guidelines", help="Guideline files added to temporary indexes.")] = [],
+    text_col: TextCol = "text",
+    label_col: LabelCol = "diagnosis",
+    id_col: IdCol = "report_id",
+    seed: Annotated[int, typer.Option(help="Seed for splits, bootstrap and the baseline.")] = 0,
+    index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+) -> None:
+    """Evaluate rag-dx on labeled reports: top-k, F1, calibration, per-class, ablations and plots.
+
+    Give exactly one of --index, --holdout or --cv. Duplicate and near-duplicate texts (and one
+    patient's reports) never straddle a split.
+    """
+    def go() -> None:
+        from eval.run import format_summary, run_eval
+
+        settings = _settings(index_dir=index_dir)
+        result = run_eval(settings, labeled=labeled, out=out, index=index, holdout=holdout, cv=cv,
+                          split_by=split_by, ablations=ablations, text_col=text_col, label_col=label_col,
+                          id_col=id_col, seed=seed, guidelines=guidelines, progress=sys.stderr.isatty())
+        typer.echo(format_summary(result))
+        typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, report.md, report.html")
     _run(go)
 
 

@@ -19,6 +19,7 @@ from rag_dx import __version__
 from rag_dx.embed import TextEncoder
 from rag_dx.errors import RagDxError
 from rag_dx.generate import CandidateScorer
+from rag_dx.index.reader import LiveIndex
 from rag_dx.retrieve import Retriever
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Hit, Versions
 from rag_dx.settings import Settings
@@ -90,7 +91,7 @@ class Assistant:
     """A loaded pipeline. Use `build_assistant` rather than constructing this by hand."""
 
     settings: Settings
-    retriever: Retriever | None
+    live: LiveIndex | None
     generator: CandidateScorer | None
     encoder: TextEncoder
     vocabulary: object | None = None
@@ -107,10 +108,16 @@ class Assistant:
         return np.array([self._prior_cache[n] for n in names], dtype=np.float64)
 
     @property
-    def versions(self) -> Versions:
+    def retriever(self) -> Retriever | None:
+        """A retriever over the serving version right now (a new version is picked up per call)."""
+        if self.live is None:
+            return None
+        return Retriever(index=self.live.snapshot(), encoder=self.encoder, settings=self.settings.retrieval)
+
+    def versions_for(self, retriever: Retriever | None) -> Versions:
         return Versions(
             package=__version__,
-            index=self.retriever.index.version_id if self.retriever else None,
+            index=retriever.index.version_id if retriever else None,
             encoder=f"{self.encoder.name}@{self.encoder.fingerprint[:12]}",
             generator=f"{self.generator.name}@{self.generator.fingerprint[:12]}" if self.generator else None,
             adapter=getattr(self.generator, "adapter", None) if self.generator else None,
@@ -124,10 +131,18 @@ class Assistant:
             return getattr(concept, "code", None) if concept else None
         return None
 
-    def retrieve(self, text: str, *, k: int | None = None, exclude_doc_ids: set[str] | None = None) -> list[Hit]:
-        if self.retriever is None:
+    @property
+    def versions(self) -> Versions:
+        return self.versions_for(self.retriever)
+
+    def _retriever(self) -> Retriever:
+        retriever = self.retriever
+        if retriever is None:
             raise RagDxError("this assistant has no index; build one with `rag-dx index build`")
-        return self.retriever.search(text, k=k, exclude_doc_ids=exclude_doc_ids)
+        return retriever
+
+    def retrieve(self, text: str, *, k: int | None = None, exclude_doc_ids: set[str] | None = None) -> list[Hit]:
+        return self._retriever().search(text, k=k, exclude_doc_ids=exclude_doc_ids)
 
     def diagnose(
         self,
@@ -154,6 +169,8 @@ class Assistant:
 
         hits: list[Hit] = []
         pool: dict[str, Candidate] = {}
+        # One snapshot per query: the whole answer comes from exactly one index version.
+        retriever = self.retriever if mode != "generator" else None
         if mode == "generator":
             if not candidates:
                 raise RagDxError("mode 'generator' needs an explicit candidate list")
@@ -161,8 +178,10 @@ class Assistant:
                 pool.setdefault(candidate_key(name), Candidate(name=name))
         else:
             # Widen the evidence until it names enough distinct diagnoses to form a differential.
-            wide = self.retrieve(text, k=max(ds.max_candidates * 3, self.settings.retrieval.k_evidence * 2),
-                                 exclude_doc_ids=exclude_doc_ids)
+            if retriever is None:
+                raise RagDxError("this assistant has no index; build one with `rag-dx index build`")
+            wide = retriever.search(text, k=max(ds.max_candidates * 3, self.settings.retrieval.k_evidence * 2),
+                                    exclude_doc_ids=exclude_doc_ids)
             n_keep = min(self.settings.retrieval.k_evidence, len(wide))
             while n_keep < len(wide) and len(collect_candidates(wide[:n_keep])) < ds.min_candidates:
                 n_keep += 1
@@ -213,7 +232,8 @@ class Assistant:
         abstained, reason = self._abstain(differential, hits, mode)
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return Differential(differential=differential, evidence=evidence, abstained=abstained,
-                            abstain_reason=reason, versions=self.versions,
+                            abstain_reason=reason, versions=self.versions_for(retriever),
+                            warnings=list(retriever.index.warnings) if retriever else [],
                             timings_ms={k: round(v, 1) for k, v in timings.items()})
 
     def _abstain(self, differential: list[Diagnosis], hits: list[Hit], mode: Mode) -> tuple[bool, str | None]:
@@ -264,16 +284,13 @@ def build_assistant(
     load_vocabulary: bool = True,
 ) -> Assistant:
     """Load encoder, index (verified against the encoder), generator and vocabulary once."""
-    from rag_dx.index.reader import open_index
-
     configure_threads(settings)
     if encoder is None:
         from rag_dx.embed import load_encoder
 
         encoder = load_encoder(settings)
     name = index_name or settings.index_name
-    index = open_index(settings.index_dir, name, encoder_name=encoder.name, encoder_fingerprint=encoder.fingerprint)
-    retriever = Retriever(index=index, encoder=encoder, settings=settings.retrieval)
+    live = LiveIndex(settings.index_dir, name, encoder_name=encoder.name, encoder_fingerprint=encoder.fingerprint)
     if generator is None and load_generator:
         from rag_dx.generate import load_generator as _load_generator
 
@@ -286,5 +303,5 @@ def build_assistant(
             vocabulary = Vocabulary.load()
         except ImportError:
             vocabulary = None
-    return Assistant(settings=settings, retriever=retriever, generator=generator, encoder=encoder,
+    return Assistant(settings=settings, live=live, generator=generator, encoder=encoder,
                      vocabulary=vocabulary)

@@ -123,6 +123,7 @@ class Differential(BaseModel):
     abstain_reason: str | None = None
     versions: Versions
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list, description="e.g. served from a fallback index version")
     disclaimer: str = (
         "Decision support for a clinician, not a diagnosis. Verify against the cited evidence and "
         "the patient in front of you."

@@ -69,6 +69,9 @@ class DocStore:
         ).fetchall()
         return {row[0]: Chunk(**dict(zip(_COLUMNS, row[1:]))) for row in rows}
 
+    def all_row_ids(self) -> list[int]:
+        return [r[0] for r in self._conn.execute("SELECT row_id FROM chunks ORDER BY row_id")]
+
     def labels(self) -> list[str]:
         rows = self._conn.execute(
             "SELECT DISTINCT label FROM chunks WHERE kind = 'report' AND label IS NOT NULL ORDER BY label"

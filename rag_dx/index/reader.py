@@ -1,16 +1,27 @@
-"""Open the serving version of an index, verified against its manifest and the configured encoder."""
+"""Open the serving version of an index, verified against its manifest and the configured encoder.
+
+`LiveIndex` is what long-running readers (the UI, batch jobs) hold: each query takes one snapshot,
+so it is answered from exactly one version, and a version switched by another process is picked
+up on the next query without a restart. A corrupt serving version falls back to the newest good
+one with a warning, never to an empty index.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag_dx.errors import IndexCorruptError, IndexMismatchError
+from rag_dx.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag_dx.index.bm25 import SparseIndex
 from rag_dx.index.build import BM25_DIR, DENSE_FILE, DOCSTORE_FILE
 from rag_dx.index.docstore import DocStore
 from rag_dx.index.faiss_index import DenseIndex
-from rag_dx.index.store import IndexStore
+from rag_dx.index.store import CURRENT, IndexStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -22,6 +33,7 @@ class LoadedIndex:
     dense: DenseIndex
     sparse: SparseIndex
     docstore: DocStore
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def version_id(self) -> str:
@@ -34,28 +46,96 @@ def check_encoder(manifest: dict, name: str, encoder_name: str, encoder_fingerpr
         raise IndexMismatchError(
             f"index '{name}' was built with encoder {built.get('name')} "
             f"(fingerprint {str(built.get('fingerprint'))[:12]}), but the configured encoder is "
-            f"{encoder_name} (fingerprint {encoder_fingerprint[:12]}). Rebuild it with the current "
-            f"encoder (`rag-dx index build --name {name} --reports ...`) or point RAG_DX_ENCODER at "
-            f"the encoder it was built with."
+            f"{encoder_name} (fingerprint {encoder_fingerprint[:12]}). Re-embed it with the current "
+            f"encoder (`rag-dx index rebuild --name {name}`, or `rag-dx index build --name {name} "
+            f"--reports ...`) or point RAG_DX_ENCODER at the encoder it was built with."
         )
+
+
+def open_version(store: IndexStore, path: Path, *, encoder_name: str, encoder_fingerprint: str,
+                 verify: bool = True) -> LoadedIndex:
+    """Open one version directory, checking encoder, checksums, counts and dimension."""
+    manifest = store.read_manifest(path)
+    check_encoder(manifest, store.name, encoder_name, encoder_fingerprint)
+    if verify:
+        store.verify_files(path, manifest)
+    try:
+        dense = DenseIndex.load(path / DENSE_FILE, manifest.get("faiss_factory", ""))
+        sparse = SparseIndex.load(path / BM25_DIR)
+        docstore = DocStore(path / DOCSTORE_FILE)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise IndexCorruptError(f"index '{store.name}' version {path.name} cannot be read: {exc}") from None
+    expected = manifest["counts"]["chunks"]
+    if (dense.dim != manifest["dim"] or dense.ntotal != expected or len(sparse.row_ids) != expected
+            or docstore.count() != expected):
+        raise IndexCorruptError(
+            f"index '{store.name}' version {path.name}: counts or dimension disagree with its manifest"
+        )
+    return LoadedIndex(name=store.name, version=path.name, path=path, manifest=manifest, dense=dense,
+                       sparse=sparse, docstore=docstore)
 
 
 def open_index(
-    index_dir: Path, name: str, *, encoder_name: str, encoder_fingerprint: str, verify: bool = True
+    index_dir: Path, name: str, *, encoder_name: str, encoder_fingerprint: str, verify: bool = True,
+    fallback: bool = True,
 ) -> LoadedIndex:
+    """The serving version; if it fails verification, the newest older version that passes."""
     store = IndexStore(index_dir, name)
-    path = store.current_dir()
-    manifest = store.read_manifest(path)
-    check_encoder(manifest, name, encoder_name, encoder_fingerprint)
-    if verify:
-        store.verify_files(path, manifest)
-    dense = DenseIndex.load(path / DENSE_FILE, manifest.get("faiss_factory", ""))
-    sparse = SparseIndex.load(path / BM25_DIR)
-    docstore = DocStore(path / DOCSTORE_FILE)
-    expected = manifest["counts"]["chunks"]
-    if dense.dim != manifest["dim"] or dense.ntotal != expected or len(sparse.row_ids) != expected:
-        raise IndexCorruptError(
-            f"index '{name}' version {path.name}: counts or dimension disagree with its manifest"
-        )
-    return LoadedIndex(name=name, version=path.name, path=path, manifest=manifest, dense=dense,
-                       sparse=sparse, docstore=docstore)
+    try:
+        path = store.current_dir()
+        return open_version(store, path, encoder_name=encoder_name, encoder_fingerprint=encoder_fingerprint,
+                            verify=verify)
+    except IndexCorruptError as exc:
+        if not fallback:
+            raise
+        current = store.current_version()
+        for candidate in reversed(store.versions()):
+            if candidate.name == current:
+                continue
+            try:
+                loaded = open_version(store, candidate, encoder_name=encoder_name,
+                                      encoder_fingerprint=encoder_fingerprint, verify=verify)
+            except (IndexCorruptError, IndexMismatchError):
+                continue
+            message = (f"index '{name}': serving version {current} failed verification ({exc}); answering "
+                       f"from {candidate.name}. Run `rag-dx index verify --name {name}` and roll back or rebuild.")
+            log.warning("%s", message)
+            loaded.warnings.append(message)
+            return loaded
+        raise
+
+
+class LiveIndex:
+    """Follows an index's CURRENT pointer; `snapshot()` is cheap (one stat) when nothing changed."""
+
+    def __init__(self, index_dir: Path, name: str, *, encoder_name: str, encoder_fingerprint: str) -> None:
+        self.store = IndexStore(index_dir, name)
+        self._encoder = (encoder_name, encoder_fingerprint)
+        self._lock = threading.Lock()
+        self._stamp: tuple | None = None
+        self._loaded: LoadedIndex | None = None
+        self.snapshot()  # fail at construction, not on the first query
+
+    def _pointer_stamp(self) -> tuple:
+        try:
+            st = os.stat(self.store.root / CURRENT)
+        except FileNotFoundError:
+            raise IndexNotFoundError(
+                f"no index named '{self.store.name}' under {self.store.root.parent}; build one with "
+                f"`rag-dx index build --name {self.store.name} --reports FILE`"
+            ) from None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def snapshot(self) -> LoadedIndex:
+        stamp = self._pointer_stamp()
+        loaded = self._loaded
+        if loaded is not None and stamp == self._stamp:
+            return loaded
+        with self._lock:
+            if self._loaded is not None and stamp == self._stamp:
+                return self._loaded
+            fresh = open_index(self.store.root.parent, self.store.name, encoder_name=self._encoder[0],
+                               encoder_fingerprint=self._encoder[1])
+            # Readers holding the previous snapshot finish on it; it is freed when they drop it.
+            self._loaded, self._stamp = fresh, stamp
+            return fresh

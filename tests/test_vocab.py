@@ -1,0 +1,143 @@
+"""ICD-10-CM normalization: exact, synonym and fuzzy tiers, comparisons, and dataset coverage.
+
+The label lists are copied here (labels only, no data) so the coverage test runs without
+../shared: every diagnosis name of Symptom2Disease (24) and Disease Symptom Prediction (41) must
+resolve to the code a coder would pick.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rag_dx.vocab import CURATED_SYNONYMS, Concept, Vocabulary, compact_key, normalize_text
+
+SYMPTOM2DISEASE = {
+    "Psoriasis": "L40", "Varicose Veins": "I83", "Typhoid": "A01.0", "Chicken pox": "B01", "Impetigo": "L01",
+    "Dengue": "A90", "Fungal infection": "B49", "Common Cold": "J00", "Pneumonia": "J18.9",
+    "Dimorphic Hemorrhoids": "K64.9", "Arthritis": "M19.90", "Acne": "L70", "Bronchial Asthma": "J45",
+    "Hypertension": "I10", "Migraine": "G43", "Cervical spondylosis": "M47.812", "Jaundice": "R17",
+    "Malaria": "B54", "urinary tract infection": "N39.0", "allergy": "T78.40",
+    "gastroesophageal reflux disease": "K21", "drug reaction": "T88.7", "peptic ulcer disease": "K27",
+    "diabetes": "E11",
+}
+
+DISEASE_SYMPTOM_PREDICTION = {
+    "(vertigo) Paroymsal  Positional Vertigo": "H81.1", "AIDS": "B20", "Acne": "L70",
+    "Alcoholic hepatitis": "K70.1", "Allergy": "T78.40", "Arthritis": "M19.90", "Bronchial Asthma": "J45",
+    "Cervical spondylosis": "M47.812", "Chicken pox": "B01", "Chronic cholestasis": "K83.1",
+    "Common Cold": "J00", "Dengue": "A90", "Diabetes ": "E11", "Dimorphic hemmorhoids(piles)": "K64.9",
+    "Drug Reaction": "T88.7", "Fungal infection": "B49", "GERD": "K21", "Gastroenteritis": "K52.9",
+    "Heart attack": "I21", "Hepatitis B": "B19.10", "Hepatitis C": "B19.20", "Hepatitis D": "B17.0",
+    "Hepatitis E": "B17.2", "Hypertension ": "I10", "Hyperthyroidism": "E05.90", "Hypoglycemia": "E16.2",
+    "Hypothyroidism": "E03.9", "Impetigo": "L01", "Jaundice": "R17", "Malaria": "B54", "Migraine": "G43",
+    "Osteoarthristis": "M19.90", "Paralysis (brain hemorrhage)": "I61.9", "Peptic ulcer diseae": "K27",
+    "Pneumonia": "J18.9", "Psoriasis": "L40", "Tuberculosis": "A15.9", "Typhoid": "A01.0",
+    "Urinary tract infection": "N39.0", "Varicose veins": "I83", "hepatitis A": "B15.9",
+}
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocabulary:
+    return Vocabulary.load()
+
+
+def test_normalize_text_and_compact_key() -> None:
+    assert normalize_text("  Parkinson's   Disease! ") == "parkinsons disease"
+    assert compact_key("Covid-19") == compact_key("COVID 19") == "covid19"
+    assert normalize_text("Sjögren") == "sjogren"
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "match"),
+    [
+        ("Acute myocardial infarction", "I21", "exact"),
+        ("acute   MYOCARDIAL infarction.", "I21", "exact"),
+        ("Psoriasis", "L40", "exact"),
+        ("Gastro-esophageal reflux disease", "K21", "exact"),
+        ("gastroesophageal reflux disease", "K21", "exact"),
+        ("COVID 19", "U07.1", "exact"),
+        ("MI", "I21", "synonym"),
+        ("AMI", "I21", "synonym"),
+        ("heart attack", "I21", "synonym"),
+        ("CHF", "I50.9", "synonym"),
+        ("COPD", "J44.9", "synonym"),
+        ("UTI", "N39.0", "synonym"),
+        ("GERD", "K21", "synonym"),
+        ("DVT", "I82.40", "synonym"),
+        ("PE", "I26", "synonym"),
+        ("CAP", "J18.9", "synonym"),
+        ("HTN", "I10", "synonym"),
+        ("T2DM", "E11", "synonym"),
+        ("Covid-19 infection", "U07.1", "synonym"),
+        ("coronavirus", "U07.1", "synonym"),
+        ("common cold", "J00", "synonym"),
+        ("flu", "J11.1", "synonym"),
+        ("chicken pox", "B01", "synonym"),
+        ("Congestive heart disease", "I50.9", "synonym"),  # a tabular inclusion term
+        ("Infective rhinitis", "J00", "synonym"),  # a tabular inclusion term
+        ("Varicella", "B01", "synonym"),  # title with the bracketed synonym removed
+        ("Peptic ulcer diseae", "K27", "fuzzy"),
+        ("Osteoarthristis", "M19.90", "fuzzy"),
+    ],
+)
+def test_tiers(vocab: Vocabulary, name: str, code: str, match: str) -> None:
+    c = vocab.normalize(name)
+    assert c is not None, name
+    assert (c.code, c.match) == (code, match)
+    assert c.category3 == code[:3]
+
+
+def test_unmatched_and_near_misses(vocab: Vocabulary) -> None:
+    assert vocab.normalize("xyzzy foo") is None
+    assert vocab.normalize("") is None
+    assert vocab.normalize("   ") is None
+    # a one-letter difference in a short token is a different disease, not a typo
+    hf = vocab.normalize("Hepatitis F")
+    assert hf is None or hf.code not in {"B15.9", "B17.0", "B17.2", "B19.10", "B19.20"}
+    c = vocab.normalize("Type 3 diabetes mellitus")
+    assert c is None or c.code not in {"E10", "E11"}
+
+
+def test_same_strict_and_lenient(vocab: Vocabulary) -> None:
+    assert vocab.same_strict("MI", "Acute myocardial infarction")
+    assert vocab.same_strict("Covid-19 infection", "COVID 19")
+    assert vocab.same_strict("GERD", "gastroesophageal reflux disease")
+    assert vocab.same_strict("xyzzy foo", "XYZZY-foo")  # unmatched: compare normalized text
+    assert not vocab.same_strict("xyzzy foo", "MI")
+    assert not vocab.same_strict("MI", "Acute myocardial infarction, unspecified")  # I21 vs I21.9
+    assert vocab.same_lenient("MI", "Acute myocardial infarction, unspecified")  # same category
+    assert not vocab.same_lenient("MI", "Psoriasis")
+    assert vocab.same_lenient("xyzzy foo", "xyzzy  foo")
+    assert vocab.strict_key("Heart attack") == "I21"
+    assert vocab.strict_key("xyzzy foo") == "~xyzzy foo"
+
+
+def test_ccsr_attached_to_categories_and_t_codes(vocab: Vocabulary) -> None:
+    assert vocab.normalize("Asthma").ccsr == "RSP009"  # non-billable category: majority of children
+    assert vocab.normalize("allergy").ccsr is not None  # T78.40: the map lists T7840XA
+    assert vocab.normalize("MI").ccsr == "CIR009"
+
+
+def test_curated_targets_all_resolve(vocab: Vocabulary) -> None:
+    assert vocab.unresolved_curated() == []
+    assert len(CURATED_SYNONYMS) > 100
+
+
+def test_concept_by_code(vocab: Vocabulary) -> None:
+    assert vocab.concept("I219").code == "I21.9"
+    assert vocab.concept("I21.9").title == "Acute myocardial infarction, unspecified"
+    assert vocab.concept("ZZZ") is None
+    assert "J45" in vocab and "nope" not in vocab
+
+
+@pytest.mark.parametrize("table", [SYMPTOM2DISEASE, DISEASE_SYMPTOM_PREDICTION], ids=["symptom2disease", "dsp41"])
+def test_dataset_labels_map_to_codes(vocab: Vocabulary, table: dict[str, str]) -> None:
+    got = {name: (c.code if c else None) for name, c in vocab.coverage(table).items()}
+    assert got == table
+
+
+def test_memo_is_per_instance(vocab: Vocabulary) -> None:
+    first = vocab.normalize("heart attack")
+    assert vocab.normalize("heart attack") is first  # memoized
+    assert isinstance(first, Concept)
+    assert "heart attack" not in Vocabulary.__dict__  # nothing cached on the class
