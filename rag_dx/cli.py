@@ -157,6 +157,8 @@ def index_update(
     label_col: LabelCol = "diagnosis",
     id_col: IdCol = "report_id",
     skip_invalid: Annotated[bool, typer.Option(help="Apply the valid rows and list the rejects.")] = False,
+    gate: Annotated[Optional[Path], typer.Option(help="Labeled file the new version must pass before it serves.")] = None,
+    min_top1: Annotated[float, typer.Option(help="Top-1 accuracy the new version needs on --gate.")] = 0.0,
     index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
 ) -> None:
     """Add new reports, replace changed ones (same report_id) and delete listed ids, as a new version.
@@ -172,8 +174,11 @@ def index_update(
             raise RagDxError("nothing to do: give --reports, --guidelines or --delete")
         rep, gl, rejects = _load_inputs(reports, guidelines, text_col, label_col, id_col, skip_invalid)
         path = update_index(settings, name, rep, delete_ids=delete_ids, guidelines=gl,
-                            progress=sys.stderr.isatty(), sources=[str(p) for p in [*reports, *guidelines]])
+                            progress=sys.stderr.isatty(), sources=[str(p) for p in [*reports, *guidelines]],
+                            switch=gate is None)
         _report_version(name, path)
+        if gate is not None:
+            _gate_and_switch(settings, name, path, gate, min_top1, text_col, label_col, id_col)
         _report_rejects(rejects, path)
     _run(go)
 
@@ -181,6 +186,11 @@ def index_update(
 @index_app.command("rebuild")
 def index_rebuild(
     name: Annotated[str, typer.Option(help="Index to re-embed.")],
+    gate: Annotated[Optional[Path], typer.Option(help="Labeled file the new version must pass before it serves.")] = None,
+    min_top1: Annotated[float, typer.Option(help="Top-1 accuracy the new version needs on --gate.")] = 0.0,
+    text_col: TextCol = "text",
+    label_col: LabelCol = "diagnosis",
+    id_col: IdCol = "report_id",
     index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
 ) -> None:
     """Re-embed every chunk of the serving version with the configured encoder (e.g. after fine-tuning)."""
@@ -188,7 +198,10 @@ def index_rebuild(
         from rag_dx.index.build import rebuild_index
 
         settings = _settings(index_dir=index_dir)
-        _report_version(name, rebuild_index(settings, name, progress=sys.stderr.isatty()))
+        path = rebuild_index(settings, name, progress=sys.stderr.isatty(), switch=gate is None)
+        _report_version(name, path)
+        if gate is not None:
+            _gate_and_switch(settings, name, path, gate, min_top1, text_col, label_col, id_col)
     _run(go)
 
 
@@ -265,6 +278,32 @@ def index_gc(
             removed = store.gc(keep)
         typer.echo(f"removed {len(removed)}: {', '.join(removed) if removed else 'nothing'}")
     _run(go)
+
+
+def _gate_and_switch(settings, name: str, path: Path, gate: Path, min_top1: float, text_col: str,
+                     label_col: str, id_col: str) -> None:
+    """Evaluate an unserved version on a labeled file; switch to it only if it reaches min_top1."""
+    import tempfile
+
+    from eval.run import run_eval
+    from rag_dx.diagnose import build_assistant
+    from rag_dx.index.store import IndexStore
+
+    out = Path(tempfile.mkdtemp(prefix=f"gate-{path.name}-", dir=path.parent.parent))
+    metrics = run_eval(settings, labeled=gate, out=out, index=name, text_col=text_col, label_col=label_col,
+                       id_col=id_col, progress=sys.stderr.isatty(),
+                       assistant_factory=lambda s, n: build_assistant(s, n, version=path.name))
+    top1 = float(metrics["top1"])
+    if top1 < min_top1:
+        raise RagDxError(
+            f"gate failed: {path.name} scored top-1 {top1:.3f} < {min_top1:.3f} on {gate.name}; it was kept for "
+            f"inspection but not switched to (evaluation in {out}). Serve it anyway with "
+            f"`rag-dx index rollback --name {name} --to {path.name}`"
+        )
+    store = IndexStore(settings.index_dir, name)
+    with store.writer_lock():
+        store.switch(path.name)
+    typer.echo(f"gate passed: top-1 {top1:.3f} >= {min_top1:.3f}; index '{name}' now serves {path.name}")
 
 
 def _read_ids(path: Path) -> list[str]:

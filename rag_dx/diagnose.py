@@ -282,15 +282,21 @@ def build_assistant(
     generator: CandidateScorer | None = None,
     load_generator: bool = True,
     load_vocabulary: bool = True,
+    version: str | None = None,
 ) -> Assistant:
-    """Load encoder, index (verified against the encoder), generator and vocabulary once."""
+    """Load encoder, index (verified against the encoder), generator and vocabulary once.
+
+    `version` pins one index version (the evaluation gate uses it before switching); by default
+    the assistant follows the index's CURRENT pointer and picks up new versions as they appear.
+    """
     configure_threads(settings)
     if encoder is None:
         from rag_dx.embed import load_encoder
 
         encoder = load_encoder(settings)
     name = index_name or settings.index_name
-    live = LiveIndex(settings.index_dir, name, encoder_name=encoder.name, encoder_fingerprint=encoder.fingerprint)
+    live = LiveIndex(settings.index_dir, name, encoder_name=encoder.name, encoder_fingerprint=encoder.fingerprint,
+                     version=version)
     if generator is None and load_generator:
         from rag_dx.generate import load_generator as _load_generator
 

@@ -108,9 +108,12 @@ def open_index(
 class LiveIndex:
     """Follows an index's CURRENT pointer; `snapshot()` is cheap (one stat) when nothing changed."""
 
-    def __init__(self, index_dir: Path, name: str, *, encoder_name: str, encoder_fingerprint: str) -> None:
+    def __init__(self, index_dir: Path, name: str, *, encoder_name: str, encoder_fingerprint: str,
+                 version: str | None = None) -> None:
+        """`version` pins one version (e.g. to evaluate it before switching); None follows CURRENT."""
         self.store = IndexStore(index_dir, name)
         self._encoder = (encoder_name, encoder_fingerprint)
+        self._pinned = version
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
         self._loaded: LoadedIndex | None = None
@@ -127,6 +130,11 @@ class LiveIndex:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def snapshot(self) -> LoadedIndex:
+        if self._pinned is not None:
+            if self._loaded is None:
+                self._loaded = open_version(self.store, self.store.version_dir(self._pinned),
+                                            encoder_name=self._encoder[0], encoder_fingerprint=self._encoder[1])
+            return self._loaded
         stamp = self._pointer_stamp()
         loaded = self._loaded
         if loaded is not None and stamp == self._stamp:
