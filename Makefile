@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: setup run test test-fast clean-index
+.PHONY: setup run demo test test-fast browser clean-index
 
 setup: $(STAMP)
 
@@ -22,10 +22,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/rag-dx models prepare
 	touch $@
 
+# Builds the demo index if missing, prints a diagnosis of a sample case, then serves the chat UI
+# on http://127.0.0.1:7860 until Ctrl-C.
 run: setup
 	$(BIN)/rag-dx demo
+	$(BIN)/rag-dx ui
 
-test: setup
+demo: setup
+	$(BIN)/rag-dx demo
+
+# Debian's chromium for the browser tests (Playwright's own browser download does not work here).
+# Best effort: without it the browser tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 test-fast: setup

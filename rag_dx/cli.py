@@ -23,9 +23,11 @@ app = typer.Typer(help="rag-dx: retrieval-augmented diagnostic decision support 
 index_app = typer.Typer(help="Build and inspect indexes.", no_args_is_help=True)
 models_app = typer.Typer(help="Prepare the bundled models.", no_args_is_help=True)
 deid_app = typer.Typer(help="De-identification tools.", no_args_is_help=True)
+feedback_app = typer.Typer(help="Clinician feedback from the UI.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(models_app, name="models")
 app.add_typer(deid_app, name="deid")
+app.add_typer(feedback_app, name="feedback")
 
 DISCLAIMER = "Decision support for a clinician, not a diagnosis: verify against the evidence and the patient."
 
@@ -461,6 +463,35 @@ def eval_command(
                           id_col=id_col, seed=seed, guidelines=guidelines, progress=sys.stderr.isatty())
         typer.echo(format_summary(result))
         typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, report.md, report.html")
+    _run(go)
+
+
+@app.command()
+def ui(
+    index: Annotated[Optional[str], typer.Option(help="Index name (default: settings.index_name).")] = None,
+    host: Annotated[str, typer.Option(help="Bind address; anything but loopback needs --auth-file or RAG_DX_UI_USERS.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 7860,
+    auth_file: Annotated[Optional[Path], typer.Option("--auth-file", help="Users file of 'username:scrypt$...' lines (python -m ui.auth add-user FILE USER).")] = None,
+) -> None:
+    """Serve the clinician's chat UI until Ctrl-C (decision support for clinicians, not a replacement)."""
+    def go() -> None:
+        from ui.commands import launch_ui
+
+        launch_ui(_settings(), index, host, port, auth_file)
+    _run(go)
+
+
+@feedback_app.command("export")
+def feedback_export(
+    out: Annotated[Path, typer.Option("--out", help="Output file.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+) -> None:
+    """Write the (text, diagnosis) pairs clinicians confirmed in the UI as a reports file."""
+    def go() -> None:
+        from ui.commands import export_feedback
+
+        n = export_feedback(_settings(), out, fmt)
+        typer.echo(f"{n} training pairs -> {out}")
     _run(go)
 
 

@@ -49,7 +49,7 @@ def test_csv_all_columns(tmp_path: Path) -> None:
     assert (r1.report_id, r1.diagnosis, r1.icd10, r1.date, r1.age, r1.sex, r1.specialty) == (
         "a1", "Pneumonia", "J18.9", "2023-03-14", 54.0, "F", "Pulmonology"
     )
-    assert r1.source == str(p) and r1.line == 2
+    assert r1.source == p.name and r1.line == 2  # file name only: no server paths in the index
     assert r2.text == "Headache,\nphotophobia." and r2.diagnosis is None and r2.age is None and r2.line == 3
     assert loaded.patient_ids == ["P001", None]
     assert not hasattr(r1, "patient_id")
@@ -304,7 +304,7 @@ def test_guideline_jsonl_errors(tmp_path: Path) -> None:
 def test_markdown_and_text(tmp_path: Path) -> None:
     md = _write(tmp_path / "asthma.md", "Intro line\n\n## Asthma in adults\n\nUse inhaled steroids.\n")
     (g,) = load_guidelines(md)
-    assert (g.title, g.doc_id, g.source) == ("Asthma in adults", "asthma", str(md))
+    assert (g.title, g.doc_id, g.source) == ("Asthma in adults", "asthma", md.name)
     assert "Use inhaled steroids." in g.text
     no_heading = tmp_path / "gout.md.gz"
     no_heading.write_bytes(gzip.compress(b"Gout flares respond to colchicine.\n"))

@@ -266,7 +266,7 @@ class _ReportBuilder:
             age=age,
             sex=opt["sex"],
             specialty=opt["specialty"],
-            source=str(path),
+            source=path.name,
             line=line,
         )
         return report, opt["patient_id"]
@@ -575,7 +575,7 @@ def _guideline_from_json(path: Path, line: int, rec: dict[str, Any]) -> Guidelin
             title=title,
             text=text,
             topic=_require_str(path, line, rec, "topic", required=False),
-            source=_require_str(path, line, rec, "source", required=False) or str(path),
+            source=_require_str(path, line, rec, "source", required=False) or path.name,
             url=_require_str(path, line, rec, "url", required=False),
             date=_require_str(path, line, rec, "date", required=False),
         )
@@ -649,7 +649,7 @@ def _load_guideline_file(path: Path, doc_id: str) -> list[Guideline]:
     data = _read_bytes(path, gz)
     if fmt == "pdf":
         text, meta_title = _load_guideline_pdf(path, data)
-        return [Guideline(doc_id=doc_id, title=meta_title or _strip_name(path), text=text, source=str(path))]
+        return [Guideline(doc_id=doc_id, title=meta_title or _strip_name(path), text=text, source=path.name)]
     text = _decode(data)
     bad = _first_undecodable_line(text)
     if fmt == "jsonl":
@@ -660,7 +660,7 @@ def _load_guideline_file(path: Path, doc_id: str) -> list[Guideline]:
     if not text:
         raise InputError(path, None, "text", "file has no text")
     title = (_markdown_title(text) if fmt == "md" else None) or _strip_name(path)
-    return [Guideline(doc_id=doc_id, title=title, text=text, source=str(path))]
+    return [Guideline(doc_id=doc_id, title=title, text=text, source=path.name)]
 
 
 def load_guidelines(path: str | Path) -> list[Guideline]:

@@ -1,0 +1,170 @@
+"""The chat in a real browser (Debian's chromium driven by Playwright), against a tiny fake-model app.
+
+Setup (what `make test` needs on a fresh machine):
+    apt-get install -y chromium chromium-driver
+    .venv/bin/pip install playwright
+Playwright's own browser download is not used: the tests launch /usr/bin/chromium.
+
+Set RAG_DX_SCREENSHOT_DIR=docs to also write the answered-case screenshot there
+(docs/screenshot-fixture.png); by default it goes to the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from rag_dx.audit import AuditLog, verify
+from rag_dx.diagnose import build_assistant
+from rag_dx.feedback import FeedbackStore
+from rag_dx.index.build import build_index
+from rag_dx.settings import Settings
+from tests.helpers import PassThroughDeid, fixture_guidelines, fixture_reports
+from tests.test_diagnose import KeywordScorer
+from ui.app import build_app
+from ui.auth import hash_password
+from ui.testing import serving
+
+CHROMIUM = Path(os.environ.get("RAG_DX_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+INSTALL = "apt-get install -y chromium chromium-driver && .venv/bin/pip install playwright"
+
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.timeout(180)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.is_file():
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (install: {INSTALL})")
+    sync_api = pytest.importorskip("playwright.sync_api", reason=f"browser tests need playwright (install: {INSTALL})")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class SimpleDeid:
+    """Redacts 'Dr./Mr./Ms. Firstname Lastname' and phone numbers: enough to see the redaction in the UI."""
+
+    def redact(self, text):
+        import re
+
+        text = re.sub(r"\b(Dr|Mr|Mrs|Ms)\.? [A-Z][a-z]+(?: [A-Z][a-z]+)?", r"\1. <PERSON>", text)
+        return re.sub(r"\(?\d{3}\)?[ -]?\d{3}-\d{4}", "<PHONE>", text)
+
+
+@pytest.fixture(scope="module")
+def fixture_assistant(tmp_path_factory, fake_encoder):
+    settings = Settings(index_dir=tmp_path_factory.mktemp("ui-browser-idx"))
+    build_index(settings, "fx", fixture_reports(), fixture_guidelines(), encoder=fake_encoder,
+                deidentifier=PassThroughDeid())
+    return build_assistant(settings, "fx", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+
+
+def _app(assistant, tmp_path):
+    store, audit = FeedbackStore.open(tmp_path / "fb.sqlite"), AuditLog(tmp_path / "audit.jsonl")
+    return build_app(assistant, feedback_store=store, audit_log=audit, deidentifier=SimpleDeid()), store, audit
+
+
+def test_a_clinician_gets_a_cited_differential_and_gives_feedback(browser, fixture_assistant, tmp_path):
+    demo, store, audit = _app(fixture_assistant, tmp_path)
+    with serving(demo) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        assert "not a replacement" in page.locator("#rdx-disclaimer").inner_text()
+        page.locator("#rdx-input textarea").fill(
+            "Seen by Dr. Jane Doe, (555) 123-4567. 34-year-old woman with a throbbing one-sided headache, "
+            "nausea and sensitivity to light for six hours.")
+        page.locator("#rdx-send").click()
+        table = page.locator("#rdx-differential-table")
+        table.wait_for(timeout=20_000)
+        first = table.locator("tr.rdx-row").first
+        assert first.locator(".rdx-dx-name").inner_text() == "Migraine"
+        assert "%" in first.locator(".rdx-pct").inner_text()
+        assert first.locator(".rdx-cites").get_by_text("R:fx-000#0").is_visible()  # a citation id
+        # the evidence behind the top diagnosis expands to the cited passage
+        passage = page.locator('details.rdx-passage[data-evidence-id="R:fx-000#0"]')
+        passage.locator("summary").click()
+        assert "Throbbing one-sided headache" in passage.locator(".rdx-text").inner_text()
+        page.locator("#rdx-rationale").get_by_text("Check the cited passages").wait_for(timeout=10_000)
+        chat = page.locator("#rdx-chat").inner_text()
+        assert "<PERSON>" in chat and "Jane" not in chat and "555" not in chat
+
+        # a follow-up refines the same case
+        page.locator("#rdx-input textarea").fill("Preceded by a visual aura with zigzag lines.")
+        page.locator("#rdx-send").click()
+        page.locator("#rdx-chat").get_by_text("zigzag").wait_for(timeout=20_000)
+        page.wait_for_function("document.querySelector('#rdx-chat').innerText.split('Differential').length >= 3",
+                               timeout=20_000)  # two answers in the chat
+
+        # feedback: pick the correct diagnosis from the list
+        page.locator("#rdx-fb-dx input").click()
+        page.get_by_role("option", name="Migraine", exact=True).click()
+        page.locator("#rdx-fb-correct").click()
+        page.locator("#rdx-fb-msg").get_by_text("recorded").wait_for(timeout=10_000)
+        page.locator("#rdx-fb-evidence").click()
+        page.locator("#rdx-fb-msg").get_by_text("evidence shown is wrong").wait_for(timeout=10_000)
+
+        shot = tmp_path / "screenshot.png"
+        page.locator("#rdx-fb-msg").scroll_into_view_if_needed()
+        page.screenshot(path=str(shot), full_page=True)
+
+        # "New case" starts over; an unrelated case then gets an explicit abstention
+        page.locator("#rdx-new").click()
+        page.locator("#rdx-empty").wait_for(timeout=10_000)
+        assert "zigzag" not in page.locator("#rdx-chat").inner_text()
+        page.locator("#rdx-input textarea").fill("zzzz qqqq xxxx")
+        page.locator("#rdx-send").click()
+        page.locator("#rdx-abstain").wait_for(timeout=20_000)
+        assert "insufficient evidence" in page.locator("#rdx-abstain").inner_text()
+        page.close()
+
+    assert shot.stat().st_size > 20_000
+    target = os.environ.get("RAG_DX_SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(target) / "screenshot-fixture.png")
+
+    with sqlite3.connect(store.path) as conn:
+        rows = conn.execute("SELECT kind, diagnosis, case_text, index_version, output_json FROM feedback ORDER BY id"
+                            ).fetchall()
+    assert [(k, d) for k, d, *_ in rows] == [("correct", "Migraine"), ("evidence_wrong", None)]
+    case_text = rows[0][2]
+    assert "zigzag" in case_text and "throbbing one-sided headache" in case_text  # both turns, one case
+    assert "Jane" not in case_text and "<PERSON>" in case_text and rows[0][3] == "fx/v0001"
+    assert json.loads(rows[0][4])["differential"][0]["diagnosis"] == "Migraine"
+    records = [json.loads(line) for line in audit.path.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["query", "query", "feedback", "feedback", "query"]
+    assert records[-1]["abstained"] is True and records[-1]["turn"] == 1
+    assert all(r["user"] == "local" for r in records) and verify(audit.path).ok
+
+
+def test_with_auth_a_wrong_password_is_refused(browser, fixture_assistant, tmp_path):
+    demo, _, audit = _app(fixture_assistant, tmp_path)
+    with serving(demo, users={"dr_a": hash_password("correct-horse-battery")}) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_label("username").fill("dr_a")
+        page.get_by_label("password").fill("wrong-horse-battery")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_text("Incorrect Credentials", exact=False).wait_for(timeout=10_000)
+        assert page.locator("#rdx-input").count() == 0
+
+        page.get_by_label("username").fill("dr_a")
+        page.get_by_label("password").fill("correct-horse-battery")
+        page.get_by_role("button", name="Login").click()
+        page.locator("#rdx-input textarea").wait_for(timeout=15_000)
+        page.locator("#rdx-input textarea").fill("Burning on urination and urinary frequency.")
+        page.locator("#rdx-send").click()
+        page.locator("#rdx-differential-table").wait_for(timeout=20_000)
+        page.close()
+    (record,) = [json.loads(line) for line in audit.path.read_text().splitlines()]
+    assert record["user"] == "dr_a"  # the logged-in user is audited

@@ -1,0 +1,87 @@
+"""Plain functions behind the CLI commands `rag-dx ui` and `rag-dx feedback export`.
+
+Where the UI keeps its state: ``$RAG_DX_UI_STATE_DIR`` if set, else ``$XDG_STATE_HOME/rag-dx``
+(default ``~/.local/state/rag-dx``), holding ``feedback.sqlite`` (de-identified case text,
+answers and clinician feedback) and ``audit.jsonl`` (the hash-chained audit log). Both are created
+with mode 0600.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from rag_dx.errors import ConfigError
+from rag_dx.settings import Settings
+
+__all__ = ["STATE_DIR_ENV", "export_feedback", "launch_ui", "state_dir"]
+
+STATE_DIR_ENV = "RAG_DX_UI_STATE_DIR"
+FEEDBACK_FILE = "feedback.sqlite"
+AUDIT_FILE = "audit.jsonl"
+
+log = logging.getLogger(__name__)
+
+
+def state_dir() -> Path:
+    """Where feedback and the audit log live (see the module docstring)."""
+    explicit = os.environ.get(STATE_DIR_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "rag-dx"
+
+
+def launch_ui(settings: Settings, index: str | None, host: str, port: int, auth_file: Path | None) -> None:
+    """Load the pipeline and serve the chat until interrupted.
+
+    Args:
+        settings: the loaded settings (models, index directory).
+        index: index name (default: settings.index_name).
+        host: bind address; anything but loopback requires users (auth_file or RAG_DX_UI_USERS).
+        port: TCP port.
+        auth_file: users file (`username:scrypt$...` lines, see `python -m ui.auth add-user`).
+
+    Raises:
+        ConfigError: a public host without users, a bad users file, an unwritable audit log.
+        DeidUnavailableError: the de-identifier cannot load (the UI never runs without it).
+    """
+    from rag_dx.audit import AuditLog
+    from rag_dx.diagnose import build_assistant
+    from rag_dx.feedback import FeedbackStore
+    from rag_dx.ingest.deid import Deidentifier
+
+    from ui.app import build_app, launch_app
+    from ui.auth import is_loopback, load_users
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    users = load_users(auth_file)
+    if not is_loopback(host) and not users:
+        raise ConfigError(f"binding to {host} needs authentication: pass --auth-file FILE or set RAG_DX_UI_USERS "
+                          "(create users with `python -m ui.auth add-user FILE USER`)")
+    root = state_dir()
+    audit = AuditLog(root / AUDIT_FILE)
+    audit.check_writable()  # refuse to start rather than refuse every query
+    store = FeedbackStore.open(root / FEEDBACK_FILE)
+    deid = Deidentifier.load()
+    assistant = build_assistant(settings, index)
+    demo = build_app(assistant, feedback_store=store, audit_log=audit, deidentifier=deid)
+    print(f"rag-dx UI on http://{host}:{port}  (index {assistant.versions.index}; "
+          f"feedback and audit log in {root}; Ctrl-C to stop)", flush=True)
+    launch_app(demo, host=host, port=port, users=users or None,
+               blocked_paths=[settings.index_dir, root, settings.cache_dir], quiet=True)
+
+
+def export_feedback(settings: Settings, out: Path, fmt: str = "csv") -> int:
+    """Write the clinicians' confirmed (text, diagnosis) pairs to `out`; return how many.
+
+    The file is a reports file: `rag-dx index build --name N --reports OUT` indexes it, and the
+    fine-tune recipes read its `text` and `diagnosis` columns.
+    """
+    from rag_dx.feedback import FeedbackStore, export_training_pairs
+
+    del settings  # the store's location does not depend on settings (yet)
+    store = FeedbackStore(state_dir() / FEEDBACK_FILE)
+    return export_training_pairs(store, out, fmt)  # type: ignore[arg-type]
