@@ -24,10 +24,12 @@ index_app = typer.Typer(help="Build and inspect indexes.", no_args_is_help=True)
 models_app = typer.Typer(help="Prepare the bundled models.", no_args_is_help=True)
 deid_app = typer.Typer(help="De-identification tools.", no_args_is_help=True)
 feedback_app = typer.Typer(help="Clinician feedback from the UI.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit logs (index changes, UI queries).", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(models_app, name="models")
 app.add_typer(deid_app, name="deid")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(audit_app, name="audit")
 
 DISCLAIMER = "Decision support for a clinician, not a diagnosis: verify against the evidence and the patient."
 
@@ -492,6 +494,29 @@ def feedback_export(
 
         n = export_feedback(_settings(), out, fmt)
         typer.echo(f"{n} training pairs -> {out}")
+    _run(go)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    path: Annotated[Optional[Path], typer.Argument(help="An audit.jsonl file (default: the index's log).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Verify this index's change log.")] = None,
+    index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+) -> None:
+    """Check an append-only audit log's hash chain; exit 1 at the first edited, missing or torn record."""
+    def go() -> None:
+        from rag_dx.audit import verify
+        from rag_dx.index.store import AUDIT, IndexStore
+
+        if path is None and name is None:
+            raise RagDxError("give an audit log file or --name INDEX")
+        target = path or IndexStore(_settings(index_dir=index_dir).index_dir, name).root / AUDIT
+        result = verify(target)
+        if result.ok:
+            typer.echo(f"ok: {result.records} records, head {result.head}")
+        else:
+            typer.echo(f"FAIL {target}: {result.error} (line {result.line})")
+            raise typer.Exit(code=1)
     _run(go)
 
 

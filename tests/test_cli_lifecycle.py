@@ -50,6 +50,9 @@ def test_gate_refuses_then_accepts_and_rollback(env, generator):
     assert res.exit_code == 0 and res.output.count("ok ") == 3
     res = runner.invoke(app, ["index", "gc", "--name", "fx", "--keep", "1"])
     assert res.exit_code == 0 and [p.name for p in store.versions()] == ["v0001", "v0003"]
+    res = runner.invoke(app, ["audit", "verify", "--name", "fx"])
+    # build (created+switched), update refused by the gate (created), update (created+switched), rollback, gc
+    assert res.exit_code == 0 and "ok: 7 records" in res.output, res.output
 
 
 def test_verify_fails_on_a_flipped_byte(env):

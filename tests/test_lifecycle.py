@@ -224,3 +224,32 @@ def test_kill_9_mid_build_never_breaks_the_serving_version(base, fake_encoder, t
     # ...and cleaned by the next writer.
     build_index(base, "fx", fixture_reports(), [], encoder=fake_encoder, deidentifier=PassThroughDeid())
     assert not list(store.versions_dir.glob(".partial-*"))
+
+
+def test_index_changes_are_audited_in_a_hash_chain(base, fake_encoder):
+    from rag_dx.audit import verify
+
+    store = IndexStore(base.index_dir, "fx")
+    update_index(base, "fx", [], delete_ids=["fx-000"], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    store.switch("v0001")
+    log = store.root / "audit.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["version_created", "switched", "version_created", "switched", "switched"]
+    assert records[2]["operation"] == "update" and records[2]["changes"]["deleted"] == 1
+    assert records[-1]["version"] == "v0001" and records[-1]["previous"] == "v0002" and records[-1]["user"]
+    assert verify(log).ok and verify(log).records == 5
+    data = bytearray(log.read_bytes())
+    data[data.index(b'"v0002"') + 2] ^= 0x01  # one byte edited in the middle of the chain
+    log.write_bytes(bytes(data))
+    assert not verify(log).ok
+
+
+def test_a_change_that_cannot_be_audited_is_refused(base, fake_encoder):
+    from rag_dx.audit import AuditError
+
+    store = IndexStore(base.index_dir, "fx")
+    log = store.root / "audit.jsonl"
+    log.write_bytes(log.read_bytes() + b'{"torn": ')  # a crash mid-write left a torn last record
+    with pytest.raises(AuditError):
+        update_index(base, "fx", [], delete_ids=["fx-000"], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    assert store.current_version() == "v0001" and len(store.versions()) == 1

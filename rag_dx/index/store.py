@@ -29,6 +29,7 @@ from pathlib import Path
 from rag_dx.errors import IndexCorruptError, IndexNotFoundError, RagDxError
 
 MANIFEST = "manifest.json"
+AUDIT = "audit.jsonl"
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 FORMAT_VERSION = 1
@@ -100,10 +101,28 @@ class IndexStore:
         self.root = Path(index_dir) / name
         self.versions_dir = self.root / VERSIONS
 
+    # -- audit ---------------------------------------------------------------------------------
+    def audit_log(self):
+        from rag_dx.audit import AuditLog
+
+        return AuditLog(self.root / AUDIT)
+
+    def audit(self, event: str, **fields) -> None:
+        """One hash-chained record per change (who, what, which version, counts); never text."""
+        import getpass
+
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = f"uid:{os.getuid()}"
+        self.audit_log().append({"event": event, "index": self.name, "user": user, **fields})
+
     # -- writing -------------------------------------------------------------------------------
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True)
+        # Fail closed: a change that cannot be audited is not made.
+        self.audit_log().check_writable()
         with (self.root / ".lock").open("a") as fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -145,6 +164,9 @@ class IndexStore:
         final = self.versions_dir / manifest["version"]
         os.replace(partial, final)
         self._fsync_dir(self.versions_dir)
+        self.audit("version_created", version=final.name, operation=manifest.get("operation"),
+                   parent=manifest.get("parent_version"), counts=manifest.get("counts"),
+                   embedded_chunks=manifest.get("embedded_chunks"), changes=manifest.get("changes"))
         if switch:
             self.switch(final.name)
         return final
@@ -157,8 +179,10 @@ class IndexStore:
             fh.write(version + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+        previous = self.current_version()
         os.replace(tmp, self.root / CURRENT)
         self._fsync_dir(self.root)
+        self.audit("switched", version=version, previous=previous)
 
     @staticmethod
     def _fsync_dir(path: Path) -> None:
@@ -213,6 +237,7 @@ class IndexStore:
             if path.name not in survivors:
                 shutil.rmtree(path)
                 removed.append(path.name)
+        self.audit("gc", removed=removed, keep=keep)
         return removed
 
     @staticmethod
