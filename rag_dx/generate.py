@@ -8,9 +8,12 @@ batched forward pass (cost ~ prompt + candidates, not prompt x candidates).
 
 from __future__ import annotations
 
+import copy
+import inspect
 import logging
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +31,8 @@ SYSTEM_PROMPT = (
     "diagnosis for the case."
 )
 ANSWER_PREFIX = "Most likely diagnosis:"
+# Guards the one-time shared-prefix computation (module level, so generators stay deep-copyable).
+_SHARED_PREFIX_LOCK = threading.Lock()
 
 
 class CandidateScorer(Protocol):
@@ -61,6 +66,14 @@ class HFGenerator:
     fingerprint: str
     adapter: str | None = None
     max_case_tokens: int = 160
+    #: Reuse the KV cache of the prompt part every case shares (exact; see the module docstring).
+    #: `load()` turns it on; off by default because a model whose weights change (a generator
+    #: built around a model in training) would keep scoring with a stale cache.
+    cache_shared_prefix: bool = False
+    #: Compute the prompt pass's logits at its last position only, when the model supports it.
+    last_logits_only: bool = True
+    _shared: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    _keep_arg: bool | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(
@@ -102,7 +115,8 @@ class HFGenerator:
         model.eval()
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        return cls(model=model, tokenizer=tokenizer, name=name, fingerprint=fingerprint, adapter=adapter_name)
+        return cls(model=model, tokenizer=tokenizer, name=name, fingerprint=fingerprint, adapter=adapter_name,
+                   cache_shared_prefix=True)
 
     @property
     def device(self):
@@ -132,6 +146,46 @@ class HFGenerator:
         # The end-of-turn token makes "Migraine" and "Migraine with aura" distinguishable.
         return [self.tokenizer(" " + c, add_special_tokens=False)["input_ids"] + [end] for c in candidates]
 
+    def _shared_prefix(self) -> tuple:
+        """(token ids, KV cache) of the prompt part every case shares, computed once; (None, None) if none."""
+        import torch
+
+        if self._shared is None:
+            with _SHARED_PREFIX_LOCK:
+                if self._shared is None:
+                    a, b = (self.tokenizer(self.build_prompt(c, []), add_special_tokens=False)["input_ids"]
+                            for c in ("a", "b"))
+                    n = 0
+                    while n < min(len(a), len(b)) and a[n] == b[n]:
+                        n += 1
+                    if n < 8:
+                        self._shared = (None, None)
+                    else:
+                        ids = list(a[:n])
+                        with torch.inference_mode():
+                            out = self.model(input_ids=torch.tensor([ids], device=self.device), use_cache=True)
+                        self._shared = (ids, out.past_key_values)
+        return self._shared
+
+    def _prefill(self, prefix):
+        """Run the prompt; returns (log-probabilities of the next token, KV cache of the whole prompt)."""
+        import torch
+
+        kwargs = {}
+        if self.last_logits_only:
+            if self._keep_arg is None:
+                self._keep_arg = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+            if self._keep_arg:
+                kwargs["logits_to_keep"] = 1
+        ids, cache = self._shared_prefix() if self.cache_shared_prefix else (None, None)
+        n = len(ids) if ids else 0
+        if n and prefix.shape[1] > n and prefix[0, :n].tolist() == ids:
+            cache = copy.deepcopy(cache)
+            out = self.model(input_ids=prefix[:, n:], past_key_values=cache, use_cache=True, **kwargs)
+        else:
+            out = self.model(input_ids=prefix, use_cache=True, **kwargs)
+        return torch.log_softmax(out.logits[0, -1].float(), dim=-1), out.past_key_values
+
     def score(self, prompt: str, candidates: Sequence[str]) -> np.ndarray:
         import torch
 
@@ -148,9 +202,7 @@ class HFGenerator:
             ids[row, : len(toks)] = torch.tensor(toks, device=dev)
             mask[row, : len(toks)] = 1
         with torch.inference_mode():
-            out = self.model(input_ids=prefix, use_cache=True)
-            cache = out.past_key_values
-            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)  # predicts each candidate's 1st token
+            first, cache = self._prefill(prefix)  # `first` predicts each candidate's 1st token
             cache.batch_repeat_interleave(n)
             full_mask = torch.cat([torch.ones((n, prefix.shape[1]), dtype=torch.long, device=dev), mask], dim=1)
             logits = self.model(input_ids=ids, attention_mask=full_mask, past_key_values=cache, use_cache=False).logits

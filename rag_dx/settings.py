@@ -65,6 +65,19 @@ class ChunkSettings(BaseModel):
         return self
 
 
+class FaissSettings(BaseModel):
+    """Dense index type by corpus size (see rag_dx.index.faiss_index.FaissConfig), recorded in the manifest."""
+
+    exact_below: int = Field(50_000, ge=0, description="exact search (IDMap2,Flat) below this many vectors, IVF above")
+    nlist: int = Field(0, ge=0, description="IVF lists; 0 = the power of two nearest sqrt(vectors)")
+    nprobe: int = Field(0, ge=0, description="IVF lists probed per query; 0 = calibrated at build time")
+    target_recall: float = Field(
+        0.995, gt=0, le=1, description="recall@10 vs exact that nprobe calibration must reach on its hard queries "
+        "(midpoints of corpus pairs); 0.995 there measured >= 0.99 on real off-domain queries")
+    calibration_queries: int = Field(500, ge=10, description="number of calibration queries")
+    nprobe_margin: float = Field(1.0, ge=1, description="calibrated nprobe is multiplied by this")
+
+
 class Settings(BaseSettings):
     """Everything a run can be configured with. See the module docstring for precedence."""
 
@@ -84,10 +97,15 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(0, ge=0, description="torch/faiss threads; 0 = number of cores")
     batch_size: int = Field(32, ge=1)
+    encoder_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch", description="torch, or the encoder exported locally to ONNX (fp32 or int8); each has its own "
+        "fingerprint, so switching means `rag-dx index rebuild`"
+    )
     log_level: str = "WARNING"
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     diagnosis: DiagnosisSettings = Field(default_factory=DiagnosisSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    faiss: FaissSettings = Field(default_factory=FaissSettings)
 
     @field_validator("encoder", "generator", "adapter")
     @classmethod

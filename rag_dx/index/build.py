@@ -24,7 +24,7 @@ from rag_dx import __version__
 from rag_dx.errors import RagDxError
 from rag_dx.index.bm25 import SparseIndex
 from rag_dx.index.docstore import DocStore, write_docstore
-from rag_dx.index.faiss_index import DEFAULT_FACTORY, METRIC, DenseIndex
+from rag_dx.index.faiss_index import METRIC, DenseIndex, FaissConfig
 from rag_dx.index.store import FORMAT_VERSION, IndexStore, git_commit, utc_now
 from rag_dx.schemas import Chunk, Guideline, Report
 
@@ -95,16 +95,24 @@ def _embed(settings: "Settings", encoder: "TextEncoder", chunks: list[Chunk],
     return np.ascontiguousarray(vectors, dtype=np.float32), len(todo)
 
 
+def _faiss_config(settings: "Settings") -> FaissConfig:
+    faiss_settings = getattr(settings, "faiss", None)
+    return FaissConfig(**faiss_settings.model_dump()) if faiss_settings is not None else FaissConfig()
+
+
 def _write_version(store: IndexStore, chunks: list[Chunk], vectors: np.ndarray, encoder: "TextEncoder",
-                   extra: dict, *, switch: bool = True) -> Path:
-    """Write one complete version under the writer lock (the caller holds it)."""
+                   extra: dict, *, switch: bool = True, faiss_config: FaissConfig | None = None) -> Path:
+    """Write one complete version under the writer lock (the caller holds it).
+
+    The FAISS type follows the corpus size (exact below `faiss_config.exact_below`, IVF above).
+    """
     _check_unique(chunks)
     if not chunks:
         raise RagDxError("refusing to write an empty index version")
     partial = store.new_partial()
     try:
         row_ids = np.asarray(write_docstore(partial / DOCSTORE_FILE, chunks), dtype=np.int64)
-        dense = DenseIndex.build(vectors, row_ids, DEFAULT_FACTORY)
+        dense = DenseIndex.build_auto(vectors, row_ids, faiss_config)
         dense.save(partial / DENSE_FILE)
         SparseIndex.build([c.text for c in chunks], row_ids).save(partial / BM25_DIR)
         report_docs = {c.doc_id for c in chunks if c.kind == "report"}
@@ -120,6 +128,7 @@ def _write_version(store: IndexStore, chunks: list[Chunk], vectors: np.ndarray, 
             "dim": encoder.dim,
             "metric": METRIC,
             "faiss_factory": dense.factory,
+            "faiss": dense.describe(),
             "corpus_fingerprint": corpus_fingerprint(chunks),
             "counts": {
                 "reports": len(report_docs),
@@ -181,7 +190,8 @@ def build_index(
     }
     with store.writer_lock():
         store.clean_partials()
-        final = _write_version(store, chunks, vectors, encoder, extra, switch=switch)
+        final = _write_version(store, chunks, vectors, encoder, extra, switch=switch,
+                               faiss_config=_faiss_config(settings))
     log.info("index %s: version %s with %d chunks", name, final.name, len(chunks))
     return final
 
@@ -264,7 +274,8 @@ def update_index(
                 "deleted": len(delete - replaced),
             },
         }
-        final = _write_version(store, chunks, vectors, encoder, extra, switch=switch)
+        final = _write_version(store, chunks, vectors, encoder, extra, switch=switch,
+                               faiss_config=_faiss_config(settings))
     log.info("index %s: %s -> %s, %d chunks embedded", name, current.name, final.name, n_embedded)
     return final
 

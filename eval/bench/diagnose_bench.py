@@ -1,0 +1,189 @@
+"""(c) Diagnose latency on the demo index, split into encode / retrieve / score / total, and the UI.
+
+Variants run interleaved per case on one loaded encoder and generator:
+
+* ``full``: the default pipeline (generator with the shared-prefix KV cache and last-position logits);
+* ``full, generator fast path off``: the same with both generator savings switched off (what
+  rag-dx did before), for the fast path's measured speedup;
+* ``full, short prompt``: ``prompt_evidence=2, evidence_chars=150`` (fewer prompt tokens: the
+  lever that decides whether the 1 s target is reachable on 2 cores); not the default, because
+  it changes what the generator reads and the LoRA adapter is trained on the default prompt;
+* ``retrieval only``: no generator.
+
+``encode_ms`` is timed around the encoder; ``retrieve_ms`` below excludes it (FAISS + BM25 +
+fusion + docstore). The UI's time to the first visible result is Send -> differential table
+visible in headless chromium (ui/browser_bench), when chromium and playwright are installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from eval.bench.common import Section, paired_ratio, percentile
+
+log = logging.getLogger(__name__)
+
+
+class TimedEncoder:
+    """Wraps an encoder and adds up the seconds spent in `encode` (reset by the caller)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @property
+    def tokenizer(self):
+        return self.inner.tokenizer
+
+    def encode(self, texts, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return self.inner.encode(texts, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def demo_index(ctx, encoder) -> tuple[Any, str, str]:
+    """(settings, index name, description) of a demo index that matches `encoder`: the configured
+    one when it exists, else one built in the scratch directory."""
+    from rag_dx.errors import RagDxError
+    from rag_dx.index.reader import open_index
+
+    settings = ctx.settings
+    try:
+        loaded = open_index(settings.index_dir, settings.index_name, encoder_name=encoder.name,
+                            encoder_fingerprint=encoder.fingerprint)
+        return settings, settings.index_name, f"existing index '{loaded.version_id}' ({loaded.manifest['counts']['chunks']} chunks)"
+    except RagDxError:
+        pass
+    from rag_dx.demo import build_demo_guidelines, demo_reports_path
+    from rag_dx.index.build import build_index
+    from rag_dx.ingest.loaders import load_guidelines, load_reports
+
+    from eval.bench.build_bench import _PassThroughDeid
+
+    s = settings.model_copy(update={"index_dir": ctx.work / "demo-index"})
+    reports = load_reports(demo_reports_path()).reports
+    guidelines = [] if ctx.quick else load_guidelines(build_demo_guidelines(ctx.work / "demo-guidelines.jsonl"))
+    # The demo reports are synthetic (no patient data): de-identification would change nothing here.
+    build_index(s, "demo", reports, guidelines, encoder=encoder, deidentifier=_PassThroughDeid())
+    what = "demo reports" + ("" if ctx.quick else " + demo guidelines")
+    return s, "demo", f"built in a scratch dir from the {what} ({len(reports)} reports)"
+
+
+def _ui(ctx, assistant) -> dict:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return {"skipped": "chromium is not installed (make browser)"}
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return {"skipped": "playwright is not installed (dev extra)"}
+    from rag_dx.audit import AuditLog
+    from rag_dx.feedback import FeedbackStore
+    from rag_dx.ingest.deid import Deidentifier
+
+    from ui.app import build_app
+    from ui.browser_bench import CASES, measure
+    from ui.testing import serving
+
+    state = Path(tempfile.mkdtemp(prefix="ui-", dir=ctx.work))
+    audit = AuditLog(state / "audit.jsonl")
+    app = build_app(assistant, feedback_store=FeedbackStore.open(state / "feedback.sqlite"), audit_log=audit,
+                    deidentifier=Deidentifier.load())
+    with serving(app) as url:
+        result = measure(url, list(CASES), chromium=chromium, audit_path=audit.path)
+    ms = [r["browser_ms"] for r in result["cases"]]
+    return {"cases": result["cases"], "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),
+            "median_server_diagnose_ms": result.get("median_server_diagnose_ms"),
+            "what": "Send pressed -> differential table visible, headless chromium, real de-identifier"}
+
+
+def run(ctx) -> Section:
+    from rag_dx.diagnose import build_assistant, configure_threads
+
+    from ui.browser_bench import CASES
+
+    sec = Section("diagnose")
+    settings = ctx.settings
+    configure_threads(settings)
+    encoder = TimedEncoder(ctx.encoder(settings.encoder_backend))
+    idx_settings, name, what = demo_index(ctx, encoder.inner)
+    sec.results["index"] = what
+    generator = ctx.generator()
+    main = build_assistant(idx_settings, name, encoder=encoder, generator=generator, load_vocabulary=False)
+    short_settings = idx_settings.model_copy(update={"diagnosis": idx_settings.diagnosis.model_copy(
+        update={"prompt_evidence": 2, "evidence_chars": 150})})
+    short = build_assistant(short_settings, name, encoder=encoder, generator=generator, load_vocabulary=False)
+    fast_flags = (generator.cache_shared_prefix, generator.last_logits_only)
+
+    def run_one(assistant, case, *, mode="full", fast=True):
+        generator.cache_shared_prefix, generator.last_logits_only = fast_flags if fast else (False, False)
+        encoder.seconds = 0.0
+        d = assistant.diagnose(case, mode=mode)
+        t = dict(d.timings_ms)
+        t["encode_ms"] = round(encoder.seconds * 1000, 2)
+        t["retrieve_ms"] = round(t["retrieve_ms"] - t["encode_ms"], 2)
+        return t
+
+    variants = {"full": dict(assistant=main), "retrieval only": dict(assistant=main, mode="retrieval")}
+    if not ctx.quick:
+        variants["full, generator fast path off"] = dict(assistant=main, fast=False)
+        variants["full, short prompt"] = dict(assistant=short)
+    cases = list(CASES[:1] if ctx.quick else CASES)
+    rounds = 1 if ctx.quick else 2
+    if not ctx.quick:
+        for v in variants.values():  # warm-up: priors cache, shared prefix, allocator
+            run_one(case=cases[0], **v)
+    samples: dict[str, list[dict]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        for case in cases:
+            for k, v in variants.items():
+                samples[k].append(run_one(case=case, **v))
+    generator.cache_shared_prefix, generator.last_logits_only = fast_flags
+    rows = {}
+    for k, ts in samples.items():
+        rows[k] = {part: {"p50_ms": round(percentile([t[part] for t in ts], 50), 1),
+                          "p95_ms": round(percentile([t[part] for t in ts], 95), 1)}
+                   for part in ("encode_ms", "retrieve_ms", "score_ms", "total_ms")}
+        rows[k]["n"] = len(ts)
+    tok = generator.tokenizer
+    prompt_tokens = {}
+    for label, a in (("default", main), ("short prompt", short)):
+        ds = a.settings.diagnosis
+        counts = []
+        for case in cases:
+            hits = a.retrieve(case, k=ds.max_candidates * 3)[: a.settings.retrieval.k_evidence]
+            prompt = generator.build_prompt(case, hits[: ds.prompt_evidence], evidence_chars=ds.evidence_chars)
+            counts.append(len(tok(prompt, add_special_tokens=False)["input_ids"]))
+        prompt_tokens[label] = round(statistics.median(counts))
+    sec.results = {"index": what, "cases": len(cases), "rounds": rounds, "variants": rows,
+                   "prompt_tokens_median": prompt_tokens, "generator": f"{generator.name}",
+                   "encoder_backend": settings.encoder_backend, "torch_threads": settings.resolved_threads()}
+    full = rows["full"]
+    sec.headline["diagnose p50 ms (full)"] = full["total_ms"]["p50_ms"]
+    sec.headline["diagnose p95 ms (full)"] = full["total_ms"]["p95_ms"]
+    sec.headline["scoring share of total (p50)"] = round(full["score_ms"]["p50_ms"] / max(full["total_ms"]["p50_ms"], 1e-9), 3)
+    if "full, generator fast path off" in samples:
+        sec.headline["generator fast path speedup (total, paired)"] = paired_ratio(
+            [t["total_ms"] for t in samples["full, generator fast path off"]], [t["total_ms"] for t in samples["full"]])
+        sec.headline["diagnose p50 ms (short prompt)"] = rows["full, short prompt"]["total_ms"]["p50_ms"]
+    if ctx.quick or ctx.skip_ui:
+        sec.results["ui"] = {"skipped": "--quick" if ctx.quick else "--skip-ui"}
+    else:
+        try:
+            sec.results["ui"] = _ui(ctx, main)
+        except Exception as exc:  # noqa: BLE001 - the UI row is optional; report why it is missing
+            sec.results["ui"] = {"skipped": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        if "p50_ms" in sec.results["ui"]:
+            sec.headline["UI time to first visible result p50 ms"] = sec.results["ui"]["p50_ms"]
+    return sec

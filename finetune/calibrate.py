@@ -1,0 +1,251 @@
+"""Temperature calibration of the final (blended) diagnosis probabilities.
+
+``diagnose`` returns p_i = w * softmax(generator)_i + (1 - w) * vote_i over the candidates. One
+temperature T rescales them: p'_i = p_i^(1/T) / sum_j p_j^(1/T) (T < 1 sharpens, T > 1 flattens;
+the ranking never changes). T is fitted on a validation split by minimizing the negative
+log-likelihood of the gold diagnosis (Guo et al. 2017, "On calibration of modern neural
+networks"), over the cases whose gold diagnosis is among the candidates.
+
+It is stored beside the adapter as ``rag_dx_calibration.json``::
+
+    {"temperature": 0.61, "applies_to": "...", "fitted_on": {...}, "validation": {...}}
+
+and applied by :func:`apply_temperature` (what ``diagnose`` should do after blending) or, for an
+evaluation before ``diagnose`` reads the file, by wrapping an assistant in
+:class:`CalibratedAssistant`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from finetune.pairs import label_key
+
+CALIBRATION_FILE = "rag_dx_calibration.json"
+T_MIN, T_MAX = 0.05, 20.0
+
+
+@dataclass
+class CalibrationRecipe:
+    """The ``[calibration]`` table: whether to fit T, and on which mode's probabilities."""
+
+    enabled: bool = True
+    mode: str = "full"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("full",):
+            raise ValueError(f"calibration recipe: mode must be 'full', got {self.mode!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "CalibrationRecipe":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"calibration recipe: unknown key(s) {', '.join(unknown)}")
+        return cls(**values)
+
+
+def apply_temperature(probs: Sequence[float] | np.ndarray, temperature: float) -> np.ndarray:
+    """p_i^(1/T), renormalized; computed in log space, zeros stay zero.
+
+    >>> apply_temperature([0.5, 0.25, 0.25], 1.0).round(3).tolist()
+    [0.5, 0.25, 0.25]
+    >>> apply_temperature([0.6, 0.4], 0.5).round(3).tolist()
+    [0.692, 0.308]
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.size == 0:
+        return p
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0")
+    with np.errstate(divide="ignore"):
+        z = np.log(np.clip(p, 0.0, None)) / temperature
+    z[~np.isfinite(z)] = -np.inf
+    if not np.isfinite(z).any():
+        return np.full_like(p, 1.0 / p.size)
+    z = z - z[np.isfinite(z)].max()
+    e = np.exp(z)
+    return e / e.sum()
+
+
+def _gold_index(names: Sequence[str], gold: str) -> int:
+    g = label_key(gold)
+    return next((i for i, n in enumerate(names) if label_key(n) == g), -1)
+
+
+def _log_matrix(prob_lists: Sequence[Sequence[float]], gold_idx: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Log-probabilities padded with -inf (one row per usable case) and the gold column per row."""
+    rows = [(p, g) for p, g in zip(prob_lists, gold_idx) if g >= 0 and len(p)]
+    width = max((len(p) for p, _ in rows), default=1)
+    L = np.full((len(rows), width), -np.inf)
+    for i, (p, _) in enumerate(rows):
+        with np.errstate(divide="ignore"):
+            L[i, : len(p)] = np.log(np.clip(np.asarray(p, dtype=np.float64), 0.0, None))
+    return L, np.array([g for _, g in rows], dtype=int)
+
+
+def _nll_matrix(L: np.ndarray, gold: np.ndarray, temperature: float) -> float:
+    if not len(gold):
+        return float("nan")
+    Z = L / temperature
+    top = np.max(Z, axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(Z - top).sum(axis=1))
+    g = Z[np.arange(len(gold)), gold]
+    return float(np.mean(np.minimum(lse - g, -math.log(1e-12))))
+
+
+def nll(prob_lists: Sequence[Sequence[float]], gold_idx: Sequence[int], temperature: float) -> float:
+    """Mean -log p'(gold) over the cases whose gold is a candidate (capped at -log 1e-12 each)."""
+    return _nll_matrix(*_log_matrix(prob_lists, gold_idx), temperature)
+
+
+def fit_temperature(prob_lists: Sequence[Sequence[float]], gold_idx: Sequence[int]) -> float:
+    """The T in [0.05, 20] minimizing :func:`nll`: a log-spaced grid, then golden-section refinement.
+
+    Returns 1.0 when no case has its gold among two or more candidates (nothing to fit).
+    """
+    usable = [(p, g) for p, g in zip(prob_lists, gold_idx) if g >= 0 and len(p) > 1]
+    if not usable:
+        return 1.0
+    L, G = _log_matrix([u[0] for u in usable], [u[1] for u in usable])
+
+    def f(log_t: float) -> float:
+        return _nll_matrix(L, G, math.exp(log_t))
+
+    grid = np.linspace(math.log(T_MIN), math.log(T_MAX), 81)
+    losses = [f(x) for x in grid]
+    k = int(np.argmin(losses))
+    a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    phi = (math.sqrt(5) - 1) / 2
+    c, d = b - phi * (b - a), a + phi * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(40):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - phi * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + phi * (b - a)
+            fd = f(d)
+    return float(round(math.exp((a + b) / 2), 4))
+
+
+def calibration_metrics(names: Sequence[Sequence[str]], probs: Sequence[Sequence[float]], golds: Sequence[str],
+                        temperature: float) -> dict[str, float]:
+    """ECE (top-1, 10 bins, as ``rag-dx eval``), NLL and mean confidence at temperature T."""
+    from eval.metrics import expected_calibration_error
+
+    conf, correct, gidx, scaled = [], [], [], []
+    for n, p, g in zip(names, probs, golds):
+        q = apply_temperature(p, temperature) if len(p) else np.zeros(0)
+        scaled.append(q)
+        conf.append(float(q.max()) if q.size else 0.0)
+        correct.append(bool(len(n)) and label_key(n[int(np.argmax(q))]) == label_key(g))
+        gidx.append(_gold_index(n, g))
+    return {
+        "n": len(golds),
+        "ece": round(float(expected_calibration_error(np.array(conf), np.array(correct))), 4),
+        "nll": round(nll(scaled, gidx, 1.0), 4),
+        "mean_confidence": round(float(np.mean(conf)), 4) if conf else float("nan"),
+        "top1": round(float(np.mean(correct)), 4) if correct else float("nan"),
+        "gold_in_candidates": round(float(np.mean([g >= 0 for g in gidx])), 4) if gidx else float("nan"),
+    }
+
+
+def fit_from_validation(names: Sequence[Sequence[str]], probs: Sequence[Sequence[float]],
+                        golds: Sequence[str]) -> tuple[float, dict[str, Any]]:
+    """Fit T on validation differentials; returns (T, {"before": metrics, "after": metrics})."""
+    gidx = [_gold_index(n, g) for n, g in zip(names, golds)]
+    t = fit_temperature(probs, gidx)
+    return t, {"before": calibration_metrics(names, probs, golds, 1.0),
+               "after": calibration_metrics(names, probs, golds, t)}
+
+
+def write_calibration(adapter_dir: Path, temperature: float, *, validation: dict[str, Any],
+                      fitted_on: dict[str, Any], generator_pmi: bool | None = None) -> Path:
+    """Write ``rag_dx_calibration.json`` into the adapter directory.
+
+    ``generator_pmi`` records the scoring the adapter was trained and calibrated with; serving
+    with this adapter should use the same (``settings.diagnosis.generator_pmi``).
+    """
+    path = Path(adapter_dir) / CALIBRATION_FILE
+    payload: dict[str, Any] = {
+        "temperature": temperature,
+        "applies_to": "final blended probabilities of diagnose(mode='full'): p_i <- p_i^(1/T) / sum_j p_j^(1/T)",
+        "fitted_on": fitted_on,
+        "validation": validation,
+    }
+    if generator_pmi is not None:
+        payload["generator_pmi"] = bool(generator_pmi)
+    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return path
+
+
+def read_generator_pmi(adapter_dir: str | Path | None) -> bool | None:
+    """The scoring (PMI or not) the adapter was calibrated with, or None when unrecorded."""
+    path = Path(adapter_dir) / CALIBRATION_FILE if adapter_dir else None
+    if path is None or not path.is_file():
+        return None
+    value = json.loads(path.read_text(encoding="utf-8")).get("generator_pmi")
+    return None if value is None else bool(value)
+
+
+def read_temperature(adapter_dir: str | Path | None) -> float | None:
+    """The stored temperature, or None when the adapter has no calibration file."""
+    if not adapter_dir:
+        return None
+    path = Path(adapter_dir) / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    value = float(json.loads(path.read_text(encoding="utf-8"))["temperature"])
+    if not value > 0:
+        raise ValueError(f"{path}: temperature must be > 0")
+    return value
+
+
+class CalibratedAssistant:
+    """Wraps an assistant and rescales every full-mode differential with temperature T.
+
+    For evaluating a calibrated adapter before ``diagnose`` applies the file itself; it re-sorts
+    nothing (the transform keeps the order) and re-applies the abstention threshold to the new
+    top probability. Other modes pass through unchanged.
+    """
+
+    def __init__(self, assistant: Any, temperature: float) -> None:
+        self.assistant = assistant
+        self.temperature = float(temperature)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.assistant, name)
+
+    def _rescale(self, d: Any) -> Any:
+        if not d.differential or self.temperature == 1.0:
+            return d
+        q = apply_temperature([x.probability for x in d.differential], self.temperature)
+        diffs = [x.model_copy(update={"probability": round(float(p), 4)}) for x, p in zip(d.differential, q)]
+        update: dict[str, Any] = {"differential": diffs}
+        threshold = self.assistant.settings.diagnosis.abstain_below
+        low = diffs[0].probability < threshold
+        if low and not d.abstained:
+            update.update(abstained=True, abstain_reason=(
+                f"top diagnosis probability {diffs[0].probability:.2f} is below the abstention threshold "
+                f"{threshold:.2f}"))
+        elif not low and d.abstained and (d.abstain_reason or "").startswith("top diagnosis probability"):
+            update.update(abstained=False, abstain_reason=None)
+        return d.model_copy(update=update)
+
+    def diagnose(self, text: str, *, mode: str = "full", **kwargs: Any) -> Any:
+        d = self.assistant.diagnose(text, mode=mode, **kwargs)
+        return self._rescale(d) if mode == "full" else d
+
+    def diagnose_many(self, texts: Sequence[str], *, mode: str = "full", candidates: Sequence[str] | None = None,
+                      progress: bool = False) -> list[Any]:
+        return [self.diagnose(t, mode=mode, candidates=candidates) for t in texts]

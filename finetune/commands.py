@@ -1,0 +1,426 @@
+"""The two fine-tuning commands as plain typed functions (the CLI wires them to Typer).
+
+``rag-dx finetune encoder``  -> :func:`finetune_encoder`
+``rag-dx finetune generator`` -> :func:`finetune_generator`
+
+A practice's retrain loop::
+
+    rag-dx finetune encoder --reports new_reports.csv --out models/encoder-v2
+    RAG_DX_ENCODER=models/encoder-v2 rag-dx index rebuild --name clinic
+    RAG_DX_ENCODER=models/encoder-v2 rag-dx finetune generator --reports new_reports.csv --index clinic \\
+        --out models/lora-v2
+    RAG_DX_ENCODER=models/encoder-v2 RAG_DX_ADAPTER=models/lora-v2 rag-dx eval --labeled new_reports.csv --holdout 0.2
+
+``--holdout F --holdout-seed S`` on both commands leaves out exactly the test part that
+``rag-dx eval --holdout F --seed S`` will test on (and keeps it out of the generator's retrieval),
+so the evaluation after a fine-tune stays leakage-free.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import tomllib
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag_dx.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+def default_recipe(device: str) -> Path:
+    """``recipes/gpu.toml`` on CUDA, else ``recipes/cpu.toml``."""
+    return RECIPES_DIR / ("gpu.toml" if device.startswith("cuda") else "cpu.toml")
+
+
+def load_recipe(path: Path | str | None, device: str = "cpu") -> tuple[Path, dict[str, Any]]:
+    """Read a recipe TOML (default: by device). Unknown tables are refused with their names."""
+    from rag_dx.errors import ConfigError
+
+    p = Path(path) if path else default_recipe(device)
+    if not p.is_file() and path and (RECIPES_DIR / f"{path}.toml").is_file():
+        p = RECIPES_DIR / f"{path}.toml"  # "cpu" / "gpu" name the bundled recipes
+    if not p.is_file():
+        raise ConfigError(f"recipe file not found: {p} (bundled: {', '.join(x.stem for x in RECIPES_DIR.glob('*.toml'))})")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    unknown = sorted(set(data) - {"encoder", "generator", "calibration", "search"})
+    if unknown:
+        raise ConfigError(f"{p}: unknown table(s) {', '.join(unknown)}; expected encoder, generator, calibration, search")
+    return p, data
+
+
+def _recipe(cls: Any, values: dict[str, Any], path: Path) -> Any:
+    from rag_dx.errors import ConfigError
+
+    try:
+        return cls.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _fresh_out(out: Path, overwrite: bool) -> None:
+    from rag_dx.errors import ConfigError
+
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"{out} exists and is not empty; choose a new --out (models are versioned by directory) "
+                          "or pass --overwrite")
+
+
+def _configure_threads(settings: "Settings") -> None:
+    import torch
+
+    torch.set_num_threads(settings.resolved_threads())
+
+
+# ============================================================================ encoder
+def finetune_encoder(
+    settings: "Settings",
+    reports: list[Path],
+    guidelines: list[Path],
+    out: Path,
+    recipe: Path | None = None,
+    text_col: str = "text",
+    label_col: str = "diagnosis",
+    id_col: str = "report_id",
+    *,
+    holdout: float | None = None,
+    holdout_seed: int = 0,
+    seed: int | None = None,
+    max_steps: int | None = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Fine-tune the retrieval encoder on labeled reports (and optional public clinical text).
+
+    Starts from the configured encoder (``settings.encoder``, default the bundled MiniLM). Pairs:
+    case <-> same-diagnosis case, case <-> diagnosis description (ICD-10-CM title), and question
+    <-> answer / title <-> passage from ``guidelines`` (MedQuAD JSONL and every other format
+    ``rag-dx index build --guidelines`` reads). A group-safe validation part of the reports is the
+    query set of an InformationRetrievalEvaluator run before and after training.
+
+    Args:
+        reports: labeled report files (CSV/TSV/JSONL, optionally .gz).
+        guidelines: optional public text files.
+        out: the new model directory (sentence-transformers layout + README.md model card +
+            rag_dx_training.json + loss_log.jsonl; no pickled files).
+        recipe: TOML file, or "cpu"/"gpu"; default by device (``finetune/recipes/``).
+        holdout, holdout_seed: leave out the test part of ``rag-dx eval --holdout`` (same split).
+        seed, max_steps: override the recipe.
+        checkpoint_dir, resume: keep trainer checkpoints there and continue from the last one.
+
+    Returns:
+        ``out``.
+
+    Example:
+        >>> finetune_encoder(load_settings(), [Path("reports.csv")], [], Path("models/enc-v1"))  # doctest: +SKIP
+    """
+    from finetune.cards import base_manifest, encoder_card, write_card, write_manifest
+    from finetune.encoder import EncoderRecipe, build_ir_evaluator, build_pairs, train_encoder
+    from finetune.pairs import drop_eval_holdout, load_labeled, validation_split
+    from rag_dx.ingest.loaders import load_guidelines
+    from rag_dx.models import BUNDLED_ENCODER_NAME, bundled_encoder_dir, dir_fingerprint
+
+    out = Path(out)
+    _fresh_out(out, overwrite)
+    device = settings.resolved_device()
+    recipe_path, raw = load_recipe(recipe, device)
+    r: EncoderRecipe = _recipe(EncoderRecipe, raw.get("encoder", {}), recipe_path)
+    if seed is not None:
+        r = replace(r, seed=seed)
+    if max_steps is not None:
+        r = replace(r, max_steps=max_steps)
+    _configure_threads(settings)
+
+    data = load_labeled(reports, text_col=text_col, label_col=label_col, id_col=id_col)
+    n_loaded = len(data)
+    test_ids: set[str] = set()
+    if holdout:
+        data, test_ids = drop_eval_holdout(data, holdout, holdout_seed)
+    train, val = validation_split(data, r.val_fraction, r.seed)
+    gls = [g for path in guidelines for g in load_guidelines(path)]
+    vocabulary = None
+    if r.description_pairs:
+        from rag_dx.vocab import Vocabulary
+
+        vocabulary = Vocabulary.load()
+    pairs = build_pairs(train, r, guidelines=gls, vocabulary=vocabulary)
+    evaluator = build_ir_evaluator(val, train) if len(val) else None
+
+    base_dir = Path(settings.encoder) if settings.encoder else bundled_encoder_dir()
+    base_name = base_dir.name if settings.encoder else f"bundled:{BUNDLED_ENCODER_NAME}"
+    summary = train_encoder(base_dir, pairs, out, r, evaluator=evaluator, device=device,
+                            checkpoint_dir=checkpoint_dir, resume=resume, progress=progress)
+    labels = sorted({x for x in data.labels})
+    manifest = base_manifest("rag-dx fine-tuned encoder", r.seed) | {
+        "name": out.name,
+        "base_model": {"name": base_name, "path": str(base_dir), "fingerprint": dir_fingerprint(base_dir)},
+        "device": device,
+        "recipe_file": recipe_path.name,
+        "data": {
+            "sources": data.sources,
+            "fingerprint": data.fingerprint(),
+            "n_reports_loaded": n_loaded,
+            "n_excluded_holdout": len(test_ids),
+            "holdout": {"fraction": holdout, "seed": holdout_seed} if holdout else None,
+            "n_train_reports": len(train),
+            "n_validation_reports": len(val),
+            "n_labels": len(labels),
+            "guideline_sources": [Path(g).name for g in guidelines],
+            "n_guideline_passages": len(gls),
+        },
+        "training": summary,
+    }
+    write_manifest(out, manifest)
+    write_card(out, encoder_card(manifest))
+    return out
+
+
+# ============================================================================ generator
+def finetune_generator(
+    settings: "Settings",
+    reports: list[Path],
+    index: str,
+    out: Path,
+    recipe: Path | None = None,
+    text_col: str = "text",
+    label_col: str = "diagnosis",
+    id_col: str = "report_id",
+    merge: bool = False,
+    search: bool = False,
+    *,
+    holdout: float | None = None,
+    holdout_seed: int = 0,
+    seed: int | None = None,
+    max_steps: int | None = None,
+    augment: bool | None = None,
+    calibrate: bool | None = None,
+    merged_out: Path | None = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    keep_checkpoints: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    encoder: Any | None = None,
+) -> Path:
+    """Train a LoRA adapter for the generator on the diagnosis prompt, then calibrate it.
+
+    For every labeled report, the evidence is what ``diagnose`` would retrieve from index
+    ``index`` with the report itself and its duplicates (and, with ``holdout``, the evaluation
+    test part) excluded; the prompt is ``HFGenerator.build_prompt(case, evidence)`` and the target
+    the report's diagnosis. A group-safe validation part is scored through ``diagnose`` before and
+    after training and fits the temperature stored as ``rag_dx_calibration.json``.
+
+    Args:
+        reports: labeled report files; their report ids must be the ones in ``index``
+            (build the index from the same files).
+        index: name of the index to retrieve evidence from (built with ``settings.encoder``).
+        out: the new adapter directory: adapter_config.json, adapter_model.safetensors,
+            README.md (model card), rag_dx_training.json, loss_log.jsonl,
+            rag_dx_calibration.json. Nothing pickled.
+        recipe: TOML file, or "cpu"/"gpu"; default by device.
+        merge: also save base + adapter merged into a full model directory (``merged_out``,
+            default ``<out>-merged``), usable as ``generator = ...`` without peft.
+        search: first run the recipe's [search] grid (learning rate x rank, short runs) and
+            train with the best by the validation metric.
+        holdout, holdout_seed: leave out the test part of ``rag-dx eval --holdout``.
+        seed, max_steps, augment, calibrate: override the recipe.
+        checkpoint_dir: where checkpoints go (default ``<out>.checkpoints``); ``resume`` continues
+            from the latest one; they are deleted after success unless ``keep_checkpoints``.
+        encoder: an already loaded encoder (tests); default the configured one.
+
+    Returns:
+        ``out``.
+
+    Example:
+        >>> finetune_generator(load_settings(), [Path("reports.csv")], "clinic", Path("models/lora-v1"))  # doctest: +SKIP
+    """
+    from finetune.calibrate import CalibrationRecipe, fit_from_validation, write_calibration
+    from finetune.cards import adapter_card, base_manifest, write_card, write_manifest
+    from finetune.generator import (
+        LOSS_LOG,
+        GeneratorRecipe,
+        SearchRecipe,
+        load_base_model,
+        merge_into_base,
+        run_search,
+        save_adapter,
+        train_adapter,
+        training_generator,
+        unique_label_names,
+        validate,
+        wrap_lora,
+    )
+    from finetune.pairs import drop_eval_holdout, exclusion_map, load_labeled, retrieve_cases, validation_split
+    from rag_dx.diagnose import build_assistant
+    from rag_dx.errors import ConfigError
+    from rag_dx.generate import HFGenerator
+    from rag_dx.models import dir_fingerprint, prepared_generator_dir
+
+    out = Path(out)
+    _fresh_out(out, overwrite)
+    device = settings.resolved_device()
+    recipe_path, raw = load_recipe(recipe, device)
+    r: GeneratorRecipe = _recipe(GeneratorRecipe, raw.get("generator", {}), recipe_path)
+    cal: CalibrationRecipe = _recipe(CalibrationRecipe, raw.get("calibration", {}), recipe_path)
+    sr: SearchRecipe = _recipe(SearchRecipe, raw.get("search", {}), recipe_path)
+    if seed is not None:
+        r = replace(r, seed=seed)
+    if max_steps is not None:
+        r = replace(r, max_steps=max_steps)
+    if augment is not None:
+        r = replace(r, augment=augment)
+    if calibrate is not None:
+        cal = replace(cal, enabled=calibrate)
+    _configure_threads(settings)
+    ds = settings.diagnosis
+    pmi = ds.generator_pmi if r.generator_pmi is None else r.generator_pmi
+    tuned_settings = settings.model_copy(update={"diagnosis": ds.model_copy(update={"generator_pmi": pmi})})
+
+    # ---------------------------------------------------------------- data and evidence
+    loaded = load_labeled(reports, text_col=text_col, label_col=label_col, id_col=id_col)
+    data, test_ids = (drop_eval_holdout(loaded, holdout, holdout_seed) if holdout else (loaded, set()))
+    train, val = validation_split(data, r.val_fraction, r.seed)
+    exclude = exclusion_map(loaded, extra=test_ids)
+    assistant = build_assistant(settings, index, encoder=encoder, load_generator=False, load_vocabulary=False)
+    retriever = assistant.retriever
+    if retriever is None:
+        raise ConfigError(f"index '{index}' could not be opened")
+    index_version = retriever.index.version_id
+    train_cases = retrieve_cases(assistant, train, exclude, progress=progress, desc="evidence (train)")
+    val_cases = retrieve_cases(assistant, val, exclude, progress=progress, desc="evidence (validation)")
+    label_names = unique_label_names(train.labels)
+
+    # ---------------------------------------------------------------- models
+    base_dir = Path(settings.generator) if settings.generator else prepared_generator_dir(settings.cache_dir)
+    base = HFGenerator.load(settings.generator, cache_dir=settings.cache_dir, adapter=None, device=device)
+    fingerprints = {"data_fingerprint": train.fingerprint(), "base_fingerprint": base.fingerprint}
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoints")
+
+    def score(model: Any, modes: tuple[str, ...], limit: int, tuned: bool = True) -> Any:
+        """Validation through diagnose, with the scoring the adapter is for (or the base's)."""
+        assistant.generator = training_generator(base, model)
+        assistant.settings = tuned_settings if tuned else settings
+        assistant._prior_cache.clear()
+        try:
+            return validate(assistant, val_cases, label_names, exclude, modes=modes, limit=limit, progress=progress)
+        finally:
+            assistant.generator = None
+            assistant.settings = settings
+            assistant._prior_cache.clear()
+
+    # the base generator as it serves today (the settings' scoring)
+    validation_before = score(base.model, ("generator",), r.eval_val_limit, tuned=False).metrics if val_cases else {}
+
+    trials: list[dict[str, Any]] = []
+    if search:
+        if not val_cases:
+            raise ConfigError("--search needs a validation part (recipe val_fraction > 0 and enough reports)")
+
+        def make(trial: GeneratorRecipe) -> Any:
+            return wrap_lora(load_base_model(base_dir, device), trial)
+
+        def fit(model: Any, trial: GeneratorRecipe, steps: int) -> None:
+            with tempfile.TemporaryDirectory() as tmp:
+                train_adapter(base, model, train_cases, trial, evidence_chars=ds.evidence_chars,
+                              log_path=Path(tmp) / LOSS_LOG, progress=progress, max_steps=steps,
+                              labels=label_names, pmi=pmi, temperature=ds.temperature)
+
+        def metric(model: Any) -> dict[str, float]:
+            modes = ("generator", "full") if sr.metric == "val_full_top1" else ("generator",)
+            return score(model, modes, r.eval_val_limit).metrics
+
+        r, trials = run_search(make, fit, metric, r, sr)
+
+    # ---------------------------------------------------------------- train
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        model = wrap_lora(load_base_model(base_dir, device), r)
+        result = train_adapter(base, model, train_cases, r, evidence_chars=ds.evidence_chars,
+                               log_path=tmp / LOSS_LOG, checkpoint_dir=ckpt_dir, resume=resume,
+                               fingerprints=fingerprints, progress=progress, labels=label_names,
+                               pmi=pmi, temperature=ds.temperature)
+        save_adapter(model, tmp)
+
+        validation_after: dict[str, Any] = {}
+        calibration: dict[str, Any] | None = None
+        if val_cases:
+            modes = ("generator", "full")
+            model.merge_adapter()  # validation speed; the saved adapter is unaffected
+            try:
+                v = score(model, modes, r.eval_val_limit)
+            finally:
+                model.unmerge_adapter()
+            validation_after = v.metrics
+            if cal.enabled and v.full_probs:
+                temperature, report = fit_from_validation(v.full_names, v.full_probs, v.golds)
+                fitted_on = {"validation_cases": len(v.golds), "mode": cal.mode, "index": index,
+                             "index_version": index_version, "encoder": f"{assistant.encoder.name}@{assistant.encoder.fingerprint[:12]}",
+                             "generator_weight": ds.generator_weight, "generator_temperature": ds.temperature}
+                write_calibration(tmp, temperature, validation=report, fitted_on=fitted_on, generator_pmi=pmi)
+                calibration = {"temperature": temperature, "validation": report, "fitted_on": fitted_on}
+
+        manifest = base_manifest("rag-dx LoRA adapter", r.seed) | {
+            "name": out.name,
+            "base_model": {"name": base.name, "path": str(base_dir), "fingerprint": base.fingerprint},
+            "device": device,
+            "recipe_file": recipe_path.name,
+            "recipe": asdict(r),
+            "index": {"name": index, "version": index_version,
+                      "encoder": {"name": assistant.encoder.name, "fingerprint": assistant.encoder.fingerprint}},
+            "prompt": {"builder": "rag_dx.generate.HFGenerator.build_prompt", "prompt_evidence": ds.prompt_evidence,
+                       "evidence_chars": ds.evidence_chars, "max_case_tokens": base.max_case_tokens,
+                       "target": "' ' + diagnosis + eos_token", "generator_pmi": pmi,
+                       "loss": f"{r.lm_loss_weight} x mean NLL of the target tokens + {r.rank_loss_weight} x "
+                               "cross-entropy of the gold among candidates scored as diagnose scores them"},
+            "data": {
+                "sources": loaded.sources,
+                "fingerprint": train.fingerprint(),
+                "n_reports_loaded": len(loaded),
+                "n_excluded_holdout": len(test_ids),
+                "holdout": {"fraction": holdout, "seed": holdout_seed} if holdout else None,
+                "n_train_reports": len(train),
+                "n_validation_reports": len(val),
+                "n_labels": len(label_names),
+                "labels": label_names,
+                "cases_without_evidence": sum(1 for c in train_cases if not c.hits),
+            },
+            "training": {"steps": result.steps, "examples_seen": result.examples_seen, "first_loss": result.first_loss,
+                         "last_loss": result.last_loss, "seconds": result.seconds, "resumed_from_step": result.resumed_from},
+            "validation": {"before": validation_before, "after": validation_after},
+            "calibration": calibration,
+            "search": trials,
+        }
+        if merge:
+            merged_dir = Path(merged_out) if merged_out else out.with_name(out.name + "-merged")
+            manifest["merged_model"] = str(merged_dir)
+        write_manifest(tmp, manifest)
+        write_card(tmp, adapter_card(manifest))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if merge:
+        _fresh_out(merged_dir, overwrite)
+        merge_into_base(model, base.tokenizer, merged_dir)
+        (merged_dir / "rag_dx_source.json").write_text(
+            f'{{"source": "merged LoRA adapter {out.name}", "adapter_manifest": "{out.name}/rag_dx_training.json"}}')
+        for name in ("README.md", "rag_dx_calibration.json"):
+            if (out / name).is_file():
+                shutil.copy(out / name, merged_dir / name)
+    if not keep_checkpoints:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return out
