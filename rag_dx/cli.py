@@ -24,12 +24,14 @@ index_app = typer.Typer(help="Build and inspect indexes.", no_args_is_help=True)
 models_app = typer.Typer(help="Prepare the bundled models.", no_args_is_help=True)
 deid_app = typer.Typer(help="De-identification tools.", no_args_is_help=True)
 feedback_app = typer.Typer(help="Clinician feedback from the UI.", no_args_is_help=True)
+finetune_app = typer.Typer(help="Fine-tune the encoder and the LoRA generator.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit logs (index changes, UI queries).", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(models_app, name="models")
 app.add_typer(deid_app, name="deid")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(audit_app, name="audit")
+app.add_typer(finetune_app, name="finetune")
 
 DISCLAIMER = "Decision support for a clinician, not a diagnosis: verify against the evidence and the patient."
 
@@ -494,6 +496,55 @@ def feedback_export(
 
         n = export_feedback(_settings(), out, fmt)
         typer.echo(f"{n} training pairs -> {out}")
+    _run(go)
+
+
+@finetune_app.command("encoder")
+def finetune_encoder_command(
+    reports: Annotated[list[Path], typer.Option("--reports", help="Labeled reports (repeatable).")],
+    out: Annotated[Path, typer.Option(help="Output model directory.")],
+    guidelines: Annotated[list[Path], typer.Option("--guidelines", help="Public clinical text, e.g. MedQuAD JSONL (repeatable).")] = [],
+    recipe: Annotated[Optional[Path], typer.Option(help="Recipe TOML (default finetune/recipes/cpu.toml).")] = None,
+    holdout: Annotated[Optional[float], typer.Option(help="Exclude this eval test fraction (same split as rag-dx eval --holdout).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
+    resume: Annotated[bool, typer.Option(help="Resume from the last checkpoint.")] = False,
+    text_col: TextCol = "text",
+    label_col: LabelCol = "diagnosis",
+    id_col: IdCol = "report_id",
+) -> None:
+    """Contrastive fine-tune of the retrieval encoder on the practice's reports (MNRL, IR evaluator)."""
+    def go() -> None:
+        from finetune.commands import finetune_encoder
+
+        path = finetune_encoder(_settings(), reports, guidelines, out, recipe, text_col, label_col, id_col,
+                                holdout=holdout, max_steps=max_steps, resume=resume, progress=sys.stderr.isatty())
+        typer.echo(f"encoder -> {path} (set RAG_DX_ENCODER={path}, then `rag-dx index rebuild`)")
+    _run(go)
+
+
+@finetune_app.command("generator")
+def finetune_generator_command(
+    reports: Annotated[list[Path], typer.Option("--reports", help="Labeled reports (repeatable).")],
+    index: Annotated[str, typer.Option(help="Index to retrieve evidence from (own report excluded).")],
+    out: Annotated[Path, typer.Option(help="Output adapter directory.")],
+    recipe: Annotated[Optional[Path], typer.Option(help="Recipe TOML (default finetune/recipes/cpu.toml).")] = None,
+    merge: Annotated[bool, typer.Option(help="Also save the adapter merged into the base model.")] = False,
+    search: Annotated[bool, typer.Option(help="Small learning-rate/rank search on the validation split.")] = False,
+    holdout: Annotated[Optional[float], typer.Option(help="Exclude this eval test fraction (same split as rag-dx eval --holdout).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
+    resume: Annotated[bool, typer.Option(help="Resume from the last checkpoint.")] = False,
+    text_col: TextCol = "text",
+    label_col: LabelCol = "diagnosis",
+    id_col: IdCol = "report_id",
+) -> None:
+    """Train a LoRA adapter on the exact diagnosis prompt, then fit a calibration temperature."""
+    def go() -> None:
+        from finetune.commands import finetune_generator
+
+        path = finetune_generator(_settings(), reports, index, out, recipe, text_col, label_col, id_col, merge,
+                                  search, holdout=holdout, max_steps=max_steps, resume=resume,
+                                  progress=sys.stderr.isatty())
+        typer.echo(f"adapter -> {path} (set RAG_DX_ADAPTER={path})")
     _run(go)
 
 
