@@ -221,14 +221,13 @@ def index_rollback(
     def go() -> None:
         from rag_dx.index.reader import open_version
         from rag_dx.index.store import IndexStore
-        from rag_dx.models import bundled_encoder_dir, dir_fingerprint
 
         settings = _settings(index_dir=index_dir)
         store = IndexStore(settings.index_dir, name)
-        enc_dir = Path(settings.encoder) if settings.encoder else bundled_encoder_dir()
+        enc_name, fingerprint = _encoder_identity(settings)
         with store.writer_lock():
             path = store.version_dir(to)
-            open_version(store, path, encoder_name=enc_dir.name, encoder_fingerprint=dir_fingerprint(enc_dir))
+            open_version(store, path, encoder_name=enc_name, encoder_fingerprint=fingerprint)
             store.switch(path.name)
         typer.echo(f"index '{name}' now serves {to}")
     _run(go)
@@ -245,17 +244,15 @@ def index_verify(
         from rag_dx.errors import IndexCorruptError, IndexMismatchError
         from rag_dx.index.reader import open_version
         from rag_dx.index.store import IndexStore
-        from rag_dx.models import bundled_encoder_dir, dir_fingerprint
 
         settings = _settings(index_dir=index_dir)
         store = IndexStore(settings.index_dir, name)
-        enc_dir = Path(settings.encoder) if settings.encoder else bundled_encoder_dir()
-        fingerprint = dir_fingerprint(enc_dir)
+        enc_name, fingerprint = _encoder_identity(settings)
         targets = store.versions() if all_versions else [store.current_dir()]
         bad = 0
         for path in targets:
             try:
-                open_version(store, path, encoder_name=enc_dir.name, encoder_fingerprint=fingerprint)
+                open_version(store, path, encoder_name=enc_name, encoder_fingerprint=fingerprint)
                 typer.echo(f"ok   {name}/{path.name}")
             except (IndexCorruptError, IndexMismatchError) as exc:
                 bad += 1
@@ -310,6 +307,13 @@ def _gate_and_switch(settings, name: str, path: Path, gate: Path, min_top1: floa
     with store.writer_lock():
         store.switch(path.name)
     typer.echo(f"gate passed: top-1 {top1:.3f} >= {min_top1:.3f}; index '{name}' now serves {path.name}")
+
+
+def _encoder_identity(settings) -> tuple[str, str]:
+    """(name, fingerprint) of the configured encoder and backend, without loading the model."""
+    from rag_dx.embed import encoder_identity
+
+    return encoder_identity(settings.encoder, settings.encoder_backend)
 
 
 def _read_ids(path: Path) -> list[str]:
