@@ -232,6 +232,42 @@ def retrieval_recall_at_k(relevant: Sequence[Sequence[bool]], k: int) -> float:
     return _as_float(np.mean([any(list(r)[:k]) for r in relevant]))
 
 
+def retrieval_precision_at_k(relevant: Sequence[Sequence[bool]], k: int) -> float:
+    """Mean share of the first ``k`` retrieved items that are relevant (missing items count as not).
+
+    Recall@k saturates once one similar case is found; precision@k keeps measuring how much of
+    the evidence shown to the vote and the clinician actually shares the diagnosis, which is
+    what a better encoder changes.
+    """
+    if not len(relevant):
+        return float("nan")
+    return _as_float(np.mean([sum(bool(x) for x in list(r)[:k]) / k for r in relevant]))
+
+
+def paired_difference(a: ArrayLike, b: ArrayLike, *, seed: int = 0) -> dict[str, float]:
+    """Paired comparison of two systems' per-case 0/1 hits on the same cases (b minus a).
+
+    Returns the mean difference, its percentile bootstrap 95% CI (cases resampled together) and
+    the exact McNemar p-value (two-sided binomial test on the discordant cases).
+    """
+    from scipy.stats import binomtest
+
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError("paired_difference needs the same cases in the same order")
+    if not x.size:
+        return {"delta": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "mcnemar_p": float("nan"),
+                "only_a": 0, "only_b": 0}
+    d = y - x
+    lo, hi = bootstrap_ci(d, seed=seed)
+    only_a = int(((x == 1) & (y == 0)).sum())
+    only_b = int(((x == 0) & (y == 1)).sum())
+    p = float(binomtest(only_b, only_a + only_b, 0.5).pvalue) if only_a + only_b else 1.0
+    return {"delta": _as_float(d.mean()), "ci_low": lo, "ci_high": hi, "mcnemar_p": p, "only_a": only_a,
+            "only_b": only_b}
+
+
 def mean_reciprocal_rank(relevant: Sequence[Sequence[bool]], k: int | None = None) -> float:
     """Mean over cases of 1 / (rank of the first relevant item), 0 when none (within ``k``)."""
     if not len(relevant):

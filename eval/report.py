@@ -144,6 +144,42 @@ def _summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+COMPARISON_HEADER = ("system", "vs", "n", "top1", "top1 delta (95% CI)", "McNemar p", "ECE",
+                     "recall@10", "precision@10", "MRR")
+
+
+def comparison_rows(metrics: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """One row per compared system: baseline -> compared for each metric, with the paired top-1 test."""
+    def pair(row: Mapping[str, Any], key: str) -> str:
+        cell = row.get(key)
+        if not cell or cell.get("baseline") is None:
+            return "-"
+        return f"{_fmt(cell['baseline'])} -> {_fmt(cell['compared'])}"
+
+    rows = []
+    for row in metrics.get("comparison") or []:
+        pd = row.get("top1_paired") or {}
+        delta = (f"{pd['delta']:+.3f} ({pd['ci_low']:+.3f} to {pd['ci_high']:+.3f})"
+                 if pd.get("delta") is not None else "-")
+        rows.append((row["system"], row["baseline"], str(row["n"]), pair(row, "top1"), delta,
+                     _fmt(pd.get("mcnemar_p")), pair(row, "ece"), pair(row, "retrieval_recall_at_10"),
+                     pair(row, "retrieval_precision_at_10"), pair(row, "mrr")))
+    return rows
+
+
+def comparison_markdown(metrics: Mapping[str, Any]) -> list[str]:
+    rows = comparison_rows(metrics)
+    if not rows:
+        return []
+    lines = ["## Configured vs compared models (same split, paired)", "",
+             "Each compared system runs on the same test cases as the configured system of the same mode. "
+             "The top-1 delta's interval is a paired bootstrap; McNemar is the exact test on the cases "
+             "only one of the two got right.", "",
+             "| " + " | ".join(COMPARISON_HEADER) + " |", "|" + "---|" * len(COMPARISON_HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines + [""]
+
+
 def render_markdown(metrics: Mapping[str, Any], images: Mapping[str, str] | None = None) -> str:
     """The report as markdown; ``images`` maps plot name -> relative path (or data URI)."""
     lines = ["# rag-dx evaluation report", ""]
@@ -161,6 +197,7 @@ def render_markdown(metrics: Mapping[str, Any], images: Mapping[str, str] | None
         for name, row in abl.items():
             lines.append(f"| {name} | " + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
         lines.append("")
+    lines += comparison_markdown(metrics)
     unmatched = metrics.get("unmatched_gold_labels") or []
     lines += ["## Gold labels without an ICD-10-CM match", ""]
     lines += [f"- {u}" for u in unmatched] if unmatched else ["(none: every gold label normalized)"]
@@ -210,6 +247,13 @@ def render_html(metrics: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
         parts.append("<h2>Ablations (same split)</h2><table><tr><th>system</th>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>")
         for name, row in abl.items():
             parts.append(f"<tr><td>{esc(name)}</td>" + "".join(f"<td>{esc(_fmt(row.get(c)))}</td>" for c in cols) + "</tr>")
+        parts.append("</table>")
+    comp = comparison_rows(metrics)
+    if comp:
+        parts.append("<h2>Configured vs compared models (same split, paired)</h2><table><tr>"
+                     + "".join(f"<th>{esc(c)}</th>" for c in COMPARISON_HEADER) + "</tr>")
+        for r in comp:
+            parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>")
         parts.append("</table>")
     unmatched = metrics.get("unmatched_gold_labels") or []
     parts.append("<h2>Gold labels without an ICD-10-CM match</h2>")

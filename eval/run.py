@@ -109,6 +109,52 @@ class CasePrediction:
     fold: int = 0
 
 
+@dataclass(frozen=True)
+class Variant:
+    """Another encoder and/or LoRA adapter, evaluated beside the configured models on the same split.
+
+    Its systems are named ``<mode>+<name>`` ("full+encoder") and compared case by case with the
+    configured ``<mode>`` system in ``metrics.json["comparison"]``.
+    """
+
+    name: str
+    modes: tuple[str, ...]
+    encoder: str | None = None  # None: the configured encoder
+    adapter: str | None = None  # None: the configured adapter (or none)
+
+    def settings(self, base: "Settings") -> "Settings":
+        update: dict[str, Any] = {}
+        if self.encoder is not None:
+            update["encoder"] = self.encoder
+        if self.adapter is not None:
+            update["adapter"] = self.adapter
+        return base.model_copy(update=update)
+
+
+def compare_variants(encoder: Path | str | None = None, adapter: Path | str | None = None) -> list[Variant]:
+    """What ``--compare-encoder`` / ``--compare-adapter`` add to a run, and why each mode.
+
+    * the encoder: retrieval-only (the encoder alone decides) and full;
+    * the adapter: generator-only (the adapter alone decides) and full (with its calibration);
+    * both: full, the pipeline a practice would serve after fine-tuning.
+    """
+    from rag_dx.errors import ConfigError
+
+    for flag, value in (("--compare-encoder", encoder), ("--compare-adapter", adapter)):
+        if value is not None and not Path(value).expanduser().is_dir():
+            raise ConfigError(f"{flag}: model directory does not exist: {value}")
+    enc = str(Path(encoder).expanduser()) if encoder is not None else None
+    ada = str(Path(adapter).expanduser()) if adapter is not None else None
+    out: list[Variant] = []
+    if enc:
+        out.append(Variant("encoder", ("retrieval", "full"), encoder=enc))
+    if ada:
+        out.append(Variant("adapter", ("generator", "full"), adapter=ada))
+    if enc and ada:
+        out.append(Variant("encoder+adapter", ("full",), encoder=enc, adapter=ada))
+    return out
+
+
 def _clean(x: Any) -> Any:
     """JSON-safe: NaN/inf -> None, numpy scalars -> Python, tuples -> lists."""
     if isinstance(x, dict):
@@ -213,6 +259,7 @@ def score_predictions(
         out[f"retrieval_recall_at_{RETRIEVAL_K}"] = M.retrieval_recall_at_k(rel_strict, RETRIEVAL_K)
         out[f"retrieval_recall_at_{RETRIEVAL_K}_lenient"] = M.retrieval_recall_at_k(rel_len, RETRIEVAL_K)
         out["retrieval_recall_at_1"] = M.retrieval_recall_at_k(rel_strict, 1)
+        out[f"retrieval_precision_at_{RETRIEVAL_K}"] = M.retrieval_precision_at_k(rel_strict, RETRIEVAL_K)
         out["mrr"] = M.mean_reciprocal_rank(rel_strict, RETRIEVAL_K)
         out["retrieved_twins"] = int(sum(p.twins > 0 for p in preds))
     out["ci"] = ci
@@ -292,20 +339,33 @@ def _unique_labels(labels: Iterable[str], vocab: "Vocabulary") -> list[str]:
 
 
 class _DefaultPipeline:
-    """Builds indexes and assistants with the real pipeline, loading each model once per run."""
+    """Builds indexes and assistants with the real pipeline, loading each model once per run.
+
+    Models are cached by what they are loaded from, so compared variants share the models they
+    have in common (the base generator, the encoder) instead of loading them again.
+    """
 
     def __init__(self, progress: bool, vocabulary: "Vocabulary | None" = None) -> None:
         self.progress = progress
         self.vocabulary = vocabulary
-        self._encoder: Any = None
-        self._generator: Any = None
+        self._encoders: dict[tuple[Any, ...], Any] = {}
+        self._generators: dict[tuple[Any, ...], Any] = {}
 
     def encoder(self, settings: "Settings") -> Any:
-        if self._encoder is None:
+        key = (settings.encoder, settings.encoder_backend)
+        if key not in self._encoders:
             from rag_dx.embed import load_encoder
 
-            self._encoder = load_encoder(settings)
-        return self._encoder
+            self._encoders[key] = load_encoder(settings)
+        return self._encoders[key]
+
+    def generator(self, settings: "Settings") -> Any:
+        key = (settings.generator, settings.adapter)
+        if key not in self._generators:
+            from rag_dx.generate import load_generator
+
+            self._generators[key] = load_generator(settings)
+        return self._generators[key]
 
     def build_index(self, settings: "Settings", name: str, reports: list["Report"], guidelines: list["Guideline"]) -> Path:
         from rag_dx.index.build import build_index
@@ -315,11 +375,7 @@ class _DefaultPipeline:
     def assistant(self, settings: "Settings", name: str) -> AssistantLike:
         from rag_dx.diagnose import build_assistant
 
-        if self._generator is None:
-            from rag_dx.generate import load_generator
-
-            self._generator = load_generator(settings)
-        assistant = build_assistant(settings, name, encoder=self.encoder(settings), generator=self._generator,
+        assistant = build_assistant(settings, name, encoder=self.encoder(settings), generator=self.generator(settings),
                                     load_vocabulary=False)
         if self.vocabulary is not None and hasattr(assistant, "vocabulary"):
             assistant.vocabulary = self.vocabulary  # reuse the loaded one for the icd10 field
@@ -346,6 +402,7 @@ def run_eval(
     assistant_factory: AssistantFactory | None = None,
     index_builder: IndexBuilder | None = None,
     vocabulary: "Vocabulary | None" = None,
+    compare: Sequence[Variant] = (),
 ) -> dict[str, Any]:
     """Evaluate the assistant on a labeled file and write the report files to ``out``.
 
@@ -359,6 +416,10 @@ def run_eval(
         ablations: also score retrieval-only, generator-only and the TF-IDF+LR baseline (the
             baseline needs a train part, so it is skipped with ``index``).
         seed: splits, bootstrap intervals and the baseline solver.
+        compare: other models evaluated on the same split (:func:`compare_variants`); their
+            systems are scored like the others and paired with the configured ones in
+            ``metrics["comparison"]``. A different encoder needs its own index, so it needs
+            ``holdout`` or ``cv``.
         assistant_factory, index_builder: injection points for tests; default the real pipeline.
         vocabulary: a loaded :class:`rag_dx.vocab.Vocabulary` (default: loaded here).
 
@@ -422,12 +483,23 @@ def run_eval(
     systems = list(SYSTEMS_ABLATION) if ablations else ["full"]
     if index is not None and "tfidf_logreg" in systems:
         systems.remove("tfidf_logreg")
+    compare = list(compare)
+    if index is not None and any(v.encoder is not None for v in compare):
+        raise ConfigError("--compare-encoder needs --holdout or --cv: an existing index is tied to the encoder "
+                          "that built it")
+    for v in compare:  # every compared mode needs the configured system beside it
+        for mode in v.modes:
+            if mode not in systems:
+                systems.insert(len(systems) - ("tfidf_logreg" in systems), mode)
+    variant_systems = [(v, f"{mode}+{v.name}", mode) for v in compare for mode in v.modes]
+    systems += [name for _, name, _ in variant_systems]
     preds: dict[str, list[CasePrediction]] = {s: [] for s in systems}
     versions: dict[str, Any] = {}
     fold_rows: list[dict[str, Any]] = []
     train_label_names: set[str] = set()
     n_test_total = sum(len(s.test) for s in splits)
     n_llm_systems = len([s for s in systems if s != "tfidf_logreg"])
+    system_versions: dict[str, Any] = {}
 
     from tqdm.auto import tqdm
 
@@ -454,7 +526,7 @@ def run_eval(
                     candidates = _unique_labels(_index_labels(assistant) or labels_all, vocab)
                 bar.set_postfix_str(f"fold {fold}")
                 for system in systems:
-                    if system == "tfidf_logreg":
+                    if system == "tfidf_logreg" or "+" in system:
                         continue
                     diffs = _diagnose_all(
                         assistant, test_reports, mode=system,
@@ -465,6 +537,34 @@ def run_eval(
                         preds[system].append(_from_differential(r.report_id, r.diagnosis or "", r.text, d, fold))
                     if diffs and not versions:
                         versions = diffs[0].versions.model_dump()
+                    if diffs and system not in system_versions:
+                        system_versions[system] = diffs[0].versions.model_dump()
+                del assistant
+                encoder_index: dict[str, str] = {}  # one index per compared encoder, shared by its variants
+                for variant in compare:
+                    s_var = variant.settings(s_tmp)
+                    var_name = name
+                    if variant.encoder is not None and index is None:
+                        if variant.encoder not in encoder_index:
+                            encoder_index[variant.encoder] = "eval-" + variant.name.replace("+", "-")
+                            bar.set_postfix_str(f"fold {fold}: indexing with {variant.name}")
+                            build(s_var, encoder_index[variant.encoder], train_reports, gls)
+                        var_name = encoder_index[variant.encoder]
+                    bar.set_postfix_str(f"fold {fold}: {variant.name}")
+                    assistant = make_assistant(s_var, var_name)
+                    for vv, system, mode in variant_systems:
+                        if vv is not variant:
+                            continue
+                        diffs = _diagnose_all(
+                            assistant, test_reports, mode=mode,
+                            candidates=candidates if mode == "generator" else None,
+                            exclude_own=index is not None, bar=bar,
+                        )
+                        for r, d in zip(test_reports, diffs):
+                            preds[system].append(_from_differential(r.report_id, r.diagnosis or "", r.text, d, fold))
+                        if diffs and system not in system_versions:
+                            system_versions[system] = diffs[0].versions.model_dump()
+                    del assistant
                 if "tfidf_logreg" in systems:
                     from eval.baseline import TfidfLogRegBaseline
 
@@ -472,7 +572,6 @@ def run_eval(
                                                               [r.diagnosis or "" for r in train_reports])
                     for r, ranked in zip(test_reports, base.rank([r.text for r in test_reports], k=10)):
                         preds["tfidf_logreg"].append(CasePrediction(r.report_id, r.diagnosis or "", ranked, fold=fold))
-                del assistant
             fold_rows.append({"fold": fold, **split.sizes(), "split": split.note})
     finally:
         bar.close()
@@ -490,7 +589,8 @@ def run_eval(
     for system in systems:
         m, plots = score_predictions(
             preds[system], vocab, seed=seed, class_names=class_names, extra_classes=train_label_names,
-            groups=subgroup_vals if system == "full" else None, with_retrieval=system != "tfidf_logreg" and system != "generator",
+            groups=subgroup_vals if system == "full" else None,
+            with_retrieval=system != "tfidf_logreg" and system.split("+")[0] != "generator",
         )
         results[system] = m
         if system == "full":
@@ -513,10 +613,12 @@ def run_eval(
     metrics["ablations"] = {
         s: {k: results[s].get(k) for k in ("n", "top1", "top3", "top5", "top1_lenient", "top5_lenient", "macro_f1",
                                            "weighted_f1", "macro_auroc", "ece", "brier", "abstain_rate",
-                                           "retrieval_recall_at_10", "mrr")
+                                           "retrieval_recall_at_10", "retrieval_precision_at_10", "mrr")
             if k in results[s]} | {"top1_ci": results[s]["ci"]["top1"]}
         for s in systems
     }
+    if variant_systems:
+        metrics["comparison"] = _comparisons(preds, results, variant_systems, vocab, seed)
     if len(splits) > 1:
         metrics["folds"] = fold_rows
         tops = [r["top1_full"] for r in fold_rows if r.get("top1_full") is not None]
@@ -535,6 +637,9 @@ def run_eval(
         "seed": seed,
         "systems": ", ".join(systems),
     }
+    for v in compare:
+        parts = [f"encoder {Path(v.encoder).name}" if v.encoder else "", f"adapter {Path(v.adapter).name}" if v.adapter else ""]
+        metrics["setup"][f"compared: {v.name}"] = ", ".join(p for p in parts if p)
     metrics = _clean(metrics)
 
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=False), encoding="utf-8")
@@ -548,12 +653,45 @@ def run_eval(
                  reliability=plots_main["reliability"], coverage_risk=plots_main["coverage_risk"])
     manifest = _manifest(settings, labeled=Path(labeled), seed=seed, split_sizes=split_sizes,
                          splits=[s.note for s in splits], versions=versions, systems=systems,
+                         system_versions=system_versions,
                          args={"index": index, "holdout": holdout, "cv": cv, "split_by": split_by,
                                "ablations": ablations, "text_col": text_col, "label_col": label_col,
-                               "id_col": id_col, "guidelines": [Path(g).name for g in guidelines]},
+                               "id_col": id_col, "guidelines": [Path(g).name for g in guidelines],
+                               "compare": [{"name": v.name, "encoder": v.encoder and Path(v.encoder).name,
+                                            "adapter": v.adapter and Path(v.adapter).name} for v in compare]},
                          seconds=time.time() - t_start)
     (out / "manifest.json").write_text(json.dumps(_clean(manifest), indent=2), encoding="utf-8")
     return metrics
+
+
+COMPARED_METRICS = ("top1", "top3", "macro_f1", "ece", "brier", "retrieval_recall_at_10",
+                    "retrieval_precision_at_10", "mrr", "abstain_rate")
+
+
+def _comparisons(preds: Mapping[str, Sequence[CasePrediction]], results: Mapping[str, Mapping[str, Any]],
+                 variant_systems: Sequence[tuple[Variant, str, str]], vocab: "Vocabulary",
+                 seed: int) -> list[dict[str, Any]]:
+    """Configured vs compared system, case by case on the same test cases (paired)."""
+    rows = []
+    for _, system, mode in variant_systems:
+        base, tuned = preds[mode], preds[system]
+        if [p.case_id for p in base] != [p.case_id for p in tuned]:
+            raise RuntimeError(f"{system} and {mode} were not run on the same cases in the same order")
+
+        def hits(ps: Sequence[CasePrediction]) -> np.ndarray:
+            return np.array([bool(p.ranked) and vocab.strict_key(p.ranked[0][0]) == vocab.strict_key(p.gold)
+                             for p in ps], dtype=float)
+
+        row: dict[str, Any] = {"system": system, "baseline": mode, "n": len(base)}
+        for k in COMPARED_METRICS:
+            a, b = results[mode].get(k), results[system].get(k)
+            if a is None and b is None:
+                continue
+            row[k] = {"baseline": a, "compared": b,
+                      "delta": (b - a) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None}
+        row["top1_paired"] = M.paired_difference(hits(base), hits(tuned), seed=seed)
+        rows.append(row)
+    return rows
 
 
 def _index_labels(assistant: Any) -> list[str]:
@@ -610,7 +748,8 @@ def _package_versions(names: Iterable[str]) -> dict[str, str | None]:
 
 
 def _manifest(settings: "Settings", *, labeled: Path, seed: int, split_sizes: dict[str, Any], splits: list[str],
-              versions: dict[str, Any], systems: list[str], args: dict[str, Any], seconds: float) -> dict[str, Any]:
+              versions: dict[str, Any], systems: list[str], args: dict[str, Any], seconds: float,
+              system_versions: dict[str, Any] | None = None) -> dict[str, Any]:
     from rag_dx import __version__
     from rag_dx.index.store import git_commit, utc_now
 
@@ -627,6 +766,7 @@ def _manifest(settings: "Settings", *, labeled: Path, seed: int, split_sizes: di
         "splits": splits,
         "systems": systems,
         "pipeline_versions": versions,
+        "system_versions": system_versions or {},
         "settings": settings.model_dump(mode="json"),
         "python": platform.python_version(),
         "packages": _package_versions(["numpy", "scikit-learn", "torch", "transformers", "sentence-transformers",
@@ -648,8 +788,17 @@ def format_summary(metrics: Mapping[str, Any]) -> str:
         f"recall@10={f(metrics.get('retrieval_recall_at_10'))}  abstain={f(metrics.get('abstain_rate'))}"
     ]
     for name, row in (metrics.get("ablations") or {}).items():
-        lines.append(f"  {name:<13} top1={f(row.get('top1'))} top3={f(row.get('top3'))} "
+        lines.append(f"  {name:<22} top1={f(row.get('top1'))} top3={f(row.get('top3'))} "
                      f"top5={f(row.get('top5'))} macro_f1={f(row.get('macro_f1'))}")
+    for row in metrics.get("comparison") or []:
+        parts = []
+        for k, label in (("top1", "top1"), ("ece", "ece"), ("retrieval_recall_at_10", "recall@10"),
+                         ("retrieval_precision_at_10", "precision@10")):
+            if k in row and row[k].get("baseline") is not None:
+                parts.append(f"{label} {f(row[k]['baseline'])}->{f(row[k]['compared'])}")
+        pd = row.get("top1_paired") or {}
+        lines.append(f"  {row['system']:<22} vs {row['baseline']:<9} " + "  ".join(parts)
+                     + f"  (top1 McNemar p={f(pd.get('mcnemar_p'))})")
     if metrics.get("unmatched_gold_labels"):
         lines.append("unmatched gold labels: " + ", ".join(metrics["unmatched_gold_labels"]))
     return "\n".join(lines)

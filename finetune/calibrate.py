@@ -10,9 +10,9 @@ It is stored beside the adapter as ``rag_dx_calibration.json``::
 
     {"temperature": 0.61, "applies_to": "...", "fitted_on": {...}, "validation": {...}}
 
-and applied by :func:`apply_temperature` (what ``diagnose`` should do after blending) or, for an
-evaluation before ``diagnose`` reads the file, by wrapping an assistant in
-:class:`CalibratedAssistant`.
+and applied by ``diagnose`` (:mod:`rag_dx.calibration`) to the blended full-mode probabilities
+whenever the generator is loaded with this adapter. :class:`CalibratedAssistant` applies a
+temperature to an assistant that has none (post-hoc analysis of a run).
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ from typing import Any
 import numpy as np
 
 from finetune.pairs import label_key
+from rag_dx.calibration import CALIBRATION_FILE, apply_temperature, read_adapter_calibration
 
-CALIBRATION_FILE = "rag_dx_calibration.json"
+__all__ = ["CALIBRATION_FILE", "apply_temperature", "fit_temperature", "read_temperature", "write_calibration"]
+
 T_MIN, T_MAX = 0.05, 20.0
 
 
@@ -50,29 +52,6 @@ class CalibrationRecipe:
         if unknown:
             raise ValueError(f"calibration recipe: unknown key(s) {', '.join(unknown)}")
         return cls(**values)
-
-
-def apply_temperature(probs: Sequence[float] | np.ndarray, temperature: float) -> np.ndarray:
-    """p_i^(1/T), renormalized; computed in log space, zeros stay zero.
-
-    >>> apply_temperature([0.5, 0.25, 0.25], 1.0).round(3).tolist()
-    [0.5, 0.25, 0.25]
-    >>> apply_temperature([0.6, 0.4], 0.5).round(3).tolist()
-    [0.692, 0.308]
-    """
-    p = np.asarray(probs, dtype=np.float64)
-    if p.size == 0:
-        return p
-    if temperature <= 0:
-        raise ValueError("temperature must be > 0")
-    with np.errstate(divide="ignore"):
-        z = np.log(np.clip(p, 0.0, None)) / temperature
-    z[~np.isfinite(z)] = -np.inf
-    if not np.isfinite(z).any():
-        return np.full_like(p, 1.0 / p.size)
-    z = z - z[np.isfinite(z)].max()
-    e = np.exp(z)
-    return e / e.sum()
 
 
 def _gold_index(names: Sequence[str], gold: str) -> int:
@@ -191,24 +170,14 @@ def write_calibration(adapter_dir: Path, temperature: float, *, validation: dict
 
 def read_generator_pmi(adapter_dir: str | Path | None) -> bool | None:
     """The scoring (PMI or not) the adapter was calibrated with, or None when unrecorded."""
-    path = Path(adapter_dir) / CALIBRATION_FILE if adapter_dir else None
-    if path is None or not path.is_file():
-        return None
-    value = json.loads(path.read_text(encoding="utf-8")).get("generator_pmi")
-    return None if value is None else bool(value)
+    cal = read_adapter_calibration(adapter_dir)
+    return None if cal is None else cal.generator_pmi
 
 
 def read_temperature(adapter_dir: str | Path | None) -> float | None:
     """The stored temperature, or None when the adapter has no calibration file."""
-    if not adapter_dir:
-        return None
-    path = Path(adapter_dir) / CALIBRATION_FILE
-    if not path.is_file():
-        return None
-    value = float(json.loads(path.read_text(encoding="utf-8"))["temperature"])
-    if not value > 0:
-        raise ValueError(f"{path}: temperature must be > 0")
-    return value
+    cal = read_adapter_calibration(adapter_dir)
+    return None if cal is None else cal.temperature
 
 
 class CalibratedAssistant:

@@ -684,8 +684,13 @@ def validate(
         if "generator" in modes:
             d = assistant.diagnose(case.text, mode="generator", candidates=list(label_names))
             g_hits.append(bool(d.differential) and label_key(d.differential[0].diagnosis) == gold)
-            p_gold = next((x.probability for x in d.differential if label_key(x.diagnosis) == gold), 0.0)
-            g_logp.append(math.log(max(p_gold, 1e-6)))
+            # log p(gold) from the unrounded scores (the displayed probabilities are rounded to 1e-4)
+            scores = np.array([x.generator_score for x in d.differential], dtype=np.float64)
+            z = scores / assistant.settings.diagnosis.temperature
+            z = z - z.max()
+            logp = z - np.log(np.exp(z).sum())
+            g_logp.append(next((float(lp) for x, lp in zip(d.differential, logp) if label_key(x.diagnosis) == gold),
+                               math.log(1e-6)))
         if "full" in modes:
             d = assistant.diagnose(case.text, mode="full", exclude_doc_ids=set(exclude.get(case.report_id, set())))
             f_hits.append(bool(d.differential) and label_key(d.differential[0].diagnosis) == gold)

@@ -456,19 +456,23 @@ def eval_command(
     id_col: IdCol = "report_id",
     seed: Annotated[int, typer.Option(help="Seed for splits, bootstrap and the baseline.")] = 0,
     index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
+    compare_encoder: Annotated[Optional[Path], typer.Option(help="Also evaluate this (fine-tuned) encoder on the same split, paired with the configured one.")] = None,
+    compare_adapter: Annotated[Optional[Path], typer.Option(help="Also evaluate this LoRA adapter (with its calibration) on the same split.")] = None,
 ) -> None:
     """Evaluate rag-dx on labeled reports: top-k, F1, calibration, per-class, ablations and plots.
 
     Give exactly one of --index, --holdout or --cv. Duplicate and near-duplicate texts (and one
-    patient's reports) never straddle a split.
+    patient's reports) never straddle a split. --compare-encoder / --compare-adapter add the
+    fine-tuned models on the same split and report base vs fine-tuned, paired, case by case.
     """
     def go() -> None:
-        from eval.run import format_summary, run_eval
+        from eval.run import compare_variants, format_summary, run_eval
 
         settings = _settings(index_dir=index_dir)
         result = run_eval(settings, labeled=labeled, out=out, index=index, holdout=holdout, cv=cv,
                           split_by=split_by, ablations=ablations, text_col=text_col, label_col=label_col,
-                          id_col=id_col, seed=seed, guidelines=guidelines, progress=sys.stderr.isatty())
+                          id_col=id_col, seed=seed, guidelines=guidelines, progress=sys.stderr.isatty(),
+                          compare=compare_variants(compare_encoder, compare_adapter))
         typer.echo(format_summary(result))
         typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, report.md, report.html")
     _run(go)

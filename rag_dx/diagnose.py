@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from rag_dx import __version__
+from rag_dx.calibration import apply_temperature, read_adapter_calibration
 from rag_dx.embed import TextEncoder
 from rag_dx.errors import RagDxError
 from rag_dx.generate import CandidateScorer
@@ -95,6 +96,8 @@ class Assistant:
     generator: CandidateScorer | None
     encoder: TextEncoder
     vocabulary: object | None = None
+    #: Temperature fitted with the adapter on full-mode probabilities (1.0: none). See rag_dx.calibration.
+    calibration_temperature: float = 1.0
     # name -> generator log-likelihood with no case; depends only on the name, so cache it.
     _prior_cache: dict[str, float] = field(default_factory=dict, repr=False)
 
@@ -207,6 +210,9 @@ class Assistant:
             p_gen = softmax(gen_scores, ds.temperature)
             w = 1.0 if mode == "generator" else ds.generator_weight
             probs = w * p_gen + (1.0 - w) * p_vote
+            if mode == "full" and self.calibration_temperature != 1.0:
+                # fitted on exactly these blended probabilities; the ranking does not change
+                probs = apply_temperature(probs, self.calibration_temperature)
         else:
             probs = p_vote
         timings["score_ms"] = (time.perf_counter() - t1) * 1000
@@ -301,6 +307,7 @@ def build_assistant(
         from rag_dx.generate import load_generator as _load_generator
 
         generator = _load_generator(settings)
+    settings, temperature = _adapter_calibration(settings, generator)
     vocabulary = None
     if load_vocabulary:
         try:
@@ -310,4 +317,21 @@ def build_assistant(
         except ImportError:
             vocabulary = None
     return Assistant(settings=settings, live=live, generator=generator, encoder=encoder,
-                     vocabulary=vocabulary)
+                     vocabulary=vocabulary, calibration_temperature=temperature)
+
+
+def _adapter_calibration(settings: Settings, generator: CandidateScorer | None) -> tuple[Settings, float]:
+    """Serve an adapter the way it was calibrated: its temperature and its scoring (PMI or not).
+
+    The adapter's ``generator_pmi`` wins over the default but not over a value the user set
+    (settings file or RAG_DX_DIAGNOSIS__GENERATOR_PMI). A generator without an adapter
+    directory (the base model, or one built around a model in training) gets T = 1.
+    """
+    ds = settings.diagnosis
+    cal = read_adapter_calibration(getattr(generator, "adapter_dir", None)) if generator is not None else None
+    if cal is None or not ds.adapter_calibration:
+        return settings, 1.0
+    if cal.generator_pmi is not None and "generator_pmi" not in ds.model_fields_set and cal.generator_pmi != ds.generator_pmi:
+        log.info("generator_pmi=%s as the adapter was calibrated", cal.generator_pmi)
+        settings = settings.model_copy(update={"diagnosis": ds.model_copy(update={"generator_pmi": cal.generator_pmi})})
+    return settings, cal.temperature

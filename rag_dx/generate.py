@@ -65,6 +65,8 @@ class HFGenerator:
     name: str
     fingerprint: str
     adapter: str | None = None
+    #: The adapter's directory when loaded from one: its calibration file lives there.
+    adapter_dir: str | None = None
     max_case_tokens: int = 160
     #: Reuse the KV cache of the prompt part every case shares (exact; see the module docstring).
     #: `load()` turns it on; off by default because a model whose weights change (a generator
@@ -116,7 +118,7 @@ class HFGenerator:
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         return cls(model=model, tokenizer=tokenizer, name=name, fingerprint=fingerprint, adapter=adapter_name,
-                   cache_shared_prefix=True)
+                   adapter_dir=str(adapter) if adapter else None, cache_shared_prefix=True)
 
     @property
     def device(self):

@@ -52,6 +52,9 @@ class DiagnosisSettings(BaseModel):
     min_similarity: float = Field(0.25, ge=-1, le=1, description="abstain when no evidence is at least this similar")
     evidence_chars: int = Field(300, ge=50, description="characters of each passage shown to the generator")
     prompt_evidence: int = Field(4, ge=0, description="passages included in the generator prompt")
+    adapter_calibration: bool = Field(
+        True, description="apply the temperature (and scoring) stored with a LoRA adapter in rag_dx_calibration.json"
+    )
 
 
 class ChunkSettings(BaseModel):

@@ -112,3 +112,68 @@ def test_langchain_adapters(assistant):
     assert len(docs) == 3 and docs[0].metadata["label"] == "Psoriasis" and docs[0].id.startswith("R:")
     out = as_runnable(assistant).invoke("silvery scaly plaques on elbows")
     assert out["differential"][0]["diagnosis"] == "Psoriasis"
+
+
+def _write_calibration(adapter_dir, **fields):
+    import json
+
+    adapter_dir.mkdir(parents=True, exist_ok=True)
+    (adapter_dir / "rag_dx_calibration.json").write_text(json.dumps(fields))
+    return adapter_dir
+
+
+def test_adapter_calibration_is_applied_to_full_mode_only(tmp_path, fake_encoder):
+    """The temperature stored with an adapter rescales the blended full-mode probabilities (same
+    order), leaves the other modes alone, and the adapter's scoring wins over the default only."""
+    from rag_dx.calibration import apply_temperature
+
+    settings = Settings(index_dir=tmp_path / "idx")
+    build_index(settings, "fx", fixture_reports(), fixture_guidelines(), encoder=fake_encoder,
+                deidentifier=PassThroughDeid())
+    plain = build_assistant(settings, "fx", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+    tuned_gen = KeywordScorer()
+    tuned_gen.adapter_dir = str(_write_calibration(tmp_path / "lora", temperature=0.5, generator_pmi=False))
+    tuned = build_assistant(settings, "fx", encoder=fake_encoder, generator=tuned_gen, load_vocabulary=False)
+    assert plain.calibration_temperature == 1.0 and plain.settings.diagnosis.generator_pmi is True
+    assert tuned.calibration_temperature == 0.5 and tuned.settings.diagnosis.generator_pmi is False
+
+    case = "throbbing headache with nausea, photophobia and aura"
+    # same scoring on both sides, so only the temperature differs
+    base = build_assistant(settings.model_copy(update={"diagnosis": settings.diagnosis.model_copy(
+        update={"generator_pmi": False})}), "fx", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+    raw, cal = base.diagnose(case), tuned.diagnose(case)
+    assert [d.diagnosis for d in raw.differential] == [d.diagnosis for d in cal.differential]
+    expected = apply_temperature([d.probability for d in raw.differential], 0.5)
+    assert [d.probability for d in cal.differential] == pytest.approx(expected.tolist(), abs=2e-4)
+    assert cal.differential[0].probability > raw.differential[0].probability  # T < 1 sharpens
+    for mode, kw in (("retrieval", {}), ("generator", {"candidates": ["Migraine", "Tension-type headache"]})):
+        a, b = base.diagnose(case, mode=mode, **kw), tuned.diagnose(case, mode=mode, **kw)
+        assert [d.probability for d in a.differential] == [d.probability for d in b.differential]
+
+    # a value the user set explicitly is kept; the switch turns the file off
+    explicit = settings.model_copy(update={"diagnosis": settings.diagnosis.model_copy(update={"generator_pmi": True})})
+    kept = build_assistant(explicit, "fx", encoder=fake_encoder, generator=tuned_gen, load_vocabulary=False)
+    assert kept.settings.diagnosis.generator_pmi is True and kept.calibration_temperature == 0.5
+    off = settings.model_copy(update={"diagnosis": settings.diagnosis.model_copy(update={"adapter_calibration": False})})
+    assert build_assistant(off, "fx", encoder=fake_encoder, generator=tuned_gen,
+                           load_vocabulary=False).calibration_temperature == 1.0
+
+
+@pytest.mark.parametrize("content, field", [
+    ('{"generator_pmi": false}', "temperature"),
+    ('{"temperature": -1}', "temperature"),
+    ('{"temperature": "warm"}', "temperature"),
+    ('{"temperature": 0.7, "generator_pmi": "no"}', "generator_pmi"),
+    ("{not json", None),
+])
+def test_bad_calibration_file_is_a_clear_error(tmp_path, content, field):
+    from rag_dx.calibration import read_adapter_calibration
+    from rag_dx.errors import ConfigError
+
+    (tmp_path / "rag_dx_calibration.json").write_text(content)
+    with pytest.raises(ConfigError) as err:
+        read_adapter_calibration(tmp_path)
+    assert "rag_dx_calibration.json" in str(err.value)
+    if field:
+        assert f"'{field}'" in str(err.value)
+    assert read_adapter_calibration(tmp_path / "missing") is None and read_adapter_calibration(None) is None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.run import format_summary, run_eval
+from eval.run import compare_variants, format_summary, run_eval
 from rag_dx.errors import ConfigError
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Versions
 from rag_dx.settings import Settings
@@ -96,10 +96,32 @@ class FakeAssistant:
         return [self.diagnose(t, mode=mode, candidates=candidates) for t in texts]
 
 
+class TunedFakeAssistant(FakeAssistant):
+    """What a fine-tuned encoder / adapter does to the fake: ignore the shared noise words when
+    retrieving (encoder), and know each topic's words when scoring names (adapter)."""
+
+    def __init__(self, reports, *, encoder: bool, adapter: bool) -> None:
+        if encoder:
+            reports = [{**r, "text": " ".join(w for w in r["text"].split() if w not in NOISE)} for r in reports]
+        super().__init__(reports)
+        self.encoder, self.adapter = encoder, adapter
+
+    def diagnose(self, text, *, mode="full", candidates=None, exclude_doc_ids=None):
+        if self.encoder and mode != "generator":
+            text = " ".join(w for w in text.split() if w not in NOISE)
+        if self.adapter and mode == "generator":
+            q = _words(text)
+            best = max(candidates, key=lambda c: len(q & _words(TOPICS.get(c, TOPICS["Heart attack"]
+                                                                       if c in ("MI", "Heart attack") else ""))))
+            candidates = [best] * 3 + [c for c in candidates if c != best]
+        return super().diagnose(text, mode=mode, candidates=candidates, exclude_doc_ids=exclude_doc_ids)
+
+
 class FakePipeline:
     def __init__(self) -> None:
         self.built: list[list[str]] = []  # report ids per built index
         self.assistants: list[FakeAssistant] = []
+        self.loaded: list[tuple[str, str | None, str | None]] = []  # (index, encoder, adapter) per assistant
 
     def build(self, settings, name, reports, guidelines) -> Path:
         d = Path(settings.index_dir) / name
@@ -111,7 +133,9 @@ class FakePipeline:
 
     def assistant(self, settings, name) -> FakeAssistant:
         data = json.loads((Path(settings.index_dir) / name / "reports.json").read_text())
-        a = FakeAssistant(data)
+        self.loaded.append((name, settings.encoder, settings.adapter))
+        a = (TunedFakeAssistant(data, encoder=settings.encoder is not None, adapter=settings.adapter is not None)
+             if settings.encoder or settings.adapter else FakeAssistant(data))
         self.assistants.append(a)
         return a
 
@@ -232,6 +256,61 @@ def test_mode_errors(tmp_path, fixture_csv, vocab) -> None:
     with pytest.raises(ConfigError, match="split-by"):
         run_eval(_settings(tmp_path), labeled=labeled, out=tmp_path / "x", holdout=0.2, split_by="weekly",
                  vocabulary=vocab)
+
+
+def test_compare_fine_tuned_models_on_the_same_split(tmp_path, fixture_csv, vocab) -> None:
+    """--compare-encoder/--compare-adapter: the tuned systems run on the configured systems' test
+    cases, the tuned encoder gets its own index from the same train part, and every comparison is
+    paired and consistent with the per-system metrics."""
+    labeled, rows = fixture_csv
+    enc, lora = tmp_path / "enc-v2", tmp_path / "lora-v2"
+    enc.mkdir(), lora.mkdir()
+    fake = FakePipeline()
+    out = tmp_path / "cmp"
+    m = run_eval(_settings(tmp_path), labeled=labeled, out=out, holdout=0.25, seed=1, progress=False,
+                 assistant_factory=fake.assistant, index_builder=fake.build, vocabulary=vocab,
+                 compare=compare_variants(enc, lora))
+    expected = {"retrieval+encoder": "retrieval", "full+encoder": "full", "generator+adapter": "generator",
+                "full+adapter": "full", "full+encoder+adapter": "full"}
+    assert {r["system"]: r["baseline"] for r in m["comparison"]} == expected
+    assert set(m["ablations"]) == {"full", "retrieval", "generator", *expected}  # base modes added
+    # the tuned encoder's index holds exactly the same train reports, under its own name
+    assert len(fake.built) == 2 and fake.built[0] == fake.built[1]
+    assert {(n, e is not None, a is not None) for n, e, a in fake.loaded} == {
+        ("eval", False, False), ("eval-encoder", True, False), ("eval", False, True), ("eval-encoder", True, True)}
+    for row in m["comparison"]:
+        base, tuned = m["ablations"][row["baseline"]], m["ablations"][row["system"]]
+        assert row["n"] == base["n"] == tuned["n"] == m["n"]
+        assert row["top1"]["baseline"] == base["top1"] and row["top1"]["compared"] == tuned["top1"]
+        paired = row["top1_paired"]
+        assert paired["delta"] == pytest.approx(tuned["top1"] - base["top1"])
+        assert paired["ci_low"] <= paired["delta"] <= paired["ci_high"]
+        assert paired["only_b"] - paired["only_a"] == round(paired["delta"] * row["n"])
+        assert 0 <= paired["mcnemar_p"] <= 1
+    by = {r["system"]: r for r in m["comparison"]}
+    # the fakes' "fine-tuning" helps, and the comparison sees it
+    assert by["generator+adapter"]["top1"]["delta"] > 0
+    assert (by["retrieval+encoder"]["retrieval_precision_at_10"]["baseline"]
+            == m["ablations"]["retrieval"]["retrieval_precision_at_10"])
+    assert "retrieval_precision_at_10" not in by["generator+adapter"]  # no retrieval in generator-only
+    assert "retrieval_precision_at_10" in m and 0 <= m["retrieval_precision_at_10"] <= m["retrieval_recall_at_10"]
+    report = (out / "report.md").read_text()
+    assert "Configured vs compared models" in report and "full+encoder+adapter" in report
+    assert "full+encoder+adapter" in (out / "report.html").read_text()
+    assert (out / "predictions_full+adapter.jsonl").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [c["name"] for c in manifest["args"]["compare"]] == ["encoder", "adapter", "encoder+adapter"]
+    assert "full+encoder" in format_summary(m) and "McNemar" in format_summary(m)
+
+
+def test_compare_errors(tmp_path, fixture_csv, vocab) -> None:
+    labeled, _ = fixture_csv
+    with pytest.raises(ConfigError, match="--compare-adapter: model directory does not exist"):
+        compare_variants(None, tmp_path / "nope")
+    (tmp_path / "enc").mkdir()
+    with pytest.raises(ConfigError, match="needs --holdout or --cv"):
+        run_eval(_settings(tmp_path), labeled=labeled, out=tmp_path / "x", index="any", vocabulary=vocab,
+                 compare=compare_variants(tmp_path / "enc"))
 
 
 @pytest.mark.slow

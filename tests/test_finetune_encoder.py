@@ -78,6 +78,11 @@ def test_encoder_finetune_artifacts_loss_and_determinism(tmp_path, reports_csv):
     assert manifest["training"]["evaluator_after"]
     card = (out / "README.md").read_text()
     assert "MultipleNegativesRankingLoss" in card and "fine-tuned" in card
+    texts = [row["text"][:40] for row in fixture_rows()]
+    for f in out.rglob("*"):
+        if f.is_file() and f.suffix != ".safetensors":  # no report text in cards, manifests, logs, configs
+            content = f.read_text(encoding="utf-8", errors="ignore")
+            assert not any(t in content for t in texts), f"report text leaked into {f.name}"
 
     loaded = SentenceEncoder.load(out)  # what `encoder = DIR` does
     assert loaded.dim == 384 and loaded.max_tokens == SentenceTransformer(str(bundled_encoder_dir())).max_seq_length

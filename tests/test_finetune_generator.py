@@ -190,6 +190,10 @@ def test_finetune_generator_command_produces_a_loadable_calibrated_adapter(tmp_p
     assert "val_generator_top1" in m["validation"]["before"] and "val_full_top1" in m["validation"]["after"]
     assert read_temperature(out) > 0 and read_generator_pmi(out) is False and m["prompt"]["generator_pmi"] is False
     assert "LoRA" in (out / "README.md").read_text()
+    texts = [row["text"][:40] for row in fixture_rows()]
+    for f in out.iterdir():
+        if f.suffix != ".safetensors":  # no report text in the card, manifest, loss log, calibration
+            assert not any(t in f.read_text(encoding="utf-8") for t in texts), f"report text leaked into {f.name}"
 
     tuned = HFGenerator.load(None, cache_dir=model_cache, adapter=str(out))
     prompt = generator.build_prompt("Burning on urination with cloudy urine.", [])

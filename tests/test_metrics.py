@@ -133,3 +133,28 @@ def test_subgroups_and_age_bands() -> None:
     assert out == {"F": {"n": 2, "top1": 0.5}, "M": {"n": 2, "top1": 0.5}}
     small = M.subgroup_breakdown(["F", "M", "M"], {"top1": [1, 0, 1]}, min_size=2)
     assert small["F"] == {"n": 1}
+
+
+def test_retrieval_precision_at_k_counts_missing_items_as_misses():
+    from eval.metrics import retrieval_precision_at_k
+
+    rel = [[True, False, True], [False] * 10, [True] * 12]
+    assert retrieval_precision_at_k(rel, 10) == pytest.approx((0.2 + 0.0 + 1.0) / 3)
+    assert retrieval_precision_at_k(rel, 1) == pytest.approx(2 / 3)
+    assert np.isnan(retrieval_precision_at_k([], 10))
+
+
+def test_paired_difference_mcnemar_and_bootstrap():
+    from eval.metrics import paired_difference
+
+    a = np.array([1] * 80 + [0] * 20)
+    b = np.array([1] * 80 + [1] * 15 + [0] * 5)  # b fixes 15 of a's 20 misses, breaks none
+    r = paired_difference(a, b)
+    assert r["delta"] == pytest.approx(0.15) and (r["only_a"], r["only_b"]) == (0, 15)
+    assert r["mcnemar_p"] < 0.001 and 0 < r["ci_low"] <= 0.15 <= r["ci_high"]
+    same = paired_difference(a, a)
+    assert same["delta"] == 0 and same["mcnemar_p"] == 1.0
+    swapped = paired_difference(b, a)
+    assert swapped["delta"] == pytest.approx(-0.15) and swapped["mcnemar_p"] == pytest.approx(r["mcnemar_p"])
+    with pytest.raises(ValueError):
+        paired_difference(a, b[:-1])
