@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +247,37 @@ def comparison_markdown(runs: Mapping[str, Mapping[str, Any]], *, note: str = ""
             cells.append(_fmt(value) if value is not None else "-")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + (f"\n\n{note.strip()}\n" if note else "\n")
+
+
+def add_comparison_to_cards(metrics: Mapping[str, Any], variants: Sequence[Any], *, command: str = "") -> list[Path]:
+    """Write a ``rag-dx eval --compare-*`` run's paired table into each compared model's card.
+
+    Each card gets the rows whose system used that model (the encoder's card: ``*+encoder*``;
+    the adapter's: ``*adapter*``), with the split and the command, so the numbers travel with
+    the model directory they describe.
+    """
+    from eval.report import COMPARISON_HEADER, comparison_rows
+
+    rows = comparison_rows(metrics)
+    setup = metrics.get("setup") or {}
+    written: list[Path] = []
+    targets: dict[str, str] = {}
+    for v in variants:
+        if v.encoder:
+            targets.setdefault(v.encoder, "encoder")
+        if v.adapter:
+            targets.setdefault(v.adapter, "adapter")
+    for model_dir, part in targets.items():
+        mine = [r for r in rows if part in r[0].split("+", 1)[-1]]
+        if not mine:
+            continue
+        lines = ["| " + " | ".join(COMPARISON_HEADER) + " |", "|" + "---|" * len(COMPARISON_HEADER)]
+        lines += ["| " + " | ".join(r) + " |" for r in mine]
+        note = (f"Test split: {setup.get('mode', '?')} of {setup.get('labeled_file', '?')} "
+                f"({setup.get('test_cases', '?')} test cases, train part {setup.get('train_cases', '?')}, "
+                f"seed {setup.get('seed', '?')}); `vs` is the configured model on the same cases. "
+                "Top-1 delta: paired bootstrap 95% CI; McNemar: exact test on discordant cases.")
+        if command:
+            note += f"\n\nReproduce: `{command}`"
+        written.append(add_eval_results(Path(model_dir), "\n".join(lines) + "\n\n" + note))
+    return written

@@ -458,6 +458,7 @@ def eval_command(
     index_dir: Annotated[Optional[Path], typer.Option(help="Override the index directory.")] = None,
     compare_encoder: Annotated[Optional[Path], typer.Option(help="Also evaluate this (fine-tuned) encoder on the same split, paired with the configured one.")] = None,
     compare_adapter: Annotated[Optional[Path], typer.Option(help="Also evaluate this LoRA adapter (with its calibration) on the same split.")] = None,
+    write_cards: Annotated[bool, typer.Option(help="Write the comparison into the compared models' cards (README.md).")] = False,
 ) -> None:
     """Evaluate rag-dx on labeled reports: top-k, F1, calibration, per-class, ablations and plots.
 
@@ -469,12 +470,42 @@ def eval_command(
         from eval.run import compare_variants, format_summary, run_eval
 
         settings = _settings(index_dir=index_dir)
+        variants = compare_variants(compare_encoder, compare_adapter)
+        if write_cards and not variants:
+            raise RagDxError("--write-cards needs --compare-encoder or --compare-adapter")
         result = run_eval(settings, labeled=labeled, out=out, index=index, holdout=holdout, cv=cv,
                           split_by=split_by, ablations=ablations, text_col=text_col, label_col=label_col,
                           id_col=id_col, seed=seed, guidelines=guidelines, progress=sys.stderr.isatty(),
-                          compare=compare_variants(compare_encoder, compare_adapter))
+                          compare=variants)
         typer.echo(format_summary(result))
+        if write_cards and variants:
+            from finetune.cards import add_comparison_to_cards
+
+            for card in add_comparison_to_cards(result, variants, command=" ".join(["rag-dx", *sys.argv[1:]])):
+                typer.echo(f"results -> {card}")
         typer.echo(f"wrote {out}/metrics.json, predictions.jsonl, report.md, report.html")
+    _run(go)
+
+
+@app.command()
+def bench(
+    out: Annotated[Path, typer.Option(help="Where bench.json and bench.md go.")] = Path("runs/bench"),
+    quick: Annotated[bool, typer.Option(help="CI-sized smoke run (same JSON structure).")] = False,
+    only: Annotated[list[str], typer.Option("--only", help="Run only this section (repeatable).")] = [],
+    skip_ui: Annotated[bool, typer.Option(help="Skip the browser measurement.")] = False,
+) -> None:
+    """Benchmarks as ratios against baselines run side by side (eval/bench): build, retrieval, diagnose, UI."""
+    def go() -> None:
+        from eval.bench import SECTIONS, run_bench
+        from eval.bench.report import render
+
+        unknown = sorted(set(only) - set(SECTIONS))
+        if unknown:
+            raise RagDxError(f"--only: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+        data = run_bench(out=out, quick=quick, sections=list(only or SECTIONS), real_index=None, real_notes=400,
+                         skip_ui=skip_ui)
+        typer.echo(render(data))
+        typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
     _run(go)
 
 
@@ -516,6 +547,9 @@ def finetune_encoder_command(
     holdout: Annotated[Optional[float], typer.Option(help="Exclude this eval test fraction (same split as rag-dx eval --holdout).")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
     resume: Annotated[bool, typer.Option(help="Resume from the last checkpoint.")] = False,
+    holdout_seed: Annotated[int, typer.Option(help="The --seed of the `rag-dx eval --holdout` run to leave out.")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Training seed (default: the recipe's).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
     text_col: TextCol = "text",
     label_col: LabelCol = "diagnosis",
     id_col: IdCol = "report_id",
@@ -525,7 +559,8 @@ def finetune_encoder_command(
         from finetune.commands import finetune_encoder
 
         path = finetune_encoder(_settings(), reports, guidelines, out, recipe, text_col, label_col, id_col,
-                                holdout=holdout, max_steps=max_steps, resume=resume, progress=sys.stderr.isatty())
+                                holdout=holdout, holdout_seed=holdout_seed, seed=seed, max_steps=max_steps,
+                                resume=resume, overwrite=overwrite, progress=sys.stderr.isatty())
         typer.echo(f"encoder -> {path} (set RAG_DX_ENCODER={path}, then `rag-dx index rebuild`)")
     _run(go)
 
@@ -541,6 +576,10 @@ def finetune_generator_command(
     holdout: Annotated[Optional[float], typer.Option(help="Exclude this eval test fraction (same split as rag-dx eval --holdout).")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
     resume: Annotated[bool, typer.Option(help="Resume from the last checkpoint.")] = False,
+    holdout_seed: Annotated[int, typer.Option(help="The --seed of the `rag-dx eval --holdout` run to leave out.")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Training seed (default: the recipe's).")] = None,
+    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Synonym/abbreviation augmentation (default: the recipe's).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
     text_col: TextCol = "text",
     label_col: LabelCol = "diagnosis",
     id_col: IdCol = "report_id",
@@ -550,8 +589,8 @@ def finetune_generator_command(
         from finetune.commands import finetune_generator
 
         path = finetune_generator(_settings(), reports, index, out, recipe, text_col, label_col, id_col, merge,
-                                  search, holdout=holdout, max_steps=max_steps, resume=resume,
-                                  progress=sys.stderr.isatty())
+                                  search, holdout=holdout, holdout_seed=holdout_seed, seed=seed, max_steps=max_steps,
+                                  augment=augment, resume=resume, overwrite=overwrite, progress=sys.stderr.isatty())
         typer.echo(f"adapter -> {path} (set RAG_DX_ADAPTER={path})")
     _run(go)
 

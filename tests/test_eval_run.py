@@ -302,6 +302,17 @@ def test_compare_fine_tuned_models_on_the_same_split(tmp_path, fixture_csv, voca
     assert [c["name"] for c in manifest["args"]["compare"]] == ["encoder", "adapter", "encoder+adapter"]
     assert "full+encoder" in format_summary(m) and "McNemar" in format_summary(m)
 
+    # --write-cards: each model's card gets the rows of the systems that used it, twice = once
+    from finetune.cards import add_comparison_to_cards
+
+    for _ in range(2):
+        add_comparison_to_cards(m, compare_variants(enc, lora), command="rag-dx eval --compare-encoder enc-v2")
+    enc_card, lora_card = (enc / "README.md").read_text(), (lora / "README.md").read_text()
+    assert "| full+encoder |" in enc_card and "| retrieval+encoder |" in enc_card
+    assert "generator+adapter" not in enc_card and "| full+encoder+adapter |" in enc_card
+    assert "| generator+adapter |" in lora_card and "| full+encoder |" not in lora_card
+    assert enc_card.count("## Evaluation") == 1 and "rag-dx eval --compare-encoder" in enc_card
+
 
 def test_compare_errors(tmp_path, fixture_csv, vocab) -> None:
     labeled, _ = fixture_csv

@@ -133,3 +133,26 @@ def test_grouped_no_duplicates_sampler_keeps_diagnoses_apart():
         assert len(keys) == len(set(keys)), "two rows of one diagnosis share a batch"
         seen.extend(batch)
     assert len(seen) >= len(set(seen)) == 60
+
+
+@pytest.mark.slow
+def test_finetune_encoder_cli_writes_a_model_and_refuses_to_overwrite(tmp_path, reports_csv, monkeypatch):
+    """The product command end to end: `rag-dx finetune encoder` writes a loadable model directory
+    with its card; a second run into the same --out is refused unless --overwrite."""
+    from typer.testing import CliRunner
+
+    from rag_dx.cli import app
+
+    monkeypatch.setenv("RAG_DX_INDEX_DIR", str(tmp_path / "indexes"))
+    monkeypatch.setenv("RAG_DX_DEVICE", "cpu")
+    out = tmp_path / "encoder-v2"
+    args = ["finetune", "encoder", "--reports", str(reports_csv), "--out", str(out),
+            "--recipe", str(_recipe(tmp_path, 2)), "--holdout", "0.2", "--holdout-seed", "0"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "RAG_DX_ENCODER" in first.output and (out / "README.md").is_file()
+    manifest = __import__("json").loads((out / "rag_dx_training.json").read_text())
+    assert manifest["data"]["holdout"] == {"fraction": 0.2, "seed": 0} and manifest["data"]["n_excluded_holdout"] > 0
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    assert CliRunner().invoke(app, args + ["--overwrite"]).exit_code == 0
