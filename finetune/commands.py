@@ -3,13 +3,14 @@
 ``rag-dx finetune encoder``  -> :func:`finetune_encoder`
 ``rag-dx finetune generator`` -> :func:`finetune_generator`
 
-A practice's retrain loop::
+A practice's retrain loop (the README's "Fine-tuning" section has it with measured results)::
 
-    rag-dx finetune encoder --reports new_reports.csv --out models/encoder-v2
-    RAG_DX_ENCODER=models/encoder-v2 rag-dx index rebuild --name clinic
-    RAG_DX_ENCODER=models/encoder-v2 rag-dx finetune generator --reports new_reports.csv --index clinic \\
-        --out models/lora-v2
-    RAG_DX_ENCODER=models/encoder-v2 RAG_DX_ADAPTER=models/lora-v2 rag-dx eval --labeled new_reports.csv --holdout 0.2
+    rag-dx finetune encoder --reports reports.csv --holdout 0.2 --out models/encoder-v2
+    RAG_DX_ENCODER=models/encoder-v2 rag-dx index build --name practice-v2 --reports reports.csv
+    RAG_DX_ENCODER=models/encoder-v2 rag-dx finetune generator --reports reports.csv --index practice-v2 \\
+        --holdout 0.2 --out models/lora-v2
+    rag-dx eval --labeled reports.csv --holdout 0.2 --ablations --compare-encoder models/encoder-v2 \\
+        --compare-adapter models/lora-v2 --write-cards --out runs/finetune
 
 ``--holdout F --holdout-seed S`` on both commands leaves out exactly the test part that
 ``rag-dx eval --holdout F --seed S`` will test on (and keeps it out of the generator's retrieval),
