@@ -298,6 +298,8 @@ def finetune_generator(
     if retriever is None:
         raise ConfigError(f"index '{index}' could not be opened")
     index_version = retriever.index.version_id
+    log.info("retrieving evidence for %d training and %d validation reports from %s", len(train), len(val),
+             index_version)
     train_cases = retrieve_cases(assistant, train, exclude, progress=progress, desc="evidence (train)")
     val_cases = retrieve_cases(assistant, val, exclude, progress=progress, desc="evidence (validation)")
     label_names = unique_label_names(train.labels)
@@ -321,7 +323,9 @@ def finetune_generator(
             assistant._prior_cache.clear()
 
     # the base generator as it serves today (the settings' scoring)
+    log.info("validating the base generator on %d cases", len(val_cases))
     validation_before = score(base.model, ("generator",), r.eval_val_limit, tuned=False).metrics if val_cases else {}
+    log.info("base generator: %s", validation_before)
 
     trials: list[dict[str, Any]] = []
     if search:
@@ -358,6 +362,7 @@ def finetune_generator(
         calibration: dict[str, Any] | None = None
         if val_cases:
             modes = ("generator", "full")
+            log.info("validating the adapter on %d cases", len(val_cases))
             model.merge_adapter()  # validation speed; the saved adapter is unaffected
             try:
                 v = score(model, modes, r.eval_val_limit)
@@ -370,6 +375,8 @@ def finetune_generator(
                              "index_version": index_version, "encoder": f"{assistant.encoder.name}@{assistant.encoder.fingerprint[:12]}",
                              "generator_weight": ds.generator_weight, "generator_temperature": ds.temperature}
                 write_calibration(tmp, temperature, validation=report, fitted_on=fitted_on, generator_pmi=pmi)
+                log.info("calibration: T=%.4f, validation ECE %.4f -> %.4f", temperature,
+                         report["before"]["ece"], report["after"]["ece"])
                 calibration = {"temperature": temperature, "validation": report, "fitted_on": fitted_on}
 
         manifest = base_manifest("rag-dx LoRA adapter", r.seed) | {

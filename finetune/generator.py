@@ -631,6 +631,7 @@ def train_adapter(
                 kinds = {k: [] for k in kinds}
                 with log_path.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(row) + "\n")
+                log.info("LoRA step %d/%d: loss %.4f, %.0f s", done, total, row["loss"], row["seconds"])
                 window = []
             if checkpoint_dir is not None and recipe.save_every and done % recipe.save_every == 0 and done < total:
                 _save_checkpoint(Path(checkpoint_dir), done, model, optimizer, expect)

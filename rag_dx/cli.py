@@ -47,6 +47,12 @@ def _quiet_libraries(level: str) -> None:
     logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
+def _log_progress_without_terminal() -> None:
+    """Long jobs run from cron or nohup have no progress bars; give them one log line per phase/step."""
+    if not sys.stderr.isatty():
+        logging.getLogger("finetune").setLevel(logging.INFO)
+
+
 def _settings(**overrides):
     from rag_dx.settings import load_settings
 
@@ -558,6 +564,8 @@ def finetune_encoder_command(
     def go() -> None:
         from finetune.commands import finetune_encoder
 
+        _log_progress_without_terminal()
+
         path = finetune_encoder(_settings(), reports, guidelines, out, recipe, text_col, label_col, id_col,
                                 holdout=holdout, holdout_seed=holdout_seed, seed=seed, max_steps=max_steps,
                                 resume=resume, overwrite=overwrite, progress=sys.stderr.isatty())
@@ -587,6 +595,8 @@ def finetune_generator_command(
     """Train a LoRA adapter on the exact diagnosis prompt, then fit a calibration temperature."""
     def go() -> None:
         from finetune.commands import finetune_generator
+
+        _log_progress_without_terminal()
 
         path = finetune_generator(_settings(), reports, index, out, recipe, text_col, label_col, id_col, merge,
                                   search, holdout=holdout, holdout_seed=holdout_seed, seed=seed, max_steps=max_steps,
