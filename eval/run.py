@@ -525,20 +525,21 @@ def run_eval(
                     # the generator-only ablation chooses among the index's labels, not the test file's
                     candidates = _unique_labels(_index_labels(assistant) or labels_all, vocab)
                 bar.set_postfix_str(f"fold {fold}")
-                for system in systems:
-                    if system == "tfidf_logreg" or "+" in system:
-                        continue
+                def run_system(assistant: AssistantLike, system: str, mode: str) -> None:
                     diffs = _diagnose_all(
-                        assistant, test_reports, mode=system,
-                        candidates=candidates if system == "generator" else None,
+                        assistant, test_reports, mode=mode,
+                        candidates=candidates if mode == "generator" else None,
                         exclude_own=index is not None, bar=bar,
                     )
                     for r, d in zip(test_reports, diffs):
                         preds[system].append(_from_differential(r.report_id, r.diagnosis or "", r.text, d, fold))
-                    if diffs and not versions:
-                        versions = diffs[0].versions.model_dump()
                     if diffs and system not in system_versions:
                         system_versions[system] = diffs[0].versions.model_dump()
+
+                for system in systems:
+                    if system != "tfidf_logreg" and "+" not in system:
+                        run_system(assistant, system, system)
+                versions = versions or system_versions.get("full", {})
                 del assistant
                 encoder_index: dict[str, str] = {}  # one index per compared encoder, shared by its variants
                 for variant in compare:
@@ -553,17 +554,8 @@ def run_eval(
                     bar.set_postfix_str(f"fold {fold}: {variant.name}")
                     assistant = make_assistant(s_var, var_name)
                     for vv, system, mode in variant_systems:
-                        if vv is not variant:
-                            continue
-                        diffs = _diagnose_all(
-                            assistant, test_reports, mode=mode,
-                            candidates=candidates if mode == "generator" else None,
-                            exclude_own=index is not None, bar=bar,
-                        )
-                        for r, d in zip(test_reports, diffs):
-                            preds[system].append(_from_differential(r.report_id, r.diagnosis or "", r.text, d, fold))
-                        if diffs and system not in system_versions:
-                            system_versions[system] = diffs[0].versions.model_dump()
+                        if vv is variant:
+                            run_system(assistant, system, mode)
                     del assistant
                 if "tfidf_logreg" in systems:
                     from eval.baseline import TfidfLogRegBaseline
