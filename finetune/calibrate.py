@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from finetune.pairs import label_key
+from finetune.recipe_keys import check_recipe_keys
 from rag_dx.calibration import CALIBRATION_FILE, apply_temperature, read_adapter_calibration
 
 __all__ = ["CALIBRATION_FILE", "apply_temperature", "fit_temperature", "read_temperature", "write_calibration"]
@@ -47,10 +48,7 @@ class CalibrationRecipe:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "CalibrationRecipe":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"calibration recipe: unknown key(s) {', '.join(unknown)}")
+        check_recipe_keys(cls, values, "calibration")
         return cls(**values)
 
 

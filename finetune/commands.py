@@ -267,6 +267,7 @@ def finetune_generator(
     from rag_dx.errors import ConfigError
     from rag_dx.generate import HFGenerator
     from rag_dx.models import dir_fingerprint, prepared_generator_dir
+    from rag_dx.staging import staged_directory
 
     out = Path(out)
     _fresh_out(out, overwrite)
@@ -348,9 +349,7 @@ def finetune_generator(
         r, trials = run_search(make, fit, metric, r, sr)
 
     # ---------------------------------------------------------------- train
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with staged_directory(out) as tmp:
         model = wrap_lora(load_base_model(base_dir, device), r)
         result = train_adapter(base, model, train_cases, r, evidence_chars=ds.evidence_chars,
                                log_path=tmp / LOSS_LOG, checkpoint_dir=ckpt_dir, resume=resume,
@@ -415,12 +414,6 @@ def finetune_generator(
             manifest["merged_model"] = str(merged_dir)
         write_manifest(tmp, manifest)
         write_card(tmp, adapter_card(manifest))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if merge:
         _fresh_out(merged_dir, overwrite)
         merge_into_base(model, base.tokenizer, merged_dir)

@@ -23,7 +23,7 @@ import math
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from finetune.pairs import LabeledReports, Pair, label_key
+from finetune.recipe_keys import check_recipe_keys
+from rag_dx.staging import staged_directory
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +103,7 @@ class EncoderRecipe:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "EncoderRecipe":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"encoder recipe: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        check_recipe_keys(cls, values, "encoder")
         return cls(**values)
 
 
@@ -254,22 +253,13 @@ def train_encoder(
     model.max_seq_length = serve_max_len
     after = _summary(evaluator(model)) if evaluator is not None else {}
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with staged_directory(Path(out)) as tmp:
         model.save(str(tmp))
         for stray in ("training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json"):
             (tmp / stray).unlink(missing_ok=True)
         with (tmp / "loss_log.jsonl").open("w", encoding="utf-8") as fh:
             for row in history:
                 fh.write(json.dumps({k: v for k, v in row.items() if isinstance(v, (int, float, str))}) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     losses = [h["loss"] for h in history if "loss" in h]
     return {
         "steps": steps,

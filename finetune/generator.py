@@ -27,13 +27,15 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from finetune.pairs import CaseEvidence, augment_case, class_weights, label_key
+from finetune.recipe_keys import check_recipe_keys
+from rag_dx.staging import staged_directory
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +44,6 @@ SCHEDULERS = ("linear", "cosine", "constant")
 SEARCH_METRICS = ("val_generator_top1", "val_full_top1", "val_gold_logprob")
 LOSS_LOG = "loss_log.jsonl"
 NEUTRAL_CASE = "(no case details given)"  # the case text of diagnose's no-case prior (PMI)
-
-
-def _check_fields(cls: type, values: dict[str, Any], section: str) -> None:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"{section} recipe: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
 
 
 @dataclass
@@ -162,7 +157,7 @@ class GeneratorRecipe:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "GeneratorRecipe":
-        _check_fields(cls, values, "generator")
+        check_recipe_keys(cls, values, "generator")
         return cls(**values)
 
     def total_steps(self, n_cases: int) -> int:
@@ -193,7 +188,7 @@ class SearchRecipe:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "SearchRecipe":
-        _check_fields(cls, values, "search")
+        check_recipe_keys(cls, values, "search")
         return cls(**values)
 
 
@@ -409,24 +404,20 @@ def _save_checkpoint(ckpt_root: Path, step: int, model, optimizer, state: dict[s
     from safetensors.torch import save_file
 
     final = ckpt_root / f"step-{step:06d}"
-    tmp = ckpt_root / f".step-{step:06d}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(tmp / "adapter")
-    tensors: dict[str, Any] = {}
-    opt_state = optimizer.state_dict()
-    for idx, st in opt_state["state"].items():
-        for key, value in st.items():
-            t = value if torch.is_tensor(value) else torch.tensor(value)
-            tensors[f"{idx}.{key}"] = t.detach().cpu().contiguous()
-    tensors["rng.torch"] = torch.get_rng_state()
-    if torch.cuda.is_available():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    save_file(tensors, str(tmp / "optimizer.safetensors"))
-    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in opt_state["param_groups"]]
-    (tmp / "state.json").write_text(json.dumps({**state, "step": step, "param_groups": groups}, indent=1))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    with staged_directory(final, prefix=f".step-{step:06d}-") as tmp:
+        model.save_pretrained(tmp / "adapter")
+        tensors: dict[str, Any] = {}
+        opt_state = optimizer.state_dict()
+        for idx, st in opt_state["state"].items():
+            for key, value in st.items():
+                t = value if torch.is_tensor(value) else torch.tensor(value)
+                tensors[f"{idx}.{key}"] = t.detach().cpu().contiguous()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            tensors["rng.cuda"] = torch.cuda.get_rng_state()
+        save_file(tensors, str(tmp / "optimizer.safetensors"))
+        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in opt_state["param_groups"]]
+        (tmp / "state.json").write_text(json.dumps({**state, "step": step, "param_groups": groups}, indent=1))
     for old in sorted(ckpt_root.glob("step-*"))[:-2]:  # keep the last two
         shutil.rmtree(old, ignore_errors=True)
     return final

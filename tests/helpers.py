@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
+
 from rag_dx.schemas import Guideline, Report
 
 FIXTURE_CASES: list[tuple[str, str, str]] = [
@@ -74,3 +76,30 @@ class PassThroughDeid:
 
     def describe(self) -> dict:
         return {"engine": "pass-through (tests only)"}
+
+
+class KeywordScorer:
+    """A generator stand-in that prefers candidates whose words appear in the prompt's case line."""
+
+    name = "keyword-scorer"
+    fingerprint = "k" * 64
+    adapter = None
+
+    def build_prompt(self, case, evidence, *, evidence_chars=300):
+        return "Case: " + case + "\n" + "\n".join(f"[{h.id}] {h.chunk.label}" for h in evidence)
+
+    def score(self, prompt, candidates):
+        case = prompt.splitlines()[0].lower()
+        return np.array([sum(w in case for w in c.lower().split()) - 1.0 for c in candidates])
+
+
+def build_fixture_assistant(index_dir: Path, encoder):
+    """Index the fixture reports and guidelines (no de-id) and load an assistant scoring with KeywordScorer."""
+    from rag_dx.diagnose import build_assistant
+    from rag_dx.index.build import build_index
+    from rag_dx.settings import Settings
+
+    settings = Settings(index_dir=index_dir)
+    build_index(settings, "fx", fixture_reports(), fixture_guidelines(), encoder=encoder,
+                deidentifier=PassThroughDeid())
+    return build_assistant(settings, "fx", encoder=encoder, generator=KeywordScorer(), load_vocabulary=False)

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from rag_dx.diagnose import build_assistant, candidate_key, collect_candidates
 from rag_dx.index.build import build_index
 from rag_dx.settings import Settings
-from tests.helpers import PassThroughDeid, fixture_guidelines, fixture_reports
-
-
-class KeywordScorer:
-    """A generator stand-in that prefers candidates whose words appear in the prompt's case line."""
-
-    name = "keyword-scorer"
-    fingerprint = "k" * 64
-    adapter = None
-
-    def build_prompt(self, case, evidence, *, evidence_chars=300):
-        return "Case: " + case + "\n" + "\n".join(f"[{h.id}] {h.chunk.label}" for h in evidence)
-
-    def score(self, prompt, candidates):
-        case = prompt.splitlines()[0].lower()
-        return np.array([sum(w in case for w in c.lower().split()) - 1.0 for c in candidates])
+from tests.helpers import KeywordScorer, PassThroughDeid, build_fixture_assistant, fixture_guidelines, fixture_reports
 
 
 @pytest.fixture()
 def assistant(tmp_path, fake_encoder):
-    settings = Settings(index_dir=tmp_path / "idx")
-    build_index(settings, "fx", fixture_reports(), fixture_guidelines(), encoder=fake_encoder,
-                deidentifier=PassThroughDeid())
-    return build_assistant(settings, "fx", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+    return build_fixture_assistant(tmp_path / "idx", fake_encoder)
 
 
 def test_candidate_key_merges_spellings():

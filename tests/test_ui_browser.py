@@ -20,12 +20,8 @@ from pathlib import Path
 import pytest
 
 from rag_dx.audit import AuditLog, verify
-from rag_dx.diagnose import build_assistant
 from rag_dx.feedback import FeedbackStore
-from rag_dx.index.build import build_index
-from rag_dx.settings import Settings
-from tests.helpers import PassThroughDeid, fixture_guidelines, fixture_reports
-from tests.test_diagnose import KeywordScorer
+from tests.helpers import build_fixture_assistant
 from ui.app import build_app
 from ui.auth import hash_password
 from ui.testing import serving
@@ -63,10 +59,7 @@ class SimpleDeid:
 
 @pytest.fixture(scope="module")
 def fixture_assistant(tmp_path_factory, fake_encoder):
-    settings = Settings(index_dir=tmp_path_factory.mktemp("ui-browser-idx"))
-    build_index(settings, "fx", fixture_reports(), fixture_guidelines(), encoder=fake_encoder,
-                deidentifier=PassThroughDeid())
-    return build_assistant(settings, "fx", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+    return build_fixture_assistant(tmp_path_factory.mktemp("ui-browser-idx"), fake_encoder)
 
 
 def _app(assistant, tmp_path):

@@ -15,8 +15,7 @@ from rag_dx.errors import ConfigError, RagDxError
 from rag_dx.feedback import FeedbackStore, canonical_json
 from rag_dx.index.build import build_index
 from rag_dx.settings import Settings
-from tests.helpers import PassThroughDeid, fixture_guidelines, fixture_reports
-from tests.test_diagnose import KeywordScorer
+from tests.helpers import PassThroughDeid, build_fixture_assistant, fixture_guidelines, fixture_reports
 from ui.auth import Authenticator, add_user, hash_password, is_loopback, load_users, verify_password
 from ui.service import CaseState, ClinicianService, UserFacingError
 
@@ -25,10 +24,7 @@ MIGRAINE = "Throbbing one-sided headache with nausea and sensitivity to light."
 
 @pytest.fixture(scope="module")
 def fixture_assistant(tmp_path_factory, fake_encoder):
-    settings = Settings(index_dir=tmp_path_factory.mktemp("ui-idx"))
-    build_index(settings, "fx", fixture_reports(), fixture_guidelines(), encoder=fake_encoder,
-                deidentifier=PassThroughDeid())
-    return build_assistant(settings, "fx", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+    return build_fixture_assistant(tmp_path_factory.mktemp("ui-idx"), fake_encoder)
 
 
 class Recording:
