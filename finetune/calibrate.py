@@ -11,8 +11,7 @@ It is stored beside the adapter as ``rag_dx_calibration.json``::
     {"temperature": 0.61, "applies_to": "...", "fitted_on": {...}, "validation": {...}}
 
 and applied by ``diagnose`` (:mod:`rag_dx.calibration`) to the blended full-mode probabilities
-whenever the generator is loaded with this adapter. :class:`CalibratedAssistant` applies a
-temperature to an assistant that has none (post-hoc analysis of a run).
+whenever the generator is loaded with this adapter.
 """
 
 from __future__ import annotations
@@ -176,43 +175,3 @@ def read_temperature(adapter_dir: str | Path | None) -> float | None:
     """The stored temperature, or None when the adapter has no calibration file."""
     cal = read_adapter_calibration(adapter_dir)
     return None if cal is None else cal.temperature
-
-
-class CalibratedAssistant:
-    """Wraps an assistant and rescales every full-mode differential with temperature T.
-
-    For evaluating a calibrated adapter before ``diagnose`` applies the file itself; it re-sorts
-    nothing (the transform keeps the order) and re-applies the abstention threshold to the new
-    top probability. Other modes pass through unchanged.
-    """
-
-    def __init__(self, assistant: Any, temperature: float) -> None:
-        self.assistant = assistant
-        self.temperature = float(temperature)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.assistant, name)
-
-    def _rescale(self, d: Any) -> Any:
-        if not d.differential or self.temperature == 1.0:
-            return d
-        q = apply_temperature([x.probability for x in d.differential], self.temperature)
-        diffs = [x.model_copy(update={"probability": round(float(p), 4)}) for x, p in zip(d.differential, q)]
-        update: dict[str, Any] = {"differential": diffs}
-        threshold = self.assistant.settings.diagnosis.abstain_below
-        low = diffs[0].probability < threshold
-        if low and not d.abstained:
-            update.update(abstained=True, abstain_reason=(
-                f"top diagnosis probability {diffs[0].probability:.2f} is below the abstention threshold "
-                f"{threshold:.2f}"))
-        elif not low and d.abstained and (d.abstain_reason or "").startswith("top diagnosis probability"):
-            update.update(abstained=False, abstain_reason=None)
-        return d.model_copy(update=update)
-
-    def diagnose(self, text: str, *, mode: str = "full", **kwargs: Any) -> Any:
-        d = self.assistant.diagnose(text, mode=mode, **kwargs)
-        return self._rescale(d) if mode == "full" else d
-
-    def diagnose_many(self, texts: Sequence[str], *, mode: str = "full", candidates: Sequence[str] | None = None,
-                      progress: bool = False) -> list[Any]:
-        return [self.diagnose(t, mode=mode, candidates=candidates) for t in texts]

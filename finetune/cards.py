@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rag_dx.staging import staged_file
+
 MANIFEST_FILE = "rag_dx_training.json"
 CARD_FILE = "README.md"
 EVAL_BEGIN = "<!-- rag-dx eval results: begin -->"
@@ -212,41 +214,9 @@ def add_eval_results(model_dir: Path, markdown: str) -> Path:
         text = head + block + tail
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
+    with staged_file(path) as tmp:  # the card of a model in use: never leave it half-written
+        tmp.write_text(text, encoding="utf-8")
     return path
-
-
-COMPARISON_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("retrieval", "retrieval_recall_at_10", "retrieval recall@10"),
-    ("retrieval", "mrr", "retrieval MRR@10"),
-    ("retrieval", "top1", "top-1, retrieval-only"),
-    ("generator", "top1", "top-1, generator-only"),
-    ("generator", "top3", "top-3, generator-only"),
-    ("full", "top1", "top-1, full pipeline"),
-    ("full", "macro_f1", "macro-F1, full pipeline"),
-    ("full", "ece", "ECE, full pipeline"),
-)
-
-
-def comparison_markdown(runs: Mapping[str, Mapping[str, Any]], *, note: str = "") -> str:
-    """A metrics table over ``rag-dx eval`` runs (``metrics.json`` contents run with --ablations).
-
-    Args:
-        runs: column name -> metrics dict, e.g. {"base": m0, "fine-tuned encoder": m1}.
-        note: a line under the table (command, split, date).
-    """
-    names = list(runs)
-    lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for system, key, label in COMPARISON_ROWS:
-        cells = []
-        for name in names:
-            row = (runs[name].get("ablations") or {}).get(system, {})
-            value = row.get(key)
-            if value is None and system == "full":
-                value = runs[name].get(key)
-            cells.append(_fmt(value) if value is not None else "-")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + (f"\n\n{note.strip()}\n" if note else "\n")
 
 
 def add_comparison_to_cards(metrics: Mapping[str, Any], variants: Sequence[Any], *, command: str = "") -> list[Path]:

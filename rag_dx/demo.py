@@ -25,7 +25,6 @@ import importlib.util
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rag_dx.errors import InputError, RagDxError
+from rag_dx.staging import staged_file
 
 __all__ = [
     "DemoDataNotFoundError",
@@ -546,18 +546,11 @@ def _hpo_passage(name: str, code: str, hpo: _HpoData, disease_ids: Sequence[str]
 
 
 def _write_jsonl_atomic(records: Sequence[dict[str, Any]], out_path: Path) -> None:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            for rec in records:
-                fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with staged_file(out_path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def build_demo_guidelines(out_path: Path, diagnoses: list[tuple[str, str]] | None = None) -> Path:

@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import numpy as np
 
 from rag_dx.errors import ConfigError, ModelUnavailableError
 from rag_dx.models import BUNDLED_ENCODER_NAME, bundled_encoder_dir, dir_fingerprint
+from rag_dx.staging import staged_file
 
 if TYPE_CHECKING:
     from rag_dx.settings import Settings
@@ -149,13 +149,6 @@ def _input_names(tokenizer) -> list[str]:
     return [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in keys]
 
 
-def _atomic_target(target: Path):
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 def _export_fp32(model_dir: Path, target: Path) -> None:
     """Trace the whole sentence-transformers stack (transformer + pooling + dense/normalize modules)."""
     import torch
@@ -174,8 +167,7 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
 
     sample = model.tokenizer(["a short example", "a somewhat longer example sentence"], padding=True,
                              return_tensors="pt")
-    tmp = _atomic_target(target)
-    try:
+    with staged_file(target) as tmp:
         axes = {n: {0: "batch", 1: "sequence"} for n in names}
         axes["sentence_embedding"] = {0: "batch"}
         with torch.inference_mode(), warnings.catch_warnings():
@@ -183,24 +175,19 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
             torch.onnx.export(_Wrapped(model), tuple(sample[n] for n in names), str(tmp), input_names=names,
                               output_names=["sentence_embedding"], dynamic_axes=axes, opset_version=ONNX_OPSET,
                               dynamo=False, do_constant_folding=True)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _quantize_int8(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tmp = _atomic_target(target)
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # onnxruntime logs a "consider pre-processing" warning on the root logger
     try:
-        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False)
-        os.replace(tmp, target)
+        with staged_file(target) as tmp:
+            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=False)
     finally:
         root.setLevel(level)
-        tmp.unlink(missing_ok=True)
 
 
 def export_onnx(model_dir: str | Path | None, cache_dir: Path, *, int8: bool = False, force: bool = False) -> Path:
@@ -228,10 +215,9 @@ def export_onnx(model_dir: str | Path | None, cache_dir: Path, *, int8: bool = F
             _quantize_int8(fp32, q8)
         meta = folder / "rag_dx_export.json"
         if force or not meta.is_file():
-            tmp = _atomic_target(meta)
-            tmp.write_text(json.dumps({"source": str(model_dir), "source_fingerprint": base,
-                                       "onnx_recipe": ONNX_RECIPE, "int8_recipe": INT8_RECIPE}, indent=2))
-            os.replace(tmp, meta)
+            with staged_file(meta) as tmp:
+                tmp.write_text(json.dumps({"source": str(model_dir), "source_fingerprint": base,
+                                           "onnx_recipe": ONNX_RECIPE, "int8_recipe": INT8_RECIPE}, indent=2))
     return q8 if int8 else fp32
 
 

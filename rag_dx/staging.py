@@ -33,3 +33,22 @@ def staged_directory(target: Path, prefix: str | None = None) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def staged_file(target: Path) -> Iterator[Path]:
+    """Yield a hidden temporary path beside ``target``; it replaces ``target`` when the block succeeds.
+
+    The writer may create the file at the path or overwrite it; on any exception the temporary
+    file is removed and ``target`` is untouched (the same guarantee as :func:`staged_directory`).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -52,28 +52,6 @@ def test_calibration_file_roundtrip(tmp_path):
     assert read_temperature(tmp_path) == 0.7 and read_generator_pmi(tmp_path) is False
 
 
-def test_calibrated_assistant_rescales_full_mode_only():
-    from finetune.calibrate import CalibratedAssistant
-    from rag_dx.schemas import Diagnosis, Differential, Versions
-    from rag_dx.settings import Settings
-
-    class Fake:
-        settings = Settings(diagnosis={"abstain_below": 0.4})
-
-        def diagnose(self, text, *, mode="full", **kw):
-            diffs = [Diagnosis(diagnosis="A", probability=0.5, evidence=[]),
-                     Diagnosis(diagnosis="B", probability=0.3, evidence=[]),
-                     Diagnosis(diagnosis="C", probability=0.2, evidence=[])]
-            return Differential(differential=diffs, evidence=[], abstained=False, versions=Versions(package="x"))
-
-    sharp = CalibratedAssistant(Fake(), 0.5).diagnose("x")
-    assert [d.diagnosis for d in sharp.differential] == ["A", "B", "C"]
-    assert sharp.differential[0].probability > 0.5
-    flat = CalibratedAssistant(Fake(), 50.0).diagnose("x")
-    assert flat.abstained and "below the abstention threshold" in flat.abstain_reason
-    assert CalibratedAssistant(Fake(), 0.5).diagnose("x", mode="generator").differential[0].probability == 0.5
-
-
 def test_card_eval_section_is_replaced_not_duplicated(tmp_path):
     from finetune.cards import EVAL_BEGIN, add_eval_results, write_card
 
