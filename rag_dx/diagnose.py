@@ -7,7 +7,6 @@ instance can serve many threads (the UI) or a batch job (eval).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from rag_dx.errors import RagDxError
 from rag_dx.generate import CandidateScorer
 from rag_dx.index.reader import LiveIndex
 from rag_dx.retrieve import Retriever
+from rag_dx.candidates import Candidate, candidate_key, collect_candidates, hit_weights  # noqa: F401 (re-exported)
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Hit, Versions
 from rag_dx.settings import Settings
 
@@ -30,61 +30,12 @@ log = logging.getLogger(__name__)
 Mode = Literal["full", "retrieval", "generator"]
 
 
-def candidate_key(name: str) -> str:
-    """Merge spellings that differ only in case, punctuation or spacing ("COVID-19" / "covid 19")."""
-    return re.sub(r"[^a-z0-9]+", " ", name.casefold()).strip()
-
-
 def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     if scores.size == 0:
         return scores
     z = (scores - scores.max()) / temperature
     e = np.exp(z)
     return e / e.sum()
-
-
-@dataclass
-class Candidate:
-    name: str
-    vote: float = 0.0
-    evidence: list[str] = field(default_factory=list)
-    icd10: dict[str, int] = field(default_factory=dict)
-
-
-def hit_weights(hits: Sequence[Hit], temperature: float = 0.05, guideline_weight: float = 0.5) -> list[float]:
-    """Similarity-weighted kNN votes: exp((cos - best cos) / T), guideline passages discounted.
-
-    Fused RRF scores are good for ordering evidence but nearly flat across ranks (1/61 vs 1/70),
-    so as votes they let a crowd of weak matches outvote three near-identical cases.
-    """
-    sims = [h.dense_score if h.dense_score is not None else -1.0 for h in hits]
-    best = max(sims, default=0.0)
-    return [
-        float(np.exp((s - best) / temperature)) * (guideline_weight if h.chunk.kind == "guideline" else 1.0)
-        for h, s in zip(hits, sims)
-    ]
-
-
-def collect_candidates(
-    hits: Sequence[Hit], *, temperature: float = 0.05, guideline_weight: float = 0.5
-) -> dict[str, Candidate]:
-    """Candidates are the labels of retrieved evidence: report diagnoses and guideline topics.
-
-    Each candidate's vote is the summed weight (`hit_weights`) of the hits that carry its label,
-    and those hits are its citations. The displayed name is the first spelling seen (best hit).
-    """
-    out: dict[str, Candidate] = {}
-    for hit, weight in zip(hits, hit_weights(hits, temperature, guideline_weight)):
-        label = (hit.chunk.label or "").strip()
-        if not label:
-            continue
-        cand = out.setdefault(candidate_key(label), Candidate(name=label))
-        cand.vote += weight
-        if hit.id not in cand.evidence:
-            cand.evidence.append(hit.id)
-        if hit.chunk.icd10:
-            cand.icd10[hit.chunk.icd10] = cand.icd10.get(hit.chunk.icd10, 0) + 1
-    return out
 
 
 @dataclass
