@@ -368,7 +368,7 @@ class _DefaultPipeline:
         return self._generators[key]
 
     def build_index(self, settings: "Settings", name: str, reports: list["Report"], guidelines: list["Guideline"]) -> Path:
-        from rag_dx.index.build import build_index
+        from rag_dx.build import build_index
 
         return build_index(settings, name, reports, guidelines, encoder=self.encoder(settings), progress=self.progress)
 

@@ -157,7 +157,7 @@ def index_build(
     file, line and field, unless --skip-invalid is given.
     """
     def go() -> None:
-        from rag_dx.index.build import build_index
+        from rag_dx.build import build_index
 
         settings = _settings(index_dir=index_dir)
         if not reports and not guidelines:
@@ -189,7 +189,7 @@ def index_update(
     Only new or changed text is embedded; everything else reuses the serving version's vectors.
     """
     def go() -> None:
-        from rag_dx.index.build import update_index
+        from rag_dx.build import update_index
 
         settings = _settings(index_dir=index_dir)
         delete_ids = _read_ids(delete) if delete else []
@@ -218,7 +218,7 @@ def index_rebuild(
 ) -> None:
     """Re-embed every chunk of the serving version with the configured encoder (e.g. after fine-tuning)."""
     def go() -> None:
-        from rag_dx.index.build import rebuild_index
+        from rag_dx.build import rebuild_index
 
         settings = _settings(index_dir=index_dir)
         path = rebuild_index(settings, name, progress=sys.stderr.isatty(), switch=gate is None)
@@ -437,7 +437,7 @@ def demo(
     def go() -> None:
         from rag_dx.demo import SAMPLE_CASE, build_demo_guidelines, demo_reports_path
         from rag_dx.diagnose import build_assistant
-        from rag_dx.index.build import build_index
+        from rag_dx.build import build_index
         from rag_dx.index.store import IndexStore
         from rag_dx.ingest.loaders import load_guidelines, load_reports
         from rag_dx.models import prepare_generator

@@ -52,6 +52,12 @@ class DiagnosisSettings(BaseModel):
     min_similarity: float = Field(0.25, ge=-1, le=1, description="abstain when no evidence is at least this similar")
     evidence_chars: int = Field(300, ge=50, description="characters of each passage shown to the generator")
     prompt_evidence: int = Field(4, ge=0, description="passages included in the generator prompt")
+    ranker: bool = Field(
+        True, description="rank with the index version's learned practice ranker when it has one (else the "
+        "similarity vote blended with the generator)")
+    outside_quantile: float = Field(
+        0.02, ge=0, le=1, description="abstain as outside the practice when the case's best report similarity is "
+        "below this fraction of past reports' nearest-neighbour similarities (0 = never)")
     adapter_calibration: bool = Field(
         True, description="apply the temperature (and scoring) stored with a LoRA adapter in rag_dx_calibration.json"
     )
@@ -63,22 +69,36 @@ class ChunkSettings(BaseModel):
 
     @model_validator(mode="after")
     def _overlap_smaller(self) -> "ChunkSettings":
-        if self.overlap_tokens >= self.chunk_tokens:
-            raise ValueError("chunk.overlap_tokens must be smaller than chunk.chunk_tokens")
+        from rag_dx.ingest.chunking import check_chunk_sizes  # the one rule for chunk sizes
+
+        check_chunk_sizes(self.chunk_tokens, self.overlap_tokens, prefix="chunk.")
         return self
 
 
 class FaissSettings(BaseModel):
-    """Dense index type by corpus size (see rag_dx.index.faiss_index.FaissConfig), recorded in the manifest."""
+    """Dense index type by corpus size, recorded in the manifest. The one FAISS configuration:
+    `rag_dx.index.faiss_index.FaissConfig` is this class, so it is validated in one place.
 
-    exact_below: int = Field(50_000, ge=0, description="exact search (IDMap2,Flat) below this many vectors, IVF above")
-    nlist: int = Field(0, ge=0, description="IVF lists; 0 = the power of two nearest sqrt(vectors)")
+    Constructed directly (not as part of `Settings`), a bad value raises ConfigError.
+    """
+
+    exact_below: int = Field(50_000, ge=0, description="exact search (IDMap2,Flat) below this many vectors, IVF "
+                             "above; 0 = always IVF (needs training data)")
+    nlist: int = Field(0, ge=0, description="IVF lists; 0 = the power of two nearest sqrt(vectors), at most n / 39")
     nprobe: int = Field(0, ge=0, description="IVF lists probed per query; 0 = calibrated at build time")
     target_recall: float = Field(
         0.995, gt=0, le=1, description="recall@10 vs exact that nprobe calibration must reach on its hard queries "
         "(midpoints of corpus pairs); 0.995 there measured >= 0.99 on real off-domain queries")
     calibration_queries: int = Field(500, ge=10, description="number of calibration queries")
     nprobe_margin: float = Field(1.0, ge=1, description="calibrated nprobe is multiplied by this")
+
+    def __init__(self, **data: Any) -> None:
+        from pydantic import ValidationError
+
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _config_error(exc, prefix="faiss.") from None
 
 
 class Settings(BaseSettings):
@@ -148,12 +168,15 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning pydantic's validation error into a ConfigError with every problem."""
     from pydantic import ValidationError
 
-    from rag_dx.errors import ConfigError
-
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"invalid settings: {problems}") from None
+        raise _config_error(exc) from None
+
+
+def _config_error(exc: Any, prefix: str = "") -> Exception:
+    """A ConfigError naming every problem of a pydantic ValidationError."""
+    from rag_dx.errors import ConfigError
+
+    problems = "; ".join(f"{prefix}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return ConfigError(f"invalid settings: {problems}")

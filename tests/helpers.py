@@ -96,7 +96,7 @@ class KeywordScorer:
 def build_fixture_assistant(index_dir: Path, encoder):
     """Index the fixture reports and guidelines (no de-id) and load an assistant scoring with KeywordScorer."""
     from rag_dx.diagnose import build_assistant
-    from rag_dx.index.build import build_index
+    from rag_dx.build import build_index
     from rag_dx.settings import Settings
 
     settings = Settings(index_dir=index_dir)

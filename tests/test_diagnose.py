@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag_dx.diagnose import build_assistant, candidate_key, collect_candidates
-from rag_dx.index.build import build_index
+from rag_dx.build import build_index
 from rag_dx.settings import Settings
 from tests.helpers import KeywordScorer, PassThroughDeid, build_fixture_assistant, fixture_guidelines, fixture_reports
 

@@ -14,7 +14,6 @@ from rag_dx.index.faiss_index import (
     FaissConfig,
     auto_nlist,
     choose_factory,
-    gpu_available,
     recall_at_k,
 )
 
@@ -94,7 +93,7 @@ def test_recall_at_k_ignores_missing_slots():
 
 
 def test_build_index_records_ivf_in_manifest_and_serves(tmp_path, fake_encoder):
-    from rag_dx.index.build import build_index, update_index
+    from rag_dx.build import build_index, update_index
     from rag_dx.index.reader import open_index
     from rag_dx.retrieve import Retriever
     from rag_dx.schemas import Report
@@ -125,7 +124,7 @@ def test_build_index_records_ivf_in_manifest_and_serves(tmp_path, fake_encoder):
 
 
 def test_small_corpus_keeps_exact_search(tmp_path, fake_encoder):
-    from rag_dx.index.build import build_index
+    from rag_dx.build import build_index
     from rag_dx.settings import Settings
     from tests.helpers import PassThroughDeid, fixture_reports
 
@@ -133,22 +132,3 @@ def test_small_corpus_keeps_exact_search(tmp_path, fake_encoder):
                        deidentifier=PassThroughDeid())
     m = json.loads((path / "manifest.json").read_text())
     assert m["faiss_factory"] == DEFAULT_FACTORY and "nprobe" not in m["faiss"]
-
-
-def test_gpu_path_fails_cleanly_without_a_gpu():
-    dense = DenseIndex.build(clustered(100), np.arange(100))
-    if gpu_available():
-        pytest.skip("a GPU is present; see test_gpu_search")
-    with pytest.raises(ConfigError, match="gpu"):
-        dense.to_gpu()
-
-
-@pytest.mark.gpu
-def test_gpu_search_matches_cpu():
-    if not gpu_available():
-        pytest.skip("needs faiss-gpu and a CUDA device")
-    x = clustered(2000)
-    cpu = DenseIndex.build(x, np.arange(2000))
-    gpu = cpu.to_gpu()
-    q = clustered(8, seed=3)
-    assert recall_at_k(gpu.search(q, 10)[1], cpu.search(q, 10)[1], 10) >= 0.99

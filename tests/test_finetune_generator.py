@@ -169,7 +169,7 @@ def test_finetune_generator_command_produces_a_loadable_calibrated_adapter(tmp_p
     from finetune.calibrate import read_generator_pmi, read_temperature
     from finetune.commands import finetune_generator
     from rag_dx.generate import HFGenerator
-    from rag_dx.index.build import build_index
+    from rag_dx.build import build_index
     from rag_dx.settings import Settings
 
     settings = Settings(index_dir=tmp_path / "indexes", device="cpu", threads=2)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rag_dx.errors import IndexMismatchError, IndexNotFoundError, RagDxError
-from rag_dx.index.build import build_index
+from rag_dx.build import build_index
 from rag_dx.index.reader import open_index
 from rag_dx.index.store import IndexStore, check_name
 from rag_dx.retrieve import Retriever
@@ -77,7 +77,7 @@ def test_missing_index_says_what_to_run(settings, fake_encoder):
 
 def test_failed_build_leaves_previous_version_serving(built, fake_encoder, monkeypatch):
     settings, first = built
-    import rag_dx.index.build as build_mod
+    import rag_dx.index.writer as build_mod
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
@@ -131,3 +131,32 @@ def test_excluded_documents_never_come_back(built, fake_encoder):
     assert retriever.search(query, k=3)[0].chunk.doc_id == "fx-003"
     hits = retriever.search(query, k=3, exclude_doc_ids={"fx-003"})
     assert "fx-003" not in {h.chunk.doc_id for h in hits} and len(hits) == 3
+
+
+def test_extra_artefacts_are_written_checksummed_and_listed(tmp_path, fake_encoder):
+    """The writer's extension point: an artefact writes under partial/NAME and returns its manifest entry."""
+    import json
+
+    from rag_dx.build import build_index
+    from rag_dx.errors import IndexCorruptError
+    from rag_dx.index.layout import read_manifest, verify_files
+    from rag_dx.settings import Settings
+
+    def write_labels(partial, chunks):
+        (partial / "labels").mkdir()
+        (partial / "labels" / "labels.json").write_text(json.dumps(sorted({c.label for c in chunks if c.label})))
+        return {"status": "ok"}
+
+    settings = Settings(index_dir=tmp_path / "idx")
+    path = build_index(settings, "art", fixture_reports(), [], encoder=fake_encoder, deidentifier=PassThroughDeid(),
+                       artefacts={"labels": write_labels})
+    manifest = read_manifest(path)
+    assert manifest["artefacts"] == ["labels"] and manifest["labels"] == {"status": "ok"}
+    assert "labels/labels.json" in manifest["files"]
+    verify_files(path, manifest)
+    (path / "labels" / "labels.json").write_text("[]")
+    with pytest.raises(IndexCorruptError, match="labels/labels.json"):
+        verify_files(path, manifest)
+    with pytest.raises(Exception, match="reserved"):
+        build_index(settings, "art", fixture_reports(), [], encoder=fake_encoder, deidentifier=PassThroughDeid(),
+                    artefacts={"bm25": write_labels})

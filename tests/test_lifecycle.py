@@ -16,7 +16,7 @@ import pytest
 
 from rag_dx.diagnose import build_assistant
 from rag_dx.errors import RagDxError
-from rag_dx.index.build import build_index, rebuild_index, update_index
+from rag_dx.build import build_index, rebuild_index, update_index
 from rag_dx.index.reader import LiveIndex, open_index
 from rag_dx.index.store import IndexStore
 from rag_dx.schemas import Report
@@ -152,8 +152,9 @@ _KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, {repo!r})
-    import rag_dx.index.build as build
+    import rag_dx.build as build
     import rag_dx.index.store as store
+    import rag_dx.index.writer as writer
     from rag_dx.schemas import Report
     from rag_dx.settings import Settings
     from tests.conftest import FakeEncoder
@@ -174,9 +175,9 @@ _KILL_SCRIPT = textwrap.dedent(
 
     stage = sys.argv[1]
     if stage == "after-docstore":
-        die_after(build, "write_docstore")
+        die_after(writer, "write_docstore")
     elif stage == "after-faiss":
-        die_after(build.DenseIndex, "save")
+        die_after(writer.DenseIndex, "save")
     elif stage == "before-fsync":
         die_before(store, "fsync_tree")
     elif stage == "before-switch":

@@ -73,7 +73,7 @@ def test_settings_choose_the_backend(onnx_cache, onnx_encoders):
 
 def test_index_built_with_int8_is_refused_by_torch(tmp_path, encoder, onnx_encoders):
     from rag_dx.errors import IndexMismatchError
-    from rag_dx.index.build import build_index
+    from rag_dx.build import build_index
     from rag_dx.index.reader import open_index
     from rag_dx.settings import Settings
     from tests.helpers import PassThroughDeid, fixture_reports

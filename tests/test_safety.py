@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from rag_dx.diagnose import build_assistant
-from rag_dx.index.build import build_index
+from rag_dx.build import build_index
 from rag_dx.schemas import Guideline, Report
 from rag_dx.settings import Settings
 from tests.helpers import FIXTURE_CASES, fixture_guidelines, fixture_reports

@@ -13,7 +13,7 @@ from rag_dx.audit import AuditError, AuditLog, sha256_hex, verify
 from rag_dx.diagnose import build_assistant
 from rag_dx.errors import ConfigError, RagDxError
 from rag_dx.feedback import FeedbackStore, canonical_json
-from rag_dx.index.build import build_index
+from rag_dx.build import build_index
 from rag_dx.settings import Settings
 from tests.helpers import PassThroughDeid, build_fixture_assistant, fixture_guidelines, fixture_reports
 from ui.auth import Authenticator, add_user, hash_password, is_loopback, load_users, verify_password

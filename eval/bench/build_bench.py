@@ -56,7 +56,7 @@ def _langchain_pipeline(model_dir: Path, tokenizer, chunk_tokens: int, overlap_t
 
 
 def run(ctx) -> Section:
-    from rag_dx.index.build import build_index
+    from rag_dx.build import build_index
     from rag_dx.ingest.chunking import chunk_reports
     from rag_dx.models import bundled_encoder_dir
     from rag_dx.schemas import Report

@@ -66,7 +66,7 @@ def demo_index(ctx, encoder) -> tuple[Any, str, str]:
     except RagDxError:
         pass
     from rag_dx.demo import build_demo_guidelines, demo_reports_path
-    from rag_dx.index.build import build_index
+    from rag_dx.build import build_index
     from rag_dx.ingest.loaders import load_guidelines, load_reports
 
     from eval.bench.build_bench import _PassThroughDeid

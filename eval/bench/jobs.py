@@ -33,7 +33,7 @@ def _settings(args):
 
 def job_build(args) -> dict:
     from rag_dx.embed import load_encoder
-    from rag_dx.index.build import build_index
+    from rag_dx.build import build_index
     from rag_dx.ingest.loaders import load_reports
 
     t0 = time.perf_counter()

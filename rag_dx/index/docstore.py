@@ -7,11 +7,15 @@ safe to read from several threads when opened read-only.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from rag_dx.schemas import Chunk
 
 _COLUMNS = ("chunk_id", "kind", "doc_id", "title", "text", "label", "icd10", "source", "url", "date")
+
+#: Ids per `IN (...)` query: far below SQLite's variable limit (999 on old builds, 32,766 since 3.32).
+_IN_BATCH = 900
 
 _SCHEMA = """
 CREATE TABLE chunks (
@@ -29,6 +33,10 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_doc ON chunks (doc_id);
 """
+
+
+def _chunk(row: tuple) -> Chunk:
+    return Chunk(**dict(zip(_COLUMNS, row[1:])))
 
 
 def write_docstore(path: Path, chunks: list[Chunk]) -> list[int]:
@@ -60,14 +68,30 @@ class DocStore:
         return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
     def get(self, row_ids: list[int]) -> dict[int, Chunk]:
-        if not row_ids:
-            return {}
-        marks = ",".join("?" * len(row_ids))
-        rows = self._conn.execute(
-            f"SELECT row_id, {', '.join(_COLUMNS)} FROM chunks WHERE row_id IN ({marks})",
-            [int(r) for r in row_ids],
-        ).fetchall()
-        return {row[0]: Chunk(**dict(zip(_COLUMNS, row[1:]))) for row in rows}
+        """Chunks by row id; asked in batches, so any number of ids stays under SQLite's variable limit."""
+        out: dict[int, Chunk] = {}
+        ids = [int(r) for r in row_ids]
+        for start in range(0, len(ids), _IN_BATCH):
+            part = ids[start:start + _IN_BATCH]
+            rows = self._conn.execute(
+                f"SELECT row_id, {', '.join(_COLUMNS)} FROM chunks WHERE row_id IN ({','.join('?' * len(part))})",
+                part,
+            ).fetchall()
+            out.update((row[0], _chunk(row)) for row in rows)
+        return out
+
+    def iter_chunks(self, batch_size: int = 10_000) -> Iterator[list[tuple[int, Chunk]]]:
+        """Every (row_id, chunk) in row order, `batch_size` rows per query (keyset pagination)."""
+        last = -1
+        while True:
+            rows = self._conn.execute(
+                f"SELECT row_id, {', '.join(_COLUMNS)} FROM chunks WHERE row_id > ? ORDER BY row_id LIMIT ?",
+                (last, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            yield [(row[0], _chunk(row)) for row in rows]
+            last = rows[-1][0]
 
     def all_row_ids(self) -> list[int]:
         return [r[0] for r in self._conn.execute("SELECT row_id FROM chunks ORDER BY row_id")]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag_dx.errors import ConfigError
+from rag_dx.settings import FaissSettings
 
 DEFAULT_FACTORY = "IDMap2,Flat"
 METRIC = "inner_product"
@@ -46,38 +46,9 @@ def _faiss():
     return faiss
 
 
-@dataclass
-class FaissConfig:
-    """How the dense index is chosen for a corpus size. Validated at construction.
-
-    Args:
-        exact_below: corpora with fewer vectors get exact search; 0 = always IVF (needs training data).
-        nlist: IVF lists; 0 = automatic (the power of two nearest sqrt(n), at most n / 39).
-        nprobe: lists probed per query; 0 = calibrated at build time for `target_recall`.
-        target_recall: recall@10 against exact search that calibration must reach on its queries
-            (:func:`calibration_queries`); 0.995 there gave >= 0.99 on real off-domain queries.
-        calibration_queries: number of calibration queries.
-        nprobe_margin: calibrated nprobe is multiplied by this (1 = none).
-    """
-
-    exact_below: int = 50_000
-    nlist: int = 0
-    nprobe: int = 0
-    target_recall: float = 0.995
-    calibration_queries: int = 500
-    nprobe_margin: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.exact_below < 0:
-            raise ConfigError("faiss.exact_below must be >= 0")
-        if self.nlist < 0 or self.nprobe < 0:
-            raise ConfigError("faiss.nlist and faiss.nprobe must be >= 0 (0 = automatic)")
-        if not 0 < self.target_recall <= 1:
-            raise ConfigError("faiss.target_recall must be in (0, 1]")
-        if self.calibration_queries < 10:
-            raise ConfigError("faiss.calibration_queries must be >= 10")
-        if self.nprobe_margin < 1:
-            raise ConfigError("faiss.nprobe_margin must be >= 1")
+#: The one FAISS configuration, validated once: `Settings.faiss` is a FaissConfig. Fields:
+#: exact_below, nlist, nprobe, target_recall, calibration_queries, nprobe_margin (see its descriptions).
+FaissConfig = FaissSettings
 
 
 def auto_nlist(n: int) -> int:
@@ -155,12 +126,6 @@ def _set_blas_threshold() -> None:
     faiss = _faiss()
     if faiss.cvar.distance_compute_blas_threshold > BATCH_BLAS_THRESHOLD:
         faiss.cvar.distance_compute_blas_threshold = BATCH_BLAS_THRESHOLD
-
-
-def gpu_available() -> bool:
-    """True when the installed faiss has GPU support and sees a GPU (faiss-gpu + CUDA)."""
-    faiss = _faiss()
-    return hasattr(faiss, "StandardGpuResources") and getattr(faiss, "get_num_gpus", lambda: 0)() > 0
 
 
 @dataclass
@@ -263,12 +228,3 @@ class DenseIndex:
 
     def vectors_for(self, ids: list[int]) -> np.ndarray:
         return np.stack([self.index.reconstruct(int(i)) for i in ids]) if ids else np.zeros((0, self.dim), np.float32)
-
-    def to_gpu(self, device: int = 0) -> "DenseIndex":
-        """A copy on a GPU for search (faiss-gpu); raises ConfigError without one."""
-        if not gpu_available():
-            raise ConfigError("no GPU for faiss: install the 'gpu' extra (faiss-gpu) on a machine with CUDA")
-        faiss = _faiss()
-        res = faiss.StandardGpuResources()
-        return DenseIndex(index=faiss.index_cpu_to_gpu(res, device, self.index), factory=self.factory,
-                          calibration=self.calibration)

@@ -16,9 +16,16 @@ from pathlib import Path
 
 from rag_dx.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag_dx.index.bm25 import SparseIndex
-from rag_dx.index.build import BM25_DIR, DENSE_FILE, DOCSTORE_FILE
 from rag_dx.index.docstore import DocStore
 from rag_dx.index.faiss_index import DenseIndex
+from rag_dx.index.layout import (  # noqa: F401  (check_encoder re-exported)
+    BM25_DIR,
+    DENSE_FILE,
+    DOCSTORE_FILE,
+    check_encoder,
+    read_manifest,
+    verify_files,
+)
 from rag_dx.index.store import CURRENT, IndexStore
 
 log = logging.getLogger(__name__)
@@ -40,25 +47,13 @@ class LoadedIndex:
         return f"{self.name}/{self.version}"
 
 
-def check_encoder(manifest: dict, name: str, encoder_name: str, encoder_fingerprint: str) -> None:
-    built = manifest.get("encoder", {})
-    if built.get("fingerprint") != encoder_fingerprint:
-        raise IndexMismatchError(
-            f"index '{name}' was built with encoder {built.get('name')} "
-            f"(fingerprint {str(built.get('fingerprint'))[:12]}), but the configured encoder is "
-            f"{encoder_name} (fingerprint {encoder_fingerprint[:12]}). Re-embed it with the current "
-            f"encoder (`rag-dx index rebuild --name {name}`, or `rag-dx index build --name {name} "
-            f"--reports ...`) or point RAG_DX_ENCODER at the encoder it was built with."
-        )
-
-
 def open_version(store: IndexStore, path: Path, *, encoder_name: str, encoder_fingerprint: str,
                  verify: bool = True) -> LoadedIndex:
     """Open one version directory, checking encoder, checksums, counts and dimension."""
-    manifest = store.read_manifest(path)
+    manifest = read_manifest(path)
     check_encoder(manifest, store.name, encoder_name, encoder_fingerprint)
     if verify:
-        store.verify_files(path, manifest)
+        verify_files(path, manifest)
     try:
         dense = DenseIndex.load(path / DENSE_FILE, manifest.get("faiss_factory", ""))
         sparse = SparseIndex.load(path / BM25_DIR)

@@ -14,7 +14,6 @@ after that, so readers always see either the old or the new version, never a hal
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -27,12 +26,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from rag_dx.errors import IndexCorruptError, IndexNotFoundError, RagDxError
+from rag_dx.index.layout import (  # noqa: F401  (re-exported: file names and checks live in layout)
+    FORMAT_VERSION,
+    MANIFEST,
+    file_checksums,
+    read_manifest,
+    sha256_file,
+    verify_files,
+)
 
-MANIFEST = "manifest.json"
 AUDIT = "audit.jsonl"
 CURRENT = "CURRENT"
 VERSIONS = "versions"
-FORMAT_VERSION = 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -43,14 +48,6 @@ def check_name(name: str) -> str:
             f"invalid index name {name!r}: use letters, digits, '.', '_' or '-' (max 64, no leading dot)"
         )
     return name
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fsync_tree(root: Path) -> None:
@@ -64,14 +61,6 @@ def fsync_tree(root: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def file_checksums(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): sha256_file(p)
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
-    }
 
 
 def git_commit() -> str | None:
@@ -240,21 +229,5 @@ class IndexStore:
         self.audit("gc", removed=removed, keep=keep)
         return removed
 
-    @staticmethod
-    def read_manifest(version_dir: Path) -> dict:
-        try:
-            return json.loads((version_dir / MANIFEST).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise IndexCorruptError(f"unreadable manifest in {version_dir}: {exc}") from None
-
-    @staticmethod
-    def verify_files(version_dir: Path, manifest: dict) -> None:
-        expected = manifest.get("files") or {}
-        if not expected:
-            raise IndexCorruptError(f"{version_dir}: manifest lists no files")
-        for rel, digest in expected.items():
-            path = version_dir / rel
-            if not path.is_file():
-                raise IndexCorruptError(f"{version_dir}: missing file {rel}")
-            if sha256_file(path) != digest:
-                raise IndexCorruptError(f"{version_dir}: checksum mismatch for {rel}")
+    read_manifest = staticmethod(read_manifest)
+    verify_files = staticmethod(verify_files)

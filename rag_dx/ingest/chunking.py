@@ -21,7 +21,7 @@ from rag_dx.schemas import Chunk, Guideline, Report
 if TYPE_CHECKING:
     from langchain_text_splitters import TextSplitter
 
-__all__ = ["chunk_guidelines", "chunk_reports", "report_title"]
+__all__ = ["check_chunk_sizes", "chunk_guidelines", "chunk_reports", "report_title"]
 
 
 def report_title(report: Report) -> str:
@@ -30,11 +30,13 @@ def report_title(report: Report) -> str:
     return f"{title} ({report.specialty})" if report.specialty else title
 
 
-def _check_sizes(chunk_tokens: int, overlap_tokens: int) -> None:
+def check_chunk_sizes(chunk_tokens: int, overlap_tokens: int, *, prefix: str = "") -> None:
+    """The one rule for chunk sizes (also `ChunkSettings`' validator): raises ValueError."""
     if chunk_tokens < 1:
-        raise ValueError(f"chunk_tokens must be at least 1, got {chunk_tokens}")
+        raise ValueError(f"{prefix}chunk_tokens must be at least 1, got {chunk_tokens}")
     if not 0 <= overlap_tokens < chunk_tokens:
-        raise ValueError(f"overlap_tokens must be in [0, chunk_tokens), got {overlap_tokens} with chunk_tokens={chunk_tokens}")
+        raise ValueError(f"{prefix}overlap_tokens must be in [0, {prefix}chunk_tokens), got {overlap_tokens} "
+                         f"with {prefix}chunk_tokens={chunk_tokens}")
 
 
 # Paragraphs first, then sentences, then lines, then clauses and words. Sentences come before
@@ -115,7 +117,7 @@ def chunk_reports(reports: Sequence[Report], tokenizer: Any, chunk_tokens: int, 
         >>> chunks[0].chunk_id  # doctest: +SKIP
         'R:r87b125d1222c#0'
     """
-    _check_sizes(chunk_tokens, overlap_tokens)
+    check_chunk_sizes(chunk_tokens, overlap_tokens)
     count = _token_counter(tokenizer)
     splitters: dict[tuple[int, int], TextSplitter] = {}
 
@@ -173,7 +175,7 @@ def chunk_guidelines(
         its own still says what it is about. The text is split with room left for that line
         (the title is cut to at most a quarter of `chunk_tokens`).
     """
-    _check_sizes(chunk_tokens, overlap_tokens)
+    check_chunk_sizes(chunk_tokens, overlap_tokens)
     count = _token_counter(tokenizer)
     splitters: dict[tuple[int, int], TextSplitter] = {}
 

@@ -1,0 +1,80 @@
+"""The on-disk layout of an index version, and how it is checked. The one place file names live.
+
+A version directory holds::
+
+    manifest.json     what was built, with what (encoder, FAISS factory, counts) and every file's sha256
+    dense.faiss       FAISS vectors keyed by docstore row id
+    bm25/             the BM25 index over the same rows
+    docstore.sqlite   chunk text and citation metadata
+    <artefact>/       any extra artefact written with the version (listed in the manifest's `artefacts`)
+
+Readers (`reader.py`), the writer (`writer.py`) and the store (`store.py`) import names and checks
+from here; this module imports nothing else from the index package, so the package is acyclic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from rag_dx.errors import IndexCorruptError, IndexMismatchError
+
+MANIFEST = "manifest.json"
+DENSE_FILE = "dense.faiss"
+DOCSTORE_FILE = "docstore.sqlite"
+BM25_DIR = "bm25"
+#: Bumped when the layout changes in a way old readers cannot follow.
+FORMAT_VERSION = 1
+#: Names a version's core files take; an extra artefact may not use them.
+RESERVED_NAMES = frozenset({MANIFEST, DENSE_FILE, DOCSTORE_FILE, BM25_DIR})
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_checksums(root: Path) -> dict[str, str]:
+    """sha256 of every file under a version directory except the manifest (which records them)."""
+    return {
+        p.relative_to(root).as_posix(): sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def read_manifest(version_dir: Path) -> dict:
+    try:
+        return json.loads((version_dir / MANIFEST).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"unreadable manifest in {version_dir}: {exc}") from None
+
+
+def verify_files(version_dir: Path, manifest: dict) -> None:
+    """Every file the manifest lists exists and has its recorded checksum."""
+    expected = manifest.get("files") or {}
+    if not expected:
+        raise IndexCorruptError(f"{version_dir}: manifest lists no files")
+    for rel, digest in expected.items():
+        path = version_dir / rel
+        if not path.is_file():
+            raise IndexCorruptError(f"{version_dir}: missing file {rel}")
+        if sha256_file(path) != digest:
+            raise IndexCorruptError(f"{version_dir}: checksum mismatch for {rel}")
+
+
+def check_encoder(manifest: dict, name: str, encoder_name: str, encoder_fingerprint: str) -> None:
+    """Refuse an index built with another encoder, saying what to run."""
+    built = manifest.get("encoder", {})
+    if built.get("fingerprint") != encoder_fingerprint:
+        raise IndexMismatchError(
+            f"index '{name}' was built with encoder {built.get('name')} "
+            f"(fingerprint {str(built.get('fingerprint'))[:12]}), but the configured encoder is "
+            f"{encoder_name} (fingerprint {encoder_fingerprint[:12]}). Re-embed it with the current "
+            f"encoder (`rag-dx index rebuild --name {name}`, or `rag-dx index build --name {name} "
+            f"--reports ...`) or point RAG_DX_ENCODER at the encoder it was built with."
+        )
