@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -20,10 +20,14 @@ from rag_dx.embed import TextEncoder
 from rag_dx.errors import RagDxError
 from rag_dx.generate import CandidateScorer
 from rag_dx.index.reader import LiveIndex
-from rag_dx.retrieve import Retriever
+from rag_dx.practice.serve import best_report_similarity, ranked_differential
+from rag_dx.retrieve import Retriever, SearchResult
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, hit_weights  # noqa: F401 (re-exported)
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Hit, Versions
 from rag_dx.settings import Settings
+
+if TYPE_CHECKING:
+    from rag_dx.practice.model import PracticeModel
 
 log = logging.getLogger(__name__)
 
@@ -125,23 +129,31 @@ class Assistant:
         pool: dict[str, Candidate] = {}
         # One snapshot per query: the whole answer comes from exactly one index version.
         retriever = self.retriever if mode != "generator" else None
+        ranking = "generator" if mode == "generator" else "similarity vote"
+        outside: str | None = None
         if mode == "generator":
             if not candidates:
                 raise RagDxError("mode 'generator' needs an explicit candidate list")
             for name in candidates:
                 pool.setdefault(candidate_key(name), Candidate(name=name))
         else:
-            # Widen the evidence until it names enough distinct diagnoses to form a differential.
             if retriever is None:
                 raise RagDxError("this assistant has no index; build one with `rag-dx index build`")
-            wide = retriever.search(text, k=max(ds.max_candidates * 3, self.settings.retrieval.k_evidence * 2),
-                                    exclude_doc_ids=exclude_doc_ids)
-            n_keep = min(self.settings.retrieval.k_evidence, len(wide))
-            while n_keep < len(wide) and len(collect_candidates(wide[:n_keep])) < ds.min_candidates:
-                n_keep += 1
-            hits = wide[:n_keep]
+            practice = self._practice(retriever) if mode == "full" else None
+            result = retriever.search_channels(
+                text, self.encoder.encode([text])[0],
+                k=max(ds.max_candidates * 3, self.settings.retrieval.k_evidence * 2),
+                exclude_doc_ids=exclude_doc_ids, k_dense=100 if practice is not None else None)
+            hits = self._keep_evidence(result.hits)
+            timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
+            if practice is not None:
+                outside = self._outside(practice, result)
+                if outside is None:
+                    return self._ranked(text, practice, result, hits, retriever, timings, t0)
+            elif mode == "full":
+                ranking = f"similarity vote + generator ({self._practice_note(retriever)})"
             pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight)
-        timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
+        timings.setdefault("retrieve_ms", (time.perf_counter() - t0) * 1000)
 
         ranked = sorted(pool.values(), key=lambda c: -c.vote)[: ds.max_candidates]
         names = [c.name for c in ranked]
@@ -187,11 +199,78 @@ class Assistant:
             for h in hits
         ]
         abstained, reason = self._abstain(differential, hits, mode)
+        if outside is not None:
+            abstained, reason = True, outside
+            ranking = "similarity vote over guidelines and reports (case outside the practice's recorded diagnoses)"
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return Differential(differential=differential, evidence=evidence, abstained=abstained,
                             abstain_reason=reason, versions=self.versions_for(retriever),
                             warnings=list(retriever.index.warnings) if retriever else [],
+                            timings_ms={k: round(v, 1) for k, v in timings.items()}, ranking=ranking)
+
+    def _keep_evidence(self, wide: list[Hit]) -> list[Hit]:
+        """Widen the evidence past k_evidence until it names enough distinct diagnoses for a differential."""
+        ds = self.settings.diagnosis
+        n_keep = min(self.settings.retrieval.k_evidence, len(wide))
+        while n_keep < len(wide) and len(collect_candidates(wide[:n_keep])) < ds.min_candidates:
+            n_keep += 1
+        return wide[:n_keep]
+
+    def _practice(self, retriever: Retriever) -> "PracticeModel | None":
+        """The serving version's learned ranker, when it has one and ranking by it is switched on."""
+        practice = getattr(retriever.index, "practice", None)
+        if not self.settings.diagnosis.ranker or practice is None or not practice.active:
+            return None
+        return practice
+
+    def _practice_note(self, retriever: Retriever) -> str:
+        practice = getattr(retriever.index, "practice", None)
+        if not self.settings.diagnosis.ranker:
+            return "learned ranker switched off in settings"
+        if practice is None:
+            return "this index version has no practice model; rebuild it to train one"
+        return practice.reason
+
+    def _outside(self, practice: "PracticeModel", result: SearchResult) -> str | None:
+        """Why this case lies outside what the practice has recorded, or None when it does not."""
+        best = best_report_similarity(result)
+        rank = practice.profile.rank(best) if best is not None else None
+        cut = self.settings.diagnosis.outside_quantile
+        if rank is None or rank >= cut:
+            return None
+        return (f"this case is outside the practice's recorded diagnoses: its most similar past report "
+                f"(cosine {best:.2f}) is less similar than {100 * (1 - rank):.0f}% of past reports are to "
+                f"their nearest neighbour. The candidates below come from guidelines and distant reports; "
+                f"treat them as reading suggestions, not a differential.")
+
+    def _ranked(self, text: str, practice: "PracticeModel", result: SearchResult, hits: list[Hit],
+                retriever: Retriever, timings: dict[str, float], t0: float) -> Differential:
+        ds = self.settings.diagnosis
+        t1 = time.perf_counter()
+        ranked = ranked_differential(
+            practice, text, result, hits, k_dense=self.settings.retrieval.k_dense,
+            max_candidates=ds.max_candidates, icd10=lambda key, cites: self._icd10_of(key, cites))
+        timings["score_ms"] = (time.perf_counter() - t1) * 1000
+        evidence = [
+            Evidence(id=h.id, kind=h.chunk.kind, title=h.chunk.title, text=h.chunk.text,
+                     score=round(h.score, 5), label=h.chunk.label, source=h.chunk.source,
+                     url=h.chunk.url, date=h.chunk.date)
+            for h in ranked.evidence
+        ]
+        abstained, reason = self._abstain(ranked.differential, ranked.evidence, "full")
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return Differential(differential=ranked.differential, evidence=evidence, abstained=abstained,
+                            abstain_reason=reason, versions=self.versions_for(retriever),
+                            warnings=list(retriever.index.warnings), ranking="learned ranker",
                             timings_ms={k: round(v, 1) for k, v in timings.items()})
+
+    def _icd10_of(self, key: str, cites: list[Hit]) -> str | None:
+        codes: dict[str, int] = {}
+        for h in cites:
+            if h.chunk.icd10:
+                codes[h.chunk.icd10] = codes.get(h.chunk.icd10, 0) + 1
+        name = next((h.chunk.label for h in cites if h.chunk.label), key)
+        return self._icd10(Candidate(name=name, icd10=codes))
 
     def _abstain(self, differential: list[Diagnosis], hits: list[Hit], mode: Mode) -> tuple[bool, str | None]:
         ds = self.settings.diagnosis

@@ -59,14 +59,27 @@ class Retriever:
     def search_vector(
         self, text: str, vector: np.ndarray, *, k: int | None = None, exclude_doc_ids: set[str] | None = None
     ) -> list[Hit]:
+        return self.search_channels(text, vector, k=k, exclude_doc_ids=exclude_doc_ids).hits
+
+    def search_channels(
+        self, text: str, vector: np.ndarray, *, k: int | None = None, exclude_doc_ids: set[str] | None = None,
+        k_dense: int | None = None,
+    ) -> "SearchResult":
+        """The fused hits plus the dense and BM25 lists they were fused from (the ranker's input).
+
+        Args:
+            k_dense: how deep the dense list goes (at least the configured k_dense); deeper lists
+                let a diagnosis proposed by the practice classifier cite its nearest reports.
+        """
         s = self.settings
         k = k or s.k_evidence
         extra = len(exclude_doc_ids or ()) * 2
-        scores, ids = self.index.dense.search(vector[None, :], s.k_dense + extra)
+        depth = max(k_dense or 0, s.k_dense)
+        scores, ids = self.index.dense.search(vector[None, :], depth + extra)
         dense = [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0]) if i >= 0]
         sparse = self.index.sparse.search(text, s.k_sparse + extra)
         fused = reciprocal_rank_fusion(
-            [[i for i, _ in dense], [i for i, _ in sparse]],
+            [[i for i, _ in dense[: s.k_dense + extra]], [i for i, _ in sparse]],
             k=s.rrf_k,
             weights=[s.dense_weight, s.sparse_weight],
         )
@@ -75,22 +88,39 @@ class Retriever:
         sparse_rank = {i: r for r, (i, _) in enumerate(sparse, start=1)}
         # Fetch a margin beyond k so exclusions can be filtered without a second query.
         wanted = [i for i, _ in fused[: k + extra]]
-        chunks = self.index.docstore.get(wanted)
+        chunks = self.index.docstore.get(list(dict.fromkeys(wanted + [i for i, _ in dense] + [i for i, _ in sparse])))
         missing = [i for i in wanted if i not in dense_score]
         if missing:
             # Sparse-only hits still get a cosine, so abstention can judge every hit alike.
             vecs = self.index.dense.vectors_for(missing)
             for i, sim in zip(missing, vecs @ vector):
                 dense_score[i] = float(sim)
+
+        def keep(row_id: int) -> bool:
+            chunk = chunks.get(row_id)
+            return chunk is not None and not (exclude_doc_ids and chunk.doc_id in exclude_doc_ids)
+
         hits: list[Hit] = []
         for row_id, score in fused[: k + extra]:
-            chunk = chunks.get(row_id)
-            if chunk is None or (exclude_doc_ids and chunk.doc_id in exclude_doc_ids):
+            if not keep(row_id):
                 continue
             hits.append(
-                Hit(chunk=chunk, score=score, dense_score=dense_score.get(row_id),
+                Hit(chunk=chunks[row_id], score=score, dense_score=dense_score.get(row_id),
                     dense_rank=dense_rank.get(row_id), sparse_rank=sparse_rank.get(row_id))
             )
             if len(hits) >= k:
                 break
-        return hits
+        dense_hits = [Hit(chunk=chunks[i], score=sc, dense_score=sc, dense_rank=r)
+                      for r, (i, sc) in enumerate(dense, start=1) if keep(i)][:depth]
+        sparse_hits = [Hit(chunk=chunks[i], score=sc, dense_score=dense_score.get(i), sparse_rank=r)
+                       for r, (i, sc) in enumerate(sparse, start=1) if keep(i)][: s.k_sparse]
+        return SearchResult(hits=hits, dense=dense_hits, sparse=sparse_hits)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Fused evidence and the per-channel lists (dense: cosine as score; sparse: BM25 score)."""
+
+    hits: list[Hit]
+    dense: list[Hit]
+    sparse: list[Hit]

@@ -124,6 +124,8 @@ class Differential(BaseModel):
     versions: Versions
     timings_ms: dict[str, float] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list, description="e.g. served from a fallback index version")
+    ranking: str | None = Field(
+        None, description="how the candidates were ranked: the learned ranker, or the similarity vote and why")
     disclaimer: str = (
         "Decision support for a clinician, not a diagnosis. Verify against the cited evidence and "
         "the patient in front of you."

@@ -1,0 +1,127 @@
+"""The practice model as stored in an index version: classifier + ranker + similarity profile.
+
+`PracticeModel.save` writes into `practice/` of a partial version directory and returns the
+manifest entry (status, counts, training metrics, each file's sha256); `load` refuses files whose
+checksums differ from that entry, with a message that says what to run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag_dx.candidates import candidate_key
+from rag_dx.errors import IndexCorruptError
+from rag_dx.practice.features import Channels, candidate_keys, feature_matrix
+from rag_dx.practice.ood import SimilarityProfile
+from rag_dx.practice.ranker import CandidateRanker
+from rag_dx.practice.textclf import TextClassifier
+
+DIRNAME = "practice"
+META_FILE = "practice.json"
+#: How many of the classifier's top labels join the retrieved ones as candidates.
+CLASSIFIER_TOP_K = 5
+
+
+@dataclass
+class PracticeModel:
+    """What the practice's labels taught; `status` says which parts exist and why.
+
+    status: "ranker" (classifier + learned ranker), "vote-fallback" (too few labels per diagnosis:
+    today's similarity vote is used and said so) or "no-labels".
+    """
+
+    status: str
+    reason: str
+    names: dict[str, str] = field(default_factory=dict)       # candidate key -> display name
+    log_prior: dict[str, float] = field(default_factory=dict)  # candidate key -> log frequency
+    classifier: TextClassifier | None = None
+    ranker: CandidateRanker | None = None
+    profile: SimilarityProfile = field(default_factory=lambda: SimilarityProfile((), 0))
+    metrics: dict[str, Any] = field(default_factory=dict)
+    vote_temperature: float = 0.05
+
+    @property
+    def active(self) -> bool:
+        return self.status == "ranker" and self.classifier is not None and self.ranker is not None
+
+    def classifier_probs(self, text: str) -> dict[str, float]:
+        if self.classifier is None:
+            return {}
+        row = self.classifier.predict_proba([text])[0]
+        return {candidate_key(c): float(p) for c, p in zip(self.classifier.classes, row)}
+
+    def rank(self, text: str, channels: Channels) -> list[tuple[str, float]]:
+        """(candidate key, calibrated probability) best first, over retrieved + classifier labels."""
+        if not self.active:
+            raise RuntimeError("this practice model has no ranker; use the similarity vote")
+        probs = self.classifier_probs(text)
+        top = sorted(probs, key=probs.get, reverse=True)[:CLASSIFIER_TOP_K]
+        keys = candidate_keys(channels, [self.names.get(k, k) for k in top])
+        X = feature_matrix(keys, channels, probs, self.log_prior, vote_temperature=self.vote_temperature)
+        p = self.ranker.probabilities(X)
+        order = np.argsort(-p, kind="stable")
+        return [(keys[i], float(p[i])) for i in order]
+
+    # --- storage -------------------------------------------------------------------------------
+
+    def save(self, version_dir: Path) -> dict[str, Any]:
+        """Write `practice/` inside a version directory; returns the manifest entry."""
+        from rag_dx.index.store import sha256_file
+
+        out = version_dir / DIRNAME
+        out.mkdir(parents=True, exist_ok=True)
+        files: list[str] = []
+        if self.classifier is not None:
+            files += self.classifier.save(out)
+        if self.ranker is not None:
+            files += self.ranker.save(out)
+        meta = {"status": self.status, "reason": self.reason, "names": self.names, "log_prior": self.log_prior,
+                "profile": self.profile.to_json(), "metrics": self.metrics,
+                "vote_temperature": self.vote_temperature}
+        (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        files.append(META_FILE)
+        return {"status": self.status, "reason": self.reason, "metrics": self.metrics,
+                "files": {f"{DIRNAME}/{f}": sha256_file(out / f) for f in sorted(files)}}
+
+    @classmethod
+    def load(cls, version_dir: Path, entry: Mapping[str, Any] | None, *, verify: bool = True) -> "PracticeModel | None":
+        """The version's practice model, or None for a version built before practice models existed."""
+        if not entry:
+            return None
+        from rag_dx.index.store import sha256_file
+
+        base = version_dir / DIRNAME
+        files: Mapping[str, str] = entry.get("files", {})
+        try:
+            if verify:
+                for rel, digest in files.items():
+                    if sha256_file(version_dir / rel) != digest:
+                        raise IndexCorruptError(
+                            f"index version {version_dir.name}: practice model file {rel} does not match the "
+                            "checksum in its manifest; run `rag-dx index verify` and rebuild or roll back")
+            meta = json.loads((base / META_FILE).read_text(encoding="utf-8"))
+            classifier = TextClassifier.load(base) if f"{DIRNAME}/textclf.json" in files else None
+            ranker = CandidateRanker.load(base) if f"{DIRNAME}/ranker.json" in files else None
+            profile = SimilarityProfile.from_json(meta.get("profile", {}))
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorruptError(f"index version {version_dir.name}: practice model cannot be read ({exc}); "
+                                    "rebuild it with `rag-dx index rebuild`") from None
+        return cls(status=str(meta["status"]), reason=str(meta.get("reason", "")), names=dict(meta["names"]),
+                   log_prior={k: float(v) for k, v in meta["log_prior"].items()}, classifier=classifier,
+                   ranker=ranker, profile=profile, metrics=dict(meta.get("metrics", {})),
+                   vote_temperature=float(meta.get("vote_temperature", 0.05)))
+
+
+def display_names(labels: Sequence[str]) -> dict[str, str]:
+    """Candidate key -> the most frequent spelling of that label (first seen on ties)."""
+    counts: dict[str, dict[str, int]] = {}
+    for label in labels:
+        spellings = counts.setdefault(candidate_key(label), {})
+        spellings[label] = spellings.get(label, 0) + 1
+    return {k: max(v.items(), key=lambda kv: kv[1])[0] for k, v in counts.items()}

@@ -1,0 +1,137 @@
+"""A calibrated linear ranker over the candidate features of `features.FEATURES`.
+
+scikit-learn's logistic regression learns one weight per signal from (candidate, is-the-right-
+diagnosis) rows; at serving time the weighted scores of one case's candidates go through a
+softmax whose temperature was fitted on cross-fitted scores, so the probabilities shown mean what
+they say. Linear on purpose: a practice with a few hundred reports cannot support more, and its
+weights can be read in the eval report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag_dx.practice.features import FEATURES
+
+FILE = "ranker.json"
+
+
+def softmax_t(scores: NDArray[np.float64], temperature: float) -> NDArray[np.float64]:
+    if scores.size == 0:
+        return scores
+    z = (scores - scores.max()) / temperature
+    e = np.exp(z)
+    return e / e.sum()
+
+
+@dataclass(frozen=True)
+class CandidateRanker:
+    weights: tuple[float, ...]
+    bias: float
+    temperature: float
+    features: tuple[str, ...] = FEATURES
+    #: Mean of each feature over the training rows and its scale, so weights are comparable.
+    mean: tuple[float, ...] = ()
+    scale: tuple[float, ...] = ()
+
+    def scores(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        Z = (X - np.asarray(self.mean)) / np.asarray(self.scale)
+        return Z @ np.asarray(self.weights) + self.bias
+
+    def probabilities(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Calibrated probabilities over one case's candidates (rows of X)."""
+        return softmax_t(self.scores(X), self.temperature)
+
+    def importances(self) -> dict[str, float]:
+        """Standardized weights: the change in score per standard deviation of each signal."""
+        return {f: round(float(w), 4) for f, w in zip(self.features, self.weights)}
+
+    def save(self, directory: Path) -> list[str]:
+        payload = {"features": list(self.features), "weights": list(self.weights), "bias": self.bias,
+                   "temperature": self.temperature, "mean": list(self.mean), "scale": list(self.scale)}
+        (directory / FILE).write_text(json.dumps(payload, indent=1), encoding="utf-8")
+        return [FILE]
+
+    @classmethod
+    def load(cls, directory: Path) -> "CandidateRanker":
+        raw = json.loads((directory / FILE).read_text(encoding="utf-8"))
+        if tuple(raw["features"]) != FEATURES:
+            raise ValueError(f"ranker in {directory} was trained on features {raw['features']}, this rag-dx "
+                             f"computes {list(FEATURES)}; rebuild the index (`rag-dx index rebuild`)")
+        n = len(FEATURES)
+        if not (len(raw["weights"]) == len(raw["mean"]) == len(raw["scale"]) == n) or raw["temperature"] <= 0:
+            raise ValueError(f"ranker in {directory}: malformed weights or temperature")
+        return cls(weights=tuple(map(float, raw["weights"])), bias=float(raw["bias"]),
+                   temperature=float(raw["temperature"]), features=FEATURES,
+                   mean=tuple(map(float, raw["mean"])), scale=tuple(map(float, raw["scale"])))
+
+
+def fit_ranker(
+    X: NDArray[np.float64], y: NDArray[np.int64], query: NDArray[np.int64], *, C: float = 1.0, seed: int = 0
+) -> CandidateRanker:
+    """Fit weights on all rows, and the temperature on 2-fold cross-fitted scores (by query).
+
+    Args:
+        X: candidate feature rows; y: 1 for the right diagnosis; query: the case each row belongs to.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    Z = (X - mean) / scale
+
+    def fit(rows: NDArray[np.bool_]) -> LogisticRegression:
+        return LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(Z[rows], y[rows])
+
+    rng = np.random.default_rng(seed)
+    queries = np.unique(query)
+    half = set(rng.permutation(queries)[: len(queries) // 2].tolist())
+    in_a = np.array([q in half for q in query])
+    cross = np.zeros(len(y))
+    for train_rows in (in_a, ~in_a):
+        if len(np.unique(y[train_rows])) < 2:
+            cross[~train_rows] = 0.0
+            continue
+        cross[~train_rows] = fit(train_rows).decision_function(Z[~train_rows])
+    model = fit(np.ones(len(y), dtype=bool))
+    temperature = fit_temperature(cross, y, query)
+    return CandidateRanker(weights=tuple(float(w) for w in model.coef_[0]), bias=float(model.intercept_[0]),
+                           temperature=temperature, mean=tuple(map(float, mean)), scale=tuple(map(float, scale)))
+
+
+def fit_temperature(scores: NDArray[np.float64], y: NDArray[np.int64], query: NDArray[np.int64]) -> float:
+    """The softmax temperature minimising the per-case negative log-likelihood of the right diagnosis.
+
+    Cases whose right diagnosis is not among the candidates carry no information here and are skipped.
+    """
+    from scipy.optimize import minimize_scalar
+
+    groups = [np.flatnonzero(query == q) for q in np.unique(query)]
+    groups = [g for g in groups if y[g].sum() == 1]
+    if not groups:
+        return 1.0
+
+    def nll(log_t: float) -> float:
+        t = float(np.exp(log_t))
+        total = 0.0
+        for g in groups:
+            s = scores[g] / t
+            s = s - s.max()
+            total -= s[y[g] == 1][0] - np.log(np.exp(s).sum())
+        return total / len(groups)
+
+    res = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
+    return float(np.exp(res.x))
+
+
+def rank_rows(ranker: CandidateRanker, X: NDArray[np.float64], keys: Sequence[str]) -> list[tuple[str, float]]:
+    probs = ranker.probabilities(X)
+    order = np.argsort(-probs, kind="stable")
+    return [(keys[i], float(probs[i])) for i in order]

@@ -1,0 +1,164 @@
+"""Train the practice model from the chunks and vectors of an index version being written.
+
+Leakage control is the point of this module: every training signal for a report is computed as if
+that report were a new case. Its retrieval lists come from the same dense and BM25 indexes the
+version will serve, with the report itself and its exact duplicates removed; its classifier
+probabilities come from a model fitted on the other folds (grouped by duplicate, so a twin never
+sits on the other side).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rag_dx.candidates import candidate_key
+from rag_dx.practice.features import Channels, Item, candidate_keys, feature_matrix
+from rag_dx.practice.model import CLASSIFIER_TOP_K, PracticeModel, display_names
+from rag_dx.practice.ood import SimilarityProfile
+from rag_dx.practice.ranker import fit_ranker
+from rag_dx.practice.textclf import TextClassifier
+from rag_dx.schemas import Chunk
+
+log = logging.getLogger(__name__)
+
+#: Below this many labeled reports per diagnosis (on average) the ranker cannot be trained honestly.
+MIN_REPORTS_PER_LABEL = 3
+
+
+@dataclass
+class Docs:
+    """Labeled reports reassembled from their chunks."""
+
+    ids: list[str]
+    texts: list[str]
+    labels: list[str]
+    groups: NDArray[np.int64]           # exact-duplicate group per report
+    chunk_rows: list[list[int]]         # positions in the chunk list
+
+
+def labeled_docs(chunks: Sequence[Chunk]) -> Docs:
+    order: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        if c.kind == "report" and c.label and c.label.strip():
+            order.setdefault(c.doc_id, []).append(i)
+    ids = list(order)
+    texts = [" ".join(chunks[i].text for i in order[d]) for d in ids]
+    labels = [chunks[order[d][0]].label.strip() for d in ids]  # type: ignore[union-attr]
+    first: dict[str, int] = {}
+    groups = np.array([first.setdefault(candidate_key(t), len(first)) for t in texts], dtype=np.int64)
+    return Docs(ids=ids, texts=texts, labels=labels, groups=groups, chunk_rows=[order[d] for d in ids])
+
+
+def oof_probabilities(docs: Docs, *, n_folds: int = 5, seed: int = 0) -> list[dict[str, float]]:
+    """Out-of-fold classifier probabilities per report, keyed by candidate key."""
+    from sklearn.model_selection import GroupKFold
+
+    n_groups = len(np.unique(docs.groups))
+    folds = GroupKFold(n_splits=min(n_folds, n_groups))
+    out: list[dict[str, float]] = [{} for _ in docs.texts]
+    for train, test in folds.split(docs.texts, docs.labels, docs.groups):
+        labels = [docs.labels[i] for i in train]
+        if len(set(labels)) < 2:
+            continue
+        clf = TextClassifier.fit([docs.texts[i] for i in train], labels, seed=seed)
+        keys = [candidate_key(c) for c in clf.classes]
+        for i, row in zip(test, clf.predict_proba([docs.texts[i] for i in test])):
+            out[i] = dict(zip(keys, map(float, row)))
+    return out
+
+
+def _channels(docs: Docs, chunks: Sequence[Chunk], vectors: NDArray[np.float32], queries: NDArray[np.int64],
+              k_dense: int, k_sparse: int) -> tuple[list[Channels], NDArray[np.float64]]:
+    """Retrieval lists for each query report, itself and its duplicates excluded; and its best report cosine."""
+    import faiss
+
+    from rag_dx.index.bm25 import SparseIndex
+
+    group_of_chunk = np.full(len(chunks), -1, dtype=np.int64)
+    for d, rows in enumerate(docs.chunk_rows):
+        group_of_chunk[rows] = docs.groups[d]
+    biggest = max(Counter(group_of_chunk[group_of_chunk >= 0].tolist()).values(), default=1)
+    margin = biggest + 2
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    qvec = np.stack([vectors[docs.chunk_rows[q][0]] for q in queries]).astype(np.float32)
+    scores, ids = flat.search(qvec, k_dense + margin)
+    sparse = SparseIndex.build([c.text for c in chunks], np.arange(len(chunks), dtype=np.int64))
+
+    def item(row: int, score: float) -> Item:
+        return Item(label=chunks[row].label, kind=chunks[row].kind, score=float(score))
+
+    out, best = [], []
+    for n, q in enumerate(queries):
+        g = docs.groups[q]
+        dense = [item(int(r), s) for r, s in zip(ids[n], scores[n]) if r >= 0 and group_of_chunk[r] != g][:k_dense]
+        hits = sparse.search(docs.texts[q], k_sparse + margin)
+        sp = [item(r, s) for r, s in hits if group_of_chunk[r] != g][:k_sparse]
+        out.append(Channels(dense=dense, sparse=sp))
+        best.append(max((i.score for i in dense if i.kind == "report"), default=-1.0))
+    return out, np.asarray(best)
+
+
+def train_practice(
+    chunks: Sequence[Chunk],
+    vectors: NDArray[np.float32],
+    *,
+    k_dense: int = 30,
+    k_sparse: int = 30,
+    vote_temperature: float = 0.05,
+    max_queries: int = 4000,
+    seed: int = 0,
+) -> PracticeModel:
+    """The practice model for one index version (see the module docstring for leakage control)."""
+    t0 = time.perf_counter()
+    docs = labeled_docs(chunks)
+    if not docs.ids:
+        return PracticeModel(status="no-labels", reason="the index holds no labeled reports")
+    names = display_names(docs.labels)
+    counts = Counter(candidate_key(label) for label in docs.labels)
+    log_prior = {k: float(np.log(v / len(docs.ids))) for k, v in counts.items()}
+    if len(counts) < 2 or len(docs.ids) < MIN_REPORTS_PER_LABEL * len(counts):
+        return PracticeModel(
+            status="vote-fallback", names=names, log_prior=log_prior,
+            reason=(f"{len(docs.ids)} labeled reports for {len(counts)} diagnoses: fewer than "
+                    f"{MIN_REPORTS_PER_LABEL} per diagnosis, so the similarity vote ranks candidates"))
+    oof = oof_probabilities(docs, seed=seed)
+    classifier = TextClassifier.fit(docs.texts, docs.labels, seed=seed)
+    rng = np.random.default_rng(seed)
+    queries = np.arange(len(docs.ids))
+    if len(queries) > max_queries:
+        queries = np.sort(rng.choice(queries, size=max_queries, replace=False))
+    channels, best = _channels(docs, chunks, vectors, queries, k_dense, k_sparse)
+    X_rows, y_rows, q_rows = [], [], []
+    for n, (q, ch) in enumerate(zip(queries, channels)):
+        gold = candidate_key(docs.labels[q])
+        # The query's own label frequency is left as is: leaving it out would make the right label
+        # the only one with a lowered prior, a signal that does not exist for a new case.
+        prior = log_prior
+        top = sorted(oof[q], key=oof[q].get, reverse=True)[:CLASSIFIER_TOP_K]
+        keys = candidate_keys(ch, top)
+        X_rows.append(feature_matrix(keys, ch, oof[q], prior, vote_temperature=vote_temperature))
+        y_rows += [int(k == gold) for k in keys]
+        q_rows += [n] * len(keys)
+    X, y, qid = np.vstack(X_rows), np.asarray(y_rows), np.asarray(q_rows)
+    ranker = fit_ranker(X, y, qid, seed=seed)
+    metrics = {
+        "labeled_reports": len(docs.ids), "diagnoses": len(counts), "ranker_queries": int(len(queries)),
+        "candidate_recall": round(float(np.mean([y[qid == n].any() for n in range(len(queries))])), 4),
+        "oof_classifier_top1": round(float(np.mean(
+            [max(oof[q], key=oof[q].get, default="") == candidate_key(docs.labels[q]) for q in queries])), 4),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+        "importances": ranker.importances(), "temperature": round(ranker.temperature, 4),
+    }
+    log.info("practice model: %s", metrics)
+    return PracticeModel(status="ranker", reason="learned ranker over retrieval, classifier and prior signals",
+                         names=names, log_prior=log_prior, classifier=classifier, ranker=ranker,
+                         profile=SimilarityProfile.from_similarities(best), metrics=metrics,
+                         vote_temperature=vote_temperature)

@@ -1,0 +1,147 @@
+"""The practice model: classifier storage, leakage-safe training, fallback, verification on load."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag_dx.errors import IndexCorruptError
+from rag_dx.practice.features import FEATURES, Channels, Item, candidate_keys, feature_matrix
+from rag_dx.practice.model import PracticeModel
+from rag_dx.practice.ood import SimilarityProfile
+from rag_dx.practice.ranker import fit_temperature
+from rag_dx.practice.textclf import TextClassifier
+from rag_dx.practice.train import labeled_docs, train_practice
+from rag_dx.schemas import Chunk
+
+WORDS = {
+    "flu": "fever cough aches chills sore throat tired",
+    "eczema": "itchy dry rash skin patches cracked flaky",
+    "migraine": "throbbing headache nausea light sensitivity aura vomiting",
+    "gout": "swollen red toe joint pain hot night attack",
+}
+
+
+def corpus(per_label: int, seed: int = 0) -> tuple[list[Chunk], np.ndarray]:
+    """Reports built from each label's words (random subsets), with one exact duplicate pair."""
+    rng = np.random.default_rng(seed)
+    chunks, vocab = [], sorted({w for ws in WORDS.values() for w in ws.split()})
+    for label, words in WORDS.items():
+        for i in range(per_label):
+            picked = rng.choice(words.split(), size=4, replace=False)
+            noise = rng.choice(vocab, size=1)
+            chunks.append(Chunk(chunk_id=f"R:{label}{i}#0", kind="report", doc_id=f"{label}{i}", title="r",
+                                text="patient has " + " ".join([*picked, *noise]), label=label))
+    dup = chunks[0]
+    chunks.append(dup.model_copy(update={"chunk_id": "R:dup#0", "doc_id": "dup"}))
+    vectors = np.zeros((len(chunks), len(vocab)), dtype=np.float32)
+    for r, c in enumerate(chunks):
+        for w in c.text.split():
+            if w in vocab:
+                vectors[r, vocab.index(w)] += 1
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return chunks, vectors
+
+
+def test_classifier_round_trips_without_pickle(tmp_path):
+    chunks, _ = corpus(6)
+    clf = TextClassifier.fit([c.text for c in chunks], [c.label for c in chunks])
+    files = clf.save(tmp_path)
+    assert all(f.endswith((".json", ".npy")) for f in files)
+    again = TextClassifier.load(tmp_path)
+    texts = ["patient has itchy rash", "throbbing headache"]
+    np.testing.assert_allclose(again.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+    assert again.classes == clf.classes
+
+
+def test_training_excludes_the_report_and_its_duplicates():
+    chunks, vectors = corpus(6)
+    # A label carried only by one report and its exact duplicate must never be a candidate for it.
+    chunks[0] = chunks[0].model_copy(update={"label": "unique"})
+    chunks[-1] = chunks[-1].model_copy(update={"label": "unique"})
+    from rag_dx.practice.train import _channels
+
+    docs = labeled_docs(chunks)
+    q = docs.ids.index(chunks[0].doc_id)
+    (ch,), _ = _channels(docs, chunks, vectors, np.array([q]), 30, 30)
+    labels = {i.label for i in ch.dense} | {i.label for i in ch.sparse}
+    assert "unique" not in labels and len(ch.dense) > 0
+
+
+def test_train_ranker_and_rank():
+    chunks, vectors = corpus(8)
+    model = train_practice(chunks, vectors)
+    assert model.status == "ranker" and model.active
+    assert set(model.metrics["importances"]) == set(FEATURES)
+    ch = Channels(dense=[Item("eczema", "report", 0.9), Item("flu", "report", 0.5)],
+                  sparse=[Item("eczema", "report", 3.0)])
+    ranked = model.rank("patient has itchy dry rash and flaky skin", ch)
+    assert ranked[0][0] == "eczema"
+    assert abs(sum(p for _, p in ranked) - 1.0) < 1e-6
+    # the classifier's top labels join the retrieved ones as candidates
+    assert {"flu", "eczema"} <= {k for k, _ in ranked}
+
+
+def test_too_few_labels_falls_back_and_says_so():
+    chunks, vectors = corpus(2)
+    model = train_practice(chunks, vectors)
+    assert model.status == "vote-fallback" and not model.active
+    assert "fewer than 3 per diagnosis" in model.reason
+
+
+def test_no_labels():
+    chunks, vectors = corpus(3)
+    chunks = [c.model_copy(update={"label": None}) for c in chunks]
+    assert train_practice(chunks, vectors).status == "no-labels"
+
+
+def test_saved_model_is_verified_on_load(tmp_path):
+    chunks, vectors = corpus(8)
+    model = train_practice(chunks, vectors)
+    entry = json.loads(json.dumps(model.save(tmp_path)))
+    again = PracticeModel.load(tmp_path, entry)
+    ch = Channels(dense=[Item("gout", "report", 0.8)], sparse=[])
+    assert again.rank("swollen toe at night", ch) == model.rank("swollen toe at night", ch)
+    coef = tmp_path / "practice" / "textclf_coef.npy"
+    arr = np.load(coef)
+    arr[0, 0] += 1.0
+    np.save(coef, arr)
+    with pytest.raises(IndexCorruptError, match="does not match the checksum"):
+        PracticeModel.load(tmp_path, entry)
+    assert PracticeModel.load(tmp_path, None) is None
+
+
+def test_features_are_shaped_and_mark_unretrieved():
+    ch = Channels(dense=[Item("a", "report", 0.9), Item("b", "report", 0.7), Item("g", "guideline", 0.8)],
+                  sparse=[Item("b", "report", 2.0)])
+    keys = candidate_keys(ch, ["c"])
+    assert keys == ["a", "b", "c"]
+    X = feature_matrix(keys, ch, {"a": 0.2, "b": 0.3, "c": 0.5}, {"a": -1.0, "b": -1.0, "c": -2.0})
+    assert X.shape == (3, len(FEATURES))
+    col = dict(zip(FEATURES, X.T))
+    assert col["unretrieved"].tolist() == [0.0, 0.0, 1.0]
+    assert col["dense_top"].tolist() == [1.0, 0.0, 0.0]
+    assert col["clf_top"].tolist() == [0.0, 0.0, 1.0]
+
+
+def test_temperature_sharpens_underconfident_scores():
+    rng = np.random.default_rng(0)
+    scores, y, q = [], [], []
+    for n in range(200):
+        s = rng.normal(size=4) * 0.1
+        s[0] += 0.5  # the right one is always ahead: the softmax at T=1 is far too flat
+        scores += s.tolist()
+        y += [1, 0, 0, 0]
+        q += [n] * 4
+    assert fit_temperature(np.array(scores), np.array(y), np.array(q)) < 0.5
+
+
+def test_similarity_profile_ranks_cases():
+    prof = SimilarityProfile.from_similarities(np.linspace(0.5, 0.9, 50))
+    assert prof.rank(0.2) == 0.0 and prof.rank(0.95) == 1.0
+    assert 0.4 < prof.rank(0.7) < 0.6
+    assert SimilarityProfile.from_json(prof.to_json()) == SimilarityProfile.from_json(prof.to_json())
+    with pytest.raises(ValueError):
+        SimilarityProfile.from_json({"percentiles": [0.5, 0.4] + [0.9] * 99, "n": 3})
