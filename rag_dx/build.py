@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,6 +87,25 @@ def embed_chunks(settings: "Settings", encoder: "TextEncoder", chunks: list[Chun
     return np.ascontiguousarray(vectors, dtype=np.float32), len(todo)
 
 
+def with_practice_model(settings: "Settings", artefacts: Mapping[str, ArtefactWriter] | None,
+                        vectors: np.ndarray) -> dict[str, ArtefactWriter]:
+    """The caller's artefacts plus the practice model, trained on the version's chunks and vectors."""
+    from rag_dx.practice.model import DIRNAME
+
+    out = dict(artefacts or {})
+    if settings.diagnosis.practice_model and DIRNAME not in out:
+        def write(partial: Path, chunks: Sequence[Chunk]) -> dict:
+            from rag_dx.practice.train import train_practice
+
+            model = train_practice(chunks, vectors, k_dense=settings.retrieval.k_dense,
+                                   k_sparse=settings.retrieval.k_sparse,
+                                   vote_temperature=settings.diagnosis.vote_temperature)
+            return model.save(partial)
+
+        out[DIRNAME] = write
+    return out
+
+
 def build_index(
     settings: "Settings",
     name: str,
@@ -131,7 +150,8 @@ def build_index(
     with store.writer_lock():
         store.clean_partials()
         final = write_version(store, chunks, vectors, encoder, extra, switch=switch,
-                              faiss_config=settings.faiss, artefacts=artefacts)
+                              faiss_config=settings.faiss,
+                              artefacts=with_practice_model(settings, artefacts, vectors))
     log.info("index %s: version %s with %d chunks", name, final.name, len(chunks))
     return final
 
@@ -223,7 +243,8 @@ def update_index(
         extra = _update_extra(settings, manifest, current, deid, sources, n_embedded, reembed=reembed,
                               old_docs=old_docs, replaced=replaced, delete=delete)
         final = write_version(store, chunks, vectors, encoder, extra, switch=switch,
-                              faiss_config=settings.faiss, artefacts=artefacts)
+                              faiss_config=settings.faiss,
+                              artefacts=with_practice_model(settings, artefacts, vectors))
     log.info("index %s: %s -> %s, %d chunks embedded", name, current.name, final.name, n_embedded)
     return final
 

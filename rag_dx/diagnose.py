@@ -218,13 +218,13 @@ class Assistant:
 
     def _practice(self, retriever: Retriever) -> "PracticeModel | None":
         """The serving version's learned ranker, when it has one and ranking by it is switched on."""
-        practice = getattr(retriever.index, "practice", None)
-        if not self.settings.diagnosis.ranker or practice is None or not practice.active:
+        if not self.settings.diagnosis.ranker:
             return None
-        return practice
+        practice = _practice_of(retriever)
+        return practice if practice is not None and practice.active else None
 
     def _practice_note(self, retriever: Retriever) -> str:
-        practice = getattr(retriever.index, "practice", None)
+        practice = _practice_of(retriever)
         if not self.settings.diagnosis.ranker:
             return "learned ranker switched off in settings"
         if practice is None:
@@ -295,6 +295,13 @@ class Assistant:
 
             iterator = tqdm(texts, desc=f"diagnose ({mode})", unit="case")
         return [self.diagnose(t, mode=mode, candidates=candidates) for t in iterator]
+
+
+def _practice_of(retriever: Retriever) -> "PracticeModel | None":
+    """The serving version's practice model (None for versions built before practice models)."""
+    from rag_dx.practice.model import DIRNAME, PracticeModel
+
+    return retriever.index.artefact(DIRNAME, PracticeModel.load)
 
 
 def configure_threads(settings: Settings) -> None:

@@ -52,6 +52,8 @@ class DiagnosisSettings(BaseModel):
     min_similarity: float = Field(0.25, ge=-1, le=1, description="abstain when no evidence is at least this similar")
     evidence_chars: int = Field(300, ge=50, description="characters of each passage shown to the generator")
     prompt_evidence: int = Field(4, ge=0, description="passages included in the generator prompt")
+    practice_model: bool = Field(
+        True, description="train the practice model (classifier + ranker) into every index version built")
     ranker: bool = Field(
         True, description="rank with the index version's learned practice ranker when it has one (else the "
         "similarity vote blended with the generator)")

@@ -145,3 +145,63 @@ def test_similarity_profile_ranks_cases():
     assert SimilarityProfile.from_json(prof.to_json()) == SimilarityProfile.from_json(prof.to_json())
     with pytest.raises(ValueError):
         SimilarityProfile.from_json({"percentiles": [0.5, 0.4] + [0.9] * 99, "n": 3})
+
+
+# --- wired into build and diagnose -----------------------------------------------------------------
+
+
+def _reports(per_label: int):
+    from rag_dx.schemas import Report
+
+    chunks, _ = corpus(per_label, seed=3)
+    return [Report(report_id=c.doc_id, text=c.text, diagnosis=c.label, source="t", line=i + 2)
+            for i, c in enumerate(chunks)]
+
+
+def _assistant(tmp_path, fake_encoder, per_label: int, **diagnosis):
+    from rag_dx.build import build_index
+    from rag_dx.diagnose import build_assistant
+    from rag_dx.settings import Settings
+    from tests.helpers import PassThroughDeid
+
+    settings = Settings(index_dir=tmp_path, diagnosis=diagnosis)
+    version = build_index(settings, "p", _reports(per_label), [], encoder=fake_encoder,
+                          deidentifier=PassThroughDeid())
+    return build_assistant(settings, "p", encoder=fake_encoder, load_generator=False,
+                           load_vocabulary=False), version
+
+
+def test_build_trains_a_verified_practice_model_and_diagnose_ranks_with_it(tmp_path, fake_encoder):
+    assistant, version = _assistant(tmp_path, fake_encoder, 8)
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert manifest["practice"]["status"] == "ranker"
+    assert "practice/textclf_coef.npy" in manifest["files"]  # covered by the version's checksums
+    d = assistant.diagnose("patient has swollen red toe joint pain at night")
+    assert d.ranking == "learned ranker"
+    assert d.differential[0].diagnosis == "gout"
+    shown = {e.id for e in d.evidence}
+    for dx in d.differential:  # every diagnosis cites evidence that is shown
+        assert dx.evidence and set(dx.evidence) <= shown
+        labels = {e.label for e in d.evidence if e.id in dx.evidence}
+        assert labels == {dx.diagnosis}
+
+
+def test_ranker_can_be_switched_off(tmp_path, fake_encoder):
+    assistant, _ = _assistant(tmp_path, fake_encoder, 8, ranker=False)
+    d = assistant.diagnose("patient has swollen red toe joint pain at night", mode="full")
+    assert d.ranking != "learned ranker" and "switched off" in d.ranking
+
+
+def test_few_labels_fall_back_to_the_vote_and_say_so(tmp_path, fake_encoder):
+    assistant, version = _assistant(tmp_path, fake_encoder, 2)
+    assert json.loads((version / "manifest.json").read_text())["practice"]["status"] == "vote-fallback"
+    d = assistant.diagnose("patient has itchy dry rash")
+    assert "fewer than 3 per diagnosis" in d.ranking
+
+
+def test_a_case_unlike_any_report_abstains_as_outside(tmp_path, fake_encoder):
+    assistant, _ = _assistant(tmp_path, fake_encoder, 8)
+    d = assistant.diagnose("burning urination frequency suprapubic discomfort without fever")
+    assert d.abstained and "outside the practice" in d.abstain_reason
+    inside = assistant.diagnose("patient has itchy dry rash skin patches")
+    assert not inside.abstained

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rag_dx.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag_dx.index.bm25 import SparseIndex
@@ -41,10 +43,23 @@ class LoadedIndex:
     sparse: SparseIndex
     docstore: DocStore
     warnings: list[str] = field(default_factory=list)
+    _artefacts: dict = field(default_factory=dict, repr=False)
+    _artefact_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def version_id(self) -> str:
         return f"{self.name}/{self.version}"
+
+    def artefact(self, name: str, load: Callable[[Path, Any], Any]) -> Any:
+        """An extra artefact of this version (see rag_dx.index.writer), loaded once per snapshot.
+
+        `load(version_dir, manifest_entry_or_None)` is called at most once; its result (or its
+        exception) belongs to this version, so a new version gets a fresh load.
+        """
+        with self._artefact_lock:
+            if name not in self._artefacts:
+                self._artefacts[name] = load(self.path, self.manifest.get(name))
+            return self._artefacts[name]
 
 
 def open_version(store: IndexStore, path: Path, *, encoder_name: str, encoder_fingerprint: str,

@@ -28,8 +28,10 @@ from rag_dx.schemas import Chunk
 
 log = logging.getLogger(__name__)
 
-#: Below this many labeled reports per diagnosis (on average) the ranker cannot be trained honestly.
+#: Below this many labeled reports per diagnosis (on average), or this many in all, the ranker and
+#: its temperature cannot be fitted honestly (each cross-fitting half needs a few cases per label).
 MIN_REPORTS_PER_LABEL = 3
+MIN_LABELED_REPORTS = 20
 
 
 @dataclass
@@ -124,11 +126,13 @@ def train_practice(
     names = display_names(docs.labels)
     counts = Counter(candidate_key(label) for label in docs.labels)
     log_prior = {k: float(np.log(v / len(docs.ids))) for k, v in counts.items()}
-    if len(counts) < 2 or len(docs.ids) < MIN_REPORTS_PER_LABEL * len(counts):
+    if (len(counts) < 2 or len(docs.ids) < MIN_REPORTS_PER_LABEL * len(counts)
+            or len(docs.ids) < MIN_LABELED_REPORTS):
         return PracticeModel(
             status="vote-fallback", names=names, log_prior=log_prior,
             reason=(f"{len(docs.ids)} labeled reports for {len(counts)} diagnoses: fewer than "
-                    f"{MIN_REPORTS_PER_LABEL} per diagnosis, so the similarity vote ranks candidates"))
+                    f"{MIN_REPORTS_PER_LABEL} per diagnosis or {MIN_LABELED_REPORTS} in all, so the "
+                    "similarity vote ranks candidates"))
     oof = oof_probabilities(docs, seed=seed)
     classifier = TextClassifier.fit(docs.texts, docs.labels, seed=seed)
     rng = np.random.default_rng(seed)
