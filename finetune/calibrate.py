@@ -27,9 +27,9 @@ import numpy as np
 
 from finetune.pairs import label_key
 from finetune.recipe_keys import check_recipe_keys
-from rag_dx.calibration import CALIBRATION_FILE, apply_temperature, read_adapter_calibration
+from rag_dx.calibration import CALIBRATION_FILE, apply_temperature
 
-__all__ = ["CALIBRATION_FILE", "apply_temperature", "fit_temperature", "read_temperature", "write_calibration"]
+__all__ = ["CALIBRATION_FILE", "apply_temperature", "fit_temperature", "write_calibration"]
 
 T_MIN, T_MAX = 0.05, 20.0
 
@@ -117,7 +117,7 @@ def fit_temperature(prob_lists: Sequence[Sequence[float]], gold_idx: Sequence[in
 def calibration_metrics(names: Sequence[Sequence[str]], probs: Sequence[Sequence[float]], golds: Sequence[str],
                         temperature: float) -> dict[str, float]:
     """ECE (top-1, 10 bins, as ``rag-dx eval``), NLL and mean confidence at temperature T."""
-    from eval.metrics import expected_calibration_error
+    from rag_dx.metrics import expected_calibration_error
 
     conf, correct, gidx, scaled = [], [], [], []
     for n, p, g in zip(names, probs, golds):
@@ -163,15 +163,3 @@ def write_calibration(adapter_dir: Path, temperature: float, *, validation: dict
         payload["generator_pmi"] = bool(generator_pmi)
     path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     return path
-
-
-def read_generator_pmi(adapter_dir: str | Path | None) -> bool | None:
-    """The scoring (PMI or not) the adapter was calibrated with, or None when unrecorded."""
-    cal = read_adapter_calibration(adapter_dir)
-    return None if cal is None else cal.generator_pmi
-
-
-def read_temperature(adapter_dir: str | Path | None) -> float | None:
-    """The stored temperature, or None when the adapter has no calibration file."""
-    cal = read_adapter_calibration(adapter_dir)
-    return None if cal is None else cal.temperature

@@ -11,7 +11,6 @@ built with it, whereas editing the JSON manifest would.
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,31 +23,16 @@ EVAL_BEGIN = "<!-- rag-dx eval results: begin -->"
 EVAL_END = "<!-- rag-dx eval results: end -->"
 
 
-def package_versions() -> dict[str, str | None]:
-    from importlib import metadata
-
-    out: dict[str, str | None] = {}
-    for name in ("rag-dx", "torch", "transformers", "sentence-transformers", "peft", "datasets", "numpy"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+#: Packages whose versions a model's training manifest records.
+MANIFEST_PACKAGES = ("rag-dx", "torch", "transformers", "sentence-transformers", "peft", "datasets", "numpy")
 
 
 def base_manifest(kind: str, seed: int) -> dict[str, Any]:
-    from rag_dx import __version__
-    from rag_dx.index.store import git_commit, utc_now
+    from rag_dx.provenance import provenance
 
-    return {
-        "kind": kind,
-        "created": utc_now(),
-        "rag_dx": __version__,
-        "git_commit": git_commit(),
-        "seed": seed,
-        "python": platform.python_version(),
-        "packages": package_versions(),
-    }
+    out = provenance(MANIFEST_PACKAGES)
+    return {"kind": kind, "created": out["created"], "rag_dx": out["rag_dx"], "git_commit": out["git_commit"],
+            "seed": seed, "python": out["python"], "packages": out["packages"]}
 
 
 def write_manifest(model_dir: Path, manifest: Mapping[str, Any]) -> Path:

@@ -1,7 +1,7 @@
 """Training data for both fine-tunes, built leakage-safely from the practice's labeled reports.
 
 * Splits: :func:`load_labeled` groups exact, near-duplicate and same-patient reports with
-  :func:`eval.split.duplicate_groups`; :func:`drop_eval_holdout` removes the test part of the very
+  :func:`rag_dx.splits.duplicate_groups`; :func:`drop_eval_holdout` removes the test part of the very
   split ``rag-dx eval --holdout F --seed S`` uses, and :func:`validation_split` carves a group-safe
   validation part from what is left. No group ever straddles train and validation.
 * Encoder pairs (:class:`Pair`): case <-> another case with the same diagnosis (never its own
@@ -84,7 +84,7 @@ def load_labeled(
     Raises:
         ConfigError: no file, a report without a label, or a report id used twice across files.
     """
-    from eval.split import duplicate_groups
+    from rag_dx.splits import duplicate_groups
     from rag_dx.errors import ConfigError
     from rag_dx.ingest.loaders import load_reports
 
@@ -116,12 +116,12 @@ def load_labeled(
 def drop_eval_holdout(data: LabeledReports, holdout: float, seed: int) -> tuple[LabeledReports, set[str]]:
     """Remove the test part of ``rag-dx eval --holdout <holdout> --seed <seed>``'s split.
 
-    The split is :func:`eval.split.holdout_split` on the same labels and groups that
+    The split is :func:`rag_dx.splits.holdout_split` on the same labels and groups that
     :func:`eval.run.run_eval` computes for a single labeled file, so training on what this keeps
     and then running that eval is leakage-free. Returns (train part, ids of the test part); the
     test ids must also be excluded from retrieval when the index holds them.
     """
-    from eval.split import holdout_split
+    from rag_dx.splits import holdout_split
 
     split = holdout_split(data.labels, data.groups, test_size=holdout, seed=seed)
     test_ids = {data.reports[int(i)].report_id for i in split.test}
@@ -134,7 +134,7 @@ def validation_split(data: LabeledReports, fraction: float, seed: int) -> tuple[
     With ``fraction == 0`` or fewer than 4 groups, everything is training data and validation is
     empty.
     """
-    from eval.split import holdout_split
+    from rag_dx.splits import holdout_split
 
     if fraction <= 0 or len(set(data.groups.tolist())) < 4:
         return data, data.subset([])

@@ -6,18 +6,13 @@ diagnoses, vote weights) can change without touching how the pipeline is wired.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag_dx.labels import candidate_key  # noqa: F401  (the one label key; re-exported)
 from rag_dx.schemas import Hit
-
-
-def candidate_key(name: str) -> str:
-    """Merge spellings that differ only in case, punctuation or spacing ("COVID-19" / "covid 19")."""
-    return re.sub(r"[^a-z0-9]+", " ", name.casefold()).strip()
 
 
 @dataclass

@@ -303,21 +303,15 @@ def index_gc(
 def _gate_and_switch(settings, name: str, path: Path, gate: Path, min_top1: float, text_col: str,
                      label_col: str, id_col: str) -> None:
     """Evaluate an unserved version on a labeled file; switch to it only if it reaches min_top1."""
-    import tempfile
-
-    from eval.run import run_eval
-    from rag_dx.diagnose import build_assistant
+    from eval.gate import version_top1
     from rag_dx.index.store import IndexStore
 
-    out = Path(tempfile.mkdtemp(prefix=f"gate-{path.name}-", dir=path.parent.parent))
-    metrics = run_eval(settings, labeled=gate, out=out, index=name, text_col=text_col, label_col=label_col,
-                       id_col=id_col, progress=sys.stderr.isatty(),
-                       assistant_factory=lambda s, n: build_assistant(s, n, version=path.name))
-    top1 = float(metrics["top1"])
+    top1, n = version_top1(settings, name, path.name, gate, text_col=text_col, label_col=label_col, id_col=id_col,
+                           progress=sys.stderr.isatty())
     if top1 < min_top1:
         raise RagDxError(
-            f"gate failed: {path.name} scored top-1 {top1:.3f} < {min_top1:.3f} on {gate.name}; it was kept for "
-            f"inspection but not switched to (evaluation in {out}). Serve it anyway with "
+            f"gate failed: {path.name} scored top-1 {top1:.3f} < {min_top1:.3f} on {gate.name} ({n} cases); it was "
+            f"kept for inspection but not switched to. Serve it anyway with "
             f"`rag-dx index rollback --name {name} --to {path.name}`"
         )
     store = IndexStore(settings.index_dir, name)

@@ -49,6 +49,19 @@ def _shingles(norm: str, n: int = 2) -> frozenset[str]:
     return frozenset(" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1))
 
 
+def word_bigrams(text: str) -> frozenset[str]:
+    """The word-bigram set near-duplicate detection compares (the words themselves for one word)."""
+    return _shingles(normalize_for_dedup(text))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """|a & b| / |a | b|; 0 when either set is empty."""
+    if not a or not b:
+        return 0.0
+    inter = len(a & b)
+    return inter / (len(a) + len(b) - inter)
+
+
 class _UnionFind:
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
@@ -75,7 +88,7 @@ def near_duplicate_pairs(texts: Sequence[str], threshold: float = 0.8) -> list[t
     """
     if not 0 < threshold <= 1:
         raise ValueError("threshold must be in (0, 1]")
-    sets = [_shingles(normalize_for_dedup(t)) for t in texts]
+    sets = [word_bigrams(t) for t in texts]
     freq: Counter[str] = Counter()
     for s in sets:
         freq.update(s)
@@ -95,8 +108,7 @@ def near_duplicate_pairs(texts: Sequence[str], threshold: float = 0.8) -> list[t
             other = sets[j]
             if len(other) < threshold * len(s):
                 continue
-            inter = len(s & other)
-            if inter / (len(s) + len(other) - inter) >= threshold:
+            if jaccard(s, other) >= threshold:
                 pairs.append((min(i, j), max(i, j)))
         for sh in ordered[i][:prefix_len]:
             index[sh].append(i)
@@ -162,18 +174,6 @@ def check_no_leakage(split: Split, groups: NDArray[np.int64]) -> None:
     both = set(groups[split.train].tolist()) & set(groups[split.test].tolist())
     if both:
         raise LeakageError(f"{len(both)} duplicate/patient group(s) straddle the train/test split")
-
-
-def cross_split_duplicates(train_texts: Sequence[str], test_texts: Sequence[str], near_dup_jaccard: float = 0.8) -> list[int]:
-    """Test positions whose text (or a near-duplicate) occurs in ``train_texts``.
-
-    Used when evaluating against an existing index built from other files: such cases are
-    reported (and can be excluded) because they test memory, not diagnosis.
-    """
-    texts = list(train_texts) + list(test_texts)
-    g = duplicate_groups(texts, near_dup_jaccard=near_dup_jaccard)
-    train_groups = set(g[: len(train_texts)].tolist())
-    return [i for i in range(len(test_texts)) if g[len(train_texts) + i] in train_groups]
 
 
 def _stratifiable(labels: Sequence[str], n_splits: int) -> bool:

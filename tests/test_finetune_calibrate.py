@@ -42,14 +42,15 @@ def test_fit_temperature_recovers_a_known_miscalibration():
 
 
 def test_calibration_file_roundtrip(tmp_path):
-    from finetune.calibrate import CALIBRATION_FILE, read_generator_pmi, read_temperature, write_calibration
+    from finetune.calibrate import CALIBRATION_FILE, write_calibration
+    from rag_dx.calibration import read_adapter_calibration
 
-    assert read_temperature(tmp_path) is None and read_temperature(None) is None
-    assert read_generator_pmi(tmp_path) is None
+    assert read_adapter_calibration(tmp_path) is None and read_adapter_calibration(None) is None
     write_calibration(tmp_path, 0.7, validation={"before": {}, "after": {}}, fitted_on={"validation_cases": 3},
                       generator_pmi=False)
     assert json.loads((tmp_path / CALIBRATION_FILE).read_text())["temperature"] == 0.7
-    assert read_temperature(tmp_path) == 0.7 and read_generator_pmi(tmp_path) is False
+    cal = read_adapter_calibration(tmp_path)
+    assert cal.temperature == 0.7 and cal.generator_pmi is False
 
 
 def test_card_eval_section_is_replaced_not_duplicated(tmp_path):

@@ -166,7 +166,7 @@ def test_finetune_generator_command_produces_a_loadable_calibrated_adapter(tmp_p
                                                                            generator):
     import json
 
-    from finetune.calibrate import read_generator_pmi, read_temperature
+    from rag_dx.calibration import read_adapter_calibration
     from finetune.commands import finetune_generator
     from rag_dx.generate import HFGenerator
     from rag_dx.build import build_index
@@ -188,7 +188,8 @@ def test_finetune_generator_command_produces_a_loadable_calibrated_adapter(tmp_p
     assert m["index"]["name"] == "fx" and m["prompt"]["builder"].endswith("build_prompt")
     assert m["data"]["n_train_reports"] + m["data"]["n_validation_reports"] == 12
     assert "val_generator_top1" in m["validation"]["before"] and "val_full_top1" in m["validation"]["after"]
-    assert read_temperature(out) > 0 and read_generator_pmi(out) is False and m["prompt"]["generator_pmi"] is False
+    cal = read_adapter_calibration(out)
+    assert cal.temperature > 0 and cal.generator_pmi is False and m["prompt"]["generator_pmi"] is False
     assert "LoRA" in (out / "README.md").read_text()
     texts = [row["text"][:40] for row in fixture_rows()]
     for f in out.iterdir():

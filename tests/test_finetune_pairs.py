@@ -40,7 +40,7 @@ def test_groups_exclusions_and_pairs_respect_duplicates(tmp_path):
 
 
 def test_drop_eval_holdout_is_the_split_rag_dx_eval_tests_on(shared_data):
-    from eval.split import duplicate_groups, holdout_split
+    from rag_dx.splits import duplicate_groups, holdout_split
     from finetune.pairs import drop_eval_holdout, load_labeled
     from rag_dx.ingest.loaders import load_reports
 

@@ -15,7 +15,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from eval import metrics as M
+from rag_dx import metrics as M
 
 
 def test_top_k_accuracy_by_hand() -> None:
@@ -136,7 +136,7 @@ def test_subgroups_and_age_bands() -> None:
 
 
 def test_retrieval_precision_at_k_counts_missing_items_as_misses():
-    from eval.metrics import retrieval_precision_at_k
+    from rag_dx.metrics import retrieval_precision_at_k
 
     rel = [[True, False, True], [False] * 10, [True] * 12]
     assert retrieval_precision_at_k(rel, 10) == pytest.approx((0.2 + 0.0 + 1.0) / 3)
@@ -145,7 +145,7 @@ def test_retrieval_precision_at_k_counts_missing_items_as_misses():
 
 
 def test_paired_difference_mcnemar_and_bootstrap():
-    from eval.metrics import paired_difference
+    from rag_dx.metrics import paired_difference
 
     a = np.array([1] * 80 + [0] * 20)
     b = np.array([1] * 80 + [1] * 15 + [0] * 5)  # b fixes 15 of a's 20 misses, breaks none

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag_dx.provenance import git_commit, package_versions
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -105,24 +107,6 @@ def _mem_total_gb() -> float | None:
     return None
 
 
-def _version(module: str) -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version(module)
-    except Exception:  # noqa: BLE001 - a missing or oddly installed package is just "unknown"
-        return None
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=10)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def machine() -> dict[str, Any]:
     """What the numbers came from: CPU, cores, memory, load, versions, thread policy, GPU."""
     gpu = None
@@ -138,9 +122,9 @@ def machine() -> dict[str, Any]:
         "loadavg_1m_at_start": round(os.getloadavg()[0], 2), "gpu": gpu,
         "python": platform.python_version(), "platform": platform.platform(),
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
-        "versions": {p: _version(p) for p in ("torch", "transformers", "sentence-transformers", "faiss-cpu",
-                                               "onnxruntime", "langchain-huggingface", "langchain-community")},
-        "git_commit": git_commit(),
+        "versions": package_versions(("torch", "transformers", "sentence-transformers", "faiss-cpu",
+                                       "onnxruntime", "langchain-huggingface", "langchain-community")),
+        "git_commit": git_commit(short=True),
     }
 
 

@@ -3,7 +3,7 @@
 Speed: the same texts encoded by each backend, interleaved (MTSamples chunks, about 170 tokens;
 and single short queries, as diagnose encodes them). Quality: cosine of each backend's vectors to
 torch's on the same chunks, and retrieval on the Symptom2Disease dev holdout
-(``eval.split.holdout_split``, seed 0, test 0.2): each test description retrieves its 10 nearest
+(``rag_dx.splits.holdout_split``, seed 0, test 0.2): each test description retrieves its 10 nearest
 train descriptions (exact search); recall@10 = share of test cases with a same-diagnosis report in
 the 10 (the eval's retrieval metric), precision@10 = share of the 10 with the same diagnosis,
 1-NN accuracy = the nearest report's diagnosis is right.

@@ -1,6 +1,6 @@
 """(d) Eval and build jobs: throughput (items per minute) and peak RSS, one fresh process per job.
 
-Labeled data: Symptom2Disease (../shared) split with ``eval.split.holdout_split`` (seed 0, test
+Labeled data: Symptom2Disease (../shared) split with ``rag_dx.splits.holdout_split`` (seed 0, test
 0.2), or the synthetic demo reports without ../shared. Each job runs in its own process
 (:mod:`eval.bench.jobs`), so its peak RSS is its own and nothing is shared between jobs.
 """
@@ -30,7 +30,7 @@ def labeled_rows(ctx) -> tuple[list[tuple[str, str, str]], str]:
 
 
 def holdout(rows) -> tuple[list, list]:
-    from eval.split import duplicate_groups, holdout_split
+    from rag_dx.splits import duplicate_groups, holdout_split
 
     split = holdout_split([r[1] for r in rows], duplicate_groups([r[2] for r in rows]), test_size=0.2, seed=0)
     return [rows[i] for i in split.train], [rows[i] for i in split.test]

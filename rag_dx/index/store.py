@@ -18,11 +18,9 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 from rag_dx.errors import IndexCorruptError, IndexNotFoundError, RagDxError
@@ -34,6 +32,7 @@ from rag_dx.index.layout import (  # noqa: F401  (re-exported: file names and ch
     sha256_file,
     verify_files,
 )
+from rag_dx.provenance import git_commit, utc_now  # noqa: F401  (re-exported)
 
 AUDIT = "audit.jsonl"
 CURRENT = "CURRENT"
@@ -61,25 +60,6 @@ def fsync_tree(root: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class IndexStore:
