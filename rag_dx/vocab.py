@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-MatchKind = Literal["exact", "synonym", "fuzzy"]
+MatchKind = Literal["exact", "synonym", "fuzzy", "contained"]
 
 FUZZY_CUTOFF: float = 90.0
 """Minimum rapidfuzz token_sort_ratio (0-100) for a fuzzy match; high, because a wrong code is
@@ -283,6 +283,215 @@ CURATED_SYNONYMS: Mapping[str, str] = {
     "otitis media": "H66.90",
     "ear infection": "H66.90",
     "dehydration": "E86.0",
+    # ---- added for issue 13: everyday names, lay names and abbreviations of common conditions
+    # (each value checked against the April 2026 tabular list; see docs/vocabulary.md)
+    "aaa": "I71.4",
+    "aortic dissection": "I71.0",
+    "psvt": "I47.1",
+    "svt": "I47.1",
+    "paroxysmal supraventricular tachycardia": "I47.1",
+    "peripheral arterial disease": "I73.9",
+    "peripheral artery disease": "I73.9",
+    "pad": "I73.9",
+    "superficial thrombophlebitis": "I80.0",
+    "pneumococcal pneumonia": "J13",
+    "asthma attack": "J45.901",
+    "asthma exacerbation": "J45.901",
+    "asthma flare": "J45.901",
+    "acute asthma": "J45.901",
+    "copd exacerbation": "J44.1",
+    "copd flare": "J44.1",
+    "copd flare up": "J44.1",
+    "acute exacerbation of copd": "J44.1",
+    "aecopd": "J44.1",
+    "exacerbation of copd": "J44.1",
+    "ards": "J80",
+    "seasonal allergies": "J30.2",
+    "seasonal allergy": "J30.2",
+    "hay fever": "J30.1",
+    "collapsed lung": "J93.9",
+    "biliary colic": "K80.50",
+    "diverticulitis": "K57.92",
+    "diverticulosis": "K57.90",
+    "small bowel obstruction": "K56.609",
+    "bowel obstruction": "K56.609",
+    "hiatal hernia": "K44.9",
+    "canker sore": "K12.0",
+    "canker sores": "K12.0",
+    "mouth ulcer": "K12.0",
+    "c diff": "A04.72",
+    "c diff colitis": "A04.72",
+    "c difficile": "A04.72",
+    "c difficile infection": "A04.72",
+    "travelers diarrhea": "A09",
+    "travellers diarrhoea": "A09",
+    "norovirus": "A08.11",
+    "rotavirus": "A08.0",
+    "h pylori": "B96.81",
+    "h pylori infection": "B96.81",
+    "helicobacter pylori infection": "B96.81",
+    "mrsa": "A49.02",
+    "urinary infection": "N39.0",
+    "kidney infection": "N12",
+    "renal infection": "N12",
+    "dka": "E11.10",
+    "diabetic ketoacidosis": "E11.10",
+    "gestational diabetes": "O24.419",
+    "pcos": "E28.2",
+    "pheochromocytoma": "D35.00",
+    "prolactinoma": "D35.2",
+    "itp": "D69.3",
+    "aml": "C92.00",
+    "acute myeloid leukemia": "C92.00",
+    "all": "C91.00",
+    "acute lymphocytic leukemia": "C91.00",
+    "cll": "C91.10",
+    "hodgkin disease": "C81.90",
+    "hodgkins disease": "C81.90",
+    "high cholesterol": "E78.00",
+    "high blood cholesterol": "E78.00",
+    "iron overload": "E83.119",
+    "mono": "B27",
+    "mononucleosis": "B27",
+    "glandular fever": "B27",
+    "roseola": "B08.20",
+    "cold sore": "B00.1",
+    "cold sores": "B00.1",
+    "fever blister": "B00.1",
+    "herpes labialis": "B00.1",
+    "genital herpes": "A60.00",
+    "genital warts": "A63.0",
+    "gonorrhea": "A54.9",
+    "gonorrhoea": "A54.9",
+    "chlamydia": "A74.9",
+    "bacterial vaginosis": "N76.0",
+    "vaginal yeast infection": "B37.31",
+    "head lice": "B85.0",
+    "lice": "B85.2",
+    "pinworm": "B80",
+    "pinworms": "B80",
+    "ebola": "A98.4",
+    "giardia": "A07.1",
+    "warts": "B07.9",
+    "wart": "B07.9",
+    "abscess": "L02.91",
+    "boil": "L02.92",
+    "septic arthritis": "M00.9",
+    "dandruff": "L21.0",
+    "poison ivy": "L23.7",
+    "ingrown toenail": "L60.0",
+    "heat rash": "L74.0",
+    "prickly heat": "L74.0",
+    "angioedema": "T78.3",
+    "food allergy": "T78.1",
+    "bee sting": "T63.44",
+    "bee stings": "T63.44",
+    "wasp sting": "T63.46",
+    "insect sting": "T63.4",
+    "insect stings": "T63.4",
+    "snake bite": "T63.00",
+    "snakebite": "T63.00",
+    "frostbite": "T33.90",
+    "heat stroke": "T67.0",
+    "heatstroke": "T67.0",
+    "carbon monoxide poisoning": "T58.9",
+    "co poisoning": "T58.9",
+    "altitude sickness": "T70.29",
+    "jet lag": "G47.25",
+    "psoriatic arthritis": "L40.50",
+    "gouty arthritis": "M10.9",
+    "pseudogout": "M11.20",
+    "temporal arteritis": "M31.6",
+    "herniated disc": "M51.26",
+    "herniated disk": "M51.26",
+    "slipped disc": "M51.26",
+    "rotator cuff tear": "M75.100",
+    "hip fracture": "S72.009",
+    "peripheral neuropathy": "G62.9",
+    "neuropathy": "G62.9",
+    "diabetic neuropathy": "E11.40",
+    "als": "G12.21",
+    "lou gehrigs disease": "G12.21",
+    "syncope": "R55",
+    "fainting": "R55",
+    "mdd": "F32.9",
+    "major depressive disorder": "F32.9",
+    "major depression": "F32.9",
+    "adhd": "F90.9",
+    "autism": "F84.0",
+    "ptsd": "F43.10",
+    "ocd": "F42.9",
+    "alcohol withdrawal": "F10.930",
+    "alcoholism": "F10.20",
+    "alcohol dependence": "F10.20",
+    "cataract": "H26.9",
+    "cataracts": "H26.9",
+    "iritis": "H20.9",
+    "dry eye": "H04.129",
+    "dry eyes": "H04.129",
+    "corneal abrasion": "S05.00",
+    "middle ear infection": "H66.90",
+    "earwax": "H61.20",
+    "ear wax": "H61.20",
+    "hearing loss": "H91.90",
+    "pid": "N73.9",
+    "pelvic inflammatory disease": "N73.9",
+    "ovarian torsion": "N83.519",
+    "testicular torsion": "N44.00",
+    "menopause": "N95.1",
+    "pms": "N94.3",
+    "hyperemesis gravidarum": "O21.0",
+    "tooth abscess": "K04.7",
+    "dental abscess": "K04.7",
+    "erectile dysfunction": "N52.9",
+    "urinary incontinence": "R32",
+    "urinary retention": "R33.9",
+    "renal colic": "N23",
+    "vasculitis": "I77.6",
+    "sarcoma": "C49.9",
+    "lupus nephritis": "M32.14",
+    "polycystic kidney disease": "Q61.3",
+    "phenylketonuria": "E70.0",
+    "pku": "E70.0",
+    "restless legs": "G25.81",
+    # second round: names from a held-out list written before these entries (docs/vocabulary.md)
+    "viral pharyngitis": "J02.8",
+    "acute liver failure": "K72.00",
+    "liver failure": "K72.90",
+    "kidney cancer": "C64.9",
+    "renal cell carcinoma": "C64.9",
+    "hemolytic anemia": "D59.9",
+    "brain tumor": "D49.6",
+    "status epilepticus": "G40.901",
+    "dog bite": "W54.0",
+    "food intolerance": "K90.49",
+    "premature ventricular contractions": "I49.3",
+    "pvc": "I49.3",
+    "pvcs": "I49.3",
+    "mesenteric ischemia": "K55.9",
+    "orbital cellulitis": "H05.019",
+    "osteopenia": "M85.80",
+    "ganglion cyst": "M67.40",
+    "bakers cyst": "M71.20",
+    "shin splints": "S86.899",
+    "whiplash": "S13.4",
+    "mitral stenosis": "I05.0",  # ICD-10-CM presumes rheumatic origin for mitral stenosis NOS
+    "croup": "J05.0",
+    "gallstones": "cholelithiasis",
+    "gallstone": "cholelithiasis",
+    "colorectal cancer": "C18.9",
+    "colon cancer": "C18.9",
+    "clostridium difficile": "A04.72",
+    "clostridium difficile infection": "A04.72",
+    "clostridioides difficile infection": "A04.72",
+    "chronic lymphocytic leukemia": "C91.10",
+    "encephalitis": "G04.90",
+    "syphilis": "A53.9",
+    "gingivitis": "K05.10",
+    "diabetic retinopathy": "E11.319",
+    "hashimotos disease": "E06.3",
+    "hashimotos thyroiditis": "E06.3",
+    "hashimoto thyroiditis": "E06.3",
 }
 
 _CODE_RE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
@@ -292,6 +501,38 @@ _TRAILING_UNSPEC_RE = re.compile(
     r"(,?\s*(nos|unspecified|not otherwise specified|site not specified|unspecified organism))+$"
 )
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
+# Trailing qualifiers that state ICD-10-CM's default ("..., without rupture", "..., uncomplicated").
+_DEFAULT_QUALIFIER_RE = re.compile(
+    r"(,?\s+(without\b[^,]*|uncomplicated|not intractable|not having achieved remission|"
+    r"unspecified\b[^,]*|not elsewhere classified|not specified as [a-z ]+))$",
+    re.IGNORECASE,
+)
+
+# Canonical-token tier: spellings and near-synonymous words folded the same way on both sides
+# (British spellings, adjective/noun pairs ICD-10-CM uses interchangeably, short clinical forms).
+_SPELLING_FIXES: tuple[tuple[str, str], ...] = (
+    ("haem", "hem"), ("anaem", "anem"), ("aemia", "emia"), ("oedem", "edem"), ("oesoph", "esoph"),
+    ("diarrhoea", "diarrhea"), ("tumour", "tumor"), ("paed", "ped"), ("leukaem", "leukem"),
+    ("ischaem", "ischem"), ("coeliac", "celiac"), ("foet", "fet"), ("gynaec", "gynec"),
+    ("dyspnoea", "dyspnea"), ("apnoea", "apnea"), ("sulph", "sulf"), ("oestr", "estr"),
+    ("gonorrhoea", "gonorrhea"), ("behaviour", "behavior"), ("caecum", "cecum"),
+)
+_TOKEN_SYNONYMS: Mapping[str, str] = {
+    "renal": "kidney", "hepatic": "liver", "gastric": "stomach", "cardiac": "heart",
+    "cerebral": "brain", "pulmonary": "lung", "cutaneous": "skin", "adrenal": "adrenocortical",
+    "strep": "streptococcal", "staph": "staphylococcal", "disk": "disc",
+    "regurgitation": "insufficiency", "incompetence": "insufficiency", "tumor": "neoplasm",
+    "ca": "cancer", "carcinoma": "cancer", "testicular": "testis", "ovarian": "ovary",
+    "uterine": "uterus", "vaginal": "vagina", "thyroidal": "thyroid",
+}
+_STOPWORDS = frozenset({"of", "the", "and", "or", "in", "to", "due", "a", "an", "with", "on", "for"})
+# Head nouns dropped for a second, looser canonical key ("Cushing syndrome" == "Cushing's disease"
+# is NOT implied: the looser key is only tried when the strict one finds nothing).
+_GENERIC_HEADS = frozenset({"disease", "syndrome", "disorder", "condition", "infection", "illness"})
+# Extra words a containing title may have at little cost: ICD-10-CM's defaults and "non-" forms.
+_CHEAP_EXTRA = {"unspecified": 0.1, "nos": 0.1, "other": 0.3, "site": 0.1, "specified": 0.2,
+                "uncomplicated": 0.1, "classified": 0.1, "elsewhere": 0.1, "not": 0.2}
+_CONTAINMENT_MAX_COST = 2.5
 
 
 @dataclass(frozen=True)
@@ -350,6 +591,21 @@ def _variants(raw: str) -> list[str]:
                 out.append(trimmed)
 
     add(raw)
+    n = normalize_text(raw)
+    # ICD-10-CM's default reading: a name without qualifiers means "unspecified" / "without
+    # complication" ("Unspecified atrial flutter", "Abdominal aortic aneurysm, without rupture").
+    if n.startswith("unspecified "):
+        add(n[len("unspecified "):])
+    stripped = raw
+    while True:  # "..., unspecified as acute or chronic, without hemorrhage" -> "..."
+        shorter = _DEFAULT_QUALIFIER_RE.sub("", stripped).strip(" ,")
+        if shorter == stripped:
+            break
+        stripped = shorter
+    if stripped and stripped != raw:
+        add(stripped)
+        if normalize_text(stripped).startswith("unspecified "):
+            add(normalize_text(stripped)[len("unspecified "):])
     if "[" in raw:
         add(_BRACKET_RE.sub(" ", raw))
         for inner in _BRACKET_RE.findall(raw):
@@ -361,6 +617,53 @@ def _variants(raw: str) -> list[str]:
 
 def _parenthetical_contents(raw: str) -> list[str]:
     return [normalize_text(m) for m in _PAREN_RE.findall(raw) + _BRACKET_RE.findall(raw) if normalize_text(m)]
+
+
+def _canon_token(tok: str) -> str:
+    for a, b in _SPELLING_FIXES:
+        if a in tok:
+            tok = tok.replace(a, b)
+    tok = _TOKEN_SYNONYMS.get(tok, tok)
+    if len(tok) > 4 and tok.endswith("s") and not tok.endswith(("ss", "us", "is", "sis")):
+        tok = tok[:-1]  # plural and possessive ("stones", "crohns"); same rule on both sides
+        tok = _TOKEN_SYNONYMS.get(tok, tok)
+    return tok
+
+
+def canonical_tokens(text: str) -> tuple[str, ...]:
+    """Order-free content tokens of a name, spellings folded ("Renal stones" -> kidney, stone).
+
+    Why: the same disease is written "acute renal failure" / "Acute kidney failure", "liver
+    cirrhosis" / "cirrhosis of liver", "Haemorrhoids" / "hemorrhoids"; this key makes them meet.
+    """
+    words = normalize_text(text).split()
+    merged: list[str] = []
+    for w in words:  # "non-diabetic" and "nondiabetic" are one token, not "non" + "diabetic"
+        if merged and merged[-1] == "non":
+            merged[-1] = "non" + w
+        else:
+            merged.append(w)
+    toks = [_canon_token(t) for t in merged if t not in _STOPWORDS]
+    return tuple(sorted(set(t for t in toks if t)))
+
+
+_ORGAN_OF_ADJECTIVE: Mapping[str, str] = {
+    "pancreatic": "pancreas", "cervical": "cervix uteri", "endometrial": "endometrium",
+    "gastric": "stomach", "ovarian": "ovary", "renal": "kidney", "hepatic": "liver",
+    "esophageal": "esophagus", "testicular": "testis", "uterine": "corpus uteri", "oral": "mouth",
+    "laryngeal": "larynx", "rectal": "rectum", "anal": "anus", "thyroid": "thyroid gland",
+    "colon": "colon", "penile": "penis", "vulvar": "vulva", "vaginal": "vagina",
+}
+
+
+def _cancer_rewrite(text: str) -> str | None:
+    """"Prostate cancer" -> "malignant neoplasm of prostate" (ICD-10-CM's wording)."""
+    n = normalize_text(text)
+    for suffix in (" cancer", " carcinoma"):
+        if n.endswith(suffix) and len(n) > len(suffix) + 2:
+            site = n[: -len(suffix)]
+            return "malignant neoplasm of " + _ORGAN_OF_ADJECTIVE.get(site, site)
+    return None
 
 
 def _strict_tokens(text: str) -> frozenset[str]:
@@ -411,7 +714,12 @@ class Vocabulary:
         self._synonym: dict[str, str] = {}
         self._fuzzy_choices: list[str] = []
         self._fuzzy_codes: list[str] = []
+        self._canon: dict[str, str] = {}
+        self._canon_loose: dict[str, str] = {}
+        self._entries: list[tuple[frozenset[str], str]] = []
+        self._postings: dict[str, list[int]] = {}
         self._cache: dict[str, Concept | None] = {}
+        self._concept_keys: dict[str, str] = {}
         self._build(inclusion_terms, curated)
 
     # ------------------------------------------------------------------ construction
@@ -442,17 +750,34 @@ class Vocabulary:
                 table[key] = code
 
         fuzzy: dict[str, str] = {}
+        seen_entries: set[tuple[frozenset[str], str]] = set()
+
+        def index_variant(v: str, code: str) -> None:
+            put(self._synonym, v.replace(" ", ""), code)
+            if v not in fuzzy or rank(code) < rank(fuzzy[v]):
+                fuzzy[v] = code
+            toks = canonical_tokens(v)
+            if not toks:
+                return
+            put(self._canon, " ".join(toks), code)
+            loose = tuple(t for t in toks if t not in _GENERIC_HEADS)
+            if loose and loose != toks:
+                put(self._canon_loose, " ".join(loose), code)
+            entry = (frozenset(toks), code)
+            if entry not in seen_entries:
+                seen_entries.add(entry)
+                for t in entry[0]:
+                    self._postings.setdefault(t, []).append(len(self._entries))
+                self._entries.append(entry)
+
         for code, node in self._nodes.items():
             put(self._exact, compact_key(node.title), code)
             for v in _variants(node.title):
-                put(self._synonym, v.replace(" ", ""), code)
-                if v not in fuzzy or rank(code) < rank(fuzzy[v]):
-                    fuzzy[v] = code
+                index_variant(v, code)
             for term in inclusion_terms.get(code, ()):
                 for v in _variants(term):
-                    put(self._synonym, v.replace(" ", ""), code)
-                    if v not in fuzzy or rank(code) < rank(fuzzy[v]):
-                        fuzzy[v] = code
+                    index_variant(v, code)
+        self._rank = rank
         # Curated entries override package synonyms: they encode the preferred reading.
         self._curated: dict[str, str] = {}
         for alias, target in curated.items():
@@ -461,6 +786,9 @@ class Vocabulary:
                 continue  # a target missing from this vocabulary version; see unresolved_curated()
             self._curated[compact_key(alias)] = code
             fuzzy[normalize_text(alias)] = code
+            toks = canonical_tokens(alias)
+            if toks:
+                self._canon[" ".join(toks)] = code  # curated reading wins here too
         self._fuzzy_choices = list(fuzzy)
         self._fuzzy_codes = [fuzzy[k] for k in self._fuzzy_choices]
 
@@ -520,6 +848,9 @@ class Vocabulary:
             code = self._lookup_synonym(v.replace(" ", ""))
             if code:
                 return self.concept(code, "synonym")
+        code = self._canonical(main)
+        if code:
+            return self.concept(code, "synonym")
         for v in main:
             code = self._fuzzy(v)
             if code:
@@ -529,7 +860,77 @@ class Vocabulary:
             code = self._lookup_synonym(inner.replace(" ", "")) or self._exact.get(inner.replace(" ", ""))
             if code:
                 return self.concept(code, "synonym")
+        code = self._contained(main)
+        if code:
+            return self.concept(code, "contained")
+        # "Pyelonephritis: Kidney Infection", "Parasites - Scabies": one side may be the name.
+        for sep in (":", " - ", ";"):
+            if sep in name:
+                for part in name.split(sep):
+                    if part.strip() and compact_key(part) != key:
+                        c = self.normalize(part)
+                        if c is not None and c.match != "fuzzy":
+                            return c
         return None
+
+    def _canonical(self, variants: list[str]) -> str | None:
+        """Order-free token key (spellings folded), then the same with "+ infection", "X cancer"
+        as "malignant neoplasm of X", then the key without generic head nouns."""
+        tries: list[str] = list(variants)
+        for v in variants:
+            rewritten = _cancer_rewrite(v)
+            if rewritten:
+                tries.append(rewritten)
+        for v in tries:
+            code = self._canon.get(" ".join(canonical_tokens(v)))
+            if code:
+                return code
+        for v in variants:
+            toks = canonical_tokens(v)
+            if len(toks) == 1:  # "Salmonella" -> "Salmonella infection"
+                code = self._canon.get(" ".join(canonical_tokens(v + " infection")))
+                if code:
+                    return code
+        for v in tries:
+            toks = tuple(t for t in canonical_tokens(v) if t not in _GENERIC_HEADS)
+            if toks:
+                code = self._canon_loose.get(" ".join(toks)) or self._canon.get(" ".join(toks))
+                if code:
+                    return code
+        return None
+
+    def _contained(self, variants: list[str]) -> str | None:
+        """The least specific code whose title or inclusion term contains every word of the name.
+
+        Extra words cost 1 each, ICD-10-CM's default words ("unspecified", "other") and "non-"
+        forms ("nonrheumatic") less; above :data:`_CONTAINMENT_MAX_COST` nothing is returned.
+        "Acromegaly" -> E22.0 "Acromegaly and pituitary gigantism"; "Aortic stenosis" -> I35.0
+        "Nonrheumatic aortic (valve) stenosis" rather than the rheumatic or congenital forms.
+        """
+        best: tuple[float, int, int, str] | None = None
+        for v in variants + [r for r in map(_cancer_rewrite, variants) if r]:
+            q = frozenset(canonical_tokens(v))
+            if not q or not any(len(t) >= 4 for t in q):
+                continue
+            lists = [self._postings.get(t) for t in q]
+            if any(lst is None for lst in lists):
+                continue
+            smallest = min(lists, key=len)  # type: ignore[arg-type]
+            for idx in smallest:
+                toks, code = self._entries[idx]
+                if not q <= toks:
+                    continue
+                cost = 0.0
+                for t in toks - q:
+                    cost += _CHEAP_EXTRA.get(t, 0.5 if t.startswith("non") and len(t) > 5 else 1.0)
+                if code[0] in "OPZ" and not q & {"pregnancy", "newborn", "neonatal", "history", "puerperal"}:
+                    cost += 1.5  # pregnancy, newborn and Z-status codes only when the name says so
+                if cost > _CONTAINMENT_MAX_COST:
+                    continue
+                cand = (cost, *self._rank(code), code)
+                if best is None or cand < best:
+                    best = cand
+        return best[3] if best else None
 
     def _lookup_synonym(self, key: str) -> str | None:
         return self._curated.get(key) or self._exact.get(key) or self._synonym.get(key)
@@ -549,6 +950,50 @@ class Vocabulary:
         best = max(score for score, _ in ok)
         near = [code for score, code in ok if score >= best - 1.0]
         return min(near, key=lambda c: (len(c), self._nodes[c].order))
+
+    # ------------------------------------------------------------------ concepts
+    def is_default_child(self, code: str) -> bool:
+        """True when `code` is its parent's default ("Gout, unspecified" M10.9 under "Gout" M10).
+
+        A default child ends in 9 or 0 and its title says unspecified / NOS / without ... /
+        uncomplicated / not having achieved remission; naming the parent means the same disease.
+        """
+        node = self._nodes.get(code)
+        if node is None or node.parent is None or code[-1] not in "09":
+            return False
+        t = normalize_text(node.title)
+        return any(w in t.split() for w in ("unspecified", "nos", "without", "uncomplicated")) or (
+            "not having achieved remission" in t or "not intractable" in t
+        )
+
+    def concept_code(self, code: str) -> str:
+        """The code that stands for the disease concept: climb while the code is a default child.
+
+        "M10.9" -> "M10", "J45.909" -> "J45", "I21.9" -> "I21", "I71.4" -> "I71.4" (a specific
+        site is not the parent's default). Use it to merge candidates and compare diagnoses.
+        """
+        code = code.strip().upper()
+        hit = self._concept_keys.get(code)
+        if hit is not None:
+            return hit
+        cur = code
+        while self.is_default_child(cur):
+            cur = self._nodes[cur].parent  # type: ignore[assignment]
+        self._concept_keys[code] = cur
+        return cur
+
+    def concept_key(self, name: str) -> str:
+        """Merge key for a diagnosis name: its concept code, or "~normalized text" when unmatched.
+
+        "COPD" and "chronic obstructive pulmonary disease" -> "J44"; "Asthma" and "Bronchial
+        asthma" -> "J45"; three spellings of urinary tract infection -> "N39.0".
+        """
+        c = self.normalize(name)
+        return self.concept_code(c.code) if c is not None else "~" + normalize_text(name)
+
+    def same_concept(self, a: str, b: str) -> bool:
+        """Same disease concept (codes equal up to default children), else same normalized text."""
+        return self.concept_key(a) == self.concept_key(b)
 
     # ------------------------------------------------------------------ comparisons
     def strict_key(self, name: str) -> str:
