@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from finetune.pairs import label_key
+from rag_dx.labels import candidate_key
 from finetune.recipe_keys import check_recipe_keys
 from rag_dx.calibration import CALIBRATION_FILE, apply_temperature
 
@@ -52,8 +52,8 @@ class CalibrationRecipe:
 
 
 def _gold_index(names: Sequence[str], gold: str) -> int:
-    g = label_key(gold)
-    return next((i for i, n in enumerate(names) if label_key(n) == g), -1)
+    g = candidate_key(gold)
+    return next((i for i, n in enumerate(names) if candidate_key(n) == g), -1)
 
 
 def _log_matrix(prob_lists: Sequence[Sequence[float]], gold_idx: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +124,7 @@ def calibration_metrics(names: Sequence[Sequence[str]], probs: Sequence[Sequence
         q = apply_temperature(p, temperature) if len(p) else np.zeros(0)
         scaled.append(q)
         conf.append(float(q.max()) if q.size else 0.0)
-        correct.append(bool(len(n)) and label_key(n[int(np.argmax(q))]) == label_key(g))
+        correct.append(bool(len(n)) and candidate_key(n[int(np.argmax(q))]) == candidate_key(g))
         gidx.append(_gold_index(n, g))
     return {
         "n": len(golds),

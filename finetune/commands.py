@@ -23,7 +23,7 @@ import logging
 import shutil
 import tempfile
 import tomllib
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -246,182 +246,239 @@ def finetune_generator(
     Example:
         >>> finetune_generator(load_settings(), [Path("reports.csv")], "clinic", Path("models/lora-v1"))  # doctest: +SKIP
     """
-    from finetune.calibrate import CalibrationRecipe, fit_from_validation, write_calibration
-    from finetune.cards import adapter_card, base_manifest, write_card, write_manifest
-    from finetune.generator import (
-        LOSS_LOG,
-        GeneratorRecipe,
-        SearchRecipe,
-        load_base_model,
-        merge_into_base,
-        run_search,
-        save_adapter,
-        train_adapter,
-        training_generator,
-        unique_label_names,
-        validate,
-        wrap_lora,
-    )
-    from finetune.pairs import drop_eval_holdout, exclusion_map, load_labeled, retrieve_cases, validation_split
-    from rag_dx.diagnose import build_assistant
-    from rag_dx.errors import ConfigError
-    from rag_dx.generate import HFGenerator
-    from rag_dx.models import dir_fingerprint, prepared_generator_dir
+    from finetune.cards import adapter_card, write_card, write_manifest
     from rag_dx.staging import staged_directory
 
     out = Path(out)
     _fresh_out(out, overwrite)
-    device = settings.resolved_device()
-    recipe_path, raw = load_recipe(recipe, device)
-    r: GeneratorRecipe = _recipe(GeneratorRecipe, raw.get("generator", {}), recipe_path)
-    cal: CalibrationRecipe = _recipe(CalibrationRecipe, raw.get("calibration", {}), recipe_path)
-    sr: SearchRecipe = _recipe(SearchRecipe, raw.get("search", {}), recipe_path)
-    if seed is not None:
-        r = replace(r, seed=seed)
-    if max_steps is not None:
-        r = replace(r, max_steps=max_steps)
-    if augment is not None:
-        r = replace(r, augment=augment)
+    run = _setup_generator(settings, reports, index, recipe, text_col=text_col, label_col=label_col, id_col=id_col,
+                           holdout=holdout, holdout_seed=holdout_seed, overrides={"seed": seed, "max_steps": max_steps,
+                           "augment": augment}, calibrate=calibrate, encoder=encoder, progress=progress)
+    run.ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoints")
+    run.holdout = {"fraction": holdout, "seed": holdout_seed} if holdout else None
+    # the base generator as it serves today (the settings' scoring)
+    log.info("validating the base generator on %d cases", len(run.val_cases))
+    before = _validate(run, run.base.model, ("generator",), tuned=False).metrics if run.val_cases else {}
+    log.info("base generator: %s", before)
+    merged_dir = (Path(merged_out) if merged_out else out.with_name(out.name + "-merged")) if merge else None
+    with staged_directory(out) as tmp:
+        model, result, trials = _fit_generator(run, tmp, search=search, resume=resume, progress=progress)
+        after, calibration = _validate_and_calibrate(run, model, tmp, index)
+        manifest = _generator_manifest(run, out.name, index, result, trials, before, after, calibration)
+        if merged_dir is not None:
+            manifest["merged_model"] = str(merged_dir)
+        write_manifest(tmp, manifest)
+        write_card(tmp, adapter_card(manifest))
+    if merged_dir is not None:
+        _write_merged(model, run.base.tokenizer, out, merged_dir, overwrite)
+    if not keep_checkpoints:
+        shutil.rmtree(run.ckpt_dir, ignore_errors=True)
+    return out
+
+
+@dataclass
+class _GeneratorRun:
+    """What fine-tuning the generator set up: recipes, data, evidence, the base model."""
+
+    settings: "Settings"
+    tuned_settings: "Settings"    # the settings with the scoring (generator_pmi) the adapter is for
+    recipe: Any                   # GeneratorRecipe
+    calibration: Any              # CalibrationRecipe
+    search: Any                   # SearchRecipe
+    recipe_path: Path
+    pmi: bool
+    device: str
+    loaded: Any                   # LabeledReports as loaded
+    test_ids: set[str]
+    train: Any
+    val: Any
+    exclude: dict[str, set[str]]
+    assistant: Any                # the index's assistant, without a generator
+    index_version: str
+    train_cases: list[Any]
+    val_cases: list[Any]
+    label_names: list[str]
+    base: Any                     # the base HFGenerator
+    base_dir: Path
+    progress: bool
+    ckpt_dir: Path = Path()
+    holdout: dict[str, Any] | None = None
+
+
+def _recipes(settings: "Settings", recipe: Path | None, overrides: dict[str, Any],
+             calibrate: bool | None) -> tuple[Path, Any, Any, Any]:
+    from finetune.calibrate import CalibrationRecipe
+    from finetune.generator import GeneratorRecipe, SearchRecipe
+
+    recipe_path, raw = load_recipe(recipe, settings.resolved_device())
+    r = _recipe(GeneratorRecipe, raw.get("generator", {}), recipe_path)
+    cal = _recipe(CalibrationRecipe, raw.get("calibration", {}), recipe_path)
+    sr = _recipe(SearchRecipe, raw.get("search", {}), recipe_path)
+    r = replace(r, **{k: v for k, v in overrides.items() if v is not None})
     if calibrate is not None:
         cal = replace(cal, enabled=calibrate)
+    return recipe_path, r, cal, sr
+
+
+def _setup_generator(settings: "Settings", reports: list[Path], index: str, recipe: Path | None, *, text_col: str,
+                     label_col: str, id_col: str, holdout: float | None, holdout_seed: int,
+                     overrides: dict[str, Any], calibrate: bool | None, encoder: Any,
+                     progress: bool) -> _GeneratorRun:
+    """Recipes, the labeled data and its group-safe split, each case's evidence, the base model."""
+    from finetune.pairs import drop_eval_holdout, exclusion_map, load_labeled, retrieve_cases, validation_split
+    from rag_dx.diagnose import build_assistant
+    from rag_dx.errors import ConfigError
+    from rag_dx.generate import HFGenerator
+    from rag_dx.labels import unique_labels
+    from rag_dx.models import prepared_generator_dir
+
+    recipe_path, r, cal, sr = _recipes(settings, recipe, overrides, calibrate)
     _configure_threads(settings)
     ds = settings.diagnosis
     pmi = ds.generator_pmi if r.generator_pmi is None else r.generator_pmi
-    tuned_settings = settings.model_copy(update={"diagnosis": ds.model_copy(update={"generator_pmi": pmi})})
-
-    # ---------------------------------------------------------------- data and evidence
+    tuned = settings.model_copy(update={"diagnosis": ds.model_copy(update={"generator_pmi": pmi})})
     loaded = load_labeled(reports, text_col=text_col, label_col=label_col, id_col=id_col)
     data, test_ids = (drop_eval_holdout(loaded, holdout, holdout_seed) if holdout else (loaded, set()))
     train, val = validation_split(data, r.val_fraction, r.seed)
     exclude = exclusion_map(loaded, extra=test_ids)
     assistant = build_assistant(settings, index, encoder=encoder, load_generator=False, load_vocabulary=False)
-    retriever = assistant.retriever
-    if retriever is None:
+    if assistant.retriever is None:
         raise ConfigError(f"index '{index}' could not be opened")
-    index_version = retriever.index.version_id
+    index_version = assistant.retriever.index.version_id
     log.info("retrieving evidence for %d training and %d validation reports from %s", len(train), len(val),
              index_version)
     train_cases = retrieve_cases(assistant, train, exclude, progress=progress, desc="evidence (train)")
     val_cases = retrieve_cases(assistant, val, exclude, progress=progress, desc="evidence (validation)")
-    label_names = unique_label_names(train.labels)
-
-    # ---------------------------------------------------------------- models
+    device = settings.resolved_device()
     base_dir = Path(settings.generator) if settings.generator else prepared_generator_dir(settings.cache_dir)
     base = HFGenerator.load(settings.generator, cache_dir=settings.cache_dir, adapter=None, device=device)
-    fingerprints = {"data_fingerprint": train.fingerprint(), "base_fingerprint": base.fingerprint}
-    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out.with_name(out.name + ".checkpoints")
+    return _GeneratorRun(settings, tuned, r, cal, sr, recipe_path, pmi, device, loaded, test_ids, train, val, exclude,
+                         assistant, index_version, train_cases, val_cases, unique_labels(train.labels), base,
+                         base_dir, progress)
 
-    def score(model: Any, modes: tuple[str, ...], limit: int, tuned: bool = True) -> Any:
-        """Validation through diagnose, with the scoring the adapter is for (or the base's)."""
-        assistant.generator = training_generator(base, model)
-        assistant.settings = tuned_settings if tuned else settings
-        assistant._prior_cache.clear()
-        try:
-            return validate(assistant, val_cases, label_names, exclude, modes=modes, limit=limit, progress=progress)
-        finally:
-            assistant.generator = None
-            assistant.settings = settings
-            assistant._prior_cache.clear()
 
-    # the base generator as it serves today (the settings' scoring)
-    log.info("validating the base generator on %d cases", len(val_cases))
-    validation_before = score(base.model, ("generator",), r.eval_val_limit, tuned=False).metrics if val_cases else {}
-    log.info("base generator: %s", validation_before)
+def _validate(run: _GeneratorRun, model: Any, modes: tuple[str, ...], tuned: bool = True) -> Any:
+    """Validation through diagnose with ``model`` scoring, with the scoring the adapter is for (or the base's)."""
+    from finetune.generator import training_generator, validate
 
-    trials: list[dict[str, Any]] = []
+    assistant = run.assistant.with_generator(training_generator(run.base, model),
+                                             settings=run.tuned_settings if tuned else run.settings)
+    return validate(assistant, run.val_cases, run.label_names, run.exclude, modes=modes,
+                    limit=run.recipe.eval_val_limit, progress=run.progress)
+
+
+def _train(run: _GeneratorRun, model: Any, recipe: Any, log_path: Path, **kwargs: Any) -> Any:
+    from finetune.generator import train_adapter
+
+    ds = run.settings.diagnosis
+    return train_adapter(run.base, model, run.train_cases, recipe, evidence_chars=ds.evidence_chars,
+                         log_path=log_path, progress=run.progress, labels=run.label_names, pmi=run.pmi,
+                         temperature=ds.temperature, **kwargs)
+
+
+def _fit_generator(run: _GeneratorRun, tmp: Path, *, search: bool, resume: bool,
+                   progress: bool) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """The optional recipe search, then the LoRA training of the chosen recipe; saves the adapter into ``tmp``."""
+    from finetune.generator import LOSS_LOG, load_base_model, run_search, save_adapter, wrap_lora
+    from rag_dx.errors import ConfigError
+
+    r, trials = run.recipe, []
     if search:
-        if not val_cases:
+        if not run.val_cases:
             raise ConfigError("--search needs a validation part (recipe val_fraction > 0 and enough reports)")
 
-        def make(trial: GeneratorRecipe) -> Any:
-            return wrap_lora(load_base_model(base_dir, device), trial)
-
-        def fit(model: Any, trial: GeneratorRecipe, steps: int) -> None:
-            with tempfile.TemporaryDirectory() as tmp:
-                train_adapter(base, model, train_cases, trial, evidence_chars=ds.evidence_chars,
-                              log_path=Path(tmp) / LOSS_LOG, progress=progress, max_steps=steps,
-                              labels=label_names, pmi=pmi, temperature=ds.temperature)
+        def fit(model: Any, trial: Any, steps: int) -> None:
+            with tempfile.TemporaryDirectory() as scratch:
+                _train(run, model, trial, Path(scratch) / LOSS_LOG, max_steps=steps)
 
         def metric(model: Any) -> dict[str, float]:
-            modes = ("generator", "full") if sr.metric == "val_full_top1" else ("generator",)
-            return score(model, modes, r.eval_val_limit).metrics
+            modes = ("generator", "full") if run.search.metric == "val_full_top1" else ("generator",)
+            return _validate(run, model, modes).metrics
 
-        r, trials = run_search(make, fit, metric, r, sr)
+        r, trials = run_search(lambda trial: wrap_lora(load_base_model(run.base_dir, run.device), trial), fit,
+                               metric, r, run.search)
+        run.recipe = r
+    model = wrap_lora(load_base_model(run.base_dir, run.device), r)
+    fingerprints = {"data_fingerprint": run.train.fingerprint(), "base_fingerprint": run.base.fingerprint}
+    result = _train(run, model, r, tmp / LOSS_LOG, checkpoint_dir=run.ckpt_dir, resume=resume,
+                    fingerprints=fingerprints)
+    save_adapter(model, tmp)
+    return model, result, trials
 
-    # ---------------------------------------------------------------- train
-    with staged_directory(out) as tmp:
-        model = wrap_lora(load_base_model(base_dir, device), r)
-        result = train_adapter(base, model, train_cases, r, evidence_chars=ds.evidence_chars,
-                               log_path=tmp / LOSS_LOG, checkpoint_dir=ckpt_dir, resume=resume,
-                               fingerprints=fingerprints, progress=progress, labels=label_names,
-                               pmi=pmi, temperature=ds.temperature)
-        save_adapter(model, tmp)
 
-        validation_after: dict[str, Any] = {}
-        calibration: dict[str, Any] | None = None
-        if val_cases:
-            modes = ("generator", "full")
-            log.info("validating the adapter on %d cases", len(val_cases))
-            model.merge_adapter()  # validation speed; the saved adapter is unaffected
-            try:
-                v = score(model, modes, r.eval_val_limit)
-            finally:
-                model.unmerge_adapter()
-            validation_after = v.metrics
-            if cal.enabled and v.full_probs:
-                temperature, report = fit_from_validation(v.full_names, v.full_probs, v.golds)
-                fitted_on = {"validation_cases": len(v.golds), "mode": cal.mode, "index": index,
-                             "index_version": index_version, "encoder": f"{assistant.encoder.name}@{assistant.encoder.fingerprint[:12]}",
-                             "generator_weight": ds.generator_weight, "generator_temperature": ds.temperature}
-                write_calibration(tmp, temperature, validation=report, fitted_on=fitted_on, generator_pmi=pmi)
-                log.info("calibration: T=%.4f, validation ECE %.4f -> %.4f", temperature,
-                         report["before"]["ece"], report["after"]["ece"])
-                calibration = {"temperature": temperature, "validation": report, "fitted_on": fitted_on}
+def _validate_and_calibrate(run: _GeneratorRun, model: Any, tmp: Path,
+                            index: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Score the adapter on the validation part; fit and write its temperature (``rag_dx_calibration.json``)."""
+    from finetune.calibrate import fit_from_validation, write_calibration
 
-        manifest = base_manifest("rag-dx LoRA adapter", r.seed) | {
-            "name": out.name,
-            "base_model": {"name": base.name, "path": str(base_dir), "fingerprint": base.fingerprint},
-            "device": device,
-            "recipe_file": recipe_path.name,
-            "recipe": asdict(r),
-            "index": {"name": index, "version": index_version,
-                      "encoder": {"name": assistant.encoder.name, "fingerprint": assistant.encoder.fingerprint}},
-            "prompt": {"builder": "rag_dx.generate.HFGenerator.build_prompt", "prompt_evidence": ds.prompt_evidence,
-                       "evidence_chars": ds.evidence_chars, "max_case_tokens": base.max_case_tokens,
-                       "target": "' ' + diagnosis + eos_token", "generator_pmi": pmi,
-                       "loss": f"{r.lm_loss_weight} x mean NLL of the target tokens + {r.rank_loss_weight} x "
-                               "cross-entropy of the gold among candidates scored as diagnose scores them"},
-            "data": {
-                "sources": loaded.sources,
-                "fingerprint": train.fingerprint(),
-                "n_reports_loaded": len(loaded),
-                "n_excluded_holdout": len(test_ids),
-                "holdout": {"fraction": holdout, "seed": holdout_seed} if holdout else None,
-                "n_train_reports": len(train),
-                "n_validation_reports": len(val),
-                "n_labels": len(label_names),
-                "labels": label_names,
-                "cases_without_evidence": sum(1 for c in train_cases if not c.hits),
-            },
-            "training": {"steps": result.steps, "examples_seen": result.examples_seen, "first_loss": result.first_loss,
-                         "last_loss": result.last_loss, "seconds": result.seconds, "resumed_from_step": result.resumed_from},
-            "validation": {"before": validation_before, "after": validation_after},
-            "calibration": calibration,
-            "search": trials,
-        }
-        if merge:
-            merged_dir = Path(merged_out) if merged_out else out.with_name(out.name + "-merged")
-            manifest["merged_model"] = str(merged_dir)
-        write_manifest(tmp, manifest)
-        write_card(tmp, adapter_card(manifest))
-    if merge:
-        _fresh_out(merged_dir, overwrite)
-        merge_into_base(model, base.tokenizer, merged_dir)
-        (merged_dir / "rag_dx_source.json").write_text(
-            f'{{"source": "merged LoRA adapter {out.name}", "adapter_manifest": "{out.name}/rag_dx_training.json"}}')
-        for name in ("README.md", "rag_dx_calibration.json"):
-            if (out / name).is_file():
-                shutil.copy(out / name, merged_dir / name)
-    if not keep_checkpoints:
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-    return out
+    if not run.val_cases:
+        return {}, None
+    log.info("validating the adapter on %d cases", len(run.val_cases))
+    model.merge_adapter()  # validation speed; the saved adapter is unaffected
+    try:
+        v = _validate(run, model, ("generator", "full"))
+    finally:
+        model.unmerge_adapter()
+    if not (run.calibration.enabled and v.full_probs):
+        return v.metrics, None
+    ds, enc = run.settings.diagnosis, run.assistant.encoder
+    temperature, report = fit_from_validation(v.full_names, v.full_probs, v.golds)
+    fitted_on = {"validation_cases": len(v.golds), "mode": run.calibration.mode, "index": index,
+                 "index_version": run.index_version, "encoder": f"{enc.name}@{enc.fingerprint[:12]}",
+                 "generator_weight": ds.generator_weight, "generator_temperature": ds.temperature}
+    write_calibration(tmp, temperature, validation=report, fitted_on=fitted_on, generator_pmi=run.pmi)
+    log.info("calibration: T=%.4f, validation ECE %.4f -> %.4f", temperature, report["before"]["ece"],
+             report["after"]["ece"])
+    return v.metrics, {"temperature": temperature, "validation": report, "fitted_on": fitted_on}
+
+
+def _generator_manifest(run: _GeneratorRun, name: str, index: str, result: Any, trials: list[dict[str, Any]],
+                        before: dict[str, Any], after: dict[str, Any],
+                        calibration: dict[str, Any] | None) -> dict[str, Any]:
+    from finetune.cards import base_manifest
+
+    r, ds, base, enc = run.recipe, run.settings.diagnosis, run.base, run.assistant.encoder
+    return base_manifest("rag-dx LoRA adapter", r.seed) | {
+        "name": name,
+        "base_model": {"name": base.name, "path": str(run.base_dir), "fingerprint": base.fingerprint},
+        "device": run.device,
+        "recipe_file": run.recipe_path.name,
+        "recipe": asdict(r),
+        "index": {"name": index, "version": run.index_version,
+                  "encoder": {"name": enc.name, "fingerprint": enc.fingerprint}},
+        "prompt": {"builder": "rag_dx.generate.HFGenerator.build_prompt", "prompt_evidence": ds.prompt_evidence,
+                   "evidence_chars": ds.evidence_chars, "max_case_tokens": base.max_case_tokens,
+                   "target": "' ' + diagnosis + eos_token", "generator_pmi": run.pmi,
+                   "loss": f"{r.lm_loss_weight} x mean NLL of the target tokens + {r.rank_loss_weight} x "
+                           "cross-entropy of the gold among candidates scored as diagnose scores them"},
+        "data": {
+            "sources": run.loaded.sources,
+            "fingerprint": run.train.fingerprint(),
+            "n_reports_loaded": len(run.loaded),
+            "n_excluded_holdout": len(run.test_ids),
+            "holdout": run.holdout,
+            "n_train_reports": len(run.train),
+            "n_validation_reports": len(run.val),
+            "n_labels": len(run.label_names),
+            "labels": run.label_names,
+            "cases_without_evidence": sum(1 for c in run.train_cases if not c.hits),
+        },
+        "training": {"steps": result.steps, "examples_seen": result.examples_seen, "first_loss": result.first_loss,
+                     "last_loss": result.last_loss, "seconds": result.seconds, "resumed_from_step": result.resumed_from},
+        "validation": {"before": before, "after": after},
+        "calibration": calibration,
+        "search": trials,
+    }
+
+
+def _write_merged(model: Any, tokenizer: Any, out: Path, merged_dir: Path, overwrite: bool) -> None:
+    """Base + adapter as one model directory, with the adapter's card and calibration beside it."""
+    from finetune.generator import merge_into_base
+
+    _fresh_out(merged_dir, overwrite)
+    merge_into_base(model, tokenizer, merged_dir)
+    (merged_dir / "rag_dx_source.json").write_text(
+        f'{{"source": "merged LoRA adapter {out.name}", "adapter_manifest": "{out.name}/rag_dx_training.json"}}')
+    for name in ("README.md", "rag_dx_calibration.json"):
+        if (out / name).is_file():
+            shutil.copy(out / name, merged_dir / name)

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from finetune.pairs import LabeledReports, Pair, label_key
+from finetune.pairs import LabeledReports, Pair
+from rag_dx.labels import candidate_key
 from finetune.recipe_keys import check_recipe_keys
 from rag_dx.staging import staged_directory
 
@@ -134,9 +135,9 @@ def build_ir_evaluator(queries: LabeledReports, corpus: LabeledReports, name: st
 
     by_label: dict[str, set[str]] = {}
     for r in corpus.reports:
-        by_label.setdefault(label_key(r.diagnosis or ""), set()).add(r.report_id)
-    q = {r.report_id: r.text for r in queries.reports if label_key(r.diagnosis or "") in by_label}
-    relevant = {qid: by_label[label_key(r.diagnosis or "")] for r in queries.reports for qid in [r.report_id] if qid in q}
+        by_label.setdefault(candidate_key(r.diagnosis or ""), set()).add(r.report_id)
+    q = {r.report_id: r.text for r in queries.reports if candidate_key(r.diagnosis or "") in by_label}
+    relevant = {qid: by_label[candidate_key(r.diagnosis or "")] for r in queries.reports for qid in [r.report_id] if qid in q}
     return InformationRetrievalEvaluator(
         queries=q, corpus={r.report_id: r.text for r in corpus.reports}, relevant_docs=relevant, name=name,
         accuracy_at_k=[1, 5, 10], precision_recall_at_k=[10], mrr_at_k=[10], ndcg_at_k=[10], map_at_k=[100],

@@ -6,7 +6,7 @@ averaged per example. That is the negative of the score ``HFGenerator.score`` gi
 candidate. Raising it alone does not rank the gold first: serving compares *mean* token
 log-probs, and a wrong multi-token name whose later tokens are predictable keeps a high mean.
 So the default loss adds a ranking term: the gold and a few other candidates (the case's
-retrieved ones first) are scored exactly as ``diagnose`` scores them (:func:`candidate_scores`,
+retrieved ones first) are scored exactly as ``diagnose`` scores them (:func:`ranking_scores`,
 minus the no-case prior when ``generator_pmi``, over the softmax temperature) and the gold's
 cross-entropy among them is minimized. The evidence comes from :func:`finetune.pairs.retrieve_cases` (the case's own report, its
 duplicates and any held-out ids excluded); a share of prompts has no evidence at all, which is the
@@ -33,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from finetune.pairs import CaseEvidence, augment_case, class_weights, label_key
+from finetune.pairs import CaseEvidence, augment_case, class_weights
 from finetune.recipe_keys import check_recipe_keys
+from rag_dx.labels import candidate_key, unique_labels
+from rag_dx.scoring import no_case_prompt
 from rag_dx.staging import staged_directory
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,6 @@ BALANCE_MODES = ("sampling", "loss", "none")
 SCHEDULERS = ("linear", "cosine", "constant")
 SEARCH_METRICS = ("val_generator_top1", "val_full_top1", "val_gold_logprob")
 LOSS_LOG = "loss_log.jsonl"
-NEUTRAL_CASE = "(no case details given)"  # the case text of diagnose's no-case prior (PMI)
 
 
 @dataclass
@@ -252,7 +253,7 @@ def plan_draws(cases: Sequence[CaseEvidence], recipe: GeneratorRecipe, total_ste
     labels = [c.label for c in cases]
     weights = class_weights(labels)
     if recipe.balance == "sampling":
-        p = np.array([weights[label_key(x)] for x in labels], dtype=np.float64)
+        p = np.array([weights[candidate_key(x)] for x in labels], dtype=np.float64)
         order = rng.choice(len(cases), size=n_draws, replace=True, p=p / p.sum())
     else:
         reps = math.ceil(n_draws / max(len(cases), 1))
@@ -263,7 +264,7 @@ def plan_draws(cases: Sequence[CaseEvidence], recipe: GeneratorRecipe, total_ste
             case=int(i),
             with_evidence=bool(not no_ev[k]) and bool(cases[int(i)].hits),
             augment_seed=(recipe.seed * 1_000_003 + k) if recipe.augment else None,
-            weight=weights[label_key(labels[int(i)])] if recipe.balance == "loss" else 1.0,
+            weight=weights[candidate_key(labels[int(i)])] if recipe.balance == "loss" else 1.0,
             index=k,
         )
         for k, i in enumerate(order)
@@ -334,54 +335,37 @@ def target_nll(model, batch: Sequence[tuple[list[int], list[int]]], device, *, p
     return -(tok.sum(-1) / valid.sum(-1).clamp(min=1))
 
 
-def candidate_scores(model, prompt_ids: Sequence[int], cand_ids: Sequence[Sequence[int]], device, *,
-                     bf16: bool = False):
-    """Mean log-prob of each candidate after the prompt: the differentiable twin of ``HFGenerator.score``.
-
-    The prompt runs once; its KV cache is repeated for the candidates, which run as one batch
-    (as at serving time). Gradients flow through the cache into the prompt's layers.
-    """
+def ranking_scores(model, prompt_ids: Sequence[int], cand_ids: Sequence[Sequence[int]], prior, *,
+                   temperature: float = 1.0, bf16: bool = False):
+    """(scores, logits) of the ranking loss: each candidate's score exactly as ``diagnose`` computes it
+    (:func:`rag_dx.scoring.candidate_logprobs` on the serving prompt, differentiable here), and
+    ``(score - no-case prior) / temperature``, the logits diagnose's softmax ranks with."""
     import torch
 
-    n, width = len(cand_ids), max(len(c) for c in cand_ids)
+    from rag_dx import scoring
+
+    device = next(model.parameters()).device
     prefix = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)
-    ids = torch.zeros((n, width), dtype=torch.long, device=device)
-    mask = torch.zeros((n, width), dtype=torch.long, device=device)
-    for row, toks in enumerate(cand_ids):
-        ids[row, : len(toks)] = torch.tensor(list(toks), device=device)
-        mask[row, : len(toks)] = 1
-    use_bf16 = bf16 and str(device).startswith("cuda")
-    with torch.autocast(device_type="cuda" if use_bf16 else "cpu", dtype=torch.bfloat16, enabled=use_bf16):
-        out = model(input_ids=prefix, use_cache=True, logits_to_keep=1)
-        cache = out.past_key_values
-        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-        cache.batch_repeat_interleave(n)
-        full_mask = torch.cat([torch.ones((n, prefix.shape[1]), dtype=torch.long, device=device), mask], dim=1)
-        logits = model(input_ids=ids, attention_mask=full_mask, past_key_values=cache, use_cache=False).logits
-    total = first[ids[:, 0]]
-    if width > 1:
-        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-        nxt = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
-        total = total + (nxt * mask[:, 1:]).sum(dim=1)
-    return total / mask.sum(dim=1).clamp(min=1)
+    scores = scoring.candidate_logprobs(model, prefix, cand_ids, bf16=bf16)
+    return scores, (scores - torch.as_tensor(prior, dtype=scores.dtype, device=scores.device)) / temperature
 
 
 def choose_candidates(case: CaseEvidence, labels: Sequence[str], k: int, seed: int) -> list[str]:
     """The gold first, then the case's retrieved candidates, then seeded other labels, k in all."""
-    gold = label_key(case.label)
-    others = [x for x in labels if label_key(x) != gold]
+    gold = candidate_key(case.label)
+    others = [x for x in labels if candidate_key(x) != gold]
     if k <= 0 or k >= len(others) + 1:
         return [case.label] + others
     chosen: list[str] = []
     seen = {gold}
     for name in case.candidates:
-        key = label_key(name)
-        if key not in seen and any(label_key(x) == key for x in others):
-            chosen.append(next(x for x in others if label_key(x) == key))
+        key = candidate_key(name)
+        if key not in seen and any(candidate_key(x) == key for x in others):
+            chosen.append(next(x for x in others if candidate_key(x) == key))
             seen.add(key)
         if len(chosen) == k - 1:
             return [case.label] + chosen
-    rest = [x for x in others if label_key(x) not in seen]
+    rest = [x for x in others if candidate_key(x) not in seen]
     pick = np.random.default_rng(seed).permutation(len(rest))[: k - 1 - len(chosen)]
     return [case.label] + chosen + [rest[int(i)] for i in sorted(pick)]
 
@@ -536,7 +520,7 @@ def train_adapter(
 
     model.train()
     per_step = recipe.micro_batch_size * recipe.grad_accum
-    label_set = list(labels) if labels is not None else unique_label_names([c.label for c in cases])
+    label_set = list(labels) if labels is not None else unique_labels([c.label for c in cases])
     cand_ids: dict[str, list[int]] = {}
 
     def ids_of(names: Sequence[str]) -> list[list[int]]:
@@ -545,7 +529,7 @@ def train_adapter(
                 cand_ids[name] = generator.candidate_ids([name])[0]
         return [cand_ids[n] for n in names]
 
-    neutral = generator.build_prompt(NEUTRAL_CASE, [], evidence_chars=evidence_chars)
+    neutral = no_case_prompt(generator, evidence_chars=evidence_chars)
     neutral_ids = generator.tokenizer(neutral, add_special_tokens=False)["input_ids"]
 
     def priors(names: Sequence[str]) -> dict[str, float]:
@@ -554,7 +538,7 @@ def train_adapter(
             return {n: 0.0 for n in names}
         model.eval()
         with torch.no_grad():
-            vals = candidate_scores(model, neutral_ids, ids_of(names), device, bf16=recipe.bf16)
+            vals, _ = ranking_scores(model, neutral_ids, ids_of(names), [0.0] * len(names), bf16=recipe.bf16)
         model.train()
         return dict(zip(names, vals.tolist()))
 
@@ -594,8 +578,8 @@ def train_adapter(
                 for d in chunk:  # one prompt per forward: its KV cache is shared by the candidates
                     names = names_of[d.index]
                     prompt_ids, _ = encode(d)
-                    scores = candidate_scores(model, prompt_ids, ids_of(names), device, bf16=recipe.bf16)
-                    adjusted = (scores - torch.tensor([prior[n] for n in names], device=scores.device)) / temperature
+                    scores, adjusted = ranking_scores(model, prompt_ids, ids_of(names), [prior[n] for n in names],
+                                                      temperature=temperature, bf16=recipe.bf16)
                     rank = -torch.log_softmax(adjusted, dim=0)[0]
                     lm = -scores[0]
                     loss_d = (recipe.lm_loss_weight * lm + recipe.rank_loss_weight * rank) * d.weight / per_step
@@ -672,20 +656,20 @@ def validate(
         iterator = tqdm(cases, desc=f"validating ({'+'.join(modes)})", unit="case")
     g_hits, g_logp, f_hits = [], [], []
     for case in iterator:
-        gold = label_key(case.label)
+        gold = candidate_key(case.label)
         if "generator" in modes:
             d = assistant.diagnose(case.text, mode="generator", candidates=list(label_names))
-            g_hits.append(bool(d.differential) and label_key(d.differential[0].diagnosis) == gold)
+            g_hits.append(bool(d.differential) and candidate_key(d.differential[0].diagnosis) == gold)
             # log p(gold) from the unrounded scores (the displayed probabilities are rounded to 1e-4)
             scores = np.array([x.generator_score for x in d.differential], dtype=np.float64)
             z = scores / assistant.settings.diagnosis.temperature
             z = z - z.max()
             logp = z - np.log(np.exp(z).sum())
-            g_logp.append(next((float(lp) for x, lp in zip(d.differential, logp) if label_key(x.diagnosis) == gold),
+            g_logp.append(next((float(lp) for x, lp in zip(d.differential, logp) if candidate_key(x.diagnosis) == gold),
                                math.log(1e-6)))
         if "full" in modes:
             d = assistant.diagnose(case.text, mode="full", exclude_doc_ids=set(exclude.get(case.report_id, set())))
-            f_hits.append(bool(d.differential) and label_key(d.differential[0].diagnosis) == gold)
+            f_hits.append(bool(d.differential) and candidate_key(d.differential[0].diagnosis) == gold)
             out.full_names.append([x.diagnosis for x in d.differential])
             out.full_probs.append([float(x.probability) for x in d.differential])
             out.golds.append(case.label)
@@ -703,15 +687,6 @@ def training_generator(base: Any, model: Any, adapter_label: str = "training"):
 
     return HFGenerator(model=model, tokenizer=base.tokenizer, name=base.name, fingerprint=base.fingerprint,
                        adapter=adapter_label, max_case_tokens=base.max_case_tokens)
-
-
-def unique_label_names(labels: Sequence[str]) -> list[str]:
-    """One spelling per label key (the most frequent), sorted: the generator-only candidate set."""
-    by_key: dict[str, dict[str, int]] = {}
-    for lab in labels:
-        by_key.setdefault(label_key(lab), {}).setdefault(lab, 0)
-        by_key[label_key(lab)][lab] += 1
-    return sorted(max(c.items(), key=lambda kv: (kv[1], kv[0]))[0] for c in by_key.values())
 
 
 def save_adapter(model: Any, out: Path) -> None:

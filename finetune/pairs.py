@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag_dx.labels import candidate_key
+
 if TYPE_CHECKING:
     from rag_dx.schemas import Guideline, Hit, Report
 
@@ -151,18 +153,13 @@ def exclusion_map(data: LabeledReports, extra: Iterable[str] = ()) -> dict[str, 
     return {r.report_id: by_group[g] | extra for r, g in zip(data.reports, data.groups.tolist())}
 
 
-def label_key(label: str) -> str:
-    """Spellings that differ only in case/punctuation/spacing are one class (as in diagnose)."""
-    return re.sub(r"[^a-z0-9]+", " ", label.casefold()).strip()
-
-
 def class_weights(labels: Sequence[str]) -> dict[str, float]:
     """Inverse-frequency weights per label key, normalized to mean 1 over the examples."""
-    counts = Counter(label_key(x) for x in labels)
+    counts = Counter(candidate_key(x) for x in labels)
     if not counts:
         return {}
     raw = {k: 1.0 / c for k, c in counts.items()}
-    mean = sum(raw[label_key(x)] for x in labels) / len(labels)
+    mean = sum(raw[candidate_key(x)] for x in labels) / len(labels)
     return {k: v / mean for k, v in raw.items()}
 
 
@@ -182,7 +179,7 @@ def diagnosis_description(label: str, vocabulary: Any | None = None) -> str:
     concept = vocabulary.normalize(label) if vocabulary is not None else None
     if concept is None:
         return f"Diagnosis: {label}."
-    if label_key(concept.title) == label_key(label):
+    if candidate_key(concept.title) == candidate_key(label):
         return f"Diagnosis: {label} (ICD-10-CM {concept.code})."
     return f"Diagnosis: {label} (ICD-10-CM {concept.code}: {concept.title})."
 
@@ -191,13 +188,13 @@ def report_pairs(data: LabeledReports, per_report: int, rng: np.random.Generator
     """case <-> another case with the same diagnosis, never one of its own duplicate group."""
     by_label: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(data.reports):
-        by_label[label_key(r.diagnosis or "")].append(i)
+        by_label[candidate_key(r.diagnosis or "")].append(i)
     out: list[Pair] = []
     if per_report <= 0:
         return out
     groups = data.groups.tolist()
     for i, r in enumerate(data.reports):
-        key = label_key(r.diagnosis or "")
+        key = candidate_key(r.diagnosis or "")
         mates = [j for j in by_label[key] if groups[j] != groups[i]]
         if not mates:
             continue
@@ -213,7 +210,7 @@ def description_pairs(data: LabeledReports, vocabulary: Any | None = None) -> li
     out = []
     for r in data.reports:
         label = r.diagnosis or ""
-        key = label_key(label)
+        key = candidate_key(label)
         if key not in cache:
             cache[key] = diagnosis_description(label, vocabulary)
         out.append(Pair(r.text, cache[key], key, "case-description"))
@@ -238,7 +235,7 @@ def guideline_pairs(guidelines: Sequence["Guideline"], max_pairs: int, rng: np.r
         if not text or not g.title.strip():
             continue
         symptomatic = bool(re.search(r"\b(symptom|sign)s?\b", g.title, re.IGNORECASE))
-        pairs.append((symptomatic, Pair(g.title, text, "topic:" + label_key(g.topic or g.title), "guideline")))
+        pairs.append((symptomatic, Pair(g.title, text, "topic:" + candidate_key(g.topic or g.title), "guideline")))
     order = rng.permutation(len(pairs))
     ranked = sorted(order.tolist(), key=lambda i: not pairs[i][0])  # stable: symptoms first, else seeded
     return [pairs[i][1] for i in ranked[:max_pairs]]

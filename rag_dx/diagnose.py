@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -24,6 +24,7 @@ from rag_dx.practice.serve import best_report_similarity, ranked_differential
 from rag_dx.retrieve import Retriever, SearchResult
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, hit_weights  # noqa: F401 (re-exported)
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Hit, Versions
+from rag_dx.scoring import NoCasePrior, generator_scores
 from rag_dx.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,17 +54,18 @@ class Assistant:
     vocabulary: object | None = None
     #: Temperature fitted with the adapter on full-mode probabilities (1.0: none). See rag_dx.calibration.
     calibration_temperature: float = 1.0
-    # name -> generator log-likelihood with no case; depends only on the name, so cache it.
-    _prior_cache: dict[str, float] = field(default_factory=dict, repr=False)
+    # name -> generator log-likelihood with no case (the PMI prior), cached for this generator.
+    _prior: NoCasePrior | None = field(default=None, repr=False)
 
     def _prior_scores(self, names: list[str]) -> np.ndarray:
-        missing = [n for n in dict.fromkeys(names) if n not in self._prior_cache]
-        if missing:
-            neutral = self.generator.build_prompt("(no case details given)", [],
-                                                  evidence_chars=self.settings.diagnosis.evidence_chars)
-            for name, value in zip(missing, self.generator.score(neutral, missing)):
-                self._prior_cache[name] = float(value)
-        return np.array([self._prior_cache[n] for n in names], dtype=np.float64)
+        if self._prior is None or self._prior.generator is not self.generator:
+            self._prior = NoCasePrior(self.generator, evidence_chars=self.settings.diagnosis.evidence_chars)
+        return self._prior(names)
+
+    def with_generator(self, generator: CandidateScorer | None, *, settings: Settings | None = None) -> "Assistant":
+        """A copy that scores with another generator (and optionally other settings), sharing the
+        loaded index, encoder and vocabulary; fine-tuning validates a model in training this way."""
+        return replace(self, generator=generator, settings=settings or self.settings, _prior=None)
 
     @property
     def retriever(self) -> Retriever | None:
@@ -164,12 +166,10 @@ class Assistant:
         t1 = time.perf_counter()
         if mode != "retrieval" and self.generator is not None and ranked:
             prompt_hits = hits[: ds.prompt_evidence] if mode == "full" else []
-            prompt = self.generator.build_prompt(text, prompt_hits, evidence_chars=ds.evidence_chars)
-            gen_scores = self.generator.score(prompt, names)
-            if ds.generator_pmi:
-                # Subtract what the model thinks of each name with no case at all, so a name that is
-                # merely common or short does not win on its prior (domain-conditional PMI).
-                gen_scores = gen_scores - self._prior_scores(names)
+            # With generator_pmi, subtract what the model thinks of each name with no case at all, so a
+            # name that is merely common or short does not win on its prior (domain-conditional PMI).
+            gen_scores = generator_scores(self.generator, text, prompt_hits, names, evidence_chars=ds.evidence_chars,
+                                          prior=self._prior_scores if ds.generator_pmi else None)
             p_gen = softmax(gen_scores, ds.temperature)
             w = 1.0 if mode == "generator" else ds.generator_weight
             probs = w * p_gen + (1.0 - w) * p_vote

@@ -189,32 +189,18 @@ class HFGenerator:
         return torch.log_softmax(out.logits[0, -1].float(), dim=-1), out.past_key_values
 
     def score(self, prompt: str, candidates: Sequence[str]) -> np.ndarray:
+        """Mean per-token log-likelihood of each candidate after `prompt` (:func:`rag_dx.scoring.candidate_logprobs`)."""
         import torch
+
+        from rag_dx.scoring import candidate_logprobs
 
         if not candidates:
             return np.zeros(0, dtype=np.float64)
-        dev = self.device
-        prefix = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(dev)
-        cand = self.candidate_ids(candidates)
-        n, width = len(cand), max(len(c) for c in cand)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((n, width), pad, dtype=torch.long, device=dev)
-        mask = torch.zeros((n, width), dtype=torch.long, device=dev)
-        for row, toks in enumerate(cand):
-            ids[row, : len(toks)] = torch.tensor(toks, device=dev)
-            mask[row, : len(toks)] = 1
+        prefix = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self.device)
         with torch.inference_mode():
-            first, cache = self._prefill(prefix)  # `first` predicts each candidate's 1st token
-            cache.batch_repeat_interleave(n)
-            full_mask = torch.cat([torch.ones((n, prefix.shape[1]), dtype=torch.long, device=dev), mask], dim=1)
-            logits = self.model(input_ids=ids, attention_mask=full_mask, past_key_values=cache, use_cache=False).logits
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            total = first[ids[:, 0]]
-            if width > 1:
-                nxt = logp[:, :-1, :].gather(-1, ids[:, 1:, None]).squeeze(-1)
-                total = total + (nxt * mask[:, 1:]).sum(dim=1)
-            lengths = mask.sum(dim=1).clamp(min=1)
-        return (total / lengths).double().cpu().numpy()
+            scores = candidate_logprobs(self.model, prefix, self.candidate_ids(candidates),
+                                        pad_id=self.tokenizer.pad_token_id, prefill=self._prefill)
+        return scores.double().cpu().numpy()
 
 
 def load_generator(settings) -> HFGenerator:

@@ -96,11 +96,12 @@ def test_training_loss_is_the_serving_score(generator):
     np.testing.assert_allclose(-batched, served, atol=2e-4)
 
     # the ranking loss scores all candidates of one prompt exactly as serving does
-    from finetune.generator import candidate_scores
+    from finetune.generator import ranking_scores
 
     names = ["Pneumonia", "Migraine", "Urinary tract infection"]
     with torch.inference_mode():
-        twin = candidate_scores(generator.model, batch[0][0], generator.candidate_ids(names), "cpu").numpy()
+        twin, _ = ranking_scores(generator.model, batch[0][0], generator.candidate_ids(names), [0.0] * 3)
+        twin = twin.numpy()
     np.testing.assert_allclose(twin, generator.score(prompts[0], names), atol=2e-4)
 
 
