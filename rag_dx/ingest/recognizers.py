@@ -1,0 +1,511 @@
+"""Pattern recognizers for the HIPAA Safe Harbor identifiers that have a shape or a label.
+
+One table per entity type: `(name, regex, score)` rows, where a regex may hold a named group
+`v` (then only that group is the identifier: "MRN: 00123456" redacts the number and keeps the
+label, which tells the reader what was there). Scores follow presidio's convention: a shape that
+is an identifier on its own scores >= `SCORE_THRESHOLD` (0.4); a weak shape scores lower and
+passes only when one of the recognizer's context words is nearby (presidio adds 0.35).
+
+Everything here is pure data and small functions (no presidio import), so that `deid.py` can
+build presidio recognizers from it at `Deidentifier.load()` and tests can read the tables.
+
+Regexes run with the `regex` module (variable-length look-behind) and without IGNORECASE:
+case carries signal (names and month names are capitalized); case-insensitive parts use scoped
+`(?i:...)` groups.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+Row = tuple[str, str, float]
+
+
+def title_or_upper(words: Iterable[str]) -> str:
+    alts: list[str] = []
+    for w in words:
+        alts += [w[0].upper() + w[1:], w.upper()]
+    return "|".join(alts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Labelled identifiers: a label ("MRN", "Member ID", "DEA #") then a value holding a digit.
+# ---------------------------------------------------------------------------------------------
+
+# between label and value: "#", ":", "no.", "number", "id", "is" in any mix (at most three)
+_SEP = r"(?i:(?:\s*(?:[#:=]|no\b\.?|nos?\.|number\b|num\b\.?|nbr\b|id\b|is\b|was\b|of\b))*)\s*"
+# the value: an optional short letter group ("ABC 1234", "MR-123456"), then a token holding a
+# digit, then up to three more digit groups ("123 45 6789", "1234 5678").
+_VALUE = (
+    r"(?P<v>(?:[A-Z]{1,4}[ -](?=\d))?"
+    r"(?=[\w().\-/]*\d)[A-Za-z0-9(][\w().\-/]*"
+    r"(?:[ ](?:\d{2,}(?:-\d+)*)(?![\w.-]*[A-Za-z])){0,3})"
+)
+
+
+def labelled(label: str) -> str:
+    """Regex for `label` (case-insensitive, whole word) followed by an identifier value."""
+    return r"(?<![\w/])(?i:" + label + r")(?![a-z])" + _SEP + _VALUE
+
+
+LABELS: dict[str, list[str]] = {
+    "MRN": [
+        r"mrn", r"mr\s*#", r"mr\s+(?:no|number)", r"medical\s+record(?:\s+(?:number|no|#))?", r"med\.?\s*rec(?:ord)?\.?",
+        r"chart", r"record", r"patient\s+(?:id|identifier|number|no|#)", r"pt\.?\s*(?:id|#)", r"hospital\s+(?:number|no|#|id)",
+        r"unit\s+(?:number|no)", r"encounter", r"visit\s+(?:number|no|#|id)", r"accession", r"case\s+(?:number|no|#)",
+        r"admission\s+(?:number|no|#|id)", r"fin", r"csn", r"emr\s*#", r"ehr\s*#", r"specimen\s+(?:id|number|no|#)",
+        r"lab\s+(?:id|number|no|#)", r"order\s+(?:number|no|#)", r"identifier", r"id\s*(?:#|number|no)", r"id",
+    ],
+    "HEALTH_PLAN": [
+        r"member(?:\s+(?:id|#|no|number))?", r"subscriber(?:\s+(?:id|#|no|number))?", r"policy(?:\s+(?:id|#|no|number))?",
+        r"group\s+(?:id|#|no|number)", r"insurance(?:\s+(?:id|#|no|number|policy))?", r"insured\s+id", r"medicare(?:\s+(?:id|#|no|number))?",
+        r"medicaid(?:\s+(?:id|#|no|number))?", r"mbi", r"hicn", r"health\s+plan(?:\s+(?:beneficiary|member))?(?:\s+(?:id|#|no|number))?",
+        r"beneficiary(?:\s+(?:id|#|no|number))?", r"plan\s+(?:id|#|no|number)", r"coverage\s+(?:id|#|number)",
+        r"(?:bcbs|aetna|cigna|humana|uhc|kaiser|tricare)(?:\s+(?:id|#|no|number))?",
+    ],
+    "ACCOUNT": [
+        r"account(?:\s+(?:id|#|no|number))?", r"acct\.?", r"a/c", r"billing(?:\s+(?:account|id|#|no|number))?",
+        r"invoice(?:\s+(?:id|#|no|number))?", r"claim(?:\s+(?:id|#|no|number))?", r"guarantor\s+(?:id|#|no|number)",
+        r"bank\s+account", r"routing(?:\s+(?:#|no|number))?", r"iban",
+    ],
+    "LICENSE": [
+        r"driver'?s?\s+licen[cs]e", r"driving\s+licen[cs]e", r"d\.?l\.?\s*#?", r"dea", r"npi", r"licen[cs]e", r"lic\.",
+        r"certificate", r"cert\.?", r"registration\s+(?:#|no|number)", r"passport", r"state\s+id", r"permit",
+        r"(?:nursing|medical|board|state|professional|pharmacy)\s+licen[cs]e", r"upin", r"tin", r"ein",
+    ],
+    "VEHICLE": [
+        r"licen[cs]e\s+plate", r"plate", r"(?:vehicle|car|auto)\s+(?:tag|plate|id|#|registration)", r"tag", r"vin",
+        r"vehicle\s+identification", r"registration\s+plate", r"reg\.?\s+plate",
+    ],
+    "DEVICE": [
+        r"serial", r"s/n", r"sn", r"ser\.?\s*#", r"device(?:\s+(?:id|#|serial|identifier|number|no))?", r"udi", r"imei",
+        r"implant(?:\s+(?:id|#|serial|number))?", r"lot", r"model\s+(?:#|no|number)", r"pump\s+(?:id|#|serial)",
+        r"pacemaker(?:\s+(?:id|#|serial))?", r"asset\s+(?:tag|#|id)",
+    ],
+    "SSN": [r"ssn", r"ss\s*#", r"ss\s+(?:no|number)", r"social\s+security(?:\s+(?:number|no|#))?", r"social\s+sec\.?", r"sin"],
+    "PHONE": [
+        r"phone", r"ph\.?", r"tel\.?", r"telephone", r"cell", r"cellphone", r"mobile", r"mob\.?", r"fax", r"facsimile",
+        r"pager", r"beeper", r"contact(?:\s+(?:number|no|#|phone))?", r"call(?:\s+(?:back|at|me))?", r"home", r"work",
+        r"office", r"text",
+    ],
+}
+
+# Phone-labelled values are digit runs with separators only (a phone number never has letters).
+_PHONE_VALUE = r"(?P<v>\+?\(?\d(?:[\d()/-]|[ .](?=[\d(])){5,18}\d(?:\s*(?i:x|ext\.?)\s*\d{1,5})?)(?![\d])"
+
+
+def labelled_rows(entity: str) -> list[Row]:
+    if entity == "PHONE":
+        return [
+            (f"labelled phone {i}", r"(?<![\w])(?i:" + label + r")(?![a-z])" + _SEP + _PHONE_VALUE, 0.7)
+            for i, label in enumerate(LABELS["PHONE"])
+        ]
+    return [(f"labelled {entity.lower()} {i}", labelled(label), 0.85) for i, label in enumerate(LABELS[entity])]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates: every element but the year.
+# ---------------------------------------------------------------------------------------------
+
+MONTH_FULL = (
+    r"(?:" + title_or_upper(["january", "february", "march", "april", "may", "june", "july", "august", "september",
+                             "october", "november", "december"]) + r")"
+)
+MONTH_ABBR = r"(?:" + title_or_upper(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sept", "sep", "oct", "nov", "dec"]) + r")\.?"
+MONTH = r"(?:" + MONTH_FULL + "|" + MONTH_ABBR + r")"
+_DAY_NUM = r"(?:0?[1-9]|[12]\d|3[01])"
+_ORDINAL = r"(?:st|nd|rd|th)"
+_DAY = _DAY_NUM + _ORDINAL + "?"
+_YEAR4 = r"(?:19|20)\d{2}"
+_WEEKDAY = r"(?:(?:" + title_or_upper(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+                                      "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"]) + r")\.?,?\s+)?"
+# An abbreviated month with a bare day ("Dec 2 units") is too often not a date; it counts with a
+# year or an ordinal ("Dec 2nd"). Full month names count with a day alone ("March 14").
+_MD = (
+    r"(?:" + MONTH_FULL + r"\s+" + _DAY + r"(?:,?\s+" + _YEAR4 + r")?"
+    r"|" + MONTH_ABBR + r"\s*" + _DAY_NUM + r"(?:" + _ORDINAL + r"(?:,?\s+" + _YEAR4 + r")?|,?\s+" + _YEAR4 + r"))"
+)
+_DM = (
+    r"(?:" + _DAY + r"\s+(?:of\s+)?" + MONTH_FULL + r"(?:,?\s+" + _YEAR4 + r")?"
+    r"|" + _DAY + r"\s*(?:of\s+)?" + MONTH_ABBR + r",?\s*" + _YEAR4 + r")"
+)
+_DATE_CONTEXT_BEFORE = (
+    r"(?i:\b(?:on|since|from|until|till|by|dated|date|dob|d\.o\.b\.|born|admitted|discharged|seen|visit|"
+    r"surgery|procedure|onset|started|began|effective|expires?|exp\.?|through|thru|to)\s*:?\s*)"
+)
+
+DATE_ROWS: list[Row] = [
+    # 03/14/2023, 3-14-23, 14.03.2023 (day/month order is ambiguous; both are dates)
+    ("numeric d/m/y", r"(?<![\d/.-])\d{1,2}([/.-])\d{1,2}\1(?:" + _YEAR4 + r"|\d{2})(?![\d/.-]*\d)", 0.6),
+    # 2023-03-14, 2023/3/14, 2023.03.14
+    ("iso", r"(?<![\d/.-])" + _YEAR4 + r"([/.-])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])(?!\d)", 0.85),
+    # (Tuesday,) March 14, 2023 / Mar 14 2023 / March 14th / Dec 2nd / MARCH 14
+    ("month day year", r"\b" + _WEEKDAY + _MD + r"\b", 0.85),
+    # 14 Mar 2023 / 14th of March, 2023 / 14 March / 14-Mar-2023 / 14MAR2023
+    ("day month year", r"\b" + _WEEKDAY + _DM + r"\b", 0.85),
+    ("day-month-year", r"\b" + _DAY_NUM + r"-" + MONTH_ABBR + r"-(?:" + _YEAR4 + r"|\d{2})\b", 0.85),
+    ("month-day-year", r"\b" + MONTH_ABBR + r"-" + _DAY_NUM + r"-(?:" + _YEAR4 + r"|\d{2})\b", 0.85),
+    # march 14, 2023 (lower case, only with a year)
+    ("lower month day year", r"\b(?i:january|february|march|april|may|june|july|august|september|october|november|"
+     r"december)\s+" + _DAY + r",?\s+" + _YEAR4 + r"\b", 0.8),
+    # March 2023 (a month and year identify more than the year alone allowed by HIPAA Safe Harbor)
+    ("month year", r"\b" + MONTH + r",?\s+" + _YEAR4 + r"\b", 0.7),
+    # 03/2023
+    ("numeric month/year", r"(?<![\d/.-])(?:0?[1-9]|1[0-2])/" + _YEAR4 + r"(?![\d/])", 0.6),
+    # "on 3/14", "DOB 3/14": month/day without a year only after a date word (7/10 pain stays)
+    ("context month/day", r"(?<=" + _DATE_CONTEXT_BEFORE + r")(?P<v>(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12]\d|3[01]))(?![\d/.-]?\d)", 0.6),
+    # DOB 19870314 / date of birth: 870314
+    ("labelled compact date", r"(?i:\b(?:dob|d\.o\.b\.|date\s+of\s+birth|birth\s*date)\s*:?\s*)(?P<v>\d{6,8})\b", 0.85),
+]
+
+# ---------------------------------------------------------------------------------------------
+# Ages over 89 (HIPAA: aggregate into "90 or older"). Ages up to 89 are clinical content.
+# ---------------------------------------------------------------------------------------------
+
+_OLD = r"(?:9\d|1[0-2]\d)"
+AGE_ROWS: list[Row] = [
+    # 94-year-old, 94 years old, 94 yo, 94 y/o, 94-yr-old, 94 y.o., 94yo
+    ("age years", r"(?<![\d.,/])(?P<v>" + _OLD + r")(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\b\.?|y/o|yo\b|y\b))", 0.85),
+    # aged 97, age: 97, age of 97, Age 97
+    ("age label", r"(?i:\b(?:aged?|age\s+of|at\s+age)\s*:?\s*)(?P<v>" + _OLD + r")(?!\d|\.\d)", 0.85),
+    # "97M", "97 F" (sex after age, a common note shorthand)
+    ("age sex", r"(?<![\w.,/])(?P<v>" + _OLD + r")\s?(?:M|F|yo[MF])\b(?!\w)", 0.6),
+]
+
+# ---------------------------------------------------------------------------------------------
+# Phone and fax numbers, every common shape.
+# ---------------------------------------------------------------------------------------------
+
+PHONE_ROWS: list[Row] = [
+    # (555) 123-4567, 555-123-4567, 555.123.4567, 555 123 4567, 555/123-4567, +1 555 123 4567, 1-555-123-4567
+    (
+        "us phone",
+        r"(?<![\w+])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s./-])\d{3}[\s.-]\d{4}(?:\s*(?i:x|ext\.?)\s*\d{1,5})?(?!\d)",
+        0.7,
+    ),
+    ("+1 phone", r"\+1\s?\d{10}(?!\d)", 0.7),
+    # bare 10 digits (a phone, an NPI, an account: all identifiers)
+    ("bare 10 digits", r"(?<![\w.,/-])\d{10}(?![\w,]|\.\d)", 0.6),
+    # international: +44 20 7946 0958, +91 98765 43210, +33 1 23 45 67 89
+    ("international", r"(?<![\w+])\+(?:[2-9]\d{0,2})[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){1,5}\d{2,4}(?!\d)", 0.7),
+    # 7-digit local number, only with a phone word nearby
+    ("local 7 digits", r"(?<![\d-])\d{3}-\d{4}(?![\d-])", 0.3),
+]
+PHONE_CONTEXT = ["phone", "tel", "telephone", "call", "cell", "mobile", "fax", "pager", "contact", "reach", "reached"]
+
+EMAIL_ROWS: list[Row] = [
+    ("email", r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b", 0.9),
+]
+
+_TLD = r"(?:com|org|net|edu|gov|mil|int|io|info|biz|health|care|clinic|us|uk|ca|au|de|fr|co|me|app|online|site)"
+URL_ROWS: list[Row] = [
+    ("url scheme", r"(?i:\b(?:https?|ftp|sftp)://[^\s<>\"'\]\[)]+)", 0.9),
+    ("url www", r"(?i:\bwww\.[^\s<>\"'\]\[)]+)", 0.9),
+    # bare domain, with or without a path: portal.example.com/jsmith
+    ("bare domain", r"(?i:(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+" + _TLD + r"\b(?:/[^\s<>\"'\]\[)]*)?)", 0.7),
+]
+
+SSN_ROWS: list[Row] = [
+    # Presidio's own SSN recognizer invalidates "sample" numbers like 123-45-6789; for
+    # de-identification over-redacting a lookalike is the safe side.
+    ("ssn dashed", r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])", 0.85),
+    ("ssn dotted", r"(?<![\d.])\d{3}\.\d{2}\.\d{4}(?![\d.]?\d)", 0.6),
+    ("ssn spaced", r"(?<![\d ])\d{3} \d{2} \d{4}(?![\d])", 0.5),
+    ("ssn masked", r"(?i:\b(?:xxx|\*{3})-?(?:xx|\*{2})-?)\d{4}\b", 0.6),
+]
+
+# Generic identifiers: long digit runs and mixed letter/digit codes (HIPAA's "any other unique
+# identifying number or code"). ICD-10 codes (J44.1, S72.001A) have at most 4 digits and a dot.
+ID_ROWS: list[Row] = [
+    ("long number", r"(?<![\w.,/-])\d{8,}(?![\w,]|\.\d)", 0.6),
+    ("dashed digit groups", r"(?<![\w.,/-])\d{2,}(?:-\d{2,}){2,5}(?![\w-]|\.\d)", 0.5),
+    ("mixed code", r"(?<![\w.-])(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{2,}(?:-[A-Z0-9]+){0,4}(?![\w-]|\.\d)", 0.5),
+    ("7 digits", r"(?<![\w.,/-])\d{7}(?![\w,]|\.\d)", 0.3),
+    ("mac address", r"(?i:\b[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5}\b)", 0.8),
+]
+ID_CONTEXT = ["mrn", "record", "chart", "account", "acct", "patient", "pt", "id", "identifier", "number", "accession",
+              "encounter", "visit", "admission", "no", "serial", "member", "policy", "license", "licence"]
+
+
+def mixed_code_ok(value: str) -> bool:
+    """A mixed letter/digit code counts when it holds at least 5 digits (MR-123456, B4628194)."""
+    return sum(c.isdigit() for c in value) >= 5
+
+
+def dashed_groups_ok(value: str) -> bool:
+    return sum(c.isdigit() for c in value) >= 7
+
+
+# ---------------------------------------------------------------------------------------------
+# Payment cards (Luhn-checked), DEA numbers (checksum), VINs.
+# ---------------------------------------------------------------------------------------------
+
+CARD_ROWS: list[Row] = [
+    ("card", r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-]?\d)", 0.5),
+]
+
+
+def luhn_ok(value: str) -> bool:
+    digits = [int(c) for c in value if c.isdigit()]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+DEA_ROWS: list[Row] = [("dea", r"\b[A-Z][A-Z9]\d{7}\b", 0.3)]
+
+
+def dea_ok(value: str) -> bool:
+    d = [int(c) for c in value[2:]]
+    return len(d) == 7 and (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
+
+
+VIN_ROWS: list[Row] = [("vin", r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b", 0.7)]
+
+# ---------------------------------------------------------------------------------------------
+# Geography smaller than a state: street, P.O. box, apartment, city, ZIP.
+# ---------------------------------------------------------------------------------------------
+
+STATE_ABBR = (
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
+    "OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI"
+).split()
+STATE_NAMES = [
+    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut", "Delaware", "Florida",
+    "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa", "Kansas", "Kentucky", "Louisiana", "Maine",
+    "Maryland", "Massachusetts", "Michigan", "Minnesota", "Mississippi", "Missouri", "Montana", "Nebraska", "Nevada",
+    "New Hampshire", "New Jersey", "New Mexico", "New York", "North Carolina", "North Dakota", "Ohio", "Oklahoma",
+    "Oregon", "Pennsylvania", "Rhode Island", "South Carolina", "South Dakota", "Tennessee", "Texas", "Utah",
+    "Vermont", "Virginia", "Washington", "West Virginia", "Wisconsin", "Wyoming", "Puerto Rico",
+]
+_STATE = r"(?:" + "|".join(STATE_ABBR) + "|" + "|".join(n.replace(" ", r"\s") for n in STATE_NAMES) + r")"
+_CITY = r"[A-Z][a-z]+(?:[\s-](?:[A-Z][a-z]+|de|la|du|of)){0,3}"
+_ZIP = r"\d{5}(?:-\d{4})?"
+
+_STREET_WORD = (
+    r"(?:Street|Avenue|Road|Boulevard|Lane|Drive|Court|Way|Place|Terrace|Circle|Highway|Parkway|Square"
+    r"|Trail|Alley|Plaza|Row|Crescent|Close|Path|Pike|Turnpike|Expressway|Freeway|Loop|Run|Walk|Point|Ridge"
+    r"|STREET|AVENUE|ROAD|BOULEVARD|LANE|DRIVE|COURT|WAY|PLACE|TERRACE|CIRCLE|HIGHWAY|PARKWAY)"
+)
+_STREET_ABBR = r"(?:St|Ave|Av|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Terr|Cir|Hwy|Pkwy|Sq|Trl|Aly|Cres|Expy|Fwy|ST|AVE|RD|BLVD|LN|DR|CT|PL)"
+# An abbreviation's period is part of the address only mid-sentence ("Oak St., Springfield");
+# at the end of a sentence it stays in the text.
+_STREET_SUFFIX = r"(?:" + _STREET_WORD + r"\b|" + _STREET_ABBR + r"\b(?:\.(?=\s*[,a-z0-9#]))?)"
+_UNIT = r"(?:Apt|APT|Apartment|Suite|SUITE|Ste|STE|Unit|UNIT|Rm|Room|Flat|Fl|Floor|Bldg|Building|Lot|Trlr|#)"
+
+ADDRESS_ROWS: list[Row] = [
+    (
+        "street address",
+        r"\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?\s+"  # house number
+        r"(?:(?:[NSEW]|North|South|East|West|NE|NW|SE|SW)\.?\s+)?"  # direction
+        r"(?:(?:[A-Z][A-Za-z'’.-]*|\d+(?:st|nd|rd|th))\s+){1,4}"  # street name, capitalized
+        + _STREET_SUFFIX
+        + r"(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?"  # quadrant
+        r"(?:,?\s*" + _UNIT + r"\.?\s*#?\s*[\w-]+)?"  # unit
+        r"(?:,\s*" + _CITY + r",?\s+" + _STATE + r"(?:\s+" + _ZIP + r")?)?",  # city, ST zip
+        0.8,
+    ),
+    # Route/Highway numbers: "1420 Route 9", "RR 2 Box 14", "County Road 12"
+    ("route", r"\b\d{1,6}\s+(?:(?:State|County|US|U\.S\.)\s+)?(?:Route|Rte\.?|Highway|Hwy\.?|Road|Rd\.?)\s+\d{1,4}[A-Z]?\b", 0.7),
+    ("rural route", r"\b(?:(?:RR|R\.R\.|HC)\s*\d{1,4}\s*,?\s*Box\s*\d+|Rural\s+Route\s*\d{1,4}(?:\s*,?\s*Box\s*\d+)?)\b", 0.7),
+    # P.O. Box 1234, PO Box 12, Post Office Box 9, POB 44
+    ("po box", r"(?i:\b(?:p\.?\s?o\.?\s?box|post\s+office\s+box|p\.?o\.?b\.?|pob|box)\s*#?\s*\d{1,6}\b)", 0.85),
+    # Apt 4B, Apartment 12, Suite 300, Unit 7, #12B
+    ("unit", r"\b(?:Apt|APT|Apartment|APARTMENT|Suite|SUITE|Ste|STE|Unit|UNIT|Rm|Flat|Bldg|Trlr)\.?\s*#?\s*(?:\d+[A-Za-z]?|[A-Z]\d*)\b", 0.7),
+    ("hash unit", r"(?<![\w#])#\d{1,4}[A-Z]\b", 0.6),
+    # City, ST 12345 / City, State / City ST 12345
+    ("city state", r"\b(?P<v>" + _CITY + r"),\s*" + _STATE + r"\b", 0.75),
+    ("city state zip", r"\b(?P<v>" + _CITY + r")\s+" + _STATE + r"\s+" + _ZIP + r"\b", 0.75),
+    ("state zip", r"\b" + _STATE + r"\.?,?\s+(?P<v>" + _ZIP + r")\b", 0.85),
+    ("labelled zip", r"(?i:\b(?:zip|zip\s*code|postal\s*code|postcode)\s*(?:#|:|is)?\s*)(?P<v>" + _ZIP + r")\b", 0.85),
+    # "lives in Fairview", "resident of Ann Arbor", "moved from Duluth", "transferred from Tacoma"
+    ("city after verb", r"(?i:\b(?:lives|living|lived|resides|residing|resided|resident|moved|relocated|"
+     r"native|born|raised|grew\s+up|originally|hometown|town|city|village|neighborhood|neighbourhood)"
+     r"\s+(?:(?:here|back|up|down|alone|together)\s+)?(?:in|of|from|to|near|is)\s+(?:the\s+(?:town|city|village)\s+of\s+)?)"
+     r"(?P<v>" + _CITY + r")\b", 0.6),
+    ("county", r"\b(?P<v>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s+(?:County|Parish|Borough|Township))\b", 0.7),
+]
+
+# ---------------------------------------------------------------------------------------------
+# Facilities: hospital, clinic, medical center, nursing home names.
+# ---------------------------------------------------------------------------------------------
+
+_FAC_WORD = r"(?:St\.|Mt\.|Ste\.|[A-Z][A-Za-z'’.-]+|of|the|and|&)"
+_FAC_KIND = (
+    r"(?:Hospital|Medical\s+Center|Medical\s+Centre|Clinic|Clinics|Health\s+Center|Health\s+Centre|Health\s+System|"
+    r"Health\s+Services|Healthcare|Health\s+Care|Infirmary|Nursing\s+Home|Nursing\s+Facility|Nursing\s+Center|"
+    r"Rehabilitation\s+(?:Center|Hospital|Institute)|Rehab\s+Center|Urgent\s+Care|Medical\s+Group|Medical\s+Associates|"
+    r"Surgical\s+Center|Surgery\s+Center|Surgical\s+Hospital|Hospice|Pediatrics|Family\s+Practice|Family\s+Medicine|"
+    r"Memorial|Sanatorium|Sanitarium|Care\s+Center|Care\s+Home|Senior\s+Living|Assisted\s+Living|Cancer\s+Center|"
+    r"Cancer\s+Institute|Heart\s+Institute|Women's\s+Center|Dialysis\s+Center|"
+    r"Imaging\s+Center|Pharmacy|Medical\s+Practice|Primary\s+Care|Urgent\s+Care\s+Center)"
+)
+FACILITY_ROWS: list[Row] = [
+    (
+        "facility",
+        r"\b(?:(?:St\.|Saint|Mt\.|Mount)\s+)?[A-Z][A-Za-z'’.-]+(?:\s+" + _FAC_WORD + r"){0,5}?\s+" + _FAC_KIND
+        + r"(?:\s+(?:Hospital|Center|Centre|Clinic))?(?:\s+of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})?\b",
+        0.7,
+    ),
+    ("hospital of", r"\b(?:Hospital|Clinic|Infirmary|University)\s+of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2}\b", 0.7),
+]
+# First words that make a "facility" match a generic department, not a name ("Cardiology Clinic"
+# is still redacted: over-redacting a department is the safe side; only sentence words go).
+FACILITY_FIRST_WORD_STOP = frozenset(
+    """the a an this that our your his her their at in to from of and seen admitted transferred previously
+    follow treated discharged referred went presented call called""".split()
+)
+
+# ---------------------------------------------------------------------------------------------
+# Names: titles, relatives, labels, credentials. spaCy's NER adds untitled full names.
+# ---------------------------------------------------------------------------------------------
+
+_NAME_WORD = r"(?:[A-Z][a-z]+(?:['’-][A-Za-z][a-z]+)*|[A-Z]['’][A-Z][a-z]+|Mc[A-Z][a-z]+|Mac[A-Z][a-z]+)"
+_NAME_WORD_UP = r"(?:[A-Z]['’][A-Z]{2,}(?:-[A-Z]+)*|[A-Z]{2,}(?:['’-][A-Z]+)*)"
+_INITIAL = r"(?:[A-Z]\.)"
+TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Rev|Sr|Sra|Mme|Mlle|Herr|Frau|MR|MRS|MS|DR|Nurse|Sister|Father|Doctor|Professor)"
+PERSON_AFTER_TITLE_ROWS: list[Row] = [
+    # Ms. Eberhardt, Dr. Mary O'Neil, MR. FITZGERALD, Dr. J. Smith
+    (
+        "titled",
+        r"(?<![\w])" + TITLES + r"\.?\s+(?P<v>(?:" + _INITIAL + r"\s*){0,2}(?:" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+"
+        + _NAME_WORD + r"){0,2}|" + _NAME_WORD_UP + r"(?:\s+" + _NAME_WORD_UP + r")?))(?![\w])",
+        0.85,
+    ),
+    # her daughter Maria, wife Elena Petrov, son: James
+    (
+        "relative",
+        r"(?i:\b(?:wife|husband|spouse|partner|fianc[eé]e?|son|daughter|mother|father|mom|dad|brother|sister|sibling|aunt|"
+        r"uncle|niece|nephew|cousin|grandson|granddaughter|grandmother|grandfather|grandma|grandpa|caregiver|"
+        r"guardian|neighbou?r|friend|roommate|boyfriend|girlfriend|stepson|stepdaughter|"
+        r"emergency\s+contact|next\s+of\s+kin|nok|poa|proxy))(?:\s*[:,(]\s*|\s+)(?:(?i:is|named|called)\s+)?"
+        r"(?P<v>" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+" + _NAME_WORD + r"){0,2})(?![\w])",
+        0.75,
+    ),
+]
+PERSON_ROWS: list[Row] = [
+    # Name: John Smith / Patient: SMITH, JOHN / Pt Eberhardt / Patient Maria Okafor
+    (
+        "labelled",
+        r"(?i:\b(?:(?:patient|pt|client|resident|member|insured|guarantor|subscriber)(?:'s)?\s+name|name|patient|pt|client|resident|"
+        r"insured|guarantor|subscriber|signed\s+by|electronically\s+signed\s+by|dictated\s+by|transcribed\s+by|"
+        r"attending|attending\s+physician|referring\s+physician|referred\s+by|pcp|provider|seen\s+by|"
+        r"examined\s+by|interpreter|contact\s+person|cc|obtained\s+from|history\s+from|spoke\s+(?:with|to)|"
+        r"discussed\s+with|accompanied\s+by|informant|used\s+for|translated\s+for|on\s+behalf\s+of|"
+        r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.))(?:\s*:\s*|\s+)"
+        r"(?P<v>(?:" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+" + _NAME_WORD + r"){0,2}"
+        r"|" + _NAME_WORD_UP + r",?\s+" + _NAME_WORD_UP + r"(?:\s+[A-Z]\.?)?|" + _NAME_WORD + r",\s+" + _NAME_WORD + r"))(?![\w])",
+        0.6,
+    ),
+    # "August Delacroix presents", "Maria K. Okafor was admitted": two name words then a clinical verb
+    (
+        "name before verb",
+        r"\b(?P<v>" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?\s+" + _NAME_WORD + r")(?:['’]s)?\s+"
+        r"(?:presents|presented|was|is|has|had|reports|reported|denies|denied|complains|states|stated|returns|"
+        r"returned|underwent|arrived|agrees|tolerated|notes|describes|endorses|comes|came|lives|works)\b",
+        0.6,
+    ),
+    # John Smith, MD / Jane A. Doe, RN / J. Smith MD
+    (
+        "credentials",
+        r"\b(?P<v>(?:" + _NAME_WORD + r"|" + _INITIAL + r")(?:\s+" + _INITIAL + r")?\s+" + _NAME_WORD + r")"
+        r",?\s+(?:MD|M\.D\.|DO|D\.O\.|RN|NP|PA-C|PA|PhD|DNP|APRN|CNM|CRNA|LPN|MSW|LCSW|PharmD|DDS|DPM|FNP|FACP)\b",
+        0.85,
+    ),
+]
+
+# Words a "name" found by a label or title is not (headings, verbs, clinical words).
+NAME_STOPWORDS = frozenset(
+    """
+    education information instructions instruction history histories denies denied reports reported presents presented
+    states stated is was has had care name names profile summary plan plans status consent portal identification number
+    notes note reports complains complained tolerated agrees agreed returns returned underwent describes endorses
+    admitted discharged seen came went did does will would should could may might must can also then
+    left right bilateral acute chronic severe mild moderate the a an and or of in on at to for with without from by
+    id mrn dob age sex male female man woman boy girl he she his her they them their who which that this these
+    unknown none not no yes na n/a other same new old positive negative normal abnormal room bed unit floor ward
+    emergency department clinic hospital office home phone fax email address street city state zip
+    exam examination assessment impression diagnosis diagnoses medication medications allergies allergy vitals
+    complaint chief present illness physical review systems social family surgical past medical problem problems
+    well good fair poor stable unstable alert oriented awake presenting presentation visit follow followup follow-up
+    today yesterday tomorrow morning evening night week month year day daily weekly
+    january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday
+    labs lab results result imaging study studies procedure procedures surgery operation consult consultation
+    informed mr mrs ms miss mx dr doctor prof professor sr rev nurse
+    """.split()
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Post-processing of a matched value.
+# ---------------------------------------------------------------------------------------------
+
+_TRAIL = ".,;:-/("
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop trailing punctuation and an unbalanced closing parenthesis from a match."""
+    while end > start and text[end - 1] in _TRAIL:
+        end -= 1
+    value = text[start:end]
+    while end > start and value.endswith(")") and value.count(")") > value.count("("):
+        end -= 1
+        value = text[start:end]
+    while start < end and text[start] == "(" and value.count("(") > value.count(")"):
+        start += 1
+        value = text[start:end]
+    return start, end
+
+
+VALIDATORS: dict[str, Callable[[str], bool]] = {
+    "mixed code": mixed_code_ok,
+    "dashed digit groups": dashed_groups_ok,
+    "card": luhn_ok,
+    "dea": dea_ok,
+}
+
+
+def labelled_value_ok(value: str) -> bool:
+    """A labelled identifier has at least 4 letters/digits, 2 of them digits ("MRN 2" is no MRN)."""
+    return sum(c.isalnum() for c in value) >= 4 and sum(c.isdigit() for c in value) >= 2
+
+
+def phone_digits_ok(value: str) -> bool:
+    n = sum(c.isdigit() for c in value)
+    return 7 <= n <= 15
+
+
+CALENDAR_WORDS = frozenset(
+    """january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday""".split()
+)
+
+
+def is_name_value(value: str) -> bool:
+    """A label/title "name" that is a real word from a heading or sentence is no name.
+
+    A month or weekday counts as a first name ("August Szymanski", "April") when another name
+    word follows it, or when the pattern itself is strong evidence (see `is_name_after_relation`).
+    """
+    words = [w.strip(".,'’").casefold() for w in re.split(r"[\s,]+", value) if w.strip(".,")]
+    if not words or all(w in NAME_STOPWORDS for w in words):
+        return False
+    first = words[0]
+    if first in CALENDAR_WORDS:
+        return len(words) >= 2 and words[1] not in NAME_STOPWORDS
+    return first not in NAME_STOPWORDS
+
+
+def is_name_after_relation(value: str) -> bool:
+    """After "wife", "son", "Mr." a capitalized word is a name even if it is also a month."""
+    words = [w.strip(".,'’").casefold() for w in re.split(r"[\s,]+", value) if w.strip(".,")]
+    return bool(words) and (words[0] in CALENDAR_WORDS or words[0] not in NAME_STOPWORDS)
