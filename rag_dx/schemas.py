@@ -12,6 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Kind = Literal["report", "guideline"]
 
+#: The one disclaimer: every answer carries it (JSON, terminal, chat UI).
+DISCLAIMER = (
+    "Decision support for a clinician, not a replacement. rag-dx ranks diagnoses from similar past "
+    "reports and guideline passages; verify every suggestion against the cited evidence and the patient."
+)
+
+
+class _Output(BaseModel):
+    """Output records refuse unknown fields, so a caller (or a test fake) cannot pass one silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 class Report(BaseModel):
     """A historical diagnosis report, after validation and de-identification.
@@ -79,7 +91,7 @@ class Hit(BaseModel):
         return self.chunk.chunk_id
 
 
-class Evidence(BaseModel):
+class Evidence(_Output):
     """What the user sees of a hit: enough to check the citation."""
 
     id: str
@@ -93,7 +105,7 @@ class Evidence(BaseModel):
     date: str | None = None
 
 
-class Diagnosis(BaseModel):
+class Diagnosis(_Output):
     diagnosis: str
     icd10: str | None = None
     probability: float
@@ -102,7 +114,7 @@ class Diagnosis(BaseModel):
     evidence: list[str]
 
 
-class Versions(BaseModel):
+class Versions(_Output):
     package: str
     index: str | None = None
     encoder: str | None = None
@@ -110,7 +122,7 @@ class Versions(BaseModel):
     adapter: str | None = None
 
 
-class Differential(BaseModel):
+class Differential(_Output):
     """The answer: a ranked, cited differential, or an explicit abstention.
 
     The case text is deliberately not echoed back: it may hold identifiers the clinician typed,
@@ -126,7 +138,4 @@ class Differential(BaseModel):
     warnings: list[str] = Field(default_factory=list, description="e.g. served from a fallback index version")
     ranking: str | None = Field(
         None, description="how the candidates were ranked: the learned ranker, or the similarity vote and why")
-    disclaimer: str = (
-        "Decision support for a clinician, not a diagnosis. Verify against the cited evidence and "
-        "the patient in front of you."
-    )
+    disclaimer: str = DISCLAIMER

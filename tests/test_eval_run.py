@@ -89,7 +89,7 @@ class FakeAssistant:
             for s, r in scored
         ]
         top = differential[0].probability if differential else 0.0
-        return Differential(query=text, differential=differential, evidence=evidence, abstained=top < 0.4,
+        return Differential(differential=differential, evidence=evidence, abstained=top < 0.4,
                             versions=Versions(package="test", index="fake"))
 
     def diagnose_many(self, texts, *, mode="full", candidates=None):

@@ -11,7 +11,7 @@ import html
 import re
 from collections.abc import Sequence
 
-from rag_dx.schemas import Differential, Evidence
+from rag_dx.schemas import DISCLAIMER, Differential, Evidence  # DISCLAIMER: the one disclaimer
 
 __all__ = [
     "DISCLAIMER",
@@ -24,11 +24,6 @@ __all__ = [
     "rationale_sentences",
     "versions_markdown",
 ]
-
-DISCLAIMER = (
-    "Decision support for a clinician, not a replacement. rag-dx ranks diagnoses from similar past "
-    "reports and guideline passages; verify every suggestion against the cited evidence and the patient."
-)
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 
