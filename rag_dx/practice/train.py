@@ -2,7 +2,7 @@
 
 Leakage control is the point of this module: every training signal for a report is computed as if
 that report were a new case. Its retrieval lists come from the same dense and BM25 indexes the
-version will serve, with the report itself and its exact duplicates removed; its classifier
+version will serve, with the report itself and its duplicates (exact or near) removed; its classifier
 probabilities come from a model fitted on the other folds (grouped by duplicate, so a twin never
 sits on the other side).
 """
@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,8 +24,9 @@ from rag_dx.practice.features import Channels, Item, candidate_keys, feature_mat
 from rag_dx.practice.model import CLASSIFIER_TOP_K, PracticeModel, display_names
 from rag_dx.practice.ood import SimilarityProfile
 from rag_dx.practice.ranker import fit_ranker
-from rag_dx.practice.textclf import TextClassifier
+from rag_dx.practice.textclf import TextClassifier, TextFeatures
 from rag_dx.schemas import Chunk
+from rag_dx.splits import duplicate_groups
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ class Docs:
     ids: list[str]
     texts: list[str]
     labels: list[str]
-    groups: NDArray[np.int64]           # exact-duplicate group per report
+    groups: NDArray[np.int64]           # duplicate group per report (exact or near)
     chunk_rows: list[list[int]]         # positions in the chunk list
 
 
@@ -53,13 +55,17 @@ def labeled_docs(chunks: Sequence[Chunk]) -> Docs:
     ids = list(order)
     texts = [" ".join(chunks[i].text for i in order[d]) for d in ids]
     labels = [chunks[order[d][0]].label.strip() for d in ids]  # type: ignore[union-attr]
-    first: dict[str, int] = {}
-    groups = np.array([first.setdefault(candidate_key(t), len(first)) for t in texts], dtype=np.int64)
+    groups = duplicate_groups(texts)  # exact and near-duplicates (bigram Jaccard >= 0.8) share a group
     return Docs(ids=ids, texts=texts, labels=labels, groups=groups, chunk_rows=[order[d] for d in ids])
 
 
-def oof_probabilities(docs: Docs, *, n_folds: int = 5, seed: int = 0) -> list[dict[str, float]]:
-    """Out-of-fold classifier probabilities per report, keyed by candidate key."""
+def oof_probabilities(docs: Docs, features: TextFeatures, X: Any, *, n_folds: int = 3,
+                      seed: int = 0) -> list[dict[str, float]]:
+    """Out-of-fold classifier probabilities per report, keyed by candidate key.
+
+    The vectorizers are fitted once on all reports (they see no labels); the classifier is
+    refitted per fold on the other folds' rows, grouped so that duplicates share a fold.
+    """
     from sklearn.model_selection import GroupKFold
 
     n_groups = len(np.unique(docs.groups))
@@ -69,7 +75,7 @@ def oof_probabilities(docs: Docs, *, n_folds: int = 5, seed: int = 0) -> list[di
         labels = [docs.labels[i] for i in train]
         if len(set(labels)) < 2:
             continue
-        clf = TextClassifier.fit([docs.texts[i] for i in train], labels, seed=seed)
+        clf = TextClassifier.fit_features(features, X[train], labels, seed=seed)
         keys = [candidate_key(c) for c in clf.classes]
         for i, row in zip(test, clf.predict_proba([docs.texts[i] for i in test])):
             out[i] = dict(zip(keys, map(float, row)))
@@ -133,8 +139,10 @@ def train_practice(
             reason=(f"{len(docs.ids)} labeled reports for {len(counts)} diagnoses: fewer than "
                     f"{MIN_REPORTS_PER_LABEL} per diagnosis or {MIN_LABELED_REPORTS} in all, so the "
                     "similarity vote ranks candidates"))
-    oof = oof_probabilities(docs, seed=seed)
-    classifier = TextClassifier.fit(docs.texts, docs.labels, seed=seed)
+    features = TextFeatures.fit(docs.texts)
+    X_text = features.transform(docs.texts)
+    oof = oof_probabilities(docs, features, X_text, seed=seed)
+    classifier = TextClassifier.fit_features(features, X_text, docs.labels, seed=seed)
     rng = np.random.default_rng(seed)
     queries = np.arange(len(docs.ids))
     if len(queries) > max_queries:
