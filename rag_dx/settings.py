@@ -27,6 +27,11 @@ def _default_cache_dir() -> Path:
     return Path(base) / "rag-dx"
 
 
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "rag-dx"
+
+
 class RetrievalSettings(BaseModel):
     k_dense: int = Field(30, ge=1, description="dense candidates before fusion")
     k_sparse: int = Field(30, ge=1, description="BM25 candidates before fusion")
@@ -122,15 +127,28 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(0, ge=0, description="torch/faiss threads; 0 = number of cores")
     batch_size: int = Field(32, ge=1)
-    encoder_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch", description="torch, or the encoder exported locally to ONNX (fp32 or int8); each has its own "
-        "fingerprint, so switching means `rag-dx index rebuild`"
+    encoder_backend: str = Field(
+        "torch", description="a name in rag_dx.embed.BACKENDS: torch, or the encoder exported locally to ONNX "
+        "(onnx, onnx-int8); each has its own fingerprint, so switching means `rag-dx index rebuild`"
     )
     log_level: str = "WARNING"
+    ui_state_dir: Path = Field(default_factory=_default_state_dir, description="where the UI keeps feedback.sqlite "
+                               "and audit.jsonl (RAG_DX_UI_STATE_DIR; default $XDG_STATE_HOME/rag-dx)")
+    ui_users: str | None = Field(None, repr=False, exclude=True, description="UI users as 'name:scrypt$...' entries "
+                                 "separated by ';' (RAG_DX_UI_USERS); hashes only, never written to a manifest")
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     diagnosis: DiagnosisSettings = Field(default_factory=DiagnosisSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     faiss: FaissSettings = Field(default_factory=FaissSettings)
+
+    @field_validator("encoder_backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from rag_dx.embed import BACKENDS  # the one list of backends
+
+        if value not in BACKENDS:
+            raise ValueError(f"unknown encoder backend {value!r}; expected one of {', '.join(BACKENDS)}")
+        return value
 
     @field_validator("encoder", "generator", "adapter")
     @classmethod

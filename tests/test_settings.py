@@ -31,3 +31,21 @@ def test_invalid_settings_name_every_problem(monkeypatch, tmp_path):
     monkeypatch.delenv("RAG_DX_RETRIEVAL__K_DENSE")
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(encoder=str(tmp_path / "nope"))
+
+
+def test_ui_state_dir_and_users_come_from_settings(monkeypatch, tmp_path):
+    from rag_dx.settings import Settings
+
+    monkeypatch.setenv("RAG_DX_UI_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("RAG_DX_UI_USERS", "ana:scrypt$x")
+    s = Settings()
+    assert s.ui_state_dir == tmp_path / "state" and s.ui_users == "ana:scrypt$x"
+    assert "ui_users" not in s.model_dump() and "scrypt" not in repr(s)  # never written to a manifest or log
+
+
+def test_encoder_backend_must_be_registered():
+    from rag_dx.embed import BACKENDS
+
+    assert set(BACKENDS) == {"torch", "onnx", "onnx-int8"}
+    with pytest.raises(ConfigError, match="unknown encoder backend"):
+        load_settings(encoder_backend="tflite")

@@ -24,13 +24,9 @@ AUDIT_FILE = "audit.jsonl"
 log = logging.getLogger(__name__)
 
 
-def state_dir() -> Path:
-    """Where feedback and the audit log live (see the module docstring)."""
-    explicit = os.environ.get(STATE_DIR_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "rag-dx"
+def state_dir(settings: Settings | None = None) -> Path:
+    """Where feedback and the audit log live: ``settings.ui_state_dir`` (see the module docstring)."""
+    return Path((settings or Settings()).ui_state_dir).expanduser()
 
 
 def launch_ui(settings: Settings, index: str | None, host: str, port: int, auth_file: Path | None) -> None:
@@ -57,11 +53,13 @@ def launch_ui(settings: Settings, index: str | None, host: str, port: int, auth_
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    users = load_users(auth_file)
+    from ui.auth import USERS_ENV
+
+    users = load_users(auth_file, env={USERS_ENV: settings.ui_users or ""})
     if not is_loopback(host) and not users:
         raise ConfigError(f"binding to {host} needs authentication: pass --auth-file FILE or set RAG_DX_UI_USERS "
                           "(create users with `python -m ui.auth add-user FILE USER`)")
-    root = state_dir()
+    root = state_dir(settings)
     audit = AuditLog(root / AUDIT_FILE)
     audit.check_writable()  # refuse to start rather than refuse every query
     store = FeedbackStore.open(root / FEEDBACK_FILE)
@@ -82,6 +80,5 @@ def export_feedback(settings: Settings, out: Path, fmt: str = "csv") -> int:
     """
     from rag_dx.feedback import FeedbackStore, export_training_pairs
 
-    del settings  # the store's location does not depend on settings (yet)
-    store = FeedbackStore(state_dir() / FEEDBACK_FILE)
+    store = FeedbackStore(state_dir(settings) / FEEDBACK_FILE)
     return export_training_pairs(store, out, fmt)  # type: ignore[arg-type]
