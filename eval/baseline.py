@@ -18,7 +18,11 @@ from numpy.typing import NDArray
 
 @dataclass
 class TfidfLogRegBaseline:
-    """Word 1-2-gram TF-IDF (sublinear tf) into multinomial logistic regression.
+    """Word 1-2-gram and char_wb 2-5-gram TF-IDF (sublinear tf) into multinomial logistic regression.
+
+    The strongest simple baseline we know on a practice's own reports (word n-grams alone were
+    1-3 points weaker on the dev sets), written independently of rag-dx's own classifier so the
+    comparison is against the textbook recipe, not against ourselves.
 
     Args:
         C: inverse regularization strength; 10 suits short clinical texts with many rare
@@ -40,12 +44,16 @@ class TfidfLogRegBaseline:
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> "TfidfLogRegBaseline":
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
+        from sklearn.pipeline import make_pipeline, make_union
 
         if len(set(labels)) < 2:
             raise ValueError("the baseline needs at least two distinct labels in the train part")
         self._pipeline = make_pipeline(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=self.max_features),
+            make_union(
+                TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=self.max_features),
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2,
+                                max_features=2 * self.max_features),
+            ),
             LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed),
         )
         self._pipeline.fit(list(texts), list(labels))

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from rag_dx.settings import Settings
 
 SYSTEMS_ABLATION = ("retrieval", "generator", "full", "tfidf_logreg")
+#: The learned ranker retrained with one group of signals left out (holdout/cv only: needs the train part).
+SIGNAL_ABLATIONS: dict[str, tuple[str, ...]] = {
+    "full-no_knn": ("dense_vote", "dense_gap", "dense_top"),
+    "full-no_bm25": ("bm25_vote",),
+    "full-no_classifier": ("clf_logp", "clf_top"),
+    "full-no_guidelines": ("guideline_vote",),
+    "full-no_prior": ("log_prior",),
+}
 BASELINE = "tfidf_logreg"
 
 
@@ -147,6 +155,8 @@ def plan_systems(ablations: bool, index: str | None,
                  compare: list[Variant]) -> tuple[list[str], list[tuple[Variant, str, str]]]:
     """Systems to run (the baseline last among the configured ones) and each variant's (variant, system, mode)."""
     systems = list(SYSTEMS_ABLATION) if ablations else ["full"]
+    if ablations and index is None:
+        systems[systems.index("full") + 1:systems.index("full") + 1] = list(SIGNAL_ABLATIONS)
     if index is not None and BASELINE in systems:
         systems.remove(BASELINE)  # the baseline needs a train part
     if index is not None and any(v.encoder is not None for v in compare):

@@ -24,12 +24,13 @@ Outputs in ``out``: ``metrics.json``, ``predictions.jsonl`` (full pipeline; abla
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.plan import SYSTEMS_ABLATION, Variant, compare_variants, plan_eval  # noqa: F401  (public names)
+from eval.plan import SIGNAL_ABLATIONS, SYSTEMS_ABLATION, Variant, compare_variants, plan_eval  # noqa: F401  (public names)
 from eval.scoring import build_metrics, score_predictions, score_systems  # noqa: F401
 from eval.systems import AssistantFactory, CasePrediction, DefaultPipeline, IndexBuilder, run_systems  # noqa: F401
 from eval.writing import clean, format_summary, write_run  # noqa: F401
@@ -99,6 +100,9 @@ def run_eval(
     pipeline = DefaultPipeline(progress=False, vocabulary=vocabulary)
     runs = run_systems(plan, assistant_factory or pipeline.assistant, index_builder or pipeline.build_index,
                        progress=progress)
+    skipped = [s for s in plan.systems if s in SIGNAL_ABLATIONS and not runs.preds.get(s)]
+    if skipped:  # the index had no learned ranker (too few labels): nothing to ablate
+        plan = dataclasses.replace(plan, systems=tuple(s for s in plan.systems if s not in skipped))
     results, plots = score_systems(plan, runs, vocabulary)
     metrics = clean(build_metrics(plan, runs, results, vocabulary))
     write_run(out, plan, runs, metrics, plots, vocabulary, time.time() - started)

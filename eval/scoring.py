@@ -179,6 +179,19 @@ def comparisons(preds: Mapping[str, Sequence[CasePrediction]], results: Mapping[
     return rows
 
 
+def versus_baseline(preds: Mapping[str, Sequence[CasePrediction]], systems: Sequence[str], vocab: "Vocabulary",
+                    seed: int) -> dict[str, Any]:
+    """Each system against the TF-IDF + LR baseline on the same cases: top-1 delta, bootstrap CI, McNemar p."""
+    base = np.array([top1_correct(p, vocab) for p in preds[BASELINE]], dtype=float)
+    out: dict[str, Any] = {}
+    for system in systems:
+        if system == BASELINE or len(preds[system]) != len(base):
+            continue
+        hits = np.array([top1_correct(p, vocab) for p in preds[system]], dtype=float)
+        out[system] = M.paired_difference(base, hits, seed=seed)
+    return out
+
+
 def _fold_top1(runs: Runs, system: str, vocab: "Vocabulary") -> None:
     for row in runs.fold_rows:
         fp = [p for p in runs.preds[system] if p.fold == row["fold"]]
@@ -238,6 +251,10 @@ def build_metrics(plan: EvalPlan, runs: Runs, results: Mapping[str, dict[str, An
         s: {k: results[s].get(k) for k in ABLATION_METRICS if k in results[s]} | {"top1_ci": results[s]["ci"]["top1"]}
         for s in plan.systems
     }
+    if BASELINE in plan.systems:
+        metrics["vs_baseline"] = versus_baseline(runs.preds, plan.systems, vocab, plan.seed)
+    if runs.ranker:
+        metrics["ranker"] = runs.ranker
     if plan.variant_systems:
         metrics["comparison"] = comparisons(runs.preds, results, plan.variant_systems, vocab, plan.seed)
     if len(plan.splits) > 1:

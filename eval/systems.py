@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from eval.plan import BASELINE, EvalPlan
+import numpy as np
+
+from eval.plan import BASELINE, SIGNAL_ABLATIONS, EvalPlan
 from rag_dx.labels import unique_labels
 from rag_dx.splits import jaccard, word_bigrams
 
@@ -63,6 +65,8 @@ class Runs:
     fold_rows: list[dict[str, Any]] = field(default_factory=list)
     train_label_names: set[str] = field(default_factory=set)
     system_versions: dict[str, Any] = field(default_factory=dict)
+    #: The practice model's manifest entry (status, training metrics, ranker importances) per fold.
+    ranker: dict[int, Any] = field(default_factory=dict)
 
     @property
     def versions(self) -> dict[str, Any]:
@@ -196,6 +200,33 @@ def _run_variants(plan: EvalPlan, runs: Runs, fold: _Fold, make_assistant: Assis
         del assistant
 
 
+def _run_signal_ablations(plan: EvalPlan, runs: Runs, fold: _Fold, assistant: Any) -> None:
+    """The ranker retrained on the fold's index with each group of signals left out, then run in full mode."""
+    import dataclasses
+
+    from rag_dx.build import read_version_chunks
+    from rag_dx.build import text_key
+    from rag_dx.index.faiss_index import DenseIndex
+    from rag_dx.index.layout import DENSE_FILE
+    from rag_dx.practice.train import train_practice
+
+    index = getattr(getattr(assistant, "retriever", None), "index", None)
+    if index is None or index.manifest.get("practice", {}).get("status") != "ranker":
+        return  # no learned ranker in this index: the signal ablations are dropped from the report
+    runs.ranker.setdefault(fold.number, index.manifest.get("practice", {}))
+    chunks, reuse = read_version_chunks(index.path, dense=DenseIndex.load(index.path / DENSE_FILE,
+                                                                          index.manifest.get("faiss_factory", "")))
+    vectors = np.stack([reuse[text_key(c)] for c in chunks]).astype(np.float32)
+    rs, ds = fold.settings.retrieval, fold.settings.diagnosis
+    for system, dropped in SIGNAL_ABLATIONS.items():
+        if system not in plan.systems:
+            continue
+        fold.bar.set_postfix_str(f"fold {fold.number}: {system}")
+        practice = train_practice(chunks, vectors, k_dense=rs.k_dense, k_sparse=rs.k_sparse,
+                                  vote_temperature=ds.vote_temperature, drop=dropped, seed=plan.seed)
+        _run_mode(plan, runs, fold, dataclasses.replace(assistant, practice_override=practice), system, "full")
+
+
 def _run_baseline(plan: EvalPlan, runs: Runs, fold: _Fold) -> None:
     from eval.baseline import TfidfLogRegBaseline
 
@@ -218,8 +249,10 @@ def _run_fold(plan: EvalPlan, runs: Runs, fold: _Fold, tmp: Path, make_assistant
         fold.candidates = unique_labels(index_labels(assistant) or [r.diagnosis or "" for r in plan.reports])
     fold.bar.set_postfix_str(f"fold {fold.number}")
     for system in plan.systems:
-        if system != BASELINE and "+" not in system:
+        if system != BASELINE and "+" not in system and system not in SIGNAL_ABLATIONS:
             _run_mode(plan, runs, fold, assistant, system, system)
+    if plan.index is None and any(s in SIGNAL_ABLATIONS for s in plan.systems):
+        _run_signal_ablations(plan, runs, fold, assistant)
     del assistant
     _run_variants(plan, runs, fold, make_assistant, build)
     if BASELINE in plan.systems:

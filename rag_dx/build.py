@@ -45,7 +45,7 @@ def _describe(deid: object) -> dict:
     return describe() if callable(describe) else {"engine": type(deid).__name__}
 
 
-def _text_key(chunk: Chunk) -> str:
+def text_key(chunk: Chunk) -> str:
     return hashlib.sha256(chunk.text.encode()).hexdigest()
 
 
@@ -76,7 +76,7 @@ def embed_chunks(settings: "Settings", encoder: "TextEncoder", chunks: list[Chun
                  reuse: Mapping[str, np.ndarray] | None = None, progress: bool = False) -> tuple[np.ndarray, int]:
     """Vectors for `chunks`, embedding only texts not found in `reuse`; returns (vectors, n_embedded)."""
     reuse = reuse or {}
-    keys = [_text_key(c) for c in chunks]
+    keys = [text_key(c) for c in chunks]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in reuse}.values())
     fresh = encoder.encode([chunks[i].text for i in todo], batch_size=settings.batch_size, progress=progress)
     if fresh.shape != (len(todo), encoder.dim):
@@ -167,7 +167,7 @@ def read_version_chunks(version_dir: Path, *, dense: DenseIndex | None = None,
         for batch in store.iter_chunks(batch_size):
             chunks.extend(chunk for _, chunk in batch)
             if dense is not None:
-                fresh = [(row, _text_key(chunk)) for row, chunk in batch]
+                fresh = [(row, text_key(chunk)) for row, chunk in batch]
                 fresh = [(row, key) for row, key in fresh if key not in reuse]
                 if fresh:
                     vectors = dense.vectors_for([row for row, _ in fresh])

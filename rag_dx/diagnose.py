@@ -54,6 +54,8 @@ class Assistant:
     vocabulary: object | None = None
     #: Temperature fitted with the adapter on full-mode probabilities (1.0: none). See rag_dx.calibration.
     calibration_temperature: float = 1.0
+    #: A practice model to rank with instead of the serving version's (eval's signal ablations).
+    practice_override: "PracticeModel | None" = None
     # name -> generator log-likelihood with no case (the PMI prior), cached for this generator.
     _prior: NoCasePrior | None = field(default=None, repr=False)
 
@@ -220,11 +222,11 @@ class Assistant:
         """The serving version's learned ranker, when it has one and ranking by it is switched on."""
         if not self.settings.diagnosis.ranker:
             return None
-        practice = _practice_of(retriever)
+        practice = self.practice_override or _practice_of(retriever)
         return practice if practice is not None and practice.active else None
 
     def _practice_note(self, retriever: Retriever) -> str:
-        practice = _practice_of(retriever)
+        practice = self.practice_override or _practice_of(retriever)
         if not self.settings.diagnosis.ranker:
             return "learned ranker switched off in settings"
         if practice is None:

@@ -39,9 +39,11 @@ class CandidateRanker:
     #: Mean of each feature over the training rows and its scale, so weights are comparable.
     mean: tuple[float, ...] = ()
     scale: tuple[float, ...] = ()
+    #: Signals left out (an ablation): their columns are zeroed in training and serving alike.
+    dropped: tuple[str, ...] = ()
 
     def scores(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        Z = (X - np.asarray(self.mean)) / np.asarray(self.scale)
+        Z = (mask(X, self.dropped) - np.asarray(self.mean)) / np.asarray(self.scale)
         return Z @ np.asarray(self.weights) + self.bias
 
     def probabilities(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -53,7 +55,7 @@ class CandidateRanker:
         return {f: round(float(w), 4) for f, w in zip(self.features, self.weights)}
 
     def save(self, directory: Path) -> list[str]:
-        payload = {"features": list(self.features), "weights": list(self.weights), "bias": self.bias,
+        payload = {"features": list(self.features), "dropped": list(self.dropped), "weights": list(self.weights), "bias": self.bias,
                    "temperature": self.temperature, "mean": list(self.mean), "scale": list(self.scale)}
         (directory / FILE).write_text(json.dumps(payload, indent=1), encoding="utf-8")
         return [FILE]
@@ -69,11 +71,23 @@ class CandidateRanker:
             raise ValueError(f"ranker in {directory}: malformed weights or temperature")
         return cls(weights=tuple(map(float, raw["weights"])), bias=float(raw["bias"]),
                    temperature=float(raw["temperature"]), features=FEATURES,
-                   mean=tuple(map(float, raw["mean"])), scale=tuple(map(float, raw["scale"])))
+                   mean=tuple(map(float, raw["mean"])), scale=tuple(map(float, raw["scale"])),
+                   dropped=tuple(raw.get("dropped", ())))
+
+
+def mask(X: NDArray[np.float64], dropped: Sequence[str]) -> NDArray[np.float64]:
+    """X with the columns of the dropped signals zeroed (a constant column gets no weight)."""
+    if not dropped:
+        return X
+    X = X.copy()
+    for name in dropped:
+        X[:, FEATURES.index(name)] = 0.0
+    return X
 
 
 def fit_ranker(
-    X: NDArray[np.float64], y: NDArray[np.int64], query: NDArray[np.int64], *, C: float = 1.0, seed: int = 0
+    X: NDArray[np.float64], y: NDArray[np.int64], query: NDArray[np.int64], *, C: float = 1.0, seed: int = 0,
+    dropped: Sequence[str] = (),
 ) -> CandidateRanker:
     """Fit weights on all rows, and the temperature on 2-fold cross-fitted scores (by query).
 
@@ -82,6 +96,10 @@ def fit_ranker(
     """
     from sklearn.linear_model import LogisticRegression
 
+    unknown = set(dropped) - set(FEATURES)
+    if unknown:
+        raise ValueError(f"unknown ranker signals {sorted(unknown)}; known: {list(FEATURES)}")
+    X = mask(X, dropped)
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale < 1e-9] = 1.0
@@ -103,7 +121,8 @@ def fit_ranker(
     model = fit(np.ones(len(y), dtype=bool))
     temperature = fit_temperature(cross, y, query)
     return CandidateRanker(weights=tuple(float(w) for w in model.coef_[0]), bias=float(model.intercept_[0]),
-                           temperature=temperature, mean=tuple(map(float, mean)), scale=tuple(map(float, scale)))
+                           temperature=temperature, mean=tuple(map(float, mean)), scale=tuple(map(float, scale)),
+                           dropped=tuple(dropped))
 
 
 def fit_temperature(scores: NDArray[np.float64], y: NDArray[np.int64], query: NDArray[np.int64]) -> float:

@@ -123,6 +123,7 @@ def train_practice(
     vote_temperature: float = 0.05,
     max_queries: int = 4000,
     seed: int = 0,
+    drop: Sequence[str] = (),
 ) -> PracticeModel:
     """The practice model for one index version (see the module docstring for leakage control)."""
     t0 = time.perf_counter()
@@ -160,7 +161,7 @@ def train_practice(
         y_rows += [int(k == gold) for k in keys]
         q_rows += [n] * len(keys)
     X, y, qid = np.vstack(X_rows), np.asarray(y_rows), np.asarray(q_rows)
-    ranker = fit_ranker(X, y, qid, seed=seed)
+    ranker = fit_ranker(X, y, qid, seed=seed, dropped=drop)
     metrics = {
         "labeled_reports": len(docs.ids), "diagnoses": len(counts), "ranker_queries": int(len(queries)),
         "candidate_recall": round(float(np.mean([y[qid == n].any() for n in range(len(queries))])), 4),
