@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -170,9 +171,26 @@ def plan_systems(ablations: bool, index: str | None,
     return systems + [name for _, name, _ in variant_systems], variant_systems
 
 
+def cap_train(split: "Split", reports: Sequence["Report"], per_label: int, seed: int) -> "Split":
+    """The split with at most `per_label` train reports per diagnosis (seeded); the test part is kept."""
+    import dataclasses
+
+
+
+    if per_label < 1:
+        raise ConfigError("--train-per-label must be at least 1")
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for i in split.train.tolist():
+        by_label.setdefault(reports[i].diagnosis or "", []).append(i)
+    keep = sorted(i for rows in by_label.values() for i in rng.permutation(rows)[:per_label].tolist())
+    return dataclasses.replace(split, train=np.asarray(keep, dtype=np.int64),
+                               note=f"{split.note}; train capped at {per_label} per diagnosis")
+
+
 def plan_eval(settings: "Settings", *, labeled: Path, index: str | None, holdout: float | None, cv: int | None,
               split_by: str | None, ablations: bool, text_col: str, label_col: str, id_col: str, seed: int,
-              guidelines: list[Path], compare: list[Variant]) -> EvalPlan:
+              guidelines: list[Path], compare: list[Variant], train_per_label: int | None = None) -> EvalPlan:
     """Validate the options and decide cases, splits and systems (see :func:`eval.run.run_eval`)."""
     from rag_dx.ingest.loaders import load_guidelines
 
@@ -181,10 +199,12 @@ def plan_eval(settings: "Settings", *, labeled: Path, index: str | None, holdout
     gls = [g for path in guidelines for g in load_guidelines(path)]
     splits, n_dup = make_splits(reports, patient_ids, index=index, holdout=holdout, cv=cv, split_mode=split_mode,
                                 seed=seed)
+    if train_per_label is not None:
+        splits = [cap_train(sp, reports, train_per_label, seed) for sp in splits]
     systems, variant_systems = plan_systems(ablations, index, compare)
     value = holdout if holdout is not None else cv if cv is not None else index
     args = {"index": index, "holdout": holdout, "cv": cv, "split_by": split_by, "ablations": ablations,
-            "text_col": text_col, "label_col": label_col, "id_col": id_col,
+            "train_per_label": train_per_label, "text_col": text_col, "label_col": label_col, "id_col": id_col,
             "guidelines": [Path(g).name for g in guidelines],
             "compare": [{"name": v.name, "encoder": v.encoder and Path(v.encoder).name,
                          "adapter": v.adapter and Path(v.adapter).name} for v in compare]}

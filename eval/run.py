@@ -60,6 +60,7 @@ def run_eval(
     index_builder: IndexBuilder | None = None,
     vocabulary: "Vocabulary | None" = None,
     compare: Sequence[Variant] = (),
+    train_per_label: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate the assistant on a labeled file and write the report files to ``out``.
 
@@ -79,6 +80,8 @@ def run_eval(
             ``holdout`` or ``cv``.
         assistant_factory, index_builder: injection points for tests; default the real pipeline.
         vocabulary: a loaded :class:`rag_dx.vocab.Vocabulary` (default: loaded here).
+        train_per_label: keep at most this many train reports per diagnosis (seeded), to measure a
+            low-data practice on the same test part.
 
     Returns:
         The content of ``metrics.json``.
@@ -90,7 +93,7 @@ def run_eval(
     started = time.time()
     plan = plan_eval(settings, labeled=Path(labeled), index=index, holdout=holdout, cv=cv, split_by=split_by,
                      ablations=ablations, text_col=text_col, label_col=label_col, id_col=id_col, seed=seed,
-                     guidelines=list(guidelines), compare=list(compare))
+                     guidelines=list(guidelines), compare=list(compare), train_per_label=train_per_label)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if vocabulary is None:
@@ -102,7 +105,7 @@ def run_eval(
                        progress=progress)
     skipped = [s for s in plan.systems if s in SIGNAL_ABLATIONS and not runs.preds.get(s)]
     if skipped:  # the index had no learned ranker (too few labels): nothing to ablate
-        plan = dataclasses.replace(plan, systems=tuple(s for s in plan.systems if s not in skipped))
+        plan = dataclasses.replace(plan, systems=[s for s in plan.systems if s not in skipped])
     results, plots = score_systems(plan, runs, vocabulary)
     metrics = clean(build_metrics(plan, runs, results, vocabulary))
     write_run(out, plan, runs, metrics, plots, vocabulary, time.time() - started)
