@@ -18,6 +18,15 @@ import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: Fixtures that load a real model (spaCy + presidio, the encoder, the generator): a test using one
+#: is marked slow here, so the marker cannot be forgotten (CI runs the slow tests too).
+MODEL_FIXTURES = frozenset({"deidentifier", "encoder", "generator"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,18 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from eval.bench.cases import CASES  # the benchmarks' query cases (re-exported)
+
 __all__ = ["CASES", "main", "measure"]
 
-CASES: tuple[str, ...] = (
-    "58-year-old man with 45 minutes of crushing central chest pressure radiating to the left arm and jaw, "
-    "sweating, nausea and shortness of breath. Smoker with hypertension. BP 150/92, HR 104.",
-    "34-year-old woman with a throbbing one-sided headache, nausea and sensitivity to light for six hours, "
-    "preceded by zigzag lines in her vision.",
-    "Burning on urination, urinary frequency and urgency for two days, mild suprapubic pain, no fever.",
-    "Sudden fever of 39.4, chills, muscle aches and a dry cough since yesterday; several colleagues are ill.",
-    "Right lower quadrant abdominal pain that started around the umbilicus, loss of appetite, vomiting, "
-    "low-grade fever, rebound tenderness.",
-)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

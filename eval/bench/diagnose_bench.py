@@ -93,7 +93,8 @@ def _ui(ctx, assistant) -> dict:
     from rag_dx.ingest.deid import Deidentifier
 
     from ui.app import build_app
-    from ui.browser_bench import CASES, measure
+    from eval.bench.cases import CASES
+    from ui.browser_bench import measure
     from ui.testing import serving
 
     state = Path(tempfile.mkdtemp(prefix="ui-", dir=ctx.work))
@@ -111,7 +112,7 @@ def _ui(ctx, assistant) -> dict:
 def run(ctx) -> Section:
     from rag_dx.diagnose import build_assistant, configure_threads
 
-    from ui.browser_bench import CASES
+    from eval.bench.cases import CASES
 
     sec = Section("diagnose")
     settings = ctx.settings

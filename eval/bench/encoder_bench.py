@@ -72,7 +72,7 @@ def run(ctx) -> Section:
 
     rounds = 1 if ctx.quick else 2
     times = interleave({b: batch(b) for b in backends}, rounds)
-    from ui.browser_bench import CASES
+    from eval.bench.cases import CASES
 
     q_times = interleave({b: (lambda b=b: [encs[b].encode([c]) for c in CASES]) for b in backends}, rounds)
     for b in backends:

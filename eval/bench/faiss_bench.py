@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def _queries(ctx, n: int) -> tuple[np.ndarray, str]:
-    from ui.browser_bench import CASES
+    from eval.bench.cases import CASES
 
     texts = list(CASES)
     rows = load_symptom2disease()
