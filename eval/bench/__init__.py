@@ -12,7 +12,9 @@ the issue's targets, met or not) to ``--out`` (default ``runs/bench``). Sections
 * ``diagnose`` (:mod:`eval.bench.diagnose_bench`): encode/retrieve/score/total p50/p95 on the demo
   index, generator fast path on/off, and the UI's time to the first visible result;
 * ``eval`` (:mod:`eval.bench.eval_bench`): build / retrieval-only / full eval jobs, items per minute
-  and peak RSS, each in its own process.
+  and peak RSS, each in its own process;
+* ``practice`` (:mod:`eval.bench.practice_bench`): training the practice model (classifier + ranker)
+  at index time on 2k/5k/10k labeled notes, beside fitting the TF-IDF + LR baseline alone.
 
 Compared variants always run interleaved in one process and ratios are medians of per-round
 ratios, so a busy neighbour slows both sides alike. ``--quick`` is a CI-sized smoke run (well
@@ -39,7 +41,7 @@ from typing import Any
 
 __all__ = ["SECTIONS", "run_bench", "main"]
 
-SECTIONS: tuple[str, ...] = ("encoder", "build", "retrieval", "diagnose", "eval")
+SECTIONS: tuple[str, ...] = ("encoder", "build", "retrieval", "diagnose", "eval", "practice")
 SCHEMA_VERSION = 1
 log = logging.getLogger("eval.bench")
 
@@ -61,7 +63,7 @@ def run_bench(*, out: Path, quick: bool = False, sections: Sequence[str] = SECTI
     import faiss
     import torch
 
-    from eval.bench import build_bench, diagnose_bench, encoder_bench, eval_bench, faiss_bench
+    from eval.bench import build_bench, diagnose_bench, encoder_bench, eval_bench, faiss_bench, practice_bench
     from eval.bench.common import Section, machine
     from eval.bench.context import BenchContext
     from eval.bench.report import render, targets
@@ -80,7 +82,7 @@ def run_bench(*, out: Path, quick: bool = False, sections: Sequence[str] = SECTI
         real_index = "mts"  # MTSamples, when someone has built it (`rag-dx index build --name mts ...`)
     runners = {"encoder": encoder_bench.run, "build": build_bench.run,
                "retrieval": lambda c: faiss_bench.run(c, real_index=real_index, real_notes=real_notes),
-               "diagnose": diagnose_bench.run, "eval": eval_bench.run}
+               "diagnose": diagnose_bench.run, "eval": eval_bench.run, "practice": practice_bench.run}
     t_start = time.perf_counter()
     data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "quick": quick,
                             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -46,6 +46,11 @@ def targets(data: dict) -> list[dict]:
                                 + (f", {real:.3f} real embeddings" if real is not None else ""),
                     "met": row["chosen"]["p50_ms"] <= 5 and row["recall_at_10_vs_exact"] >= 0.99
                     and (real is None or real >= 0.99)})
+    pr = s.get("practice", {}).get("headline", {})
+    if pr.get("reports", 0) >= 10000:
+        v = pr["practice_training_s"]
+        out.append({"target": "practice model trains in under a minute for 10,000 reports (2 cores)",
+                    "measured": f"{v:.0f} s ({pr['ratio_to_baseline_fit']:.1f}x one baseline fit)", "met": v < 60})
     d = s.get("diagnose", {}).get("headline", {})
     if "diagnose p50 ms (full)" in d:
         v = d["diagnose p50 ms (full)"]
