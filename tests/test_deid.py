@@ -123,7 +123,109 @@ def test_describe_for_the_manifest(deidentifier: Deidentifier) -> None:
     info = deidentifier.describe()
     assert info["engine"] == "presidio" and info["spacy_model"] in deid_mod.SPACY_MODEL_CANDIDATES
     assert info["presidio_analyzer"] and info["spacy_model_version"]
-    assert set(info["entities"]) == set(IDENTIFIERS)
+    assert set(IDENTIFIERS) <= set(info["entities"])
+    assert {"AGE", "URL", "IP_ADDRESS", "CREDIT_CARD", "FACILITY", "LICENSE", "VEHICLE", "DEVICE"} <= set(info["entities"])
+
+
+# ------------------------------------------------------------------------------------------
+# every Safe Harbor category, in the shapes that leaked before (issue 14)
+# ------------------------------------------------------------------------------------------
+
+# (category, text, identifier values that must be gone). Failure messages name the category and
+# the case number only, never the value.
+SAFE_HARBOR_CASES: list[tuple[str, str, list[str]]] = [
+    ("age>89", "A 94-year-old man and his wife, aged 97, met a 103 y/o neighbour.", ["94", "97", "103"]),
+    ("age>89", "Age: 92. She is 96 years old; 91 yo female.", ["92", "96", "91"]),
+    ("name", "Ms. Eberhardt was seen today. Eberhardt denies fever.", ["Eberhardt"]),
+    ("name", "Patient Maria Okafor presents with cough. Okafor reports fever.", ["Maria", "Okafor"]),
+    ("name", "Pt: O'BRIEN, TOBIAS. His daughter Siobhan brought him in.", ["O'BRIEN", "TOBIAS", "Siobhan"]),
+    ("name", "Signed: Jane A. Doe, MD. Discussed with Dr. Haddad.", ["Jane", "Doe", "Haddad"]),
+    ("name in email/url", "Mail maria.okafor@example.com or see www.okafor-family.net/maria.", ["okafor", "maria"]),
+    ("street", "Lives at 7810 N. Willow Terrace, Apt 4B, Springfield, IL 62704.",
+     ["7810", "Willow", "4B", "Springfield", "62704"]),
+    ("po box", "Mail to P.O. Box 4471 or PO Box 12; Post Office Box 9.", ["4471", "Box 12", "Box 9"]),
+    ("city/zip", "Resides in Fairview, TN 37062; moved from Duluth last year. ZIP code 55802.",
+     ["Fairview", "37062", "Duluth", "55802"]),
+    ("date", "Admitted 9-May-1995, seen on 3/14, DOB 14MAR1987, follow-up Friday, February 20.",
+     ["9-May-1995", "3/14", "14MAR1987", "February 20"]),
+    ("phone", "Call 5551234567, (555)123-4567, 555/123-4567 or +44 20 7946 0958.",
+     ["5551234567", "123-4567", "7946 0958"]),
+    ("fax", "Fax: 555.987.6543. Records faxed to +1-555-987-1111.", ["987-6543", "987.6543", "987-1111"]),
+    ("ssn", "SSN 123 45 6789, SSN#987654321, ssn: 111-22-3333, social security no. 222.33.4444.",
+     ["6789", "987654321", "3333", "4444"]),
+    ("mrn", "MR# 55-66-7788. Chart B4628194. Med Rec No. A-123456. Encounter #99812345.",
+     ["7788", "B4628194", "123456", "99812345"]),
+    ("health plan", "Member ID: XKJ884512003. Medicare # 1EG4-TE5-MK73. Policy number W12345678.",
+     ["XKJ884512003", "1EG4-TE5-MK73", "W12345678"]),
+    ("account", "Account #: 0042-557812. Acct 77812345. Billing account number AC1234567.",
+     ["557812", "77812345", "AC1234567"]),
+    ("licence", "Driver's license: D1234567. DEA # BJ6125341. NPI 1234567893. Nursing licence RN445566.",
+     ["D1234567", "BJ6125341", "1234567893", "RN445566"]),
+    ("vehicle", "License plate 7ABC123; VIN 1HGCM82633A004352; tag XYZ-1234.", ["7ABC123", "1HGCM82633A004352", "1234"]),
+    ("device", "Pacemaker serial number PJN123456H. Insulin pump S/N: 12A34567. UDI (01)00643169007222(21)123456.",
+     ["PJN123456H", "12A34567", "00643169007222"]),
+    ("url", "Images at https://portal.example.org/p/88812 and carenotes.health/jsmith.", ["88812", "carenotes", "jsmith"]),
+    ("ip", "Session from 192.168.14.201 and 2001:db8:85a3::8a2e:370:7334.", ["192.168.14.201", "8a2e"]),
+    ("payment card", "Card 4111 1111 1111 1111, Visa 4012-8888-8888-1881, amex 378282246310005.",
+     ["1111 1111", "8888-1881", "378282246310005"]),
+    ("facility", "Transferred from Mercy General Hospital to St. Mary's Medical Center; rehab at Hillcrest "
+                 "Rehabilitation Center; seen at Riverside Family Clinic.",
+     ["Mercy", "Mary's", "Hillcrest", "Riverside"]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", range(len(SAFE_HARBOR_CASES)))
+def test_every_safe_harbor_category_is_removed(deidentifier: Deidentifier, case: int) -> None:
+    category, text, values = SAFE_HARBOR_CASES[case]
+    out = deidentifier.redact(text)
+    leaked = sum(value in out for value in values)
+    assert leaked == 0, f"case {case} ({category}): {leaked} of {len(values)} identifiers kept"
+
+
+CLINICAL_TEXTS = [
+    "Metformin 500 mg twice daily, amoxicillin 0.5 mg/kg, insulin 10 units, 1/2 tablet at night.",
+    "Vitals: BP 120/80, HR 88, T 38.9, temp 101.2 F, RR 18, SpO2 94%, pain 7/10.",
+    "Labs: WBC 12.3, Hb 9.8 g/dL, Na 134, K 4.1, creatinine 1.2 mg/dL, INR 2.3, HbA1c 7.2%, platelets 250,000.",
+    "Assessment: J44.1 COPD exacerbation, E11.9, I10, S72.001A, N39.0.",
+    "Cough for 3 days, fever for two weeks, x 5 days of diarrhea, symptoms since 2019.",
+    "A 67-year-old woman, aged 45 at diagnosis, her 89 y/o father; a 12-year-old boy.",
+    "The Foley catheter was removed. Skin was closed with Vicryl. Informed consent was obtained.",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", range(len(CLINICAL_TEXTS)))
+def test_clinical_content_survives(deidentifier: Deidentifier, case: int) -> None:
+    """Doses, vitals ("T 38.9"), lab values, ICD-10 codes, durations and ages up to 89 stay."""
+    text = CLINICAL_TEXTS[case]
+    found = deidentifier.find(text)
+    assert found == [], f"case {case}: {len(found)} spans found ({sorted({k for k, _, _ in found})})"
+
+
+@pytest.mark.slow
+def test_the_same_value_is_redacted_everywhere_in_a_document(deidentifier: Deidentifier) -> None:
+    text = ("SSN 123-45-6789 on file. Insurance card copy shows 123-45-6789 again. "
+            "Maria Okafor presents with cough. Later OKAFOR was reviewed; Okafor's daughter called. "
+            "Record 7781234 reviewed; 7781234 also on the wristband.")
+    out = deidentifier.redact(text)
+    assert "6789" not in out and "Okafor" not in out and "OKAFOR" not in out and "7781234" not in out
+    assert out.count("<SSN>") == 2
+
+
+@pytest.mark.slow
+def test_same_identifier_is_removed_in_every_report(deidentifier: Deidentifier) -> None:
+    """The same SSN string was removed in one report and kept in another (issue 14)."""
+    texts = ["SSN 123 45 6789.", "Card on file; 123 45 6789 is the SSN.", "Number 123 45 6789 given."]
+    outs = deidentifier.redact_many(texts)
+    assert sum("6789" in o for o in outs) == 0
+
+
+def test_luhn_and_dea_checks() -> None:
+    from rag_dx.ingest import recognizers as rec
+
+    assert rec.luhn_ok("4111 1111 1111 1111") and not rec.luhn_ok("4111 1111 1111 1112")
+    assert rec.dea_ok("BJ6125341") and not rec.dea_ok("BJ6125342")
 
 
 # ------------------------------------------------------------------------------------------

@@ -573,6 +573,10 @@ class Deidentifier:
         """
         return [(r.entity_type, r.start, r.end) for r in self._analyze_many([text])[0]]
 
+    def find_many(self, texts: Sequence[str]) -> list[list[tuple[str, int, int]]]:
+        """`find` over many texts (spaCy batched)."""
+        return [[(r.entity_type, r.start, r.end) for r in rs] for rs in self._analyze_many(list(texts))]
+
     # -- redaction -------------------------------------------------------------------------
 
     def _replace(self, text: str, results: list[RecognizerResult]) -> str:
