@@ -239,6 +239,9 @@ def update_index(
         new_chunks = prepare_chunks(settings, encoder, reports, guidelines or [], deid)
         replaced = {c.doc_id for c in new_chunks}
         chunks = [c for c in old_chunks if c.doc_id not in delete and c.doc_id not in replaced] + new_chunks
+        if not reembed and _same_chunks(old_chunks, chunks):
+            log.info("index %s: the update changes nothing; %s stays the serving version", name, current.name)
+            return current
         vectors, n_embedded = embed_chunks(settings, encoder, chunks, reuse, progress)
         extra = _update_extra(settings, manifest, current, deid, sources, n_embedded, reembed=reembed,
                               old_docs=old_docs, replaced=replaced, delete=delete)
@@ -247,6 +250,12 @@ def update_index(
                               artefacts=with_practice_model(settings, artefacts, vectors))
     log.info("index %s: %s -> %s, %d chunks embedded", name, current.name, final.name, n_embedded)
     return final
+
+
+def _same_chunks(old: list[Chunk], new: list[Chunk]) -> bool:
+    """True when an update would write exactly the chunks the serving version holds (an unchanged
+    or header-only file): then no new version is made."""
+    return len(old) == len(new) and sorted(c.model_dump_json() for c in old) == sorted(c.model_dump_json() for c in new)
 
 
 def rebuild_index(settings: "Settings", name: str, *, encoder: "TextEncoder | None" = None,

@@ -254,3 +254,114 @@ def test_a_change_that_cannot_be_audited_is_refused(base, fake_encoder):
     with pytest.raises(AuditError):
         update_index(base, "fx", [], delete_ids=["fx-000"], encoder=fake_encoder, deidentifier=PassThroughDeid())
     assert store.current_version() == "v0001" and len(store.versions()) == 1
+
+
+# ------------------------------------------------------------------------------------------
+# index boundaries (issue 14): CURRENT names a version of this index, nothing else
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def two_indexes(base, fake_encoder):
+    """fx (v0001, v0002) and another index 'other' whose data must never be served as fx."""
+    update_index(base, "fx", [], delete_ids=["fx-000"], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    other = [Report(report_id="secret-1", text="Other practice report about gout in the big toe.", diagnosis="Gout")]
+    build_index(base, "other", other, [], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    return base
+
+
+@pytest.mark.parametrize("pointer", ["../../other/versions/v0001", "ABSOLUTE", "v0001/../../../other/versions/v0001",
+                                     ".partial-1-2", "v1", "versions/v0001", "v0002\nv0001"])
+def test_current_outside_the_index_is_corrupt_and_falls_back(two_indexes, fake_encoder, pointer):
+    from rag_dx.errors import IndexCorruptError
+
+    base = two_indexes
+    store = IndexStore(base.index_dir, "fx")
+    if pointer == "ABSOLUTE":
+        pointer = str(IndexStore(base.index_dir, "other").versions_dir / "v0001")
+    (store.root / "CURRENT").write_text(pointer + "\n")
+    with pytest.raises(IndexCorruptError):
+        store.current_dir()
+    assert store.current_version() is None
+    loaded = _open(base, fake_encoder)
+    assert loaded.path.parent == store.versions_dir and loaded.version == "v0002"
+    assert loaded.warnings and "failed verification" in loaded.warnings[0]
+    assert all(pointer not in w for w in loaded.warnings)  # the pointer's content is never echoed
+
+
+def test_a_version_symlinked_to_another_index_is_not_a_version(two_indexes, fake_encoder):
+    base = two_indexes
+    store = IndexStore(base.index_dir, "fx")
+    (store.versions_dir / "v0009").symlink_to(IndexStore(base.index_dir, "other").versions_dir / "v0001")
+    assert [p.name for p in store.versions()] == ["v0001", "v0002"]
+    (store.root / "CURRENT").write_text("v0009\n")
+    loaded = _open(base, fake_encoder)
+    assert loaded.version == "v0002" and loaded.warnings
+    with pytest.raises(RagDxError):
+        store.switch("v0009")
+
+
+def test_undecodable_manifest_falls_back_like_any_corruption(two_indexes, fake_encoder):
+    base = two_indexes
+    store = IndexStore(base.index_dir, "fx")
+    (store.versions_dir / "v0002" / "manifest.json").write_bytes(b'{"version": "v0002\xff\xfe"}')
+    loaded = _open(base, fake_encoder)
+    assert loaded.version == "v0001" and loaded.warnings
+    from typer.testing import CliRunner
+
+    from rag_dx.cli import app
+
+    res = CliRunner().invoke(app, ["index", "verify", "--name", "fx", "--index-dir", str(base.index_dir)])
+    assert res.exit_code != 0 and "Traceback" not in res.output and "UnicodeDecodeError" not in str(res.exception or "")
+
+
+@pytest.mark.parametrize("damage", ["delete", "empty"])
+def test_missing_or_empty_current_serves_the_newest_good_version_with_a_warning(two_indexes, fake_encoder, damage):
+    base = two_indexes
+    store = IndexStore(base.index_dir, "fx")
+    if damage == "delete":
+        (store.root / "CURRENT").unlink()
+    else:
+        (store.root / "CURRENT").write_text("")
+    loaded = _open(base, fake_encoder)
+    assert loaded.version == "v0002" and loaded.warnings
+    live = LiveIndex(base.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+    assert live.snapshot().version == "v0002"
+
+
+def test_an_index_that_was_never_built_is_still_not_found(base, fake_encoder):
+    from rag_dx.errors import IndexNotFoundError
+
+    with pytest.raises(IndexNotFoundError, match="no index named"):
+        open_index(base.index_dir, "nothing", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+
+
+def test_index_files_are_owner_only(base, fake_encoder):
+    update_index(base, "fx", [], delete_ids=["fx-000"], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    root = IndexStore(base.index_dir, "fx").root
+    paths = [root, *root.rglob("*")]
+    wrong = [p.relative_to(root) for p in paths
+             if (p.stat().st_mode & 0o777) != (0o700 if p.is_dir() else 0o600)]
+    assert wrong == []
+
+
+def test_an_update_that_changes_nothing_makes_no_version(base, fake_encoder):
+    store = IndexStore(base.index_dir, "fx")
+    same = update_index(base, "fx", fixture_reports(), encoder=fake_encoder, deidentifier=PassThroughDeid())
+    assert same.name == "v0001" and [p.name for p in store.versions()] == ["v0001"]
+    empty = update_index(base, "fx", [], encoder=fake_encoder, deidentifier=PassThroughDeid())  # header-only file
+    assert empty.name == "v0001" and store.current_version() == "v0001" and len(store.versions()) == 1
+    changed = [r.model_copy(update={"text": r.text + " Also mild fever."}) for r in fixture_reports()[:1]]
+    assert update_index(base, "fx", changed, encoder=fake_encoder, deidentifier=PassThroughDeid()).name == "v0002"
+
+
+def test_delete_on_a_directory_says_so(base, tmp_path):
+    from typer.testing import CliRunner
+
+    from rag_dx.cli import app
+
+    folder = tmp_path / "ids"
+    folder.mkdir()
+    res = CliRunner().invoke(app, ["index", "update", "--name", "fx", "--delete", str(folder),
+                                   "--index-dir", str(base.index_dir)])
+    assert res.exit_code != 0 and "is a directory" in res.output and "not found" not in res.output

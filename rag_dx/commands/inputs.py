@@ -24,6 +24,8 @@ def load_inputs(reports: list[Path], guidelines: list[Path], text_col: str, labe
 
 def read_ids(path: Path) -> list[str]:
     """One id per non-empty line."""
+    if path.is_dir():
+        raise RagDxError(f"{path}: is a directory; --delete takes a file of ids, one per line")
     if not path.is_file():
-        raise RagDxError(f"{path}: file not found")
+        raise RagDxError(f"{path}: file not found" if not path.exists() else f"{path}: not a regular file")
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -49,9 +49,12 @@ def file_checksums(root: Path) -> dict[str, str]:
 
 def read_manifest(version_dir: Path) -> dict:
     try:
-        return json.loads((version_dir / MANIFEST).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(f"unreadable manifest in {version_dir}: {exc}") from None
+        manifest = json.loads((version_dir / MANIFEST).read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: invalid UTF-8 or JSON
+        raise IndexCorruptError(f"unreadable manifest in {version_dir}: {type(exc).__name__}") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"unreadable manifest in {version_dir}: not a JSON object")
+    return manifest
 
 
 def verify_files(version_dir: Path, manifest: dict) -> None:

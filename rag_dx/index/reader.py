@@ -107,7 +107,7 @@ def open_index(
                                       encoder_fingerprint=encoder_fingerprint, verify=verify)
             except (IndexCorruptError, IndexMismatchError):
                 continue
-            message = (f"index '{name}': serving version {current} failed verification ({exc}); answering "
+            message = (f"index '{name}': serving version {current or '(none)'} failed verification ({exc}); answering "
                        f"from {candidate.name}. Run `rag-dx index verify --name {name}` and roll back or rebuild.")
             log.warning("%s", message)
             loaded.warnings.append(message)
@@ -133,6 +133,8 @@ class LiveIndex:
         try:
             st = os.stat(self.store.root / CURRENT)
         except FileNotFoundError:
+            if self.store.versions():  # CURRENT deleted: open_index falls back to the newest good version
+                return ("no CURRENT", len(self.store.versions()))
             raise IndexNotFoundError(
                 f"no index named '{self.store.name}' under {self.store.root.parent}; build one with "
                 f"`rag-dx index build --name {self.store.name} --reports FILE`"

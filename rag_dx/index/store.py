@@ -38,6 +38,30 @@ AUDIT = "audit.jsonl"
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+VERSION_RE = re.compile(r"^v\d{4,9}$")
+"""A version directory's name. CURRENT must hold exactly one such name (no path: nothing outside
+the index's own `versions/` can be served under its name)."""
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+"""Index files hold de-identified patient text: owner-only."""
+
+
+def private_dir(path: Path) -> Path:
+    """mkdir -p with mode 0700 for the directories created (and `path` itself set to 0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    try:
+        os.chmod(path, DIR_MODE)
+    except PermissionError:  # not ours (a shared parent): leave it
+        pass
+    return path
+
+
+def restrict_tree(root: Path) -> None:
+    """Files 0600, directories 0700 under `root` (a version before it is sealed)."""
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        os.chmod(path, DIR_MODE if path.is_dir() else FILE_MODE)
 
 
 def check_name(name: str) -> str:
@@ -89,10 +113,11 @@ class IndexStore:
     # -- writing -------------------------------------------------------------------------------
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root.parent)
+        private_dir(self.root)
         # Fail closed: a change that cannot be audited is not made.
         self.audit_log().check_writable()
-        with (self.root / ".lock").open("a") as fh:
+        with os.fdopen(os.open(self.root / ".lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE), "a") as fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -114,9 +139,9 @@ class IndexStore:
         return removed
 
     def new_partial(self) -> Path:
-        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.versions_dir)
         path = self.versions_dir / f".partial-{os.getpid()}-{time.time_ns()}"
-        path.mkdir()
+        path.mkdir(mode=DIR_MODE)
         return path
 
     def next_version_name(self) -> str:
@@ -129,6 +154,7 @@ class IndexStore:
         manifest = dict(manifest)
         manifest["files"] = file_checksums(partial)
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        restrict_tree(partial)
         fsync_tree(partial)
         final = self.versions_dir / manifest["version"]
         os.replace(partial, final)
@@ -141,10 +167,10 @@ class IndexStore:
         return final
 
     def switch(self, version: str) -> None:
-        if not (self.versions_dir / version / MANIFEST).is_file():
+        if not self._is_version_dir(version):
             raise IndexNotFoundError(f"index '{self.name}' has no version {version}")
         tmp = self.root / f".{CURRENT}.{os.getpid()}.tmp"
-        with tmp.open("w") as fh:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w") as fh:
             fh.write(version + "\n")
             fh.flush()
             os.fsync(fh.fileno())
@@ -162,37 +188,79 @@ class IndexStore:
             os.close(fd)
 
     # -- reading -------------------------------------------------------------------------------
+    def _is_version_dir(self, version: str) -> bool:
+        """`version` names a sealed version directory of this index (not a link, not elsewhere)."""
+        if not VERSION_RE.match(version):
+            return False
+        path = self.versions_dir / version
+        if path.is_symlink() or not path.is_dir() or not (path / MANIFEST).is_file():
+            return False
+        try:
+            return path.resolve().parent == self.versions_dir.resolve()
+        except OSError:
+            return False
+
     def versions(self) -> list[Path]:
+        """Sealed version directories (`vNNNN`, real directories inside `versions/`), oldest first."""
         if not self.versions_dir.is_dir():
             return []
-        return sorted(p for p in self.versions_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(p for p in self.versions_dir.iterdir()
+                      if VERSION_RE.match(p.name) and p.is_dir() and not p.is_symlink())
+
+    def _pointer(self) -> str | None:
+        """CURRENT's content, or None when it is missing, empty or not text."""
+        try:
+            raw = (self.root / CURRENT).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        try:
+            return raw.decode("ascii").strip() or None
+        except UnicodeDecodeError:
+            return "\ufffd"  # not a version name: reported as corrupt
 
     def current_version(self) -> str | None:
-        pointer = self.root / CURRENT
-        if not pointer.is_file():
-            return None
-        return pointer.read_text().strip() or None
+        """The serving version's name, or None when CURRENT is missing, empty or names anything but
+        a version directory of this index (see `current_dir` for the reason)."""
+        version = self._pointer()
+        return version if version is not None and self._is_version_dir(version) else None
 
     def current_dir(self) -> Path:
-        version = self.current_version()
+        """The serving version's directory.
+
+        Raises:
+            IndexNotFoundError: no CURRENT and no version at all (nothing was ever built).
+            IndexCorruptError: CURRENT is missing or empty while versions exist, holds anything
+                but a `vNNNN` name (a path, `..`, an absolute path), or names a version that is
+                missing, a link or incomplete. Readers fall back to the newest good version.
+        """
+        version = self._pointer()
         if version is None:
-            raise IndexNotFoundError(
-                f"no index named '{self.name}' under {self.root.parent}; build one with "
-                f"`rag-dx index build --name {self.name} --reports FILE`"
+            if not self.versions():
+                raise IndexNotFoundError(
+                    f"no index named '{self.name}' under {self.root.parent}; build one with "
+                    f"`rag-dx index build --name {self.name} --reports FILE`"
+                )
+            raise IndexCorruptError(
+                f"index '{self.name}' has no serving version (its {CURRENT} file is missing or empty); "
+                f"switch to one with `rag-dx index rollback --name {self.name} --to VERSION`"
             )
-        path = self.versions_dir / version
-        if not (path / MANIFEST).is_file():
+        if not VERSION_RE.match(version):
+            # never echo the pointer's content: it is not ours to print (a path, garbage)
+            raise IndexCorruptError(
+                f"index '{self.name}': {CURRENT} does not name a version of this index (expected vNNNN); "
+                f"roll back with `rag-dx index rollback --name {self.name} --to VERSION`"
+            )
+        if not self._is_version_dir(version):
             raise IndexCorruptError(
                 f"index '{self.name}' points at version {version}, which is missing or incomplete; "
                 f"rebuild with `rag-dx index build --name {self.name} ...`"
             )
-        return path
+        return self.versions_dir / version
 
     def version_dir(self, version: str) -> Path:
-        path = self.versions_dir / version
-        if version.startswith(".") or "/" in version or not (path / MANIFEST).is_file():
+        if not self._is_version_dir(version):
             raise IndexNotFoundError(f"index '{self.name}' has no version {version!r}")
-        return path
+        return self.versions_dir / version
 
     def gc(self, keep: int) -> list[str]:
         """Remove partial builds and all but the newest `keep` versions (never the serving one)."""
