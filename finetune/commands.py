@@ -308,7 +308,7 @@ class _GeneratorRun:
 def _recipes(settings: "Settings", recipe: Path | None, overrides: dict[str, Any],
              calibrate: bool | None) -> tuple[Path, Any, Any, Any]:
     from finetune.calibrate import CalibrationRecipe
-    from finetune.generator import GeneratorRecipe, SearchRecipe
+    from finetune.generator_recipe import GeneratorRecipe, SearchRecipe
 
     recipe_path, raw = load_recipe(recipe, settings.resolved_device())
     r = _recipe(GeneratorRecipe, raw.get("generator", {}), recipe_path)
@@ -359,7 +359,8 @@ def _setup_generator(settings: "Settings", reports: list[Path], index: str, reci
 
 def _validate(run: _GeneratorRun, model: Any, modes: tuple[str, ...], tuned: bool = True) -> Any:
     """Validation through diagnose with ``model`` scoring, with the scoring the adapter is for (or the base's)."""
-    from finetune.generator import training_generator, validate
+    from finetune.generator import training_generator
+    from finetune.validation import validate
 
     assistant = run.assistant.with_generator(training_generator(run.base, model),
                                              settings=run.tuned_settings if tuned else run.settings)
@@ -379,7 +380,8 @@ def _train(run: _GeneratorRun, model: Any, recipe: Any, log_path: Path, **kwargs
 def _fit_generator(run: _GeneratorRun, tmp: Path, *, search: bool, resume: bool,
                    progress: bool) -> tuple[Any, Any, list[dict[str, Any]]]:
     """The optional recipe search, then the LoRA training of the chosen recipe; saves the adapter into ``tmp``."""
-    from finetune.generator import LOSS_LOG, load_base_model, run_search, save_adapter, wrap_lora
+    from finetune.generator import LOSS_LOG, load_base_model, save_adapter, wrap_lora
+    from finetune.generator_recipe import run_search
     from rag_dx.errors import ConfigError
 
     r, trials = run.recipe, []

@@ -109,7 +109,8 @@ def test_training_loss_is_the_serving_score(generator):
 def test_loss_goes_down_same_seed_same_adapter_and_resume(tmp_path, model_cache, generator):
     from safetensors.torch import load_file
 
-    from finetune.generator import GeneratorRecipe, load_base_model, save_adapter, train_adapter, wrap_lora
+    from finetune.generator import load_base_model, save_adapter, train_adapter, wrap_lora
+    from finetune.generator_recipe import GeneratorRecipe
     from rag_dx.models import prepared_generator_dir
 
     cases = _cases()
@@ -211,7 +212,7 @@ def test_finetune_generator_command_produces_a_loadable_calibrated_adapter(tmp_p
 
 
 def test_search_picks_the_best_trial_and_prefers_cheap_ties():
-    from finetune.generator import GeneratorRecipe, SearchRecipe, run_search
+    from finetune.generator_recipe import GeneratorRecipe, SearchRecipe, run_search
 
     seen = []
 

@@ -110,7 +110,8 @@ def test_augmentation_is_seeded_and_meaning_preserving():
 
 
 def test_plan_draws_balances_classes():
-    from finetune.generator import GeneratorRecipe, plan_draws
+    from finetune.generator import plan_draws
+    from finetune.generator_recipe import GeneratorRecipe
     from finetune.pairs import CaseEvidence
 
     cases = [CaseEvidence(f"a{i}", "x", "Common", []) for i in range(90)]
@@ -131,7 +132,7 @@ def test_recipes_parse_and_validate(tmp_path):
     from finetune.calibrate import CalibrationRecipe
     from finetune.commands import RECIPES_DIR, _recipe, load_recipe
     from finetune.encoder import EncoderRecipe
-    from finetune.generator import GeneratorRecipe, SearchRecipe
+    from finetune.generator_recipe import GeneratorRecipe, SearchRecipe
     from rag_dx.errors import ConfigError
 
     for name in ("cpu", "gpu"):
