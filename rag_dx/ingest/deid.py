@@ -274,6 +274,34 @@ _PERSON_STATES = frozenset(
 )
 
 
+_DIGIT_RUN = re.compile(r"(?<![\w.])\d+(?:[ ./-]\d+)*(?![\w]|\.\d)")
+
+
+def _propagate_numbers(texts: Sequence[str], results: list[list[RecognizerResult]]) -> list[list[RecognizerResult]]:
+    """Consistency across the texts of one batch: a number found as an identifier in one text
+    (7+ digits: SSN, MRN, phone, account) is an identifier wherever it occurs in another, written
+    with any separators ("123-45-6789", "123 45 6789", "123456789")."""
+    from presidio_analyzer import RecognizerResult
+
+    known: dict[str, str] = {}
+    for text, rs in zip(texts, results, strict=True):
+        for r in rs:
+            digits = re.sub(r"\D", "", text[r.start : r.end])
+            if len(digits) >= 7 and r.entity_type not in ("DATE", "AGE"):
+                known.setdefault(digits, r.entity_type)
+    if not known:
+        return results
+    out: list[list[RecognizerResult]] = []
+    for text, rs in zip(texts, results, strict=True):
+        extra = []
+        for m in _DIGIT_RUN.finditer(text):
+            entity = known.get(re.sub(r"\D", "", m.group(0)))
+            if entity and not any(r.start <= m.start() and m.end() <= r.end for r in rs):
+                extra.append(RecognizerResult(entity, m.start(), m.end(), SCORE_THRESHOLD))
+        out.append(_resolve_overlaps(rs + extra) if extra else rs)
+    return out
+
+
 def _skip_leading_stopwords(text: str, start: int, end: int) -> int:
     """Move a facility match's start past sentence words ("The", "Seen") before the name."""
     while start < end:
@@ -563,7 +591,8 @@ class Deidentifier:
                 continue
             for r in self._analyzer.analyze(text=piece, language="en", nlp_artifacts=nlp_artifacts):
                 found[i].append(RecognizerResult(r.entity_type, r.start + offset, r.end + offset, r.score))
-        return [_propagate(text, _resolve_overlaps(rs)) for text, rs in zip(texts, found, strict=True)]
+        per_text = [_propagate(text, _resolve_overlaps(rs)) for text, rs in zip(texts, found, strict=True)]
+        return _propagate_numbers(texts, per_text)
 
     def find(self, text: str) -> list[tuple[str, int, int]]:
         """Identifiers in `text` as (entity type, start, end), sorted and non-overlapping.

@@ -211,7 +211,7 @@ SSN_ROWS: list[Row] = [
     # de-identification over-redacting a lookalike is the safe side.
     ("ssn dashed", r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])", 0.85),
     ("ssn dotted", r"(?<![\d.])\d{3}\.\d{2}\.\d{4}(?![\d.]?\d)", 0.6),
-    ("ssn spaced", r"(?<![\d ])\d{3} \d{2} \d{4}(?![\d])", 0.5),
+    ("ssn spaced", r"(?<!\d)(?<!\d )\d{3} \d{2} \d{4}(?! ?\d)", 0.5),
     ("ssn masked", r"(?i:\b(?:xxx|\*{3})-?(?:xx|\*{2})-?)\d{4}\b", 0.6),
 ]
 
