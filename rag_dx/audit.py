@@ -9,13 +9,18 @@ reproducible. Besides what the caller passes, each record gets
   zeros for the first record.
 
 Editing, deleting or reordering any record breaks the chain at the next one, and `verify` says
-where. (Cutting records off the *end* leaves a valid shorter chain: keep `head()` somewhere
-else, e.g. in a daily report, if that matters.)
+where. The chain is anchored: beside `audit.jsonl` an anchor file `audit.jsonl.head` holds the
+record count, the sha256 of the last record and the log's size, replaced atomically after every
+append. So cutting records off the end, or editing the last record, is found too (a chain alone
+would still be valid). Records written with an anchor carry ``anchor: 1``; once a log holds such a
+record, a missing anchor file is itself a failure.
 
 Appends take an exclusive `flock` on the file, re-read the last line under the lock and fsync
-before returning, so several threads or processes can share one log. A log whose last line is
-torn (no trailing newline, e.g. after a crash mid-write) refuses further appends: the caller
-fails closed rather than chaining onto a damaged record.
+before returning, so several threads or processes can share one log. An append refuses (raises
+`AuditError`) unless the log verifies: the whole chain is checked when the log changed since this
+process last wrote it (size, mtime or inode differ), and the tail against the anchor on every
+append. A log whose last line is torn (no trailing newline, e.g. after a crash mid-write) refuses
+further appends too: the caller fails closed rather than chaining onto a damaged record.
 
 Records must never hold patient text: the UI writes ids, versions and hashes only.
 
@@ -48,10 +53,51 @@ __all__ = ["GENESIS", "RESERVED_KEYS", "AuditError", "AuditLog", "VerifyResult",
 GENESIS = "0" * 64
 """`prev_sha256` of the first record."""
 
-RESERVED_KEYS = frozenset({"seq", "time", "prev_sha256"})
+RESERVED_KEYS = frozenset({"seq", "time", "prev_sha256", "anchor"})
 """Keys the log sets itself; a caller's record may not contain them."""
 
 _TAIL_BLOCK = 4096
+ANCHOR_SUFFIX = ".head"
+
+
+def anchor_path(path: Path) -> Path:
+    """The anchor file of the log at `path`."""
+    return path.with_name(path.name + ANCHOR_SUFFIX)
+
+
+def _read_anchor(path: Path) -> dict[str, Any] | None:
+    """The anchor beside `path` ({"records", "head", "size"}); None if missing; AuditError if unreadable."""
+    try:
+        raw = anchor_path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AuditError(f"cannot read the audit log's anchor: {exc.strerror}") from exc
+    try:
+        anchor = json.loads(raw)
+        if not (isinstance(anchor, dict) and isinstance(anchor.get("records"), int) and isinstance(anchor.get("head"), str)):
+            raise ValueError
+        return anchor
+    except ValueError:
+        raise AuditError("the audit log's anchor file is damaged") from None
+
+
+def _write_anchor(path: Path, records: int, head: str, size: int) -> None:
+    """Replace the anchor atomically (temp file, fsync, rename, fsync of the directory)."""
+    target = anchor_path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, _canonical({"records": records, "head": head, "size": size}) + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+    dfd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
 
 
 class AuditError(RagDxError):
@@ -110,6 +156,22 @@ class AuditLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._verified: tuple[int, int, int] | None = None  # (inode, size, mtime_ns) this process last saw intact
+
+    def _check_intact(self, fd: int) -> None:
+        """Raise AuditError unless the log verifies (whole chain if it changed since we last saw it)."""
+        st = os.fstat(fd)
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if stamp == self._verified:
+            return
+        result = verify(self.path)
+        if not result.ok:
+            raise AuditError(
+                f"the audit log {self.path} does not verify (line {result.line}: {result.error}); nothing is "
+                "appended to a broken chain. Inspect it with `rag-dx audit verify`, keep it as evidence and "
+                "start a new log."
+            )
+        self._verified = stamp
 
     def _open(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -133,8 +195,9 @@ class AuditLog:
 
     def check_writable(self) -> None:
         """Raise AuditError unless a record could be appended now (directory, permissions, intact tail)."""
-        with self._locked() as fd:
+        with self._lock, self._locked() as fd:
             _last_line(fd)
+            self._check_intact(fd)
 
     def append(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Write one record and return it as written (with seq, time and prev_sha256).
@@ -149,6 +212,7 @@ class AuditLog:
         with self._lock, self._locked() as fd:
             try:
                 last = _last_line(fd)
+                self._check_intact(fd)
                 if last is None:
                     seq, prev = 1, GENESIS
                 else:
@@ -157,12 +221,15 @@ class AuditLog:
                     except (ValueError, KeyError, TypeError) as exc:
                         raise AuditError("the audit log's last record is not a valid record; run `verify`") from exc
                     prev = sha256_hex(last)
-                entry = {**record, "seq": seq, "time": _now(), "prev_sha256": prev}
+                entry = {**record, "seq": seq, "time": _now(), "prev_sha256": prev, "anchor": 1}
                 line = _canonical(entry) + b"\n"
                 written = os.write(fd, line)
                 if written != len(line):
                     raise AuditError(f"short write to the audit log {self.path}")
                 os.fsync(fd)
+                st = os.fstat(fd)
+                _write_anchor(self.path, seq, sha256_hex(line[:-1]), st.st_size)
+                self._verified = (st.st_ino, st.st_size, st.st_mtime_ns)
             except OSError as exc:
                 raise AuditError(f"cannot write the audit log {self.path}: {exc.strerror}") from exc
         return entry
@@ -200,16 +267,23 @@ def verify(path: str | Path) -> VerifyResult:
     A missing or empty file is a valid, empty log. The result names the first bad line.
     """
     path = Path(path)
-    if not path.exists():
-        return VerifyResult(ok=True, records=0, head=GENESIS)
-    data = path.read_bytes()
+    try:
+        anchor = _read_anchor(path)
+    except AuditError as exc:
+        return VerifyResult(ok=False, records=0, head=GENESIS, error=str(exc), line=None)
+    data = path.read_bytes() if path.exists() else b""
     if not data:
+        if anchor is not None and anchor["records"] > 0:
+            return VerifyResult(ok=False, records=0, head=GENESIS, line=1,
+                                error=f"the log is empty or missing but its anchor records {anchor['records']} records")
         return VerifyResult(ok=True, records=0, head=GENESIS)
     lines = data.split(b"\n")
     torn = lines[-1] != b""
     if not torn:
         lines = lines[:-1]
     prev = GENESIS
+    anchored = False
+    hashes: list[str] = []
     for i, raw in enumerate(lines, start=1):
         def bad(msg: str, i: int = i) -> VerifyResult:
             return VerifyResult(ok=False, records=i - 1, head=prev, error=msg, line=i)
@@ -227,9 +301,36 @@ def verify(path: str | Path) -> VerifyResult:
         if _canonical(rec) != raw:
             return bad("the record is not in canonical form (it was edited by hand)")
         prev = sha256_hex(raw)
+        hashes.append(prev)
+        anchored = anchored or rec.get("anchor") == 1
+    n = len(lines)
     if torn:
-        return VerifyResult(ok=False, records=len(lines), head=prev, error="no trailing newline", line=len(lines))
-    return VerifyResult(ok=True, records=len(lines), head=prev)
+        return VerifyResult(ok=False, records=n, head=prev, error="no trailing newline", line=n)
+    return _check_anchor(anchor, anchored, n, prev, hashes)
+
+
+def _check_anchor(anchor: dict[str, Any] | None, anchored: bool, n: int, head: str, hashes: list[str]) -> VerifyResult:
+    """The chain's end against the anchor file: records cut off the end, or an edited last record."""
+    if anchor is None:
+        if anchored:
+            return VerifyResult(ok=False, records=n, head=head, line=n,
+                                error="the anchor file is missing (it records the log's length and last hash)")
+        return VerifyResult(ok=True, records=n, head=head)  # a log written before anchoring
+    records = anchor["records"]
+    if records > n:
+        return VerifyResult(ok=False, records=n, head=head, line=n,
+                            error=f"records were cut off the end: the anchor records {records}, the log holds {n}")
+    if records == n and anchor["head"] != head:
+        return VerifyResult(ok=False, records=n - 1, head=head, line=n,
+                            error="the last record does not match the anchor (it was edited or replaced)")
+    if records < n and (records == 0 or hashes[records - 1] != anchor["head"]):
+        return VerifyResult(ok=False, records=n, head=head, line=max(records, 1),
+                            error="the record the anchor points at was changed")
+    if records < n - 1:
+        # one unanchored record is a crash between the append and the anchor update; more is not
+        return VerifyResult(ok=False, records=n, head=head, line=records + 1,
+                            error=f"{n - records} records were appended without updating the anchor")
+    return VerifyResult(ok=True, records=n, head=head)
 
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - thin wrapper

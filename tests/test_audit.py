@@ -121,3 +121,75 @@ def test_processes_share_one_log(tmp_path):
     assert all(p.exitcode == 0 for p in procs)
     res = verify(path)
     assert res.ok and res.records == 45
+
+
+# ------------------------------------------------------------------------------------------
+# the anchor (issue 14): tail truncation and a last-record edit are found; broken chains refuse appends
+# ------------------------------------------------------------------------------------------
+
+
+def test_cutting_records_off_the_end_is_found(three):
+    from rag_dx.audit import anchor_path
+
+    assert anchor_path(three.path).exists() and verify(three.path).ok
+    lines = _lines(three.path)
+    three.path.write_bytes(b"\n".join(lines[:2]) + b"\n")  # a valid, shorter chain
+    res = verify(three.path)
+    assert not res.ok and "cut off the end" in res.error
+    three.path.write_bytes(b"")
+    assert not verify(three.path).ok
+
+
+def test_editing_the_last_record_is_found(three):
+    lines = _lines(three.path)
+    rec = json.loads(lines[-1])
+    rec["n"] = 7  # canonical form, chain intact: only the anchor gives it away
+    lines[-1] = json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()
+    three.path.write_bytes(b"\n".join(lines) + b"\n")
+    res = verify(three.path)
+    assert not res.ok and res.line == 3 and "anchor" in res.error
+
+
+def test_deleting_the_anchor_is_found(three):
+    from rag_dx.audit import anchor_path
+
+    anchor_path(three.path).unlink()
+    res = verify(three.path)
+    assert not res.ok and "anchor file is missing" in res.error
+
+
+def test_appends_refuse_when_the_chain_does_not_verify(three):
+    data = bytearray(three.path.read_bytes())
+    data[data.index(b'"n":1') + 4] = ord("5")  # same length, mid-file: the chain breaks at line 3
+    three.path.write_bytes(bytes(data))
+    with pytest.raises(AuditError, match="does not verify"):
+        three.append({"event": "query"})
+    with pytest.raises(AuditError):
+        AuditLog(three.path).append({"event": "query"})  # a fresh process too
+    with pytest.raises(AuditError):
+        three.check_writable()
+    assert len(_lines(three.path)) == 3  # nothing was chained onto the broken log
+
+
+def test_appends_refuse_after_a_truncation(three):
+    lines = _lines(three.path)
+    three.path.write_bytes(b"\n".join(lines[:2]) + b"\n")
+    with pytest.raises(AuditError):
+        AuditLog(three.path).append({"event": "query"})
+
+
+def test_a_log_written_before_anchoring_is_anchored_on_its_next_append(tmp_path):
+    from rag_dx.audit import _canonical, anchor_path
+
+    path = tmp_path / "old.jsonl"
+    prev, lines = GENESIS, []
+    for i in range(1, 3):
+        raw = _canonical({"event": "query", "seq": i, "time": "2025-01-01T00:00:00.000Z", "prev_sha256": prev})
+        lines.append(raw)
+        prev = sha256_hex(raw)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert verify(path).ok and not anchor_path(path).exists()
+    AuditLog(path).append({"event": "query"})
+    assert anchor_path(path).exists() and verify(path).records == 3
+    path.write_bytes(b"\n".join(_lines(path)[:2]) + b"\n")
+    assert not verify(path).ok
