@@ -213,7 +213,8 @@ def _run_signal_ablations(plan: EvalPlan, runs: Runs, fold: _Fold, assistant: An
     index = getattr(getattr(assistant, "retriever", None), "index", None)
     if index is None or index.manifest.get("practice", {}).get("status") != "ranker":
         return  # no learned ranker in this index: the signal ablations are dropped from the report
-    runs.ranker.setdefault(fold.number, index.manifest.get("practice", {}))
+    entry = index.manifest.get("practice", {})
+    runs.ranker.setdefault(fold.number, {k: v for k, v in entry.items() if k != "files"})
     chunks, reuse = read_version_chunks(index.path, dense=DenseIndex.load(index.path / DENSE_FILE,
                                                                           index.manifest.get("faiss_factory", "")))
     vectors = np.stack([reuse[text_key(c)] for c in chunks]).astype(np.float32)

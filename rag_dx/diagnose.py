@@ -20,7 +20,7 @@ from rag_dx.embed import TextEncoder
 from rag_dx.errors import RagDxError
 from rag_dx.generate import CandidateScorer
 from rag_dx.index.reader import LiveIndex
-from rag_dx.practice.serve import best_report_similarity, ranked_differential
+from rag_dx.practice.serve import best_report_similarity, merge_outside, ranked_differential
 from rag_dx.retrieve import Retriever, SearchResult
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, hit_weights  # noqa: F401 (re-exported)
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Hit, Versions
@@ -134,7 +134,6 @@ class Assistant:
         # One snapshot per query: the whole answer comes from exactly one index version.
         retriever = self.retriever if mode != "generator" else None
         ranking = "generator" if mode == "generator" else "similarity vote"
-        outside: str | None = None
         if mode == "generator":
             if not candidates:
                 raise RagDxError("mode 'generator' needs an explicit candidate list")
@@ -151,9 +150,7 @@ class Assistant:
             hits = self._keep_evidence(result.hits)
             timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
             if practice is not None:
-                outside = self._outside(practice, result)
-                if outside is None:
-                    return self._ranked(text, practice, result, hits, retriever, timings, t0)
+                return self._ranked(text, practice, result, hits, retriever, timings, t0)
             elif mode == "full":
                 ranking = f"similarity vote + generator ({self._practice_note(retriever)})"
             pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight)
@@ -201,9 +198,6 @@ class Assistant:
             for h in hits
         ]
         abstained, reason = self._abstain(differential, hits, mode)
-        if outside is not None:
-            abstained, reason = True, outside
-            ranking = "similarity vote over guidelines and reports (case outside the practice's recorded diagnoses)"
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return Differential(differential=differential, evidence=evidence, abstained=abstained,
                             abstain_reason=reason, versions=self.versions_for(retriever),
@@ -242,8 +236,8 @@ class Assistant:
             return None
         return (f"this case is outside the practice's recorded diagnoses: its most similar past report "
                 f"(cosine {best:.2f}) is less similar than {100 * (1 - rank):.0f}% of past reports are to "
-                f"their nearest neighbour. The candidates below come from guidelines and distant reports; "
-                f"treat them as reading suggestions, not a differential.")
+                f"their nearest neighbour. The list below mixes the practice's diagnoses with guideline topics; "
+                f"treat it as reading suggestions, not a differential.")
 
     def _ranked(self, text: str, practice: "PracticeModel", result: SearchResult, hits: list[Hit],
                 retriever: Retriever, timings: dict[str, float], t0: float) -> Differential:
@@ -252,6 +246,11 @@ class Assistant:
         ranked = ranked_differential(
             practice, text, result, hits, k_dense=self.settings.retrieval.k_dense,
             max_candidates=ds.max_candidates, icd10=lambda key, cites: self._icd10_of(key, cites))
+        outside = self._outside(practice, result)
+        if outside is not None:
+            pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight)
+            ranked = merge_outside(ranked, pool, hits, temperature=ds.vote_temperature,
+                                   guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates)
         timings["score_ms"] = (time.perf_counter() - t1) * 1000
         evidence = [
             Evidence(id=h.id, kind=h.chunk.kind, title=h.chunk.title, text=h.chunk.text,
@@ -260,10 +259,14 @@ class Assistant:
             for h in ranked.evidence
         ]
         abstained, reason = self._abstain(ranked.differential, ranked.evidence, "full")
+        if outside is not None:
+            abstained, reason = True, outside
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return Differential(differential=ranked.differential, evidence=evidence, abstained=abstained,
                             abstain_reason=reason, versions=self.versions_for(retriever),
-                            warnings=list(retriever.index.warnings), ranking="learned ranker",
+                            warnings=list(retriever.index.warnings),
+                            ranking="learned ranker" if outside is None else
+                            "learned ranker blended with guideline topics (case outside the practice's recorded diagnoses)",
                             timings_ms={k: round(v, 1) for k, v in timings.items()})
 
     def _icd10_of(self, key: str, cites: list[Hit]) -> str | None:

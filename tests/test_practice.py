@@ -205,3 +205,22 @@ def test_a_case_unlike_any_report_abstains_as_outside(tmp_path, fake_encoder):
     assert d.abstained and "outside the practice" in d.abstain_reason
     inside = assistant.diagnose("patient has itchy dry rash skin patches")
     assert not inside.abstained
+
+
+def test_outside_case_shows_guideline_topics_beside_the_practice_diagnoses(tmp_path, fake_encoder):
+    from rag_dx.build import build_index
+    from rag_dx.diagnose import build_assistant
+    from rag_dx.schemas import Guideline
+    from rag_dx.settings import Settings
+    from tests.helpers import PassThroughDeid
+
+    settings = Settings(index_dir=tmp_path)
+    guide = Guideline(doc_id="gl-cystitis", title="Cystitis", topic="Cystitis", source="t",
+                      text="Cystitis: burning urination, urinary frequency, suprapubic discomfort, usually without fever.")
+    build_index(settings, "p", _reports(8), [guide], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    assistant = build_assistant(settings, "p", encoder=fake_encoder, load_generator=False, load_vocabulary=False)
+    d = assistant.diagnose("burning urination frequency suprapubic discomfort without fever")
+    assert d.abstained and "outside the practice" in d.abstain_reason
+    assert d.differential[0].diagnosis == "Cystitis"
+    assert d.differential[0].evidence == ["G:gl-cystitis#0"]
+    assert abs(sum(x.probability for x in d.differential) - 1.0) < 0.01

@@ -8,10 +8,10 @@ candidate with nothing retrieved to cite is left out rather than shown without e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from rag_dx.candidates import candidate_key
+from rag_dx.candidates import Candidate, candidate_key, hit_weights
 from rag_dx.practice.features import Channels, Item
 from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
@@ -76,3 +76,29 @@ def ranked_differential(
                              icd10=icd10(key, cites), probability=round(prob, 4),
                              evidence=[h.id for h in cites]))
     return Ranked(differential=out, evidence=evidence)
+
+
+def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[Hit], *, temperature: float,
+                  guideline_weight: float, max_candidates: int) -> Ranked:
+    """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
+
+    The practice ranker only knows the practice's labels, so for a case unlike any past report its
+    candidates are blended with the diagnoses that only retrieved guideline passages name, in
+    proportion to how much of the retrieved evidence (by similarity weight) is guidelines. An
+    index without guidelines keeps the ranker's order; one whose evidence for this case is mostly
+    guidelines lets their topics lead.
+    """
+    weights = hit_weights(hits, temperature, guideline_weight)
+    total = float(sum(weights))
+    g = float(sum(w for h, w in zip(hits, weights) if h.chunk.kind == "guideline")) / total if total > 0 else 0.0
+    known = {candidate_key(d.diagnosis) for d in ranked.differential}
+    topics = [c for c in pool.values()
+              if c.evidence and all(e.startswith("G:") for e in c.evidence)
+              and not ({candidate_key(a) for a in (c.aliases or [c.name])} & known)]
+    mass = float(sum(c.vote for c in topics))
+    out = [d.model_copy(update={"probability": round(d.probability * (1.0 - g), 4)}) for d in ranked.differential]
+    if mass > 0 and g > 0:
+        out += [Diagnosis(diagnosis=c.name, icd10=c.concept or (max(c.icd10, key=c.icd10.get) if c.icd10 else None),
+                          probability=round(g * c.vote / mass, 4), evidence=list(c.evidence)) for c in topics]
+    out.sort(key=lambda d: -d.probability)
+    return Ranked(differential=out[:max_candidates], evidence=ranked.evidence)
