@@ -414,3 +414,58 @@ def test_real_guideline_corpora(shared_data: Path) -> None:
     assert all(g.topic and g.text.startswith(g.title) for g in medquad[:100])
     ngc = load_guidelines(shared_data / "guidelines" / "ngc_unrestricted_summaries.jsonl.gz")
     assert len(ngc) == 43 and all(g.doc_id.startswith("ngc-") and g.topic for g in ngc)
+
+
+# ------------------------------------------------------------------------------------------
+# non-regular files and NUL bytes (issue 14)
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_fifo_named_like_a_report_is_refused_without_hanging(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "reports.csv"
+    os.mkfifo(fifo)
+    result: dict = {}
+
+    def load() -> None:
+        try:
+            load_reports(fifo)
+        except InputError as exc:
+            result["err"] = exc
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    if worker.is_alive():  # unblock the reader before failing
+        with open(fifo, "w"):
+            pass
+        pytest.fail("loading a FIFO blocked")
+    err = result["err"]
+    assert "not a regular file" in err.reason and err.path == str(fifo)
+    gfifo = tmp_path / "guide.md"
+    os.mkfifo(gfifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        load_guidelines(gfifo)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_nul_bytes_are_refused_with_file_and_line(tmp_path: Path, suffix: str) -> None:
+    if suffix == ".csv":
+        body = f"report_id,text\n1,Cough and fever\n2,{SECRET} has\x00 a rash\n"
+    else:
+        body = '{"report_id": "1", "text": "Cough"}\n{"report_id": "2", "text": "' + SECRET + ' \x00 rash"}\n'
+    err = _raises(_write(tmp_path / f"r{suffix}", body))
+    assert err.line == (3 if suffix == ".csv" else 2) and "NUL" in err.reason
+    assert SECRET not in str(err)
+    with pytest.raises(InputError, match="NUL") as info:
+        load_guidelines(_write(tmp_path / "g.md", "# Title\n\nfine line\nbad \x00 line\n"))
+    assert info.value.line == 4
+
+
+def test_a_directory_given_as_reports_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "reports.csv"
+    folder.mkdir()
+    err = _raises(folder)
+    assert "is a directory" in err.reason

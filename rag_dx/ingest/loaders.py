@@ -23,7 +23,9 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
+import stat
 import sys
 import unicodedata
 import zlib
@@ -106,19 +108,45 @@ def _split_suffix(path: Path, formats: dict[str, str]) -> tuple[str | None, bool
 def _read_bytes(path: Path, gz: bool) -> bytes:
     """Read a file, decompressing gzip transparently; I/O problems become `InputError`s."""
     try:
-        data = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO named like a report must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise InputError(path, None, None, "file not found") from None
     except IsADirectoryError:
         raise InputError(path, None, None, "is a directory, expected a file") from None
     except OSError as exc:
         raise InputError(path, None, None, f"cannot read file ({exc.strerror or type(exc).__name__})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(path, None, None, "is a directory, expected a file")
+        if not stat.S_ISREG(mode):
+            raise InputError(path, None, None, "not a regular file (a FIFO, socket or device); expected a file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            data = fh.read()
+    except OSError as exc:
+        raise InputError(path, None, None, f"cannot read file ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        if fd != -1:
+            os.close(fd)
     if gz:
         try:
             data = gzip.decompress(data)
         except (gzip.BadGzipFile, EOFError, zlib.error):
             raise InputError(path, None, None, "not a valid gzip file (or truncated)") from None
     return data
+
+
+def _refuse_nul(path: Path, text: str) -> None:
+    """A NUL byte is never part of a report or a guideline: refuse the file at its line."""
+    if "\x00" not in text:
+        return
+    for number, line in enumerate(_physical_lines(text), start=1):
+        if "\x00" in line:
+            raise InputError(path, number, None, "contains a NUL byte (\\x00): a binary or damaged file")
+    raise InputError(path, None, None, "contains a NUL byte (\\x00)")  # pragma: no cover
 
 
 def _decode(data: bytes) -> str:
@@ -446,6 +474,7 @@ def load_reports(
         id_explicit=id_col != _DEFAULT_ID_COL,
     )
     text = _decode(_read_bytes(path, gz))
+    _refuse_nul(path, text)
     if fmt == "jsonl":
         records = _jsonl_records(path, text, cols)
     else:
@@ -651,6 +680,7 @@ def _load_guideline_file(path: Path, doc_id: str) -> list[Guideline]:
         text, meta_title = _load_guideline_pdf(path, data)
         return [Guideline(doc_id=doc_id, title=meta_title or _strip_name(path), text=text, source=path.name)]
     text = _decode(data)
+    _refuse_nul(path, text)
     bad = _first_undecodable_line(text)
     if fmt == "jsonl":
         return _load_guideline_jsonl(path, text)
