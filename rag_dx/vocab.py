@@ -454,6 +454,26 @@ CURATED_SYNONYMS: Mapping[str, str] = {
     "phenylketonuria": "E70.0",
     "pku": "E70.0",
     "restless legs": "G25.81",
+    "acromegaly": "E22.0",
+    "spinal cord injury": "S14.109",
+    "hyponatremia": "E87.1",
+    "hypernatremia": "E87.0",
+    "sunstroke": "T67.0",
+    "dyslipidemia": "E78.5",
+    "ischemic stroke": "I63.9",
+    "hemorrhagic stroke": "I61.9",
+    "sudden cardiac arrest": "I46.9",
+    "mild cognitive impairment": "G31.84",
+    "primary ciliary dyskinesia": "Q34.8",
+    "medullary sponge kidney": "Q61.5",
+    "leukodystrophy": "E75.29",
+    "hepatitis b virus infection": "B19.10",
+    "hbv infection": "B19.10",
+    "hepatitis c virus infection": "B19.20",
+    "hcv infection": "B19.20",
+    "hiv infection": "B20",
+    "human immunodeficiency virus infection": "B20",
+    "human immunodeficiency virus hiv infection": "B20",
     # second round: names from a held-out list written before these entries (docs/vocabulary.md)
     "viral pharyngitis": "J02.8",
     "acute liver failure": "K72.00",
@@ -532,7 +552,21 @@ _GENERIC_HEADS = frozenset({"disease", "syndrome", "disorder", "condition", "inf
 # Extra words a containing title may have at little cost: ICD-10-CM's defaults and "non-" forms.
 _CHEAP_EXTRA = {"unspecified": 0.1, "nos": 0.1, "other": 0.3, "site": 0.1, "specified": 0.2,
                 "uncomplicated": 0.1, "classified": 0.1, "elsewhere": 0.1, "not": 0.2}
-_CONTAINMENT_MAX_COST = 2.5
+_CONTAINMENT_MAX_COST = 1.5
+# Extra words that turn one disease into another ("Congenital renal artery stenosis", "Gonococcal
+# infection of eye", "Rift Valley fever"): too costly to add by containment.
+_COSTLY_EXTRA = frozenset({
+    "congenital", "neonatal", "newborn", "perinatal", "kaposis", "rift", "gonococcal", "chlamydial",
+    "syphilitic", "tuberculous", "mycobacterial", "herpesviral", "candidal", "traumatic", "drug",
+    "induced", "alcoholic", "diabetic", "secondary", "postprocedural", "postoperative", "puerperal",
+    "gestational", "hereditary", "familial", "malignant", "benign", "metastatic", "juvenile",
+    "radiation", "toxic", "poisoning", "pregnancy", "childbirth", "sequela", "personal", "history",
+})
+# A one-word name may only gain these words by containment ("Chikungunya" -> "Chikungunya virus
+# disease", "Rickets" -> "Rickets, active", "Mononucleosis" -> "Infectious mononucleosis").
+_GENERIC_EXTRA = frozenset({"disease", "syndrome", "infection", "virus", "viral", "disorder", "active",
+                            "acute", "unspecified", "other", "nos", "infectious", "site", "specified",
+                            "uncomplicated", "primary", "simple", "classical", "type", "fever"})
 
 
 @dataclass(frozen=True)
@@ -907,7 +941,7 @@ class Vocabulary:
         "Acromegaly" -> E22.0 "Acromegaly and pituitary gigantism"; "Aortic stenosis" -> I35.0
         "Nonrheumatic aortic (valve) stenosis" rather than the rheumatic or congenital forms.
         """
-        best: tuple[float, int, int, str] | None = None
+        found: list[tuple[float, int, int, str]] = []
         for v in variants + [r for r in map(_cancer_rewrite, variants) if r]:
             q = frozenset(canonical_tokens(v))
             if not q or not any(len(t) >= 4 for t in q):
@@ -915,22 +949,35 @@ class Vocabulary:
             lists = [self._postings.get(t) for t in q]
             if any(lst is None for lst in lists):
                 continue
+            single = len(q) == 1
             smallest = min(lists, key=len)  # type: ignore[arg-type]
             for idx in smallest:
                 toks, code = self._entries[idx]
                 if not q <= toks:
                     continue
+                if single and not (toks - q) <= _GENERIC_EXTRA:
+                    continue  # "Paralysis" is not "Paralysis agitans", "Moles" not "hydatidiform mole"
                 cost = 0.0
                 for t in toks - q:
-                    cost += _CHEAP_EXTRA.get(t, 0.5 if t.startswith("non") and len(t) > 5 else 1.0)
+                    if t in _COSTLY_EXTRA:
+                        cost += 2.0
+                    else:
+                        cost += _CHEAP_EXTRA.get(t, 0.5 if t.startswith("non") and len(t) > 5 else 1.0)
                 if code[0] in "OPZ" and not q & {"pregnancy", "newborn", "neonatal", "history", "puerperal"}:
                     cost += 1.5  # pregnancy, newborn and Z-status codes only when the name says so
                 if cost > _CONTAINMENT_MAX_COST:
                     continue
-                cand = (cost, *self._rank(code), code)
-                if best is None or cand < best:
-                    best = cand
-        return best[3] if best else None
+                found.append((cost, *self._rank(code), code))
+        if not found:
+            return None
+        found.sort()
+        best = found[0]
+        # Refuse a guess between different diseases at the same price ("Eye infections":
+        # gonococcal? chlamydial?); a default reading ("nonrheumatic", "unspecified") is cheaper.
+        rivals = {f[3][:3] for f in found if f[0] <= best[0] + 0.01}
+        if best[0] >= 1.0 and len(rivals) > 1:
+            return None
+        return best[3]
 
     def _lookup_synonym(self, key: str) -> str | None:
         return self._curated.get(key) or self._exact.get(key) or self._synonym.get(key)
