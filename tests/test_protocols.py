@@ -1,0 +1,43 @@
+"""Issue-13 dev protocols: the datasets build from ../shared/data, deterministic and leakage-safe."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.shared
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_protocol_datasets(shared_data: Path, tmp_path: Path) -> None:
+    from eval.protocols.build import main
+
+    assert main(["--shared", str(shared_data), "--out", str(tmp_path / "a")]) == 0
+    assert main(["--shared", str(shared_data), "--out", str(tmp_path / "b")]) == 0
+    a = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    b = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert a["sha256"] == b["sha256"]  # byte-identical on re-run
+    assert a["cross_style"]["shared_diagnoses"] == 24
+
+    out = tmp_path / "a"
+    for f in out.rglob("*.csv"):
+        assert {"text", "diagnosis", "report_id"} <= set(_rows(f)[0])
+    # negation: no query text (original form) sits in the index; pairs are complete
+    index_texts = {r["text"] for r in _rows(out / "negation" / "index.csv")}
+    queries = _rows(out / "negation" / "queries.csv")
+    assert not index_texts & {q["text"] for q in queries}
+    variants = {}
+    for q in queries:
+        variants.setdefault(q["pair_id"], set()).add(q["variant"])
+    assert all(v == {"original", "negated"} for v in variants.values())
+    # outside: no held-out diagnosis in the index
+    held = set(a["outside"]["held_out_diagnoses"])
+    assert not held & {r["diagnosis"] for r in _rows(out / "outside" / "index.csv")}
+    assert held <= {r["diagnosis"] for r in _rows(out / "outside" / "queries_out.csv")}
