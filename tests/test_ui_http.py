@@ -234,3 +234,141 @@ def test_every_route_is_behind_auth(served_with_auth):
     for must in ("/gradio_api/queue/join", "/gradio_api/upload", "/gradio_api/heartbeat/{session_hash}",
                  "/gradio_api/reset", "/gradio_api/cancel", "/gradio_api/file={path_or_url:path}"):
         assert must in checked, must
+
+
+# ------------------------------------------------------------------------------------------
+# no case text in logs, bounded bodies, IPv6 loopback, private temp files (issue 14)
+# ------------------------------------------------------------------------------------------
+
+CASE_SECRET = "Zebulon Quackenbush"  # stands in for raw, not yet de-identified case text
+
+
+def _chat_fn(url: str) -> int:
+    deps = httpx.get(f"{url}/config", timeout=10).json()["dependencies"]
+    return next(d["id"] for d in deps if len(d.get("inputs", [])) == 2)  # on_send: (message, case)
+
+
+def test_a_malformed_queue_request_logs_no_case_text(served, capfd, caplog):
+    import logging
+
+    _, url = served
+    caplog.set_level(logging.DEBUG)
+    session = uuid.uuid4().hex
+    body = {"data": [f"{CASE_SECRET} has a headache"], "fn_index": _chat_fn(url), "session_hash": session,
+            "trigger_id": None, "event_data": None}  # one input where the handler takes two
+    assert httpx.post(f"{url}/gradio_api/queue/join", json=body, timeout=10).status_code == 200
+    events = []
+    with httpx.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session}, timeout=30) as stream:
+        for line in stream.iter_lines():
+            events.append(line)
+            if "process_completed" in line:
+                break
+    assert any('"success":false' in e for e in events)  # Gradio did fail on it
+    out, err = capfd.readouterr()
+    assert CASE_SECRET not in out and CASE_SECRET not in err and CASE_SECRET not in caplog.text
+    assert CASE_SECRET not in "".join(events)
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/queue/join", "/gradio_api/run/predict", "/config", "/",
+                                  "/gradio_api/upload"])
+def test_request_bodies_are_capped_on_every_route(served, path, capfd):
+    _, url = served
+    big = b'{"data": ["' + CASE_SECRET.encode() + b" " + b"A" * (30 * 1024 * 1024) + b'"]}'
+    resp = httpx.post(f"{url}{path}", content=big, headers={"content-type": "application/json"}, timeout=30)
+    assert resp.status_code == 413
+
+    def chunks():  # no Content-Length: the limit is enforced while the body streams in
+        yield b'{"data": ["'
+        for _ in range(64):
+            yield b"B" * (64 * 1024)
+
+    resp = httpx.post(f"{url}{path}", content=chunks(), headers={"content-type": "application/json"}, timeout=30)
+    assert resp.status_code == 413
+    out, err = capfd.readouterr()
+    assert CASE_SECRET not in out and CASE_SECRET not in err
+
+
+def test_small_requests_still_work(served):
+    _, url = served
+    with httpx.Client(base_url=url, timeout=10) as client:
+        assert client.get("/config").status_code == 200
+        assert client.post("/gradio_api/upload", files={"files": ("a.txt", b"x" * 1000, "text/plain")}).status_code == 200
+
+
+def test_ipv6_loopback_serves(fixture_assistant, tmp_path):
+    import socket
+
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    demo = _app(fixture_assistant, tmp_path)
+    with serving(demo, host="::1") as url:
+        assert url.startswith("http://[::1]:")
+        assert httpx.get(f"{url}/config", timeout=10).status_code == 200
+
+
+def test_library_log_records_lose_arguments_and_exception_text(caplog):
+    import logging
+
+    from ui.hardening import install_log_filters
+
+    install_log_filters()
+    caplog.set_level(logging.DEBUG)
+    try:
+        raise ValueError(f"Received inputs: [{CASE_SECRET}]")
+    except ValueError:
+        logging.getLogger("gradio.queueing").exception("event failed for %s", CASE_SECRET)
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application", exc_info=True)
+    logging.getLogger("httpx").info("request %s", CASE_SECRET)
+    assert CASE_SECRET not in caplog.text
+    assert "ValueError" in caplog.text  # the type stays, for whoever debugs it
+
+
+def test_gradio_temp_files_live_in_the_state_dir_and_are_removed(tmp_path, monkeypatch):
+    import os
+
+    from ui.commands import gradio_temp_dir
+
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    root = tmp_path / "state"
+    with gradio_temp_dir(root) as tmp:
+        assert os.environ["GRADIO_TEMP_DIR"] == str(tmp) and tmp.parent == root
+        assert (tmp.stat().st_mode & 0o777) == 0o700 and (root.stat().st_mode & 0o777) == 0o700
+        (tmp / "upload.txt").write_text("x")
+    assert not tmp.exists() and "GRADIO_TEMP_DIR" not in os.environ
+
+
+def test_an_unexpected_error_in_a_turn_is_caught_at_the_event_boundary(fixture_assistant, tmp_path, capfd, caplog):
+    import logging
+
+    class Leaky:  # a bug whose exception message quotes the raw message
+        def find(self, text):
+            def spans():
+                raise RuntimeError(f"cannot handle {text} here")
+                yield  # a generator: it fails when read, outside the de-identifier's own guard
+
+            return spans()
+
+        def redact(self, text):
+            return text
+
+    caplog.set_level(logging.DEBUG)
+    demo = build_app(fixture_assistant, feedback_store=FeedbackStore.open(tmp_path / "fb.sqlite"),
+                     audit_log=AuditLog(tmp_path / "audit.jsonl"), deidentifier=Leaky())
+    with serving(demo) as url:
+        session = uuid.uuid4().hex
+        body = {"data": [f"{CASE_SECRET} has a headache", None], "fn_index": _chat_fn(url), "session_hash": session,
+                "trigger_id": None, "event_data": None}
+        assert httpx.post(f"{url}/gradio_api/queue/join", json=body, timeout=10).status_code == 200
+        events = []
+        with httpx.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session},
+                          timeout=30) as stream:
+            for line in stream.iter_lines():
+                events.append(line)
+                if "process_completed" in line:
+                    break
+    assert any('"success":true' in e for e in events) and "something went wrong" in "".join(events)
+    out, err = capfd.readouterr()
+    assert CASE_SECRET not in out + err + caplog.text + "".join(events)
+    assert "RuntimeError" in caplog.text

@@ -96,6 +96,28 @@ def test_case_text_is_deidentified_before_anything_sees_it(parts, deidentifier, 
     assert "redacted" in answer.state.messages[0][1]
 
 
+@pytest.mark.slow
+def test_titled_names_surnames_and_old_ages_are_redacted_before_echo_and_feedback(parts, deidentifier, caplog):
+    """Issue 14: a typed "Ms. Eberhardt" was shown back unredacted and stored with feedback."""
+    caplog.set_level(logging.DEBUG)
+    service = make(parts, deid=deidentifier)
+    shown, turn = service.begin_turn(None, "Ms. Eberhardt, 94-year-old, MRN 55-66-7788. " + MIGRAINE)
+    answer = service.answer(None, turn, user="dr_a")
+    answer2 = service.ask(answer.state, "Eberhardt also reports neck stiffness.", user="dr_a")
+    service.give_feedback(answer2.state, "correct", "Eberhardt has migraine", user="dr_a")
+    texts = {
+        "echo": json.dumps(shown.chat()),
+        "chat": json.dumps(answer2.state.chat()),
+        "assistant input": "\n".join(parts[0].seen),
+        "feedback db": parts[1].path.read_bytes().decode("latin-1"),
+        "audit log": parts[2].path.read_text(),
+        "logs": "\n".join(r.getMessage() for r in caplog.records),
+    }
+    for where, text in texts.items():
+        leaked = sum(secret in text for secret in ("Eberhardt", "94-year", "7788"))
+        assert leaked == 0, f"{leaked} identifiers reached the {where}"
+
+
 def test_deidentification_failure_refuses_the_message(parts):
     class Broken:
         def redact(self, text):
@@ -200,6 +222,36 @@ def test_rendering_escapes_index_text():
     html = differential_html(result)
     assert "<img" not in html and "javascript:" not in html and "&lt;img" in html
     assert "<img" not in chat_summary(result)
+
+
+@pytest.mark.parametrize("evil", ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>", "[x](javascript:alert(1))",
+                                  "<a href='https://evil.example'>click</a>", "`code` **bold** <u>u</u>"])
+def test_every_index_derived_string_is_escaped_in_every_rendering(evil):
+    """Labels, titles, texts, ids, versions and abstention reasons come from imported files: data, never markup."""
+    from rag_dx.schemas import Diagnosis, Differential, Evidence, Versions
+    from ui.render import chat_summary, differential_html, message_html, rationale_sentences, versions_markdown
+
+    result = Differential(
+        differential=[Diagnosis(diagnosis=evil, icd10=evil, probability=0.6, evidence=[f"R:{evil}#0", "G:1#0"])],
+        evidence=[Evidence(id=f"R:{evil}#0", kind="report", title=evil, text=evil, label=evil, source=evil,
+                           date=evil, score=0.1, url="javascript:alert(1)"),
+                  Evidence(id="G:1#0", kind="guideline", title=evil, text=evil, score=0.1, url=f"https://x.org/{evil}")],
+        abstained=True, abstain_reason=evil,
+        versions=Versions(package=evil, index=evil, encoder=evil, generator=evil, adapter=evil),
+    )
+    outputs = {
+        "panel": differential_html(result),
+        "chat": chat_summary(result),
+        "rationale": " ".join(rationale_sentences(result)),
+        "versions": versions_markdown(result),
+        "message": message_html(evil),
+    }
+    for where, out in outputs.items():
+        for raw in ("<img", "<script", "<a href='https://evil", "<u>", 'href="javascript:'):
+            assert raw not in out, f"{raw!r} unescaped in the {where}"
+        assert out.count("<a ") <= 1 and "noopener" in out if "<a " in out else True  # only our source link
+        if where in ("chat", "rationale", "versions"):  # Markdown: no live link, code or emphasis syntax
+            assert "](" not in out and "**bold**" not in out and "`code`" not in out, where
 
 
 # -- users and passwords -------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from rag_dx.errors import ConfigError
 from rag_dx.feedback import FeedbackStore
 
 from ui.auth import AuthGate, Authenticator, async_login_check, is_loopback
+from ui.hardening import BodyLimit, install_log_filters, quiet_library_tracebacks
 from ui.render import (
     DISCLAIMER,
     PANEL_CSS,
@@ -54,6 +55,8 @@ __all__ = ["build_app", "launch_app"]
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_FILE_SIZE = "1mb"
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+"""Request bodies over this are refused on every route (a turn is at most a few KB of JSON)."""
 
 _HEADER = f"""
 <div id="rdx-header" style="display:flex;align-items:baseline;gap:1rem;flex-wrap:wrap">
@@ -137,6 +140,14 @@ def build_app(
 
         def on_send(message: str, state: CaseState | None, request: gr.Request) -> Iterator[dict]:
             try:
+                yield from _on_send(message, state, request)
+            except Exception as exc:  # noqa: BLE001 - the event boundary: nothing with case text escapes
+                log.error("chat turn failed (%s); message withheld", type(exc).__name__)
+                yield {notice: "**Not sent:** something went wrong; the error was logged without the case text.",
+                       panel: message_html("Something went wrong; please try again.", kind="error")}
+
+        def _on_send(message: str, state: CaseState | None, request: Any) -> Iterator[dict]:
+            try:
                 shown, turn = service.begin_turn(state, message)
             except UserFacingError as exc:
                 yield {notice: f"**Not sent:** {exc}"}
@@ -181,6 +192,9 @@ def build_app(
                     return "**Saved.** " + service.give_feedback(state, kind, diagnosis, user=_user(request))
                 except UserFacingError as exc:
                     return f"**Not saved:** {exc}"
+                except Exception as exc:  # noqa: BLE001 - the event boundary (see on_send)
+                    log.error("feedback failed (%s); message withheld", type(exc).__name__)
+                    return "**Not saved:** something went wrong; the error was logged without the case text."
             handler.__name__ = f"feedback_{kind}"
             return handler
 
@@ -211,6 +225,7 @@ def launch_app(
     max_file_size: str | int = DEFAULT_MAX_FILE_SIZE,
     blocked_paths: Sequence[str | Path] = (),
     quiet: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> tuple[Any, str]:
     """Serve `demo` with the hardened settings; return (FastAPI app, local URL).
 
@@ -222,6 +237,13 @@ def launch_app(
         prevent_thread_lock: return at once (tests; call `demo.close()` after).
         max_file_size: upload cap (the UI takes no uploads; this bounds what Gradio's upload route accepts).
         blocked_paths: more directories Gradio must never serve (the working directory is always blocked).
+        max_body_bytes: request bodies over this are refused (413) on every route but the upload
+            route, which takes `max_file_size` plus multipart overhead.
+        host: an IPv6 literal ("::1") is bracketed for Gradio's URLs.
+
+    Logging: Gradio's, uvicorn's, starlette's and httpx's log records lose their arguments,
+    exception messages and tracebacks, and Gradio's printed tracebacks lose the exception message
+    (`ui.hardening`): those can quote a request's raw case text.
 
     Raises:
         ConfigError: a non-loopback host without users, or GRADIO_ALLOWED_PATHS set.
@@ -235,12 +257,19 @@ def launch_app(
         raise ConfigError("GRADIO_ALLOWED_PATHS is set; rag-dx serves no files, unset it")
     auth = async_login_check(Authenticator(users)) if users else None
     app_kwargs: dict[str, Any] = {"openapi_url": None, "docs_url": None, "redoc_url": None}
+    upload_cap = _file_size_bytes(max_file_size) + 64 * 1024
+    middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes,
+                             limits={"/gradio_api/upload": upload_cap, "/upload": upload_cap})]
     if auth is not None:
-        app_kwargs["middleware"] = [Middleware(AuthGate)]
+        middleware.append(Middleware(AuthGate))
+    app_kwargs["middleware"] = middleware
+    install_log_filters()
+    quiet_library_tracebacks()
     blocked = [str(Path.cwd().resolve())] + [str(Path(p).resolve()) for p in blocked_paths]
+    server_name = f"[{host}]" if ":" in host and not host.startswith("[") else host
     app, local_url, _ = demo.launch(
         share=False,
-        server_name=host,
+        server_name=server_name,
         server_port=port,
         auth=auth,
         auth_message="rag-dx: sign in with your practice account.",
@@ -262,7 +291,19 @@ def launch_app(
         inline=False,
         quiet=quiet,
     )
+    install_log_filters()  # loggers the launch created
     if demo.allowed_paths:  # pragma: no cover - guarded above; belt and braces
         demo.close()
         raise ConfigError("Gradio was given allowed_paths; refusing to serve")
     return app, local_url
+
+
+def _file_size_bytes(size: str | int) -> int:
+    """Gradio's max_file_size ("1mb", "500kb", 1048576) in bytes."""
+    if isinstance(size, int):
+        return size
+    text = size.strip().lower()
+    for unit, factor in (("gb", 1024**3), ("mb", 1024**2), ("kb", 1024), ("b", 1)):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(float(text))

@@ -1,25 +1,30 @@
 """Plain functions behind the CLI commands `rag-dx ui` and `rag-dx feedback export`.
 
 Where the UI keeps its state: ``$RAG_DX_UI_STATE_DIR`` if set, else ``$XDG_STATE_HOME/rag-dx``
-(default ``~/.local/state/rag-dx``), holding ``feedback.sqlite`` (de-identified case text,
-answers and clinician feedback) and ``audit.jsonl`` (the hash-chained audit log). Both are created
-with mode 0600.
+(default ``~/.local/state/rag-dx``, mode 0700), holding ``feedback.sqlite`` (de-identified case
+text, answers and clinician feedback), ``audit.jsonl`` and its anchor (the hash-chained audit log),
+all mode 0600, and, while the UI runs, ``gradio-tmp-PID/`` (Gradio's temporary files, removed on
+exit).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rag_dx.errors import ConfigError
 from rag_dx.settings import Settings
 
-__all__ = ["STATE_DIR_ENV", "export_feedback", "launch_ui", "state_dir"]
+__all__ = ["STATE_DIR_ENV", "export_feedback", "gradio_temp_dir", "launch_ui", "state_dir"]
 
 STATE_DIR_ENV = "RAG_DX_UI_STATE_DIR"
 FEEDBACK_FILE = "feedback.sqlite"
 AUDIT_FILE = "audit.jsonl"
+GRADIO_TEMP_ENV = "GRADIO_TEMP_DIR"
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +65,47 @@ def launch_ui(settings: Settings, index: str | None, host: str, port: int, auth_
         raise ConfigError(f"binding to {host} needs authentication: pass --auth-file FILE or set RAG_DX_UI_USERS "
                           "(create users with `python -m ui.auth add-user FILE USER`)")
     root = state_dir(settings)
+    private_dir(root)
     audit = AuditLog(root / AUDIT_FILE)
     audit.check_writable()  # refuse to start rather than refuse every query
     store = FeedbackStore.open(root / FEEDBACK_FILE)
     deid = Deidentifier.load()
     assistant = build_assistant(settings, index)
-    demo = build_app(assistant, feedback_store=store, audit_log=audit, deidentifier=deid)
-    print(f"rag-dx UI on http://{host}:{port}  (index {assistant.versions.index}; "
-          f"feedback and audit log in {root}; Ctrl-C to stop)", flush=True)
-    launch_app(demo, host=host, port=port, users=users or None,
-               blocked_paths=[settings.index_dir, root, settings.cache_dir], quiet=True)
+    with gradio_temp_dir(root):
+        demo = build_app(assistant, feedback_store=store, audit_log=audit, deidentifier=deid)
+        shown_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        print(f"rag-dx UI on http://{shown_host}:{port}  (index {assistant.versions.index}; "
+              f"feedback and audit log in {root}; Ctrl-C to stop)", flush=True)
+        launch_app(demo, host=host, port=port, users=users or None,
+                   blocked_paths=[settings.index_dir, root, settings.cache_dir], quiet=True)
+
+
+def private_dir(path: Path) -> Path:
+    """mkdir -p `path` with mode 0700 (and make an existing one 0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+@contextmanager
+def gradio_temp_dir(root: Path) -> Iterator[Path]:
+    """Point Gradio's temporary files (uploads, cached outputs) at a fresh 0700 directory inside the
+    state dir instead of the world-readable /tmp/gradio, and remove it when the UI stops.
+
+    Gradio reads GRADIO_TEMP_DIR when components and the server app are created, so both happen
+    inside this block. The previous value is restored after.
+    """
+    path = private_dir(private_dir(root) / f"gradio-tmp-{os.getpid()}")
+    previous = os.environ.get(GRADIO_TEMP_ENV)
+    os.environ[GRADIO_TEMP_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop(GRADIO_TEMP_ENV, None)
+        else:
+            os.environ[GRADIO_TEMP_ENV] = previous
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def export_feedback(settings: Settings, out: Path, fmt: str = "csv") -> int:

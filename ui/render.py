@@ -1,8 +1,9 @@
 """Turn a `Differential` into what the clinician sees: HTML for the panel, Markdown for the chat.
 
 Pure functions, no Gradio: easy to test and to reuse (an e-mail report, a static page). Every
-string that comes from the index or the case is escaped: report text, titles and labels are data,
-never markup.
+string that comes from the index or the case is escaped, in HTML (`_e`) and in Markdown
+(`md_escape`, which also neutralizes inline HTML, since Gradio's Markdown renders it): report
+text, titles, labels, ids, versions and abstention reasons are data, never markup.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def chat_summary(result: Differential, *, top: int = 3) -> str:
 
 
 def _ids(ids: Sequence[str], limit: int = 3) -> str:
-    shown = ", ".join(f"[{i}]" for i in ids[:limit])
+    shown = ", ".join(f"\\[{md_escape(i)}\\]" for i in ids[:limit])
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
@@ -167,7 +168,7 @@ def rationale_sentences(result: Differential, *, top: int = 3) -> list[str]:
     by_id = {ev.id: ev for ev in result.evidence}
     out = []
     if result.abstained:
-        out.append(f"rag-dx abstains: {result.abstain_reason}.")
+        out.append(f"rag-dx abstains: {md_escape(result.abstain_reason or '')}.")
     for rank, dx in enumerate(result.differential[:top], start=1):
         reports = [i for i in dx.evidence if i in by_id and by_id[i].kind == "report"]
         guides = [i for i in dx.evidence if i in by_id and by_id[i].kind == "guideline"]
@@ -177,7 +178,7 @@ def rationale_sentences(result: Differential, *, top: int = 3) -> list[str]:
         if guides:
             support.append(f"{len(guides)} guideline passage{'s' * (len(guides) != 1)} {_ids(guides)}")
         lead = "Ranked first" if rank == 1 else f"Ranked {rank}"
-        out.append(f"{lead}: {dx.diagnosis} ({_pct(dx.probability)}), supported by "
+        out.append(f"{lead}: {md_escape(dx.diagnosis)} ({md_escape(_pct(dx.probability))}), supported by "
                    f"{' and '.join(support) if support else 'no cited passage'}.")
     out.append("Check the cited passages against the patient before acting on any of these.")
     return out
@@ -186,8 +187,8 @@ def rationale_sentences(result: Differential, *, top: int = 3) -> list[str]:
 def versions_markdown(result: Differential) -> str:
     v = result.versions
     ms = result.timings_ms.get("total_ms")
-    parts = [f"index `{v.index}`", f"encoder `{v.encoder}`", f"generator `{v.generator}`",
-             f"adapter `{v.adapter or 'none'}`", f"rag-dx {v.package}"]
+    parts = [f"index {md_escape(v.index or 'none')}", f"encoder {md_escape(v.encoder or 'none')}", f"generator {md_escape(v.generator or 'none')}",
+             f"adapter {md_escape(v.adapter or 'none')}", f"rag-dx {md_escape(v.package)}"]
     if ms is not None:
         parts.append(f"{ms:.0f} ms")
     return "<small>" + " · ".join(parts) + "</small>"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import traceback
@@ -68,6 +69,9 @@ class CaseState:
     case_text: str | None = None
     output_json: str | None = None
     choices: tuple[str, ...] = ()
+    seen: frozenset[str] = frozenset()
+    """Salted hashes (never the values) of identifiers found in earlier turns, so that a surname
+    typed alone in a follow-up ("Eberhardt also reports...") is redacted like in the first turn."""
 
     def chat(self) -> list[dict[str, str]]:
         return [{"role": role, "content": content} for role, content in self.messages]
@@ -83,6 +87,7 @@ class Turn:
     redacted: str
     changed: bool
     case_text: str
+    seen: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,7 @@ class ClinicianService:
         self.audit_log = audit_log
         self._deid = deidentifier
         self._deid_lock = threading.Lock()  # presidio/spaCy are not documented as thread-safe
+        self._salt = uuid.uuid4().hex  # per process: the hashes in a CaseState mean nothing elsewhere
         self.max_turn_chars = max_turn_chars
         self.max_case_chars = max_case_chars
         self._clock = clock
@@ -135,13 +141,46 @@ class ClinicianService:
     # -- the chat turn ---------------------------------------------------------------------
 
     def redact(self, text: str) -> str:
+        return self.redact_turn(text, frozenset())[0]
+
+    def redact_turn(self, text: str, seen: frozenset[str]) -> tuple[str, frozenset[str]]:
+        """De-identify `text`, also replacing words and numbers found as identifiers in earlier turns
+        of the case (`seen`: their salted hashes); return the text and the updated hashes."""
         try:
             with self._deid_lock:
-                return self._deid.redact(text)
+                find = getattr(self._deid, "find", None)
+                spans = find(text) if callable(find) else None
+                redacted = self._deid.redact(text) if spans is None else None
         except Exception as exc:  # noqa: BLE001 - any failure must refuse, never pass raw text on
             log.error("de-identification failed (%s); the message was refused\n%s", type(exc).__name__, _tb(exc))
             raise UserFacingError("De-identification is unavailable, so this message was not processed "
                                   "or stored. Please tell the administrator.") from None
+        if spans is None:
+            return redacted, seen
+        spans = list(spans)
+        for m in _TOKEN.finditer(text):
+            if any(s <= m.start() < e for _, s, e in spans):
+                continue
+            if self._hash(m.group(0)) in seen or self._hash(_digits(m.group(0))) in seen:
+                spans.append(("PERSON" if m.group(0)[0].isalpha() else "ID", m.start(), m.end()))
+        new_seen = set(seen)
+        for kind, s, e in spans:
+            value = text[s:e]
+            for token in ([w for w in _TOKEN.findall(value) if w[0].isalpha() and len(w) >= 3] if kind == "PERSON"
+                          else [value, _digits(value)]):
+                if len(token) >= 3:
+                    new_seen.add(self._hash(token))
+        out, last = [], 0
+        for kind, s, e in sorted(spans, key=lambda x: x[1]):
+            if s < last:
+                continue
+            out.append(text[last:s] + f"<{kind}>")
+            last = e
+        out.append(text[last:])
+        return "".join(out), frozenset(new_seen)
+
+    def _hash(self, token: str) -> str:
+        return sha256_hex(self._salt + token)
 
     def begin_turn(self, state: CaseState | None, message: str) -> tuple[CaseState, Turn]:
         """Validate and de-identify a message; return the chat showing it, and the turn to answer."""
@@ -151,11 +190,11 @@ class ClinicianService:
             raise UserFacingError("Type a case description first.")
         if len(message) > self.max_turn_chars:
             raise UserFacingError(f"That message is longer than {self.max_turn_chars} characters; shorten it.")
-        redacted = self.redact(message)
+        redacted, seen = self.redact_turn(message, state.seen)
         case_text = "\n".join((*state.turns, redacted))
         if len(case_text) > self.max_case_chars:
             raise UserFacingError(f"The case is longer than {self.max_case_chars} characters; start a new case.")
-        turn = Turn(redacted=redacted, changed=redacted != message, case_text=case_text)
+        turn = Turn(redacted=redacted, changed=redacted != message, case_text=case_text, seen=seen)
         return state.with_message("user", _shown(turn)), turn
 
     def answer(self, state: CaseState | None, turn: Turn, *, user: str | None = None) -> Answer:
@@ -206,6 +245,7 @@ class ClinicianService:
             case_text=turn.case_text,
             output_json=output_json,
             choices=tuple(d.diagnosis for d in result.differential),
+            seen=turn.seen,
         )
         return Answer(state=new_state, result=result, query_id=query_id, audit=written)
 
@@ -237,7 +277,7 @@ class ClinicianService:
             if not diagnosis:
                 raise UserFacingError("Pick the correct diagnosis from the list, or type it, first.")
             if diagnosis not in state.choices:
-                diagnosis = self.redact(diagnosis)
+                diagnosis = self.redact_turn(diagnosis, state.seen)[0]
         elif kind not in ("wrong", "evidence_wrong"):
             raise UserFacingError("Unknown feedback.")
         else:
@@ -258,6 +298,13 @@ class ClinicianService:
             "wrong": "Thank you: recorded that this answer is wrong.",
             "evidence_wrong": "Thank you: recorded that the evidence shown is wrong.",
         }[kind]
+
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|\d[\d ./-]*\d")
+
+
+def _digits(value: str) -> str:
+    return "".join(c for c in value if c.isdigit())
 
 
 def _shown(turn: Turn) -> str:
