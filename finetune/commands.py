@@ -126,28 +126,22 @@ def finetune_encoder(
     Example:
         >>> finetune_encoder(load_settings(), [Path("reports.csv")], [], Path("models/enc-v1"))  # doctest: +SKIP
     """
-    from finetune.cards import base_manifest, encoder_card, write_card, write_manifest
+    from finetune.cards import encoder_card, write_card, write_manifest
     from finetune.encoder import EncoderRecipe, build_ir_evaluator, build_pairs, train_encoder
     from finetune.pairs import drop_eval_holdout, load_labeled, validation_split
     from rag_dx.ingest.loaders import load_guidelines
-    from rag_dx.models import BUNDLED_ENCODER_NAME, bundled_encoder_dir, dir_fingerprint
+    from rag_dx.models import bundled_encoder_dir
 
     out = Path(out)
     _fresh_out(out, overwrite)
     device = settings.resolved_device()
     recipe_path, raw = load_recipe(recipe, device)
     r: EncoderRecipe = _recipe(EncoderRecipe, raw.get("encoder", {}), recipe_path)
-    if seed is not None:
-        r = replace(r, seed=seed)
-    if max_steps is not None:
-        r = replace(r, max_steps=max_steps)
+    r = replace(r, **{k: v for k, v in {"seed": seed, "max_steps": max_steps}.items() if v is not None})
     _configure_threads(settings)
 
-    data = load_labeled(reports, text_col=text_col, label_col=label_col, id_col=id_col)
-    n_loaded = len(data)
-    test_ids: set[str] = set()
-    if holdout:
-        data, test_ids = drop_eval_holdout(data, holdout, holdout_seed)
+    loaded = load_labeled(reports, text_col=text_col, label_col=label_col, id_col=id_col)
+    data, test_ids = drop_eval_holdout(loaded, holdout, holdout_seed) if holdout else (loaded, set())
     train, val = validation_split(data, r.val_fraction, r.seed)
     gls = [g for path in guidelines for g in load_guidelines(path)]
     vocabulary = None
@@ -157,14 +151,26 @@ def finetune_encoder(
         vocabulary = Vocabulary.load()
     pairs = build_pairs(train, r, guidelines=gls, vocabulary=vocabulary)
     evaluator = build_ir_evaluator(val, train) if len(val) else None
-
     base_dir = Path(settings.encoder) if settings.encoder else bundled_encoder_dir()
-    base_name = base_dir.name if settings.encoder else f"bundled:{BUNDLED_ENCODER_NAME}"
     summary = train_encoder(base_dir, pairs, out, r, evaluator=evaluator, device=device,
                             checkpoint_dir=checkpoint_dir, resume=resume, progress=progress)
-    labels = sorted({x for x in data.labels})
-    manifest = base_manifest("rag-dx fine-tuned encoder", r.seed) | {
-        "name": out.name,
+    manifest = _encoder_manifest(out.name, settings, base_dir, device, recipe_path, r.seed, data, len(loaded),
+                                 test_ids, {"fraction": holdout, "seed": holdout_seed} if holdout else None,
+                                 train, val, guidelines, len(gls), summary)
+    write_manifest(out, manifest)
+    write_card(out, encoder_card(manifest))
+    return out
+
+
+def _encoder_manifest(name: str, settings: "Settings", base_dir: Path, device: str, recipe_path: Path, seed: int,
+                      data: Any, n_loaded: int, test_ids: set[str], holdout: dict[str, Any] | None, train: Any,
+                      val: Any, guidelines: list[Path], n_passages: int, summary: dict[str, Any]) -> dict[str, Any]:
+    from finetune.cards import base_manifest
+    from rag_dx.models import BUNDLED_ENCODER_NAME, dir_fingerprint
+
+    base_name = base_dir.name if settings.encoder else f"bundled:{BUNDLED_ENCODER_NAME}"
+    return base_manifest("rag-dx fine-tuned encoder", seed) | {
+        "name": name,
         "base_model": {"name": base_name, "path": str(base_dir), "fingerprint": dir_fingerprint(base_dir)},
         "device": device,
         "recipe_file": recipe_path.name,
@@ -173,18 +179,15 @@ def finetune_encoder(
             "fingerprint": data.fingerprint(),
             "n_reports_loaded": n_loaded,
             "n_excluded_holdout": len(test_ids),
-            "holdout": {"fraction": holdout, "seed": holdout_seed} if holdout else None,
+            "holdout": holdout,
             "n_train_reports": len(train),
             "n_validation_reports": len(val),
-            "n_labels": len(labels),
+            "n_labels": len(set(data.labels)),
             "guideline_sources": [Path(g).name for g in guidelines],
-            "n_guideline_passages": len(gls),
+            "n_guideline_passages": n_passages,
         },
         "training": summary,
     }
-    write_manifest(out, manifest)
-    write_card(out, encoder_card(manifest))
-    return out
 
 
 # ============================================================================ generator

@@ -188,7 +188,7 @@ def train_encoder(
 
     import torch
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
@@ -214,30 +214,8 @@ def train_encoder(
 
     own_tmp = checkpoint_dir is None
     ckpt = Path(checkpoint_dir) if checkpoint_dir else Path(tempfile.mkdtemp(prefix="rag-dx-enc-ckpt-"))
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(ckpt),
-        max_steps=max_steps,
-        per_device_train_batch_size=batch_size,
-        learning_rate=recipe.learning_rate,
-        warmup_steps=recipe.warmup_ratio,
-        weight_decay=recipe.weight_decay,
-        lr_scheduler_type="linear",
-        batch_sampler=sampler,
-        seed=recipe.seed,
-        data_seed=recipe.seed,
-        bf16=recipe.bf16 and device.startswith("cuda"),
-        use_cpu=not device.startswith("cuda"),
-        logging_steps=max(1, recipe.log_every),
-        logging_first_step=True,
-        save_strategy="steps" if not own_tmp else "no",
-        save_steps=max(1, max_steps // 4),
-        save_total_limit=1,
-        eval_strategy="no",
-        report_to="none",
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
-        dataloader_drop_last=False,
-    )
+    args = _training_args(recipe, ckpt, max_steps=max_steps, batch_size=batch_size, sampler=sampler, device=device,
+                          progress=progress, save=not own_tmp)
     loss = MultipleNegativesRankingLoss(model, scale=recipe.loss_scale)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss)
     try:
@@ -253,14 +231,7 @@ def train_encoder(
             shutil.rmtree(ckpt, ignore_errors=True)
     model.max_seq_length = serve_max_len
     after = _summary(evaluator(model)) if evaluator is not None else {}
-
-    with staged_directory(Path(out)) as tmp:
-        model.save(str(tmp))
-        for stray in ("training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json"):
-            (tmp / stray).unlink(missing_ok=True)
-        with (tmp / "loss_log.jsonl").open("w", encoding="utf-8") as fh:
-            for row in history:
-                fh.write(json.dumps({k: v for k, v in row.items() if isinstance(v, (int, float, str))}) + "\n")
+    _save_model(model, Path(out), history)
     losses = [h["loss"] for h in history if "loss" in h]
     return {
         "steps": steps,
@@ -275,6 +246,47 @@ def train_encoder(
         "recipe": asdict(recipe),
         "pairs": dict(sorted(_count_kinds(pairs).items())),
     }
+
+
+def _training_args(recipe: EncoderRecipe, ckpt: Path, *, max_steps: int, batch_size: int, sampler: Any, device: str,
+                   progress: bool, save: bool) -> Any:
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(ckpt),
+        max_steps=max_steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=recipe.learning_rate,
+        warmup_steps=recipe.warmup_ratio,
+        weight_decay=recipe.weight_decay,
+        lr_scheduler_type="linear",
+        batch_sampler=sampler,
+        seed=recipe.seed,
+        data_seed=recipe.seed,
+        bf16=recipe.bf16 and device.startswith("cuda"),
+        use_cpu=not device.startswith("cuda"),
+        logging_steps=max(1, recipe.log_every),
+        logging_first_step=True,
+        save_strategy="steps" if save else "no",
+        save_steps=max(1, max_steps // 4),
+        save_total_limit=1,
+        eval_strategy="no",
+        report_to="none",
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        dataloader_drop_last=False,
+    )
+
+
+def _save_model(model: Any, out: Path, history: list[dict[str, Any]]) -> None:
+    """The model in sentence-transformers layout with its loss log; no trainer pickles."""
+    with staged_directory(out) as tmp:
+        model.save(str(tmp))
+        for stray in ("training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json"):
+            (tmp / stray).unlink(missing_ok=True)
+        with (tmp / "loss_log.jsonl").open("w", encoding="utf-8") as fh:
+            for row in history:
+                fh.write(json.dumps({k: v for k, v in row.items() if isinstance(v, (int, float, str))}) + "\n")
 
 
 def _count_kinds(pairs: Sequence[Pair]) -> dict[str, int]:
