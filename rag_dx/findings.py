@@ -167,6 +167,7 @@ _EXTRA_NEGATIONS = ["absent", "denies any", "no history of", "not having", "have
 _EXTRA_FOLLOWING_NEGATIONS = ["absent", "not present", "denied", "negative", "resolved"]
 
 _MIN_TERM_CHARS = 3
+_SPAN_KEY = "rag_dx_findings"
 # HPO synonyms that are ordinary words in case text and would match everywhere.
 _STOP_TERMS = frozenset({
     "pain", "all", "other", "high", "low", "short", "tall", "death", "large", "small", "abnormal",
@@ -286,6 +287,23 @@ def _descendants(root: str, parents: Mapping[str, list[str]]) -> set[str]:
     return out
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
+
+
+def _segments(text: str, min_chars: int = 200) -> list[tuple[int, int]]:
+    """Sentence-sized (start, end) pieces of `text`; short texts stay whole."""
+    if len(text) <= min_chars:
+        return [(0, len(text))]
+    out, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if m.start() > start:
+            out.append((start, m.start()))
+        start = m.end()
+    if start < len(text):
+        out.append((start, len(text)))
+    return out
+
+
 def _plural(term: str) -> str | None:
     if term.endswith(("s", "x", "ea", "ia", "is")) or not term[-1:].isalpha():
         return None
@@ -368,13 +386,13 @@ class FindingExtractor:
                     "following_negations": list(triggers["following"]), "termination": terminations}
 
         components = {
-            "absent": Negex(nlp, "rag_dx_absent", neg_termset=neg, extension_name="rag_dx_absent"),
+            "absent": Negex(nlp, "rag_dx_absent", neg_termset=neg, extension_name="rag_dx_absent", span_keys=[_SPAN_KEY]),
             "possible": Negex(nlp, "rag_dx_possible", neg_termset=context(POSSIBLE_TRIGGERS, ["not rule out"]),
-                              extension_name="rag_dx_possible"),
+                              extension_name="rag_dx_possible", span_keys=[_SPAN_KEY]),
             "historical": Negex(nlp, "rag_dx_historical", neg_termset=context(HISTORICAL_TRIGGERS, ["no history of"]),
-                                extension_name="rag_dx_historical"),
+                                extension_name="rag_dx_historical", span_keys=[_SPAN_KEY]),
             "family": Negex(nlp, "rag_dx_family", neg_termset=context(FAMILY_TRIGGERS, []),
-                            extension_name="rag_dx_family"),
+                            extension_name="rag_dx_family", span_keys=[_SPAN_KEY]),
         }
         return {"nlp": nlp, "sentencizer": sentencizer, "matcher": matcher, "names": names,
                 "components": components, "n_terms": len(terms)}
@@ -391,7 +409,11 @@ class FindingExtractor:
 
         doc = state["nlp"].make_doc(text)
         spans = [Span(doc, s, e, label=match_id) for match_id, s, e in state["matcher"](doc)]
-        doc.ents = filter_spans(spans)  # longest match wins; the label is the HPO id
+        # Longest match wins; the label is the HPO id. Kept in a span group rather than doc.ents:
+        # negspacy walks span groups in linear time, doc.ents per boundary in quadratic time.
+        doc.spans[_SPAN_KEY] = filter_spans(spans)
+        if not spans:
+            return doc  # no mention: nothing to assert
         doc = state["sentencizer"](doc)
         for comp in state["components"].values():
             doc = comp(doc)
@@ -402,9 +424,17 @@ class FindingExtractor:
         if not text or not text.strip():
             return []
         state = self._ensure()
+        out: list[Finding] = []
+        # One doc per sentence: NegEx scopes never cross a sentence, and negspacy's cost grows
+        # with (boundaries x mentions) per doc, so long passages are cut first (same result).
+        for start, end in _segments(text):
+            out.extend(self._extract_segment(text[start:end], start, state))
+        return out
+
+    def _extract_segment(self, text: str, offset: int, state: dict[str, Any]) -> list[Finding]:
         doc = self._doc(text, state)
         out = []
-        for ent in doc.ents:
+        for ent in sorted(doc.spans[_SPAN_KEY], key=lambda sp: sp.start):
             if ent._.rag_dx_family:
                 assertion: Assertion = "family"
             elif ent._.rag_dx_absent:
@@ -416,7 +446,8 @@ class FindingExtractor:
             else:
                 assertion = "present"
             hid = ent.label_
-            out.append(Finding(hid, state["names"].get(hid, hid), assertion, (ent.start_char, ent.end_char), ent.text))
+            span = (ent.start_char + offset, ent.end_char + offset)
+            out.append(Finding(hid, state["names"].get(hid, hid), assertion, span, ent.text))
         return out
 
     def extract_many(self, texts: Iterable[str]) -> list[list[Finding]]:
