@@ -79,7 +79,8 @@ def test_train_ranker_and_rank():
                   sparse=[Item("eczema", "report", 3.0)])
     ranked = model.rank("patient has itchy dry rash and flaky skin", ch)
     assert ranked[0][0] == "eczema"
-    assert abs(sum(p for _, p in ranked) - 1.0) < 1e-6
+    # the probabilities sum to how often training cases had their diagnosis among the candidates
+    assert abs(sum(p for _, p in ranked) - model.ranker.coverage) < 1e-6 and 0.5 < model.ranker.coverage <= 1.0
     # the classifier's top labels join the retrieved ones as candidates
     assert {"flu", "eczema"} <= {k for k, _ in ranked}
 
@@ -223,4 +224,4 @@ def test_outside_case_shows_guideline_topics_beside_the_practice_diagnoses(tmp_p
     assert d.abstained and "outside the practice" in d.abstain_reason
     assert d.differential[0].diagnosis == "Cystitis"
     assert d.differential[0].evidence == ["G:gl-cystitis#0"]
-    assert abs(sum(x.probability for x in d.differential) - 1.0) < 0.01
+    assert sum(x.probability for x in d.differential) <= 1.0 + 1e-6

@@ -41,14 +41,18 @@ class CandidateRanker:
     scale: tuple[float, ...] = ()
     #: Signals left out (an ablation): their columns are zeroed in training and serving alike.
     dropped: tuple[str, ...] = ()
+    #: How often the right diagnosis was among the candidates in training: the softmax is over
+    #: candidates, so its probabilities are conditional on that and are scaled by it when shown.
+    coverage: float = 1.0
 
     def scores(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         Z = (mask(X, self.dropped) - np.asarray(self.mean)) / np.asarray(self.scale)
         return Z @ np.asarray(self.weights) + self.bias
 
     def probabilities(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Calibrated probabilities over one case's candidates (rows of X)."""
-        return softmax_t(self.scores(X), self.temperature)
+        """Calibrated probabilities over one case's candidates (rows of X); they sum to `coverage`:
+        the rest is the chance that the right diagnosis is none of them."""
+        return softmax_t(self.scores(X), self.temperature) * self.coverage
 
     def importances(self) -> dict[str, float]:
         """Standardized weights: the change in score per standard deviation of each signal."""
@@ -56,7 +60,7 @@ class CandidateRanker:
 
     def save(self, directory: Path) -> list[str]:
         payload = {"features": list(self.features), "dropped": list(self.dropped), "weights": list(self.weights), "bias": self.bias,
-                   "temperature": self.temperature, "mean": list(self.mean), "scale": list(self.scale)}
+                   "temperature": self.temperature, "coverage": self.coverage, "mean": list(self.mean), "scale": list(self.scale)}
         (directory / FILE).write_text(json.dumps(payload, indent=1), encoding="utf-8")
         return [FILE]
 
@@ -72,7 +76,7 @@ class CandidateRanker:
         return cls(weights=tuple(map(float, raw["weights"])), bias=float(raw["bias"]),
                    temperature=float(raw["temperature"]), features=FEATURES,
                    mean=tuple(map(float, raw["mean"])), scale=tuple(map(float, raw["scale"])),
-                   dropped=tuple(raw.get("dropped", ())))
+                   dropped=tuple(raw.get("dropped", ())), coverage=float(raw.get("coverage", 1.0)))
 
 
 def mask(X: NDArray[np.float64], dropped: Sequence[str]) -> NDArray[np.float64]:
@@ -87,9 +91,9 @@ def mask(X: NDArray[np.float64], dropped: Sequence[str]) -> NDArray[np.float64]:
 
 def fit_ranker(
     X: NDArray[np.float64], y: NDArray[np.int64], query: NDArray[np.int64], *, C: float = 1.0, seed: int = 0,
-    dropped: Sequence[str] = (),
+    dropped: Sequence[str] = (), n_folds: int = 5,
 ) -> CandidateRanker:
-    """Fit weights on all rows, and the temperature on 2-fold cross-fitted scores (by query).
+    """Fit weights on all rows, and the softmax temperature on k-fold cross-fitted scores (by query).
 
     Args:
         X: candidate feature rows; y: 1 for the right diagnosis; query: the case each row belongs to.
@@ -108,21 +112,24 @@ def fit_ranker(
     def fit(rows: NDArray[np.bool_]) -> LogisticRegression:
         return LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(Z[rows], y[rows])
 
+    # Temperature from scores each query got from a ranker fitted without it (k-fold by query):
+    # close to the final model (trained on (k-1)/k of the queries) yet never scored on its own rows.
     rng = np.random.default_rng(seed)
     queries = np.unique(query)
-    half = set(rng.permutation(queries)[: len(queries) // 2].tolist())
-    in_a = np.array([q in half for q in query])
+    fold_of = dict(zip(rng.permutation(queries).tolist(), np.arange(len(queries)) % n_folds))
+    fold = np.array([fold_of[q] for q in query])
     cross = np.zeros(len(y))
-    for train_rows in (in_a, ~in_a):
-        if len(np.unique(y[train_rows])) < 2:
-            cross[~train_rows] = 0.0
+    for f in range(n_folds):
+        train_rows = fold != f
+        if len(np.unique(y[train_rows])) < 2 or train_rows.all():
             continue
         cross[~train_rows] = fit(train_rows).decision_function(Z[~train_rows])
     model = fit(np.ones(len(y), dtype=bool))
     temperature = fit_temperature(cross, y, query)
+    coverage = float(np.mean([y[query == q].sum() > 0 for q in queries])) if len(queries) else 1.0
     return CandidateRanker(weights=tuple(float(w) for w in model.coef_[0]), bias=float(model.intercept_[0]),
                            temperature=temperature, mean=tuple(map(float, mean)), scale=tuple(map(float, scale)),
-                           dropped=tuple(dropped))
+                           dropped=tuple(dropped), coverage=coverage)
 
 
 def fit_temperature(scores: NDArray[np.float64], y: NDArray[np.int64], query: NDArray[np.int64]) -> float:
