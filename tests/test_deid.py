@@ -168,6 +168,12 @@ SAFE_HARBOR_CASES: list[tuple[str, str, list[str]]] = [
     ("ip", "Session from 192.168.14.201 and 2001:db8:85a3::8a2e:370:7334.", ["192.168.14.201", "8a2e"]),
     ("payment card", "Card 4111 1111 1111 1111, Visa 4012-8888-8888-1881, amex 378282246310005.",
      ["1111 1111", "8888-1881", "378282246310005"]),
+    ("age>89 in words", "A ninety-four year old man; one hundred and two years old.", ["ninety-four", "hundred and two"]),
+    ("date: holiday", "Fell on Christmas Eve 2019 and again on Thanksgiving.", ["Christmas", "Thanksgiving"]),
+    ("street without number", "She lives on Elm Street with her daughter in Springfield.", ["Elm", "Springfield"]),
+    ("pager", "Pager 4471, ext. 2231.", ["4471", "2231"]),
+    ("named system", "Transferred to Johns Hopkins; previously followed at Kaiser Permanente Oakland.",
+     ["Hopkins", "Kaiser", "Oakland"]),
     ("facility", "Transferred from Mercy General Hospital to St. Mary's Medical Center; rehab at Hillcrest "
                  "Rehabilitation Center; seen at Riverside Family Clinic.",
      ["Mercy", "Mary's", "Hillcrest", "Riverside"]),
@@ -191,6 +197,7 @@ CLINICAL_TEXTS = [
     "Cough for 3 days, fever for two weeks, x 5 days of diarrhea, symptoms since 2019.",
     "A 67-year-old woman, aged 45 at diagnosis, her 89 y/o father; a 12-year-old boy.",
     "The Foley catheter was removed. Skin was closed with Vicryl. Informed consent was obtained.",
+    "Divided with Mayo scissors and Ochsner clamps; Lahey tenaculum. RR 20, admitted to Oncology.",
 ]
 
 

@@ -112,6 +112,7 @@ def _recognizer_table() -> dict[str, tuple[list[rec.Row], list[str] | None, Any]
         "DATE": (rec.DATE_ROWS, None, None),
         "AGE": (rec.AGE_ROWS, ["age", "aged", "old", "year", "years"], None),
         "PHONE": (rec.PHONE_ROWS + rec.labelled_rows("PHONE"), rec.PHONE_CONTEXT, rec.phone_digits_ok),
+        "PHONE:pager": (rec.PAGER_ROWS, None, None),
         "EMAIL": (rec.EMAIL_ROWS, None, None),
         "URL": (rec.URL_ROWS, ["url", "website", "web", "portal", "link", "site"], None),
         "SSN": (rec.SSN_ROWS + rec.labelled_rows("SSN"), ["ssn", "social", "security"], None),
@@ -123,7 +124,7 @@ def _recognizer_table() -> dict[str, tuple[list[rec.Row], list[str] | None, Any]
         "DEVICE": (rec.labelled_rows("DEVICE"), None, labelled),
         "CREDIT_CARD": (rec.CARD_ROWS, ["card", "visa", "mastercard", "amex", "credit", "debit"], None),
         "ADDRESS": (rec.ADDRESS_ROWS, None, None),
-        "FACILITY": (rec.FACILITY_ROWS, None, None),
+        "FACILITY": (rec.FACILITY_ROWS, None, rec.is_facility_value),
         "ID": (rec.ID_ROWS, list(rec.ID_CONTEXT), None),
     }
 
@@ -270,7 +271,8 @@ _PERSON_VERBS = frozenset(
 _PERSON_STATES = frozenset(
     """seen counselled counseled admitted advised instructed told informed educated examined evaluated
     interviewed afebrile alert pleasant feeling able unable concerned worried anxious asked called contacted
-    accompanied referred agreeable awake oriented cooperative married single widowed divorced""".split()
+    accompanied referred agreeable awake oriented cooperative married single widowed divorced doing here now
+    currently still back home going""".split()
 )
 
 

@@ -52,7 +52,7 @@ def labelled(label: str) -> str:
 LABELS: dict[str, list[str]] = {
     "MRN": [
         r"mrn", r"mr\s*#", r"mr\s+(?:no|number)", r"medical\s+record(?:\s+(?:number|no|#))?", r"med\.?\s*rec(?:ord)?\.?",
-        r"chart", r"record", r"patient\s+(?:id|identifier|number|no|#)", r"pt\.?\s*(?:id|#)", r"hospital\s+(?:number|no|#|id)",
+        r"chart", r"record", r"hosp(?:ital)?\.?\s*(?:#|no|number)", r"patient\s+(?:id|identifier|number|no|#)", r"pt\.?\s*(?:id|#)", r"hospital\s+(?:number|no|#|id)",
         r"unit\s+(?:number|no)", r"encounter", r"visit\s+(?:number|no|#|id)", r"accession", r"case\s+(?:number|no|#)",
         r"admission\s+(?:number|no|#|id)", r"fin", r"csn", r"emr\s*#", r"ehr\s*#", r"specimen\s+(?:id|number|no|#)",
         r"lab\s+(?:id|number|no|#)", r"order\s+(?:number|no|#)", r"identifier", r"id\s*(?:#|number|no)", r"id",
@@ -155,6 +155,11 @@ DATE_ROWS: list[Row] = [
     ("numeric month/year", r"(?<![\d/.-])(?:0?[1-9]|1[0-2])/" + _YEAR4 + r"(?![\d/])", 0.6),
     # "on 3/14", "DOB 3/14": month/day without a year only after a date word (7/10 pain stays)
     ("context month/day", r"(?<=" + _DATE_CONTEXT_BEFORE + r")(?P<v>(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12]\d|3[01]))(?![\d/.-]?\d)", 0.6),
+    # holidays name a day: "Christmas Eve 2019", "on Thanksgiving"
+    ("holiday", r"\b(?:Christmas(?:\s+(?:Eve|Day))?|New\s+Year'?s(?:\s+(?:Eve|Day))?|Thanksgiving(?:\s+Day)?|Easter(?:\s+Sunday)?|"
+     r"Halloween|Independence\s+Day|Fourth\s+of\s+July|Memorial\s+Day|Labor\s+Day|Valentine'?s\s+Day|Mother'?s\s+Day|"
+     r"Father'?s\s+Day|Veterans\s+Day|Good\s+Friday|Martin\s+Luther\s+King\s+(?:Jr\.?\s+)?Day|Presidents'?\s+Day)"
+     r"(?:,?\s+" + _YEAR4 + r")?\b", 0.6),
     # DOB 19870314 / date of birth: 870314
     ("labelled compact date", r"(?i:\b(?:dob|d\.o\.b\.|date\s+of\s+birth|birth\s*date)\s*:?\s*)(?P<v>\d{6,8})\b", 0.85),
 ]
@@ -169,6 +174,9 @@ AGE_ROWS: list[Row] = [
     ("age years", r"(?<![\d.,/])(?P<v>" + _OLD + r")(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\b\.?|y/o|yo\b|y\b))", 0.85),
     # aged 97, age: 97, age of 97, Age 97
     ("age label", r"(?i:\b(?:aged?|age\s+of|at\s+age)\s*:?\s*)(?P<v>" + _OLD + r")(?!\d|\.\d)", 0.85),
+    # ninety-four years old, one hundred and two year-old
+    ("age words", r"(?i:\b(?P<v>(?:ninety|one\s+hundred(?:\s+and)?(?:\s+(?:one|two|three|four|five|six|seven|eight|nine|ten|"
+     r"eleven|twelve))?)(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?)(?=[\s-]+(?:years?|yrs?|y/?o)\b))", 0.85),
     # "97M", "97 F" (sex after age, a common note shorthand)
     ("age sex", r"(?<![\w.,/])(?P<v>" + _OLD + r")\s?(?:M|F|yo[MF])\b(?!\w)", 0.6),
 ]
@@ -191,6 +199,9 @@ PHONE_ROWS: list[Row] = [
     ("international", r"(?<![\w+])\+(?:[2-9]\d{0,2})[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){1,5}\d{2,4}(?!\d)", 0.7),
     # 7-digit local number, only with a phone word nearby
     ("local 7 digits", r"(?<![\d-])\d{3}-\d{4}(?![\d-])", 0.3),
+]
+PAGER_ROWS: list[Row] = [
+    ("pager or extension", r"(?i:\b(?:pager|beeper|bleep|ext\.?|extension)\s*(?:#|no\.?|number)?\s*:?\s*)(?P<v>\d{3,6})\b", 0.7),
 ]
 PHONE_CONTEXT = ["phone", "tel", "telephone", "call", "cell", "mobile", "fax", "pager", "contact", "reach", "reached"]
 
@@ -331,6 +342,10 @@ ADDRESS_ROWS: list[Row] = [
      r"native|born|raised|grew\s+up|originally|hometown|town|city|village|neighborhood|neighbourhood)"
      r"\s+(?:(?:here|back|up|down|alone|together)\s+)?(?:in|of|from|to|near|is)\s+(?:the\s+(?:town|city|village)\s+of\s+)?)"
      r"(?P<v>" + _CITY + r")\b", 0.6),
+    ("street without number", r"(?i:\b(?:lives|living|resides|residing|located|house|home|apartment)\s+(?:on|at|off)\s+)"
+     r"(?P<v>(?:[A-Z][a-z]+\s+){1,3}" + _STREET_SUFFIX + r")", 0.7),
+    ("city in a residence clause", r"(?i:\b(?:lives|living|resides|residing|moved|relocated)\b)[^.;\n]{0,40}?\b(?:in|to|from)\s+"
+     r"(?P<v>" + _CITY + r")\b", 0.6),
     ("county", r"\b(?P<v>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s+(?:County|Parish|Borough|Township))\b", 0.7),
 ]
 
@@ -346,7 +361,8 @@ _FAC_KIND = (
     r"Surgical\s+Center|Surgery\s+Center|Surgical\s+Hospital|Hospice|Pediatrics|Family\s+Practice|Family\s+Medicine|"
     r"Memorial|Sanatorium|Sanitarium|Care\s+Center|Care\s+Home|Senior\s+Living|Assisted\s+Living|Cancer\s+Center|"
     r"Cancer\s+Institute|Heart\s+Institute|Women's\s+Center|Dialysis\s+Center|"
-    r"Imaging\s+Center|Pharmacy|Medical\s+Practice|Primary\s+Care|Urgent\s+Care\s+Center)"
+    r"Imaging\s+Center|Pharmacy|Medical\s+Practice|Primary\s+Care|Urgent\s+Care\s+Center|Rehab|Rehabilitation|"
+    r"Health\s+Partners|Healthcare\s+System|Behavioral\s+Health\s+Center|Psychiatric\s+Center|VA\s+Medical\s+Center)"
 )
 FACILITY_ROWS: list[Row] = [
     (
@@ -355,6 +371,16 @@ FACILITY_ROWS: list[Row] = [
         + r"(?:\s+(?:Hospital|Center|Centre|Clinic))?(?:\s+of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})?\b",
         0.7,
     ),
+    ("named system", r"\b(?:Johns\s+Hopkins|Kaiser\s+Permanente|Cleveland\s+Clinic|Mass(?:achusetts)?\s+General|"
+     r"Cedars[-\s]Sinai|Mount\s+Sinai|Mt\.?\s+Sinai|NYU\s+Langone|Brigham(?:\s+and\s+Women'?s)?|Beth\s+Israel(?:\s+Deaconess)?|"
+     r"Dana[-\s]Farber|MD\s+Anderson|Memorial\s+Sloan[-\s]Kettering|Sloan[-\s]Kettering|Northwell|Intermountain|"
+     r"Baylor\s+Scott\s+(?:&|and)\s+White|Sutter\s+Health|Banner\s+Health|Atrium\s+Health|"
+     r"Advocate\s+(?:Aurora|Health)|CommonSpirit\s+Health|UCLA\s+Health|"
+     r"Stanford\s+Health|Duke\s+Health|Emory\s+Healthcare|Vanderbilt\s+University\s+Medical)"
+     r"(?:\s+[A-Z][a-z]+){0,2}\b", 0.7),
+    ("after movement verb", r"(?i:\b(?:transferred|transported|admitted|discharged|referred|sent|taken|airlifted|flown)\s+(?:to|from)"
+     r"|\b(?:seen|treated|followed|hospitali[sz]ed|evaluated|admitted)\s+at)\s+(?:the\s+)?"
+     r"(?P<v>[A-Z][a-z]+(?:['’]s)?(?:\s+[A-Z][a-z]+(?:['’]s)?){0,3})\b", 0.5),
     ("hospital of", r"\b(?:Hospital|Clinic|Infirmary|University)\s+of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2}\b", 0.7),
 ]
 # First words that make a "facility" match a generic department, not a name ("Cardiology Clinic"
@@ -363,6 +389,25 @@ FACILITY_FIRST_WORD_STOP = frozenset(
     """the a an this that our your his her their at in to from of and seen admitted transferred previously
     follow treated discharged referred went presented call called""".split()
 )
+
+# Departments and services a "facility" found after "admitted to" names no place.
+DEPARTMENT_WORDS = frozenset(
+    """internal emergency intensive general family pediatric pediatrics cardiology oncology neurology surgery surgical
+    medicine medical orthopedics orthopedic urology radiology psychiatry obstetrics gynecology labor delivery
+    recovery postanesthesia operating ward floor unit icu ccu nicu picu er ed or pacu rehab rehabilitation
+    physical occupational speech skilled hospice home palliative critical step telemetry observation same day
+    outpatient inpatient ambulatory short long term acute care nursing dialysis infusion endoscopy cath
+    catheterization interventional vascular thoracic cardiac cardiothoracic plastic trauma burn transplant
+    pathology laboratory lab pharmacy his her the their our""".split()
+)
+
+
+def is_facility_value(value: str) -> bool:
+    """A facility name has at least one word that is not a department or service word."""
+    words = [w.strip(".,'’s").casefold() for w in value.split()]
+    return any(w and w not in DEPARTMENT_WORDS and w not in NAME_STOPWORDS for w in words[:-1]) or (
+        len(words) == 1 and words[0] not in DEPARTMENT_WORDS)
+
 
 # ---------------------------------------------------------------------------------------------
 # Names: titles, relatives, labels, credentials. spaCy's NER adds untitled full names.
