@@ -28,7 +28,9 @@ def test_protocol_datasets(shared_data: Path, tmp_path: Path) -> None:
 
     out = tmp_path / "a"
     for f in out.rglob("*.csv"):
-        assert {"text", "diagnosis", "report_id"} <= set(_rows(f)[0])
+        rows = _rows(f)
+        assert {"text", "diagnosis", "report_id"} <= set(rows[0])
+        assert len({r["report_id"] for r in rows}) == len(rows), f  # ids unique per file
     # negation: no query text (original form) sits in the index; pairs are complete
     index_texts = {r["text"] for r in _rows(out / "negation" / "index.csv")}
     queries = _rows(out / "negation" / "queries.csv")

@@ -56,13 +56,13 @@ def load_s2d(shared: Path) -> list[Case]:
     """Symptom2Disease, text-deduplicated (47 texts occur twice; first occurrence kept)."""
     out, seen = [], set()
     with open(shared / "symptom2disease" / "Symptom2Disease.csv", newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
+        for line, row in enumerate(csv.DictReader(fh), start=2):  # the file's "index" column repeats
             text = row["text"].strip()
             key = re.sub(r"\s+", " ", text.lower())
             if not text or key in seen:
                 continue
             seen.add(key)
-            out.append(Case(text, row["label"].strip(), f"s2d-{int(row['index']):04d}"))
+            out.append(Case(text, row["label"].strip(), f"s2d-{line:04d}"))
     return out
 
 
