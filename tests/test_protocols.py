@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.shared
+
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -16,6 +16,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.shared
 def test_protocol_datasets(shared_data: Path, tmp_path: Path) -> None:
     from eval.protocols.build import main
 
@@ -43,3 +44,21 @@ def test_protocol_datasets(shared_data: Path, tmp_path: Path) -> None:
     held = set(a["outside"]["held_out_diagnoses"])
     assert not held & {r["diagnosis"] for r in _rows(out / "outside" / "index.csv")}
     assert held <= {r["diagnosis"] for r in _rows(out / "outside" / "queries_out.csv")}
+
+
+def test_negation_and_abstention_scores(tmp_path: Path) -> None:
+    from eval.protocols.score import abstention, negation
+
+    preds = [
+        {"id": "a-ori", "abstained": False, "correct_top1": True, "predictions": [{"diagnosis": "Flu"}]},
+        {"id": "a-neg", "abstained": False, "correct_top1": True, "predictions": [{"diagnosis": "Flu"}]},
+        {"id": "b-ori", "abstained": False, "correct_top1": True, "predictions": [{"diagnosis": "Acne"}]},
+        {"id": "b-neg", "abstained": True, "correct_top1": False, "predictions": [{"diagnosis": "Psoriasis"}]},
+    ]
+    p = tmp_path / "predictions.jsonl"
+    p.write_text("\n".join(json.dumps(x) for x in preds) + "\n")
+    q = tmp_path / "queries.csv"
+    q.write_text("text,diagnosis,report_id,pair_id,variant,denied_from\n"
+                 "t,Flu,a-ori,a,original,\nt,Flu,a-neg,a,negated,X\nt,Acne,b-ori,b,original,\nt,Acne,b-neg,b,negated,Y\n")
+    assert negation(p, q) == {"pairs": 2, "top1_unchanged": 0.5, "top1_acc_original": 1.0, "top1_acc_negated": 0.5}
+    assert abstention(p) == {"cases": 4, "abstained": 0.25}

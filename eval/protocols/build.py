@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import hashlib
 import json
 import random
@@ -271,10 +270,14 @@ rag-dx eval --index proto-guidelines --labeled {o}/guidelines_only/dsp_queries.c
 # negation: compare top-1 of each pair_id's original and negated variant in predictions.jsonl
 rag-dx index build --name proto-negation --reports {o}/negation/index.csv
 rag-dx eval --index proto-negation --labeled {o}/negation/queries.csv --out runs/eval-negation
+python -m eval.protocols.score negation --predictions runs/eval-negation/predictions.jsonl \
+    --queries {o}/negation/queries.csv
 # outside the practice: abstention on queries_out, abstention cost on queries_in
 rag-dx index build --name proto-outside --reports {o}/outside/index.csv --guidelines {mq} --guidelines {ngc}
 rag-dx eval --index proto-outside --labeled {o}/outside/queries_in.csv --out runs/eval-outside-in
 rag-dx eval --index proto-outside --labeled {o}/outside/queries_out.csv --out runs/eval-outside-out
+python -m eval.protocols.score abstention --predictions runs/eval-outside-in/predictions.jsonl
+python -m eval.protocols.score abstention --predictions runs/eval-outside-out/predictions.jsonl
 """
 
 
