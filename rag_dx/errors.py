@@ -57,3 +57,7 @@ class IndexMismatchError(RagDxError):
 
 class IndexCorruptError(RagDxError):
     """An index version failed verification (checksum, count or dimension)."""
+
+
+class DemoDataNotFoundError(RagDxError, FileNotFoundError):
+    """The repository's ``demo/`` folder (or a file in it) is missing, e.g. in a wheel install."""
