@@ -34,7 +34,7 @@ def title_or_upper(words: Iterable[str]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 # between label and value: "#", ":", "no.", "number", "id", "is" in any mix (at most three)
-_SEP = r"(?i:(?:\s*(?:[#:=]|no\b\.?|nos?\.|number\b|num\b\.?|nbr\b|id\b|is\b|was\b|of\b))*)\s*"
+_SEP = r"(?i:(?:\s*(?:[#:=.]|no\b\.?|nos?\.|number\b|num\b\.?|nbr\b|id\b|is\b|was\b|of\b))*)\s*"
 # the value: an optional short letter group ("ABC 1234", "MR-123456"), then a token holding a
 # digit, then up to three more digit groups ("123 45 6789", "1234 5678").
 _VALUE = (
@@ -55,7 +55,7 @@ LABELS: dict[str, list[str]] = {
         r"chart", r"record", r"hosp(?:ital)?\.?\s*(?:#|no|number)", r"patient\s+(?:id|identifier|number|no|#)", r"pt\.?\s*(?:id|#)", r"hospital\s+(?:number|no|#|id)",
         r"unit\s+(?:number|no)", r"encounter", r"visit\s+(?:number|no|#|id)", r"accession", r"case\s+(?:number|no|#)",
         r"admission\s+(?:number|no|#|id)", r"fin", r"csn", r"emr\s*#", r"ehr\s*#", r"specimen\s+(?:id|number|no|#)",
-        r"lab\s+(?:id|number|no|#)", r"order\s+(?:number|no|#)", r"identifier", r"id\s*(?:#|number|no)", r"id",
+        r"lab\s+(?:id|number|no|#)", r"order\s+(?:number|no|#)", r"ref(?:erence)?\.?\s*(?:#|no|number)", r"identifier", r"id\s*(?:#|number|no)", r"id",
     ],
     "HEALTH_PLAN": [
         r"member(?:\s+(?:id|#|no|number))?", r"subscriber(?:\s+(?:id|#|no|number))?", r"policy(?:\s+(?:id|#|no|number))?",
@@ -132,7 +132,8 @@ _DM = (
 )
 _DATE_CONTEXT_BEFORE = (
     r"(?i:\b(?:on|since|from|until|till|by|dated|date|dob|d\.o\.b\.|born|admitted|discharged|seen|visit|"
-    r"surgery|procedure|onset|started|began|effective|expires?|exp\.?|through|thru|to)\s*:?\s*)"
+    r"surgery|procedure|onset|started|began|effective|expires?|exp\.?|through|thru|to|appointment|appt|follow-up|f/u|"
+    r"return|rtc|scheduled|due|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s*:?\s*)"
 )
 
 DATE_ROWS: list[Row] = [
@@ -160,6 +161,13 @@ DATE_ROWS: list[Row] = [
      r"Halloween|Independence\s+Day|Fourth\s+of\s+July|Memorial\s+Day|Labor\s+Day|Valentine'?s\s+Day|Mother'?s\s+Day|"
      r"Father'?s\s+Day|Veterans\s+Day|Good\s+Friday|Martin\s+Luther\s+King\s+(?:Jr\.?\s+)?Day|Presidents'?\s+Day)"
      r"(?:,?\s+" + _YEAR4 + r")?\b", 0.6),
+    # "scheduled for the 14th", "on the 3rd" (a day of the month alone)
+    ("day of month", r"(?i:\b(?:on|for|by|until|till|since|before|after)\s+the\s+)(?P<v>(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))\b"
+     r"(?!\s+(?:of\s+)?(?i:time|times|day|days|week|weeks|month|months|year|years|finger|toe|rib|digit|intercostal|"
+     r"trimester|percentile|degree|grade|dose|cycle|attempt|episode|visit|floor|line|lumbar|cervical|thoracic|"
+     r"postoperative|postop|hospital|generation))", 0.6),
+    # Jan. '19, March '21
+    ("month 'yy", r"\b" + MONTH + r"\s*['’]\d{2}\b", 0.7),
     # DOB 19870314 / date of birth: 870314
     ("labelled compact date", r"(?i:\b(?:dob|d\.o\.b\.|date\s+of\s+birth|birth\s*date)\s*:?\s*)(?P<v>\d{6,8})\b", 0.85),
 ]
@@ -207,6 +215,7 @@ PHONE_CONTEXT = ["phone", "tel", "telephone", "call", "cell", "mobile", "fax", "
 
 EMAIL_ROWS: list[Row] = [
     ("email", r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b", 0.9),
+    ("spelled email", r"(?i:(?<![\w.+-])[\w.+-]+\s*(?:\bat\b|\[at\]|\(at\))\s*[\w-]+(?:\s*(?:\bdot\b|\[dot\]|\(dot\))\s*[\w-]+)+)", 0.6),
 ]
 
 _TLD = r"(?:com|org|net|edu|gov|mil|int|io|info|biz|health|care|clinic|us|uk|ca|au|de|fr|co|me|app|online|site)"
@@ -223,7 +232,8 @@ SSN_ROWS: list[Row] = [
     ("ssn dashed", r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])", 0.85),
     ("ssn dotted", r"(?<![\d.])\d{3}\.\d{2}\.\d{4}(?![\d.]?\d)", 0.6),
     ("ssn spaced", r"(?<!\d)(?<!\d )\d{3} \d{2} \d{4}(?! ?\d)", 0.5),
-    ("ssn masked", r"(?i:\b(?:xxx|\*{3})-?(?:xx|\*{2})-?)\d{4}\b", 0.6),
+    ("ssn masked", r"(?i:(?<![\w*])(?:xxx|\*{3})-?(?:xx|\*{2})-?)\d{4}\b", 0.6),
+    ("ssn last four", r"(?i:\b(?:ssn|ss#|social\s+security(?:\s+(?:number|no\.?|#))?)[^0-9\n]{0,25}?)(?P<v>\d{4})(?![\d-])", 0.6),
 ]
 
 # Generic identifiers: long digit runs and mixed letter/digit codes (HIPAA's "any other unique
@@ -270,6 +280,9 @@ def luhn_ok(value: str) -> bool:
         total += d
     return total % 10 == 0
 
+
+CARD_ROWS.append(("card last four", r"(?i:\b(?:card|visa|mastercard|amex|discover|debit|credit)\b[^0-9\n]{0,15}?"
+                  r"\b(?:ending|ends)\s+(?:in\s+|with\s+)?)(?P<v>\d{4})\b", 0.6))
 
 DEA_ROWS: list[Row] = [("dea", r"\b[A-Z][A-Z9]\d{7}\b", 0.3)]
 
@@ -321,7 +334,8 @@ ADDRESS_ROWS: list[Row] = [
         + _STREET_SUFFIX
         + r"(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?"  # quadrant
         r"(?:,?\s*" + _UNIT + r"\.?\s*#?\s*[\w-]+)?"  # unit
-        r"(?:,\s*" + _CITY + r",?\s+" + _STATE + r"(?:\s+" + _ZIP + r")?)?",  # city, ST zip
+        r"(?:,?\s*" + _CITY + r",?\s+" + _STATE + r"(?:\s+" + _ZIP + r")?"  # city, ST zip
+        r"|,\s*" + _CITY + r"(?=\s*(?:[.;\n]|$)))?",  # or ", City" closing the sentence
         0.8,
     ),
     # Route/Highway numbers: "1420 Route 9", "RR 2 Box 14", "County Road 12"
@@ -446,8 +460,9 @@ PERSON_ROWS: list[Row] = [
         r"examined\s+by|interpreter|contact\s+person|cc|obtained\s+from|history\s+from|spoke\s+(?:with|to)|"
         r"discussed\s+with|accompanied\s+by|informant|used\s+for|translated\s+for|on\s+behalf\s+of|"
         r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.))(?:\s*:\s*|\s+)"
-        r"(?P<v>(?:" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+" + _NAME_WORD + r"){0,2}"
-        r"|" + _NAME_WORD_UP + r",?\s+" + _NAME_WORD_UP + r"(?:\s+[A-Z]\.?)?|" + _NAME_WORD + r",\s+" + _NAME_WORD + r"))(?![\w])",
+        r"(?P<v>(?:" + _NAME_WORD + r",\s+" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?"
+        r"|" + _NAME_WORD_UP + r",?\s+" + _NAME_WORD_UP + r"(?:\s+[A-Z]\.?)?"
+        r"|" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+" + _NAME_WORD + r"){0,2}))(?![\w])",
         0.6,
     ),
     # "August Delacroix presents", "Maria K. Okafor was admitted": two name words then a clinical verb
@@ -456,6 +471,12 @@ PERSON_ROWS: list[Row] = [
         r"\b(?P<v>" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?\s+" + _NAME_WORD + r")(?:['’]s)?\s+"
         r"(?:presents|presented|was|is|has|had|reports|reported|denies|denied|complains|states|stated|returns|"
         r"returned|underwent|arrived|agrees|tolerated|notes|describes|endorses|comes|came|lives|works)\b",
+        0.6,
+    ),
+    # EBERHARDT, ANNA - DOB ... (a header line: upper-case "LAST, FIRST" at the start of a line or after "RE:")
+    (
+        "upper last, first",
+        r"(?:^|\n|(?i:\bre:)\s*)\s*(?P<v>" + _NAME_WORD_UP + r",\s*" + _NAME_WORD_UP + r"(?:\s+[A-Z]\.?)?)(?=\s*(?:[-,(:]|\bDOB\b|\bMRN\b|$))",
         0.6,
     ),
     # John Smith, MD / Jane A. Doe, RN / J. Smith MD
