@@ -72,10 +72,11 @@ def test_quick_run_writes_bench_json(tmp_path):
     assert (out / "bench.md").read_text().startswith("# rag-dx benchmark (quick run)")
     assert data["quick"] is True and data["schema_version"] == 1
     assert data["machine"]["cores"] >= 1 and "versions" in data["machine"]
-    assert set(data["sections"]) == {"encoder", "build", "retrieval", "diagnose", "eval"}
+    assert set(data["sections"]) == {"encoder", "build", "retrieval", "diagnose", "eval", "practice"}
     for name, sec in data["sections"].items():
         assert set(sec) == {"results", "headline", "notes", "skipped", "seconds"}, name
-        assert sec["skipped"] is None or name == "build", (name, sec["skipped"])  # build needs ../shared
+        # build and practice need ../shared (MTSamples)
+        assert sec["skipped"] is None or name in ("build", "practice"), (name, sec["skipped"])
     s = data["sections"]
     assert s["encoder"]["results"]["backends"]["torch"]["texts_per_s"] > 0
     r10k = s["retrieval"]["results"]["sizes"]["10000"]
@@ -93,6 +94,9 @@ def test_quick_run_writes_bench_json(tmp_path):
         assert s["build"]["headline"]["rag-dx [torch] / bare encoder [torch]"] > 0
     else:
         assert "mtsamples" in s["build"]["skipped"]
+    if s["practice"]["skipped"] is None:
+        row = s["practice"]["results"]["n300"]
+        assert row["status"] == "ranker" and row["practice_s"] > 0 and row["ratio_to_baseline"] > 0
     assert isinstance(data["targets"], list)
 
 

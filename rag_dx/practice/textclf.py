@@ -105,6 +105,31 @@ class TextClassifier:
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2], dtype=np.float32)
         return cls(classes=classes, word=features.word, char=features.char, coef=coef, intercept=intercept, C=C)
 
+    @classmethod
+    def average(cls, models: Sequence["TextClassifier"]) -> "TextClassifier":
+        """One linear model whose scores are the mean of `models`' (same vectorizers required).
+
+        A diagnosis missing from one model's training folds gets that model's lowest score
+        for it, so rare diagnoses are not promoted by the averaging.
+        """
+        first = models[0]
+        classes = sorted({c for m in models for c in m.classes})
+        coef = np.zeros((len(classes), first.coef.shape[1]), dtype=np.float64)
+        intercept = np.zeros(len(classes), dtype=np.float64)
+        for m in models:
+            if m.word is not first.word or m.char is not first.char:
+                raise ValueError("only classifiers sharing one vectorization can be averaged")
+            row = {c: i for i, c in enumerate(m.classes)}
+            for j, c in enumerate(classes):
+                if c in row:
+                    coef[j] += m.coef[row[c]]
+                    intercept[j] += m.intercept[row[c]]
+                else:
+                    intercept[j] += float(m.intercept.min()) - 5.0
+        n = float(len(models))
+        return cls(classes=classes, word=first.word, char=first.char, coef=(coef / n).astype(np.float32),
+                   intercept=(intercept / n).astype(np.float32), C=first.C)
+
     def decision(self, texts: Sequence[str]) -> NDArray[np.float64]:
         X = TextFeatures(self.word, self.char).transform(texts)
         return np.asarray(X @ self.coef.T, dtype=np.float64) + self.intercept

@@ -60,8 +60,8 @@ def labeled_docs(chunks: Sequence[Chunk]) -> Docs:
 
 
 def oof_probabilities(docs: Docs, features: TextFeatures, X: Any, *, n_folds: int = 3,
-                      seed: int = 0) -> list[dict[str, float]]:
-    """Out-of-fold classifier probabilities per report, keyed by candidate key.
+                      seed: int = 0) -> tuple[list[dict[str, float]], list[TextClassifier]]:
+    """Out-of-fold classifier probabilities per report (keyed by candidate key), and the fold models.
 
     The vectorizers are fitted once on all reports (they see no labels); the classifier is
     refitted per fold on the other folds' rows, grouped so that duplicates share a fold.
@@ -71,15 +71,17 @@ def oof_probabilities(docs: Docs, features: TextFeatures, X: Any, *, n_folds: in
     n_groups = len(np.unique(docs.groups))
     folds = GroupKFold(n_splits=min(n_folds, n_groups))
     out: list[dict[str, float]] = [{} for _ in docs.texts]
+    models: list[TextClassifier] = []
     for train, test in folds.split(docs.texts, docs.labels, docs.groups):
         labels = [docs.labels[i] for i in train]
         if len(set(labels)) < 2:
             continue
         clf = TextClassifier.fit_features(features, X[train], labels, seed=seed)
+        models.append(clf)
         keys = [candidate_key(c) for c in clf.classes]
         for i, row in zip(test, clf.predict_proba([docs.texts[i] for i in test])):
             out[i] = dict(zip(keys, map(float, row)))
-    return out
+    return out, models
 
 
 def _channels(docs: Docs, chunks: Sequence[Chunk], vectors: NDArray[np.float32], queries: NDArray[np.int64],
@@ -142,8 +144,12 @@ def train_practice(
                     "similarity vote ranks candidates"))
     features = TextFeatures.fit(docs.texts)
     X_text = features.transform(docs.texts)
-    oof = oof_probabilities(docs, features, X_text, seed=seed)
-    classifier = TextClassifier.fit_features(features, X_text, docs.labels, seed=seed)
+    oof, fold_models = oof_probabilities(docs, features, X_text, seed=seed)
+    # Serving uses the fold models averaged, not one refit on everything: the ranker learned how far
+    # to trust out-of-fold probabilities, and the average behaves like them (a refit on all reports
+    # is sharper than anything the ranker saw, which made small practices overconfident).
+    classifier = TextClassifier.average(fold_models) if fold_models else \
+        TextClassifier.fit_features(features, X_text, docs.labels, seed=seed)
     rng = np.random.default_rng(seed)
     queries = np.arange(len(docs.ids))
     if len(queries) > max_queries:
