@@ -44,7 +44,7 @@ import re
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -455,6 +455,40 @@ CURATED_SYNONYMS: Mapping[str, str] = {
     "pku": "E70.0",
     "restless legs": "G25.81",
     "acromegaly": "E22.0",
+    # third round (held-out lay names; see docs/vocabulary.md)
+    "tonsil stones": "J35.8",
+    "swine flu": "J09.X2",
+    "bird flu": "J09.X2",
+    "avian flu": "J09.X2",
+    "heart valve disease": "I38",
+    "varicose eczema": "I83.10",
+    "leg ulcer": "L97.909",
+    "diabetic foot ulcer": "E11.621",
+    "yeast infection of the skin": "B37.2",
+    "skin yeast infection": "B37.2",
+    "chickenpox pneumonia": "B01.2",
+    "morning sickness": "O21.0",
+    "gallbladder attack": "K80.20",
+    "lazy eye": "H53.009",
+    "crossed eyes": "H50.9",
+    "nearsightedness": "myopia",
+    "shortsightedness": "myopia",
+    "farsightedness": "H52.0",
+    "longsightedness": "H52.0",
+    "sty": "H00.019",
+    "stye": "H00.019",
+    "tick bite fever": "A77.9",
+    "torn acl": "S83.519",
+    "acl tear": "S83.519",
+    "runners knee": "M22.2X9",
+    "golfers elbow": "M77.00",
+    "heel spur": "M77.30",
+    "flat feet": "M21.40",
+    "flat foot": "M21.40",
+    "bedwetting": "N39.44",
+    "arrhythmia": "I49.9",
+    "peptic ulcer with hemorrhage": "K27.4",
+    "bleeding peptic ulcer": "K27.4",
     "spinal cord injury": "S14.109",
     "hyponatremia": "E87.1",
     "hypernatremia": "E87.0",
@@ -700,6 +734,71 @@ def _cancer_rewrite(text: str) -> str | None:
     return None
 
 
+_ITIS_OF_ORGAN: Mapping[str, str] = {
+    "gallbladder": "cholecystitis", "gall bladder": "cholecystitis", "pancreas": "pancreatitis",
+    "pancreatic": "pancreatitis", "appendix": "appendicitis", "liver": "hepatitis", "stomach": "gastritis",
+    "stomach lining": "gastritis", "bladder": "cystitis", "kidney": "nephritis", "throat": "pharyngitis",
+    "tonsil": "tonsillitis", "tonsils": "tonsillitis", "sinus": "sinusitis", "sinuses": "sinusitis",
+    "joint": "arthritis", "joints": "arthritis", "skin": "dermatitis", "colon": "colitis",
+    "bowel": "colitis", "lung": "pneumonitis", "lungs": "pneumonitis", "brain": "encephalitis",
+    "heart muscle": "myocarditis", "heart lining": "pericarditis", "esophagus": "esophagitis",
+    "voice box": "laryngitis", "larynx": "laryngitis", "windpipe": "tracheitis", "airways": "bronchitis",
+    "bronchial tubes": "bronchitis", "eyelid": "blepharitis", "tendon": "tendinitis", "bursa": "bursitis",
+    "vein": "phlebitis", "veins": "phlebitis", "prostate": "prostatitis", "testicle": "orchitis",
+    "epididymis": "epididymitis", "urethra": "urethritis", "vagina": "vaginitis", "gums": "gingivitis",
+    "gum": "gingivitis", "middle ear": "otitis media", "outer ear": "otitis externa", "ear": "otitis media",
+    "spinal cord": "myelitis", "nerve": "neuritis", "bone": "osteomyelitis", "breast": "mastitis",
+    "diverticula": "diverticulitis", "meninges": "meningitis", "thyroid": "thyroiditis",
+}
+_MEGALY_OF_ORGAN: Mapping[str, str] = {
+    "heart": "cardiomegaly", "liver": "hepatomegaly", "spleen": "splenomegaly", "thyroid": "goiter",
+    "prostate": "benign prostatic hyperplasia", "lymph nodes": "lymphadenopathy",
+    "lymph glands": "lymphadenopathy", "glands": "lymphadenopathy",
+}
+_TINEA_OF_SITE: Mapping[str, str] = {
+    "nail": "tinea unguium", "toenail": "tinea unguium", "fingernail": "tinea unguium",
+    "foot": "tinea pedis", "feet": "tinea pedis", "scalp": "tinea capitis", "groin": "tinea cruris",
+    "body": "tinea corporis", "skin": "dermatophytosis",
+}
+_LAY_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]], ...] = (
+    (re.compile(r"^(?:inflamed|inflammation of(?: the)?|infected|infection of(?: the)?) (.+)$"),
+     lambda m: _ITIS_OF_ORGAN.get(m.group(1))),
+    (re.compile(r"^(.+?) (?:inflammation|infection)$"), lambda m: _ITIS_OF_ORGAN.get(m.group(1))),
+    (re.compile(r"^(?:enlarged|swollen|big) (.+)$"), lambda m: _MEGALY_OF_ORGAN.get(m.group(1))),
+    (re.compile(r"^(.+?) (?:fungus|fungal infection|ringworm)$"), lambda m: _TINEA_OF_SITE.get(m.group(1))),
+    (re.compile(r"^(?:broken|fractured|cracked) (.+)$"), lambda m: "fracture of " + m.group(1)),
+    (re.compile(r"^(?:sprained|twisted) (.+)$"), lambda m: "sprain of " + m.group(1)),
+    (re.compile(r"^(?:low|dropping) blood sugars?$"), lambda m: "hypoglycemia"),
+    (re.compile(r"^(?:high|raised|elevated) blood sugars?$"), lambda m: "hyperglycemia"),
+    (re.compile(r"^(?:low|under ?active|slow) thyroid(?: gland)?$"), lambda m: "hypothyroidism"),
+    (re.compile(r"^(?:high|over ?active) thyroid(?: gland)?$"), lambda m: "hyperthyroidism"),
+    (re.compile(r"^(?:irregular|abnormal|uneven) (?:heart ?beat|heart rhythm|pulse)$"), lambda m: "arrhythmia"),
+    (re.compile(r"^(?:racing|fast) (?:heart ?beat|heart|pulse)$"), lambda m: "tachycardia"),
+    (re.compile(r"^(?:slow) (?:heart ?beat|heart rate|pulse)$"), lambda m: "bradycardia"),
+    (re.compile(r"^blood clots? in (?:the |my |his |her )?lungs?$"), lambda m: "pulmonary embolism"),
+    (re.compile(r"^blood clots? in (?:the |my |his |her )?(?:legs?|calf|calves|thigh)$"),
+     lambda m: "deep vein thrombosis"),
+    (re.compile(r"^(?:blocked|clogged|hardened) arter(?:y|ies)$"), lambda m: "atherosclerosis"),
+    (re.compile(r"^(?:stomach|tummy|gastric|belly) (?:bug|virus)$"), lambda m: "viral gastroenteritis"),
+    (re.compile(r"^(.+) bleeding ulcer$|^bleeding (.+ )?ulcer$"), lambda m: "peptic ulcer with hemorrhage"),
+    (re.compile(r"^(.+) ulcer bleeding$"), lambda m: m.group(1) + " ulcer with hemorrhage"),
+)
+
+
+def lay_rewrites(name: str) -> list[str]:
+    """Medical forms of everyday phrasings with a regular pattern ("pancreas inflammation" ->
+    "pancreatitis", "broken wrist" -> "fracture of wrist", "enlarged heart" -> "cardiomegaly")."""
+    text = normalize_text(name)
+    out = []
+    for pattern, make in _LAY_PATTERNS:
+        m = pattern.match(text)
+        if m:
+            r = make(m)
+            if r and r not in out and r != text:
+                out.append(r)
+    return out
+
+
 def _strict_tokens(text: str) -> frozenset[str]:
     """Tokens that must agree for a fuzzy match: short ones ("a", "b", "2") and any with digits."""
     return frozenset(t for t in text.split() if len(t) <= 2 or any(c.isdigit() for c in t))
@@ -885,6 +984,12 @@ class Vocabulary:
         code = self._canonical(main)
         if code:
             return self.concept(code, "synonym")
+        # Everyday phrasings with a regular medical form ("gallbladder inflammation" ->
+        # "cholecystitis", "broken wrist" -> "fracture of wrist", "low blood sugar").
+        for rewritten in lay_rewrites(name):
+            c = self.normalize(rewritten)
+            if c is not None and c.match != "fuzzy":
+                return self.concept(c.code, "synonym")
         for v in main:
             code = self._fuzzy(v)
             if code:
@@ -1006,9 +1111,13 @@ class Vocabulary:
         uncomplicated / not having achieved remission; naming the parent means the same disease.
         """
         node = self._nodes.get(code)
-        if node is None or node.parent is None or code[-1] not in "09":
+        if node is None or node.parent is None:
             return False
         t = normalize_text(node.title)
+        if t == normalize_text(self._nodes[node.parent].title):
+            return True  # "Nicotine dependence" F17.2 under "Nicotine dependence" F17
+        if code[-1] not in "09":
+            return False
         return any(w in t.split() for w in ("unspecified", "nos", "without", "uncomplicated")) or (
             "not having achieved remission" in t or "not intractable" in t
         )
