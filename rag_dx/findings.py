@@ -38,7 +38,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -194,6 +194,18 @@ class Finding:
     assertion: Assertion
     span: tuple[int, int]
     text: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for storing a text's findings beside it (e.g. in an index version)."""
+        return {"id": self.concept_id, "name": self.name, "assertion": self.assertion,
+                "span": [self.span[0], self.span[1]], "text": self.text}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Finding:
+        if d.get("assertion") not in ASSERTIONS:
+            raise ValueError(f"unknown assertion {d.get('assertion')!r}; expected one of {ASSERTIONS}")
+        return cls(str(d["id"]), str(d["name"]), d["assertion"], (int(d["span"][0]), int(d["span"][1])),
+                   str(d.get("text", "")))
 
 
 @dataclass(frozen=True)
@@ -512,6 +524,30 @@ def finding_match(case_findings: Sequence[Finding], evidence_findings: Sequence[
         elif f.assertion == "absent" and f.concept_id in ev_present:
             against.setdefault(f.concept_id, f"no {name}")
     return FindingMatch(tuple(matched.values()), tuple(against.values()))
+
+
+def finding_overlap(
+    case_findings: Sequence[Finding],
+    evidence_findings: Sequence[Finding],
+    idf: Callable[[str], float] | None = None,
+) -> float:
+    """A retrieval / ranker score in [-1, 1]: weighted share of the case's present findings that
+    the evidence asserts, minus the weighted share of disagreements (see :func:`finding_match`).
+
+    Args:
+        idf: concept id -> weight (e.g. :meth:`rag_dx.cards.CardIndex.idf`); default 1 each.
+    """
+    w = idf or (lambda _cid: 1.0)
+    ev_present = {f.concept_id for f in evidence_findings if f.assertion in ("present", "possible")}
+    ev_absent = {f.concept_id for f in evidence_findings if f.assertion == "absent"}
+    present = {f.concept_id for f in case_findings if f.assertion == "present"}
+    absent = {f.concept_id for f in case_findings if f.assertion == "absent"}
+    total = sum(w(c) for c in present | absent)
+    if total == 0:
+        return 0.0
+    good = sum(w(c) for c in present & ev_present)
+    bad = sum(w(c) for c in (absent & ev_present) | (present & ev_absent))
+    return (good - bad) / total
 
 
 _default_lock = threading.Lock()

@@ -90,3 +90,19 @@ def test_extractor_is_lazy_and_shareable() -> None:
     assert fresh._state is None  # nothing built until first use
     assert fresh.extract("") == []
     assert fresh._state is None
+
+
+def test_finding_serialization_and_overlap() -> None:
+    from rag_dx.findings import finding_overlap
+
+    f = Finding("HP:0001945", "Fever", "absent", (3, 8), "fever")
+    assert Finding.from_dict(f.to_dict()) == f
+    with pytest.raises(ValueError):
+        Finding.from_dict({**f.to_dict(), "assertion": "maybe"})
+    case = [Finding("A", "a", "present", (0, 1)), Finding("B", "b", "present", (0, 1)),
+            Finding("C", "c", "absent", (0, 1))]
+    ev = [Finding("A", "a", "present", (0, 1)), Finding("C", "c", "present", (0, 1))]
+    assert finding_overlap(case, ev) == pytest.approx((1 - 1) / 3)
+    assert finding_overlap(case, ev[:1]) == pytest.approx(1 / 3)
+    assert finding_overlap([], ev) == 0.0
+    assert finding_overlap(case, ev[:1], idf=lambda c: 2.0 if c == "A" else 1.0) == pytest.approx(2 / 4)
