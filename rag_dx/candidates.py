@@ -167,7 +167,7 @@ _POPULATION_SUFFIX = re.compile(
     r"seniors|the elderly|infants|babies|newborns|young people|my child)\s*$",
     re.IGNORECASE,
 )
-_ABOUT = re.compile(r"^(what (i|you) need to know about|living with|facts about|about)\s+(my child s\s+)?",
+_ABOUT = re.compile(r"^(what (i|you) need to know about|living with|facts about|about)\s+(my child'?s\s+)?",
                     re.IGNORECASE)
 _DISEASE_MORPHOLOGY = re.compile(
     r"(itis|osis|emia|aemia|oma|pathy|plasia|trophy|algia|uria|philia|penia|cytosis|ectasis|"
@@ -273,7 +273,7 @@ def collect_candidates(
     diagnoses_only: bool | None = None,
     query_findings: Sequence[Finding] | None = None,
     evidence_findings: Callable[[Hit], Sequence[Finding]] | None = None,
-    against_penalty: float = 0.5,
+    against_penalty: float = 0.7,
 ) -> dict[str, Candidate]:
     """Candidates are the labels of retrieved evidence: report diagnoses and guideline topics.
 
@@ -289,7 +289,10 @@ def collect_candidates(
         query_findings: the case's findings (:func:`rag_dx.findings.extract_findings`).
         evidence_findings: findings of a hit's text (stored in the index, or computed, e.g.
             ``lambda h: extractor.extract(h.chunk.text)``). With ``query_findings`` each hit's
-            weight is multiplied by ``against_penalty ** n_disagreements``.
+            weight is multiplied by ``against_penalty ** n_disagreements``. Guideline passages list
+            findings a disease *may* have, so a denied finding also hits the right diagnosis
+            ("no fever" vs a UTI leaflet that mentions fever): keep the penalty mild (default 0.7)
+            or learn it; :class:`rag_dx.cards.CardIndex` weighs disagreements by section and IDF.
     """
     if diagnoses_only is None:
         diagnoses_only = vocabulary is not None
