@@ -180,6 +180,42 @@ def comparison_markdown(metrics: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def practice_markdown(metrics: Mapping[str, Any]) -> list[str]:
+    """Each system against the TF-IDF + LR baseline, the conformal coverage, the ranker's weights."""
+    lines: list[str] = []
+    vs = metrics.get("vs_baseline") or {}
+    if vs:
+        lines += ["## Against the TF-IDF + LR baseline (same cases, paired)", "",
+                  "| system | top-1 delta | 95% CI | McNemar p | only baseline right | only system right |",
+                  "|---|---|---|---|---|---|"]
+        for name, d in vs.items():
+            lines.append(f"| {name} | {_fmt(d.get('delta'))} | [{_fmt(d.get('ci_low'))}, {_fmt(d.get('ci_high'))}] | "
+                         f"{_fmt(d.get('mcnemar_p'))} | {d.get('only_a', '-')} | {d.get('only_b', '-')} |")
+        lines.append("")
+    conf = metrics.get("conformal") or {}
+    if conf:
+        lines += ["## Conformal prediction sets (full system)", "",
+                  "| level | coverage | mean size | n | coverage (inside the practice) | n inside |",
+                  "|---|---|---|---|---|---|"]
+        for level, c in conf.items():
+            lines.append(f"| {level} | {_fmt(c['coverage'])} | {_fmt(c['mean_size'], 2)} | {c['n']} | "
+                         f"{_fmt(c.get('coverage_guaranteed'))} | {c.get('n_guaranteed')} |")
+        lines.append("")
+    for fold, entry in (metrics.get("ranker") or {}).items():
+        m = entry.get("metrics", {})
+        if not m:
+            lines += [f"## Practice model (fold {fold}): {entry.get('status')}", "", str(entry.get("reason", "")), ""]
+            continue
+        lines += [f"## Practice model (fold {fold}): learned ranker weights (per standard deviation)", "",
+                  "| signal | weight |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in m.get("importances", {}).items()]
+        lines += ["", f"Temperature {_fmt(m.get('temperature'))}; trained on {m.get('labeled_reports')} labeled "
+                  f"reports ({m.get('diagnoses')} diagnoses) in {m.get('train_seconds')} s; out-of-fold classifier "
+                  f"top-1 {_fmt(m.get('oof_classifier_top1'))}; candidate recall {_fmt(m.get('candidate_recall'))}.", ""]
+        break  # one fold's weights are enough to read; all folds are in metrics.json
+    return lines
+
+
 def render_markdown(metrics: Mapping[str, Any], images: Mapping[str, str] | None = None) -> str:
     """The report as markdown; ``images`` maps plot name -> relative path (or data URI)."""
     lines = ["# rag-dx evaluation report", ""]
@@ -198,6 +234,7 @@ def render_markdown(metrics: Mapping[str, Any], images: Mapping[str, str] | None
             lines.append(f"| {name} | " + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
         lines.append("")
     lines += comparison_markdown(metrics)
+    lines += practice_markdown(metrics)
     unmatched = metrics.get("unmatched_gold_labels") or []
     lines += ["## Gold labels without an ICD-10-CM match", ""]
     lines += [f"- {u}" for u in unmatched] if unmatched else ["(none: every gold label normalized)"]

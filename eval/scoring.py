@@ -139,6 +139,9 @@ def score_predictions(
     if with_retrieval:
         out.update(_retrieval(preds, vocab, r))
     out["ci"] = ci
+    conformal = conformal_coverage(preds, r)
+    if conformal:
+        out["conformal"] = conformal
     if groups:
         per_case = {"top1": hits["top1"], "top5": hits["top5"]}
         out["subgroups"] = {
@@ -147,6 +150,27 @@ def score_predictions(
     plots = {"confusion": M.confusion(r.gold_keys, r.top1_key, labels),
              "confusion_labels": [display[k] for k in labels], **curves}
     return out, plots
+
+
+def conformal_coverage(preds: Sequence[CasePrediction], r: _Ranks) -> dict[str, Any]:
+    """Per level: how often the conformal set held the right diagnosis, and its mean size.
+
+    Reported overall and on the cases the system called inside the practice (where the guarantee
+    is claimed), so a coverage shortfall on outside cases is visible rather than averaged away.
+    """
+    out: dict[str, Any] = {}
+    levels = sorted({lvl for p in preds for lvl in p.sets}, key=float)
+    for level in levels:
+        rows = [(i, p) for i, p in enumerate(preds) if level in p.sets]
+        # r.strict[i] is the gold's rank in the differential; the set is a prefix of it
+        covered = np.array([0 <= r.strict[i] < len(p.sets[level]) for i, p in rows], dtype=float)
+        sizes = np.array([len(p.sets[level]) for _, p in rows], dtype=float)
+        inside = np.array([p.sets_guaranteed for _, p in rows], dtype=bool)
+        out[level] = {"n": len(rows), "coverage": float(covered.mean()), "mean_size": float(sizes.mean()),
+                      "n_guaranteed": int(inside.sum()),
+                      "coverage_guaranteed": float(covered[inside].mean()) if inside.any() else None,
+                      "mean_size_guaranteed": float(sizes[inside].mean()) if inside.any() else None}
+    return out
 
 
 def class_names(gold_labels: Sequence[str], vocab: "Vocabulary") -> dict[str, str]:

@@ -55,6 +55,9 @@ class CasePrediction:
     abstained: bool = False
     twins: int = 0
     fold: int = 0
+    #: conformal sets by level ("0.9" -> diagnoses) and whether each was guaranteed (inside the practice)
+    sets: dict[str, list[str]] = field(default_factory=dict)
+    sets_guaranteed: bool = True
 
 
 @dataclass
@@ -86,6 +89,8 @@ def from_differential(case_id: str, gold: str, text: str, d: "Differential", fol
         abstained=bool(d.abstained),
         twins=twins,
         fold=fold,
+        sets={f"{ps.level:g}": list(ps.diagnoses) for ps in getattr(d, "prediction_sets", [])},
+        sets_guaranteed=all(ps.guaranteed for ps in getattr(d, "prediction_sets", [])),
     )
 
 

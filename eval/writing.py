@@ -136,6 +136,11 @@ def format_summary(metrics: Mapping[str, Any]) -> str:
         pd = row.get("top1_paired") or {}
         lines.append(f"  {row['system']:<22} vs {row['baseline']:<9} " + "  ".join(parts)
                      + f"  (top1 McNemar p={f(pd.get('mcnemar_p'))})")
+    for name, d in (metrics.get("vs_baseline") or {}).items():
+        lines.append(f"  {name:<22} vs tfidf_logreg: top1 {d['delta']:+.3f} "
+                     f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] McNemar p={f(d.get('mcnemar_p'))}")
+    for level, c in (metrics.get("conformal") or {}).items():
+        lines.append(f"  conformal {level}: coverage {f(c['coverage'])}, mean set size {c['mean_size']:.2f} (n={c['n']})")
     if metrics.get("unmatched_gold_labels"):
         lines.append("unmatched gold labels: " + ", ".join(metrics["unmatched_gold_labels"]))
     return "\n".join(lines)

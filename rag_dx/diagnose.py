@@ -20,7 +20,7 @@ from rag_dx.embed import TextEncoder
 from rag_dx.errors import RagDxError
 from rag_dx.generate import CandidateScorer
 from rag_dx.index.reader import LiveIndex
-from rag_dx.practice.serve import best_report_similarity, merge_outside, ranked_differential
+from rag_dx.practice.serve import best_report_similarity, merge_outside, prediction_sets, ranked_differential
 from rag_dx.retrieve import Retriever, SearchResult
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, hit_weights  # noqa: F401 (re-exported)
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Hit, Versions
@@ -265,6 +265,7 @@ class Assistant:
         return Differential(differential=ranked.differential, evidence=evidence, abstained=abstained,
                             abstain_reason=reason, versions=self.versions_for(retriever),
                             warnings=list(retriever.index.warnings),
+                            prediction_sets=prediction_sets(practice, ranked.differential, outside=outside is not None),
                             ranking="learned ranker" if outside is None else
                             "learned ranker blended with guideline topics (case outside the practice's recorded diagnoses)",
                             timings_ms={k: round(v, 1) for k, v in timings.items()})

@@ -114,6 +114,19 @@ class Diagnosis(_Output):
     evidence: list[str]
 
 
+class PredictionSet(_Output):
+    """Diagnoses that together hold the right one with probability >= level (split conformal).
+
+    `guaranteed` is False when the case lies outside what the calibration reports represent
+    (the set is then a reading aid only), or when the calibration data could not support the
+    level (the set is then every candidate).
+    """
+
+    level: float
+    diagnoses: list[str]
+    guaranteed: bool = True
+
+
 class Versions(_Output):
     package: str
     index: str | None = None
@@ -136,6 +149,8 @@ class Differential(_Output):
     versions: Versions
     timings_ms: dict[str, float] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list, description="e.g. served from a fallback index version")
+    prediction_sets: list[PredictionSet] = Field(
+        default_factory=list, description="conformal sets at the levels the practice model was calibrated for")
     ranking: str | None = Field(
         None, description="how the candidates were ranked: the learned ranker, or the similarity vote and why")
     disclaimer: str = DISCLAIMER

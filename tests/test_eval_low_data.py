@@ -23,3 +23,21 @@ def test_cap_train_keeps_the_test_part_and_caps_each_label():
     assert cap_train(split, reports, 5, seed=1).train.tolist() == capped.train.tolist()
     with pytest.raises(ConfigError):
         cap_train(split, reports, 0, seed=1)
+
+
+def test_conformal_coverage_counts_the_gold_inside_each_set():
+    from eval.scoring import _Ranks, conformal_coverage
+    from eval.systems import CasePrediction
+
+    preds = [
+        CasePrediction("a", "x", [("x", 0.6), ("y", 0.4)], sets={"0.8": ["x"], "0.9": ["x", "y"]}),
+        CasePrediction("b", "y", [("x", 0.6), ("y", 0.4)], sets={"0.8": ["x"], "0.9": ["x", "y"]}),
+        CasePrediction("c", "z", [("x", 0.6), ("y", 0.4)], sets={"0.8": ["x"], "0.9": ["x", "y"]},
+                       sets_guaranteed=False),
+    ]
+    ranks = _Ranks(["x", "y", "z"], [set(), set(), set()], np.array([0, 1, -1]), np.array([0, 1, -1]),
+                   ["x", "x", "x"], np.zeros(3))
+    cov = conformal_coverage(preds, ranks)
+    assert cov["0.8"]["coverage"] == pytest.approx(1 / 3) and cov["0.8"]["mean_size"] == 1.0
+    assert cov["0.9"]["coverage"] == pytest.approx(2 / 3) and cov["0.9"]["mean_size"] == 2.0
+    assert cov["0.9"]["n_guaranteed"] == 2 and cov["0.9"]["coverage_guaranteed"] == 1.0

@@ -8,6 +8,7 @@ checksums differ from that entry, with a message that says what to run.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ class PracticeModel:
     profile: SimilarityProfile = field(default_factory=lambda: SimilarityProfile((), 0))
     metrics: dict[str, Any] = field(default_factory=dict)
     vote_temperature: float = 0.05
+    #: Conformal (APS) threshold per coverage level ("0.9" -> cumulative probability); see conformal.py.
+    conformal: dict[str, float] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -83,7 +86,8 @@ class PracticeModel:
             files += self.ranker.save(out)
         meta = {"status": self.status, "reason": self.reason, "names": self.names, "log_prior": self.log_prior,
                 "profile": self.profile.to_json(), "metrics": self.metrics,
-                "vote_temperature": self.vote_temperature}
+                "vote_temperature": self.vote_temperature,
+                "conformal": {k: (v if math.isfinite(v) else None) for k, v in self.conformal.items()}}
         (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         files.append(META_FILE)
         return {"status": self.status, "reason": self.reason, "metrics": self.metrics,
@@ -115,7 +119,8 @@ class PracticeModel:
         return cls(status=str(meta["status"]), reason=str(meta.get("reason", "")), names=dict(meta["names"]),
                    log_prior={k: float(v) for k, v in meta["log_prior"].items()}, classifier=classifier,
                    ranker=ranker, profile=profile, metrics=dict(meta.get("metrics", {})),
-                   vote_temperature=float(meta.get("vote_temperature", 0.05)))
+                   vote_temperature=float(meta.get("vote_temperature", 0.05)),
+                   conformal={k: (math.inf if v is None else float(v)) for k, v in meta.get("conformal", {}).items()})
 
 
 def display_names(labels: Sequence[str]) -> dict[str, str]:

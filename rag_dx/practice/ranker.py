@@ -92,8 +92,10 @@ def mask(X: NDArray[np.float64], dropped: Sequence[str]) -> NDArray[np.float64]:
 def fit_ranker(
     X: NDArray[np.float64], y: NDArray[np.int64], query: NDArray[np.int64], *, C: float = 1.0, seed: int = 0,
     dropped: Sequence[str] = (), n_folds: int = 5,
-) -> CandidateRanker:
+) -> tuple[CandidateRanker, NDArray[np.float64]]:
     """Fit weights on all rows, and the softmax temperature on k-fold cross-fitted scores (by query).
+
+    Returns the ranker and the cross-fitted scores (one per row), which conformal calibration reuses.
 
     Args:
         X: candidate feature rows; y: 1 for the right diagnosis; query: the case each row belongs to.
@@ -127,9 +129,10 @@ def fit_ranker(
     model = fit(np.ones(len(y), dtype=bool))
     temperature = fit_temperature(cross, y, query)
     coverage = float(np.mean([y[query == q].sum() > 0 for q in queries])) if len(queries) else 1.0
-    return CandidateRanker(weights=tuple(float(w) for w in model.coef_[0]), bias=float(model.intercept_[0]),
+    ranker = CandidateRanker(weights=tuple(float(w) for w in model.coef_[0]), bias=float(model.intercept_[0]),
                            temperature=temperature, mean=tuple(map(float, mean)), scale=tuple(map(float, scale)),
                            dropped=tuple(dropped), coverage=coverage)
+    return ranker, cross
 
 
 def fit_temperature(scores: NDArray[np.float64], y: NDArray[np.int64], query: NDArray[np.int64]) -> float:

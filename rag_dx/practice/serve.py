@@ -15,7 +15,8 @@ from rag_dx.candidates import Candidate, candidate_key, hit_weights
 from rag_dx.practice.features import Channels, Item
 from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
-from rag_dx.schemas import Diagnosis, Hit
+from rag_dx.practice.conformal import set_size
+from rag_dx.schemas import Diagnosis, Hit, PredictionSet
 
 #: Reports cited per diagnosis when none of the shown evidence carries it.
 CITES_PER_CANDIDATE = 2
@@ -102,3 +103,16 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
                           probability=round(g * c.vote / mass, 4), evidence=list(c.evidence)) for c in topics]
     out.sort(key=lambda d: -d.probability)
     return Ranked(differential=out[:max_candidates], evidence=ranked.evidence)
+
+
+def prediction_sets(practice: PracticeModel, differential: Sequence[Diagnosis], *, outside: bool) -> list[PredictionSet]:
+    """The conformal set per calibrated level over the shown, ranked differential."""
+    import math
+
+    probs = [d.probability for d in differential]
+    out = []
+    for level, threshold in sorted(practice.conformal.items(), key=lambda kv: float(kv[0])):
+        k = set_size(probs, threshold)
+        out.append(PredictionSet(level=float(level), diagnoses=[d.diagnosis for d in differential[:k]],
+                                 guaranteed=not outside and math.isfinite(threshold)))
+    return out

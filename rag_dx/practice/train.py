@@ -23,7 +23,8 @@ from rag_dx.candidates import candidate_key
 from rag_dx.practice.features import Channels, Item, candidate_keys, feature_matrix
 from rag_dx.practice.model import CLASSIFIER_TOP_K, PracticeModel, display_names
 from rag_dx.practice.ood import SimilarityProfile
-from rag_dx.practice.ranker import fit_ranker
+from rag_dx.practice.conformal import nonconformity, thresholds
+from rag_dx.practice.ranker import CandidateRanker, fit_ranker, softmax_t
 from rag_dx.practice.textclf import TextClassifier, TextFeatures
 from rag_dx.schemas import Chunk
 from rag_dx.splits import duplicate_groups
@@ -167,7 +168,8 @@ def train_practice(
         y_rows += [int(k == gold) for k in keys]
         q_rows += [n] * len(keys)
     X, y, qid = np.vstack(X_rows), np.asarray(y_rows), np.asarray(q_rows)
-    ranker = fit_ranker(X, y, qid, seed=seed, dropped=drop)
+    ranker, cross = fit_ranker(X, y, qid, seed=seed, dropped=drop)
+    conformal = conformal_thresholds(cross, y, qid, ranker)
     metrics = {
         "labeled_reports": len(docs.ids), "diagnoses": len(counts), "ranker_queries": int(len(queries)),
         "candidate_recall": round(float(np.mean([y[qid == n].any() for n in range(len(queries))])), 4),
@@ -175,9 +177,23 @@ def train_practice(
             [max(oof[q], key=oof[q].get, default="") == candidate_key(docs.labels[q]) for q in queries])), 4),
         "train_seconds": round(time.perf_counter() - t0, 1),
         "importances": ranker.importances(), "temperature": round(ranker.temperature, 4),
+        "conformal_calibration_cases": int(len(queries)),
     }
     log.info("practice model: %s", metrics)
     return PracticeModel(status="ranker", reason="learned ranker over retrieval, classifier and prior signals",
                          names=names, log_prior=log_prior, classifier=classifier, ranker=ranker,
                          profile=SimilarityProfile.from_similarities(best), metrics=metrics,
-                         vote_temperature=vote_temperature)
+                         vote_temperature=vote_temperature, conformal=conformal)
+
+
+def conformal_thresholds(cross: NDArray[np.float64], y: NDArray[np.int64], qid: NDArray[np.int64],
+                         ranker: "CandidateRanker") -> dict[str, float]:
+    """APS thresholds from each training case's cross-fitted candidate probabilities (see conformal.py)."""
+    scores = []
+    for q in np.unique(qid):
+        rows = np.flatnonzero(qid == q)
+        p = softmax_t(cross[rows], ranker.temperature) * ranker.coverage
+        order = np.argsort(-p, kind="stable")
+        gold = np.flatnonzero(y[rows][order] == 1)
+        scores.append(nonconformity(p[order], int(gold[0]) if gold.size else None))
+    return thresholds(scores)
