@@ -21,6 +21,12 @@ def format_differential(result) -> str:
         code = f" [{dx.icd10}]" if dx.icd10 else ""
         lines.append(f"{rank:>2}. {dx.diagnosis}{code}  p={dx.probability:.2f}")
         lines.append(f"     cites: {', '.join(dx.evidence) if dx.evidence else '(no evidence)'}")
+    for ps in result.prediction_sets:
+        if ps.level == 0.9:
+            note = "" if ps.guaranteed else "  (no coverage guarantee for this case)"
+            lines.append(f"90% set: {', '.join(ps.diagnoses)}{note}")
+    if result.ranking:
+        lines.append(f"ranked by: {result.ranking}")
     lines.append("")
     lines.append("Evidence:")
     for ev in result.evidence:
