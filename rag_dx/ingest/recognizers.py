@@ -155,7 +155,7 @@ DATE_ROWS: list[Row] = [
     # 03/2023
     ("numeric month/year", r"(?<![\d/.-])(?:0?[1-9]|1[0-2])/" + _YEAR4 + r"(?![\d/])", 0.6),
     # "on 3/14", "DOB 3/14": month/day without a year only after a date word (7/10 pain stays)
-    ("context month/day", r"(?<=" + _DATE_CONTEXT_BEFORE + r")(?P<v>(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12]\d|3[01]))(?![\d/.-]?\d)", 0.6),
+    ("context month/day", _DATE_CONTEXT_BEFORE + r"(?P<v>(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12]\d|3[01]))(?![\d/.-]?\d)", 0.6),
     # holidays name a day: "Christmas Eve 2019", "on Thanksgiving"
     ("holiday", r"\b(?:Christmas(?:\s+(?:Eve|Day))?|New\s+Year'?s(?:\s+(?:Eve|Day))?|Thanksgiving(?:\s+Day)?|Easter(?:\s+Sunday)?|"
      r"Halloween|Independence\s+Day|Fourth\s+of\s+July|Memorial\s+Day|Labor\s+Day|Valentine'?s\s+Day|Mother'?s\s+Day|"
