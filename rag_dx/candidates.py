@@ -64,6 +64,8 @@ class Candidate:
 # MedlinePlus topic list (leaflets, body-system and population pages) and NGC condition fields.
 _LEAFLET = re.compile(
     r"\?|^(what|how|why|when|who|am i|can i|i can|do you|are you|should|\d+\s+steps?|tips|"
+    r"diagnosis of|treatment of|causes of|symptoms of|nutrition for|exercise for|diet for|"
+    r"treatment methods|financial|"
     r"prevent|preventing|creating|choosing|talking|understanding|managing|living with|coping|"
     r"facing|taking|keep|know|learn|help|your|a guide|guide|questions|faq|find|surviving|overview)\b|"
     r"\b(resource list|what you need to know|need to know|for health care professionals|"
@@ -139,10 +141,8 @@ def topic_kind(topic: str, vocabulary: Vocabulary | None = None) -> TopicKind:
         return "group"
     if _STATUS.search(text) and concept is None:
         return "status"
-    if concept is None and (
-        len(words) > _MAX_DIAGNOSIS_WORDS or (" and " in f" {text} " and not _DISEASE_MORPHOLOGY.search(text))
-    ):
-        return "group"
+    if concept is None and (len(words) > _MAX_DIAGNOSIS_WORDS or " and " in f" {text} "):
+        return "group"  # several conditions, or a condition and a topic ("Physical Activity and Diabetes")
     if concept is not None:
         return _chapter_kind(concept.code)
     if not _DISEASE_MORPHOLOGY.search(text):
@@ -177,7 +177,10 @@ _DISEASE_MORPHOLOGY = re.compile(
     r"sores?|warts?|lice|rash|hives|eczema|acne|lupus|gout|asthma|malaria|measles|mumps|rabies|"
     r"tetanus|cholera|anthrax|plague|dengue|leukemia|lymphoma|melanoma|sarcoma|anemia|angina|"
     r"aneurysm|hepatitis|herpes|hiv|aids|copd|gerd|ebola|zika|covid|mrsa|hpv|concussion|"
-    r"migraine|dementia|depression|anxiety|autism|insomnia|obesity|glaucoma|cataract|infertility)s?\b"
+    r"migraine|dementia|depression|anxiety|autism|insomnia|obesity|glaucoma|cataract|infertility|"
+    r"pneumonia|sepsis|shingles|scabies|impetigo|psoriasis|typhoid|diabetes|hypertension|stroke|"
+    r"diarrhea|jaundice|vertigo|epilepsy|seizures?|coma|shock|arrhythmia|tachycardia|embolism|"
+    r"thrombosis|hemorrhage|infarction|apnea|hypoxia|croup|thrush|mono|mononucleosis)s?\b"
 )
 
 
@@ -193,6 +196,14 @@ def _subjects(topic: str) -> list[str]:
     m = _ABOUT.match(t)
     if m:
         out.append(t[m.end():].strip())
+    for s in list(out):
+        # "Adrenal Insufficiency and Addison's Disease": the first one named, when the second is a
+        # disease too (not "Cold and Cough Medicines", "Alcohol Use and Older Adults")
+        if " and " in s and "," not in s:
+            first, second = (x.strip() for x in s.split(" and ", 1))
+            if _DISEASE_MORPHOLOGY.search(second.lower()) and not _PROCEDURE.search(second.lower()) \
+                    and not _POPULATION.search(second.lower()):
+                out.append(first)
     for s in list(out):
         stripped = _POPULATION_SUFFIX.sub("", s)
         if stripped != s:
@@ -231,6 +242,9 @@ def is_diagnosis(topic: str, vocabulary: Vocabulary | None = None) -> bool:
         (False, False)
         >>> is_diagnosis("Pneumonia"), is_diagnosis("Alagille Syndrome")
         (True, True)
+
+    Pass the vocabulary: without it, symptoms that are also ICD-10-CM R codes ("Jaundice") and
+    names without disease morphology cannot be told apart.
     """
     return diagnosis_name(topic, vocabulary) is not None
 
