@@ -153,7 +153,8 @@ class Assistant:
                 return self._ranked(text, practice, result, hits, retriever, timings, t0)
             elif mode == "full":
                 ranking = f"similarity vote + generator ({self._practice_note(retriever)})"
-            pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight)
+            pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight,
+                                      vocabulary=self.vocabulary)
         timings.setdefault("retrieve_ms", (time.perf_counter() - t0) * 1000)
 
         ranked = sorted(pool.values(), key=lambda c: -c.vote)[: ds.max_candidates]
@@ -248,7 +249,8 @@ class Assistant:
             max_candidates=ds.max_candidates, icd10=lambda key, cites: self._icd10_of(key, cites))
         outside = self._outside(practice, result)
         if outside is not None:
-            pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight)
+            pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight,
+                                      vocabulary=self.vocabulary)
             ranked = merge_outside(ranked, pool, hits, temperature=ds.vote_temperature,
                                    guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates)
         timings["score_ms"] = (time.perf_counter() - t1) * 1000
