@@ -9,6 +9,7 @@ Expected failures (RagDxError) print one line naming the problem and exit with s
     rag-dx eval, bench                                           rag_dx/commands/evaluate.py
     rag-dx finetune encoder|generator                            rag_dx/commands/finetune.py
     rag-dx ui, feedback export                                   rag_dx/commands/ui.py
+    rag-dx serve, api-token add                                  rag_dx/commands/serve.py
     rag-dx audit verify, deid check                              rag_dx/commands/admin.py
 """
 
@@ -26,6 +27,7 @@ from rag_dx.commands.diagnose import demo, diagnose, models_app
 from rag_dx.commands.evaluate import bench, eval_command
 from rag_dx.commands.finetune import finetune_app
 from rag_dx.commands.index import index_app
+from rag_dx.commands.serve import api_token_app, serve
 from rag_dx.commands.ui import feedback_app, ui
 from rag_dx.errors import RagDxError
 
@@ -54,11 +56,13 @@ app.add_typer(deid_app, name="deid")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(audit_app, name="audit")
 app.add_typer(finetune_app, name="finetune")
+app.add_typer(api_token_app, name="api-token")
 app.command()(diagnose)
 app.command()(demo)
 app.command("eval")(eval_command)
 app.command()(bench)
 app.command()(ui)
+app.command()(serve)
 
 
 if __name__ == "__main__":  # pragma: no cover
