@@ -203,10 +203,28 @@ class HFGenerator:
         return scores.double().cpu().numpy()
 
 
-def load_generator(settings) -> HFGenerator:
+def _load_hf(settings) -> HFGenerator:
     return HFGenerator.load(
         settings.generator,
         cache_dir=settings.cache_dir,
         adapter=settings.adapter,
         device=settings.resolved_device(),
     )
+
+
+def _load_openai(settings) -> CandidateScorer:
+    from rag_dx.generate_openai import OpenAIGenerator
+
+    return OpenAIGenerator.connect(settings.generator_url, tokenizer_dir=settings.generator, cache_dir=settings.cache_dir,
+                                   served_model=settings.generator_model, adapter=settings.adapter)
+
+
+#: Generator backends by `settings.generator_backend`: each loads a CandidateScorer from settings.
+#: "hf": a local transformers model (+ LoRA adapter); "openai": an OpenAI-compatible completions
+#: server returning prompt log-probs (vLLM, llama.cpp), see rag_dx/generate_openai.py.
+GENERATOR_BACKENDS = {"hf": _load_hf, "openai": _load_openai}
+
+
+def load_generator(settings) -> CandidateScorer:
+    """The generator `settings.generator_backend` names (default "hf")."""
+    return GENERATOR_BACKENDS[getattr(settings, "generator_backend", "hf")](settings)

@@ -121,6 +121,14 @@ class Settings(BaseSettings):
     encoder: str | None = Field(None, description="sentence-transformers dir; None = bundled all-MiniLM-L6-v2")
     generator: str | None = Field(None, description="HF causal LM dir; None = bundled SmolLM2-135M-Instruct")
     adapter: str | None = Field(None, description="peft LoRA adapter dir (optional)")
+    generator_backend: Literal["hf", "openai"] = Field(
+        "hf", description="a name in rag_dx.generate.GENERATOR_BACKENDS: hf (local transformers model) or openai "
+        "(an OpenAI-compatible completions server returning prompt log-probs: vLLM, llama.cpp; `generator` is then "
+        "the served model's tokenizer dir). See docs/serving.md")
+    generator_url: str | None = Field(None, description="base URL of the openai backend's server, e.g. "
+                                      "http://gpu-box:8001/v1")
+    generator_model: str | None = Field(None, description="served model (or LoRA module) name for the openai backend; "
+                                        "None = the server's first model")
     index_dir: Path = Field(Path("indexes"), description="where named, versioned indexes live")
     index_name: str = "demo"
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="prepared models live here")
@@ -149,6 +157,14 @@ class Settings(BaseSettings):
         if value not in BACKENDS:
             raise ValueError(f"unknown encoder backend {value!r}; expected one of {', '.join(BACKENDS)}")
         return value
+
+    @model_validator(mode="after")
+    def _generator_url_for_openai(self) -> "Settings":
+        if self.generator_backend == "openai" and not self.generator_url:
+            raise ValueError("generator_backend 'openai' needs generator_url (e.g. http://127.0.0.1:8001/v1)")
+        if self.generator_url is not None and not self.generator_url.startswith(("http://", "https://")):
+            raise ValueError(f"generator_url must start with http:// or https://, not {self.generator_url!r}")
+        return self
 
     @field_validator("encoder", "generator", "adapter")
     @classmethod
