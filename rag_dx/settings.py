@@ -98,6 +98,9 @@ class FaissSettings(BaseModel):
         "(midpoints of corpus pairs); 0.995 there measured >= 0.99 on real off-domain queries")
     calibration_queries: int = Field(500, ge=10, description="number of calibration queries")
     nprobe_margin: float = Field(1.0, ge=1, description="calibrated nprobe is multiplied by this")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where dense search runs when an index is loaded: auto = a GPU when faiss-gpu sees "
+        "one (else CPU), cuda = a GPU or an error; the file on disk is the same either way")
 
     def __init__(self, **data: Any) -> None:
         from pydantic import ValidationError

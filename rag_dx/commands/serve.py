@@ -49,16 +49,26 @@ def assistant_factory(settings: "Settings") -> Any:
     from dataclasses import replace
 
     from rag_dx.diagnose import build_assistant
+    from rag_dx.index.reader import LiveIndex
 
     loaded: list[Any] = []
 
+    def on_device(assistant: Any) -> Any:
+        # build_assistant opens the index with faiss.device "auto"; honour "cpu" / "cuda" here
+        if settings.faiss.device == "auto" or assistant.live is None:
+            return assistant
+        live = assistant.live
+        return replace(assistant, live=LiveIndex(settings.index_dir, live.store.name, encoder_name=assistant.encoder.name,
+                                                 encoder_fingerprint=assistant.encoder.fingerprint,
+                                                 dense_device=settings.faiss.device))
+
     def make(name: str | None) -> Any:
         if not loaded:
-            loaded.append(build_assistant(settings, name))
+            loaded.append(on_device(build_assistant(settings, name)))
             return loaded[0]
         base = loaded[0]
         other = build_assistant(settings, name, encoder=base.encoder, generator=base.generator, load_vocabulary=False)
-        return replace(other, vocabulary=base.vocabulary)
+        return on_device(replace(other, vocabulary=base.vocabulary))
 
     return make
 

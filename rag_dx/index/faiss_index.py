@@ -32,6 +32,8 @@ BATCH_BLAS_THRESHOLD = 2
 #: IVF k-means trains on at most this many vectors per list (a seeded sample): enough for stable
 #: centroids, and it keeps training at 1M vectors to seconds instead of minutes.
 TRAIN_POINTS_PER_LIST = 64
+#: faiss-gpu answers at most this many neighbours per query (its k-selection limit).
+GPU_MAX_K = 2048
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,12 @@ def _set_blas_threshold() -> None:
         faiss.cvar.distance_compute_blas_threshold = BATCH_BLAS_THRESHOLD
 
 
+def gpu_available() -> bool:
+    """True when the installed faiss has GPU support and sees a GPU (the 'gpu' extra on a CUDA machine)."""
+    faiss = _faiss()
+    return hasattr(faiss, "StandardGpuResources") and getattr(faiss, "get_num_gpus", lambda: 0)() > 0
+
+
 @dataclass
 class DenseIndex:
     """An inner-product index over unit vectors, so scores are cosine similarities.
@@ -142,6 +150,8 @@ class DenseIndex:
     index: object
     factory: str = DEFAULT_FACTORY
     calibration: dict = field(default_factory=dict)
+    #: A GPU copy that answers `search` (see `to_gpu`); `index` stays the CPU original (save, reconstruct).
+    search_index: object | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, vectors: np.ndarray, ids: np.ndarray, factory: str = DEFAULT_FACTORY, *,
@@ -224,7 +234,40 @@ class DenseIndex:
         if queries.ndim == 2 and queries.shape[0] >= BATCH_BLAS_THRESHOLD:
             _set_blas_threshold()
         k = max(1, min(k, self.ntotal))
+        if self.search_index is not None:
+            return self.search_index.search(queries, min(k, GPU_MAX_K))
         return self.index.search(queries, k)
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.search_index is not None else "cpu"
+
+    def to_gpu(self, device: int = 0) -> "DenseIndex":
+        """This index with a GPU copy for search (faiss-gpu); the CPU original stays for saving and
+        `vectors_for`. IVF keeps its nprobe. Raises ConfigError without a GPU."""
+        from rag_dx.errors import ConfigError
+
+        if not gpu_available():
+            raise ConfigError("no GPU for faiss: install the 'gpu' extra (faiss-gpu) on a machine with CUDA, "
+                              "or set faiss.device = \"cpu\"")
+        faiss = _faiss()
+        gpu = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), device, self.index)
+        ivf = _ivf(self.index)
+        if ivf is not None:
+            faiss.GpuParameterSpace().set_index_parameter(gpu, "nprobe", int(ivf.nprobe))
+        return DenseIndex(index=self.index, factory=self.factory, calibration=self.calibration, search_index=gpu)
+
+    def on_device(self, device: str = "auto") -> "DenseIndex":
+        """`device` "cpu": self; "cuda": `to_gpu()` (or ConfigError); "auto": a GPU when faiss-gpu sees one."""
+        if device == "cuda":
+            return self.to_gpu()
+        if device == "auto" and gpu_available():
+            try:
+                return self.to_gpu()
+            except RuntimeError as exc:  # a factory faiss-gpu cannot clone: search stays on the CPU
+                log.warning("dense index %s stays on the CPU: faiss-gpu cannot hold it (%s)", self.factory,
+                            type(exc).__name__)
+        return self
 
     def vectors_for(self, ids: list[int]) -> np.ndarray:
         return np.stack([self.index.reconstruct(int(i)) for i in ids]) if ids else np.zeros((0, self.dim), np.float32)

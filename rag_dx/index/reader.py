@@ -63,8 +63,12 @@ class LoadedIndex:
 
 
 def open_version(store: IndexStore, path: Path, *, encoder_name: str, encoder_fingerprint: str,
-                 verify: bool = True) -> LoadedIndex:
-    """Open one version directory, checking encoder, checksums, counts and dimension."""
+                 verify: bool = True, dense_device: str = "auto") -> LoadedIndex:
+    """Open one version directory, checking encoder, checksums, counts and dimension.
+
+    `dense_device` ("auto", "cpu", "cuda"; ``settings.faiss.device``): where dense search runs
+    (:meth:`DenseIndex.on_device`); "auto" uses a GPU when faiss-gpu sees one.
+    """
     manifest = read_manifest(path)
     check_encoder(manifest, store.name, encoder_name, encoder_fingerprint)
     if verify:
@@ -75,6 +79,7 @@ def open_version(store: IndexStore, path: Path, *, encoder_name: str, encoder_fi
         docstore = DocStore(path / DOCSTORE_FILE)
     except (OSError, RuntimeError, ValueError) as exc:
         raise IndexCorruptError(f"index '{store.name}' version {path.name} cannot be read: {exc}") from None
+    dense = dense.on_device(dense_device)
     expected = manifest["counts"]["chunks"]
     if (dense.dim != manifest["dim"] or dense.ntotal != expected or len(sparse.row_ids) != expected
             or docstore.count() != expected):
@@ -87,14 +92,14 @@ def open_version(store: IndexStore, path: Path, *, encoder_name: str, encoder_fi
 
 def open_index(
     index_dir: Path, name: str, *, encoder_name: str, encoder_fingerprint: str, verify: bool = True,
-    fallback: bool = True,
+    fallback: bool = True, dense_device: str = "auto",
 ) -> LoadedIndex:
     """The serving version; if it fails verification, the newest older version that passes."""
     store = IndexStore(index_dir, name)
     try:
         path = store.current_dir()
         return open_version(store, path, encoder_name=encoder_name, encoder_fingerprint=encoder_fingerprint,
-                            verify=verify)
+                            verify=verify, dense_device=dense_device)
     except IndexCorruptError as exc:
         if not fallback:
             raise
@@ -104,7 +109,7 @@ def open_index(
                 continue
             try:
                 loaded = open_version(store, candidate, encoder_name=encoder_name,
-                                      encoder_fingerprint=encoder_fingerprint, verify=verify)
+                                      encoder_fingerprint=encoder_fingerprint, verify=verify, dense_device=dense_device)
             except (IndexCorruptError, IndexMismatchError):
                 continue
             message = (f"index '{name}': serving version {current or '(none)'} failed verification ({exc}); answering "
@@ -119,9 +124,11 @@ class LiveIndex:
     """Follows an index's CURRENT pointer; `snapshot()` is cheap (one stat) when nothing changed."""
 
     def __init__(self, index_dir: Path, name: str, *, encoder_name: str, encoder_fingerprint: str,
-                 version: str | None = None) -> None:
-        """`version` pins one version (e.g. to evaluate it before switching); None follows CURRENT."""
+                 version: str | None = None, dense_device: str = "auto") -> None:
+        """`version` pins one version (e.g. to evaluate it before switching); None follows CURRENT.
+        `dense_device`: where dense search runs (``settings.faiss.device``; see `open_version`)."""
         self.store = IndexStore(index_dir, name)
+        self.dense_device = dense_device
         self._encoder = (encoder_name, encoder_fingerprint)
         self._pinned = version
         self._lock = threading.Lock()
@@ -145,7 +152,8 @@ class LiveIndex:
         if self._pinned is not None:
             if self._loaded is None:
                 self._loaded = open_version(self.store, self.store.version_dir(self._pinned),
-                                            encoder_name=self._encoder[0], encoder_fingerprint=self._encoder[1])
+                                            encoder_name=self._encoder[0], encoder_fingerprint=self._encoder[1],
+                                            dense_device=self.dense_device)
             return self._loaded
         stamp = self._pointer_stamp()
         loaded = self._loaded
@@ -155,7 +163,7 @@ class LiveIndex:
             if self._loaded is not None and stamp == self._stamp:
                 return self._loaded
             fresh = open_index(self.store.root.parent, self.store.name, encoder_name=self._encoder[0],
-                               encoder_fingerprint=self._encoder[1])
+                               encoder_fingerprint=self._encoder[1], dense_device=self.dense_device)
             # Readers holding the previous snapshot finish on it; it is freed when they drop it.
             self._loaded, self._stamp = fresh, stamp
             return fresh
