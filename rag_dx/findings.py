@@ -469,13 +469,17 @@ class FindingExtractor:
     def strip_negated(self, text: str) -> str:
         """The text without the sentences' negated parts, so a denied finding is never a query term.
 
-        Removes each absent finding's mention and the negation cue before it ("no fever",
-        "denies chest pain"), then tidies punctuation. Other text is kept verbatim.
+        Removes (1) each absent finding's mention with the negation cue before it ("no fever",
+        "denies chest pain") and (2) the whole scope of a clause-initial negation cue ("No
+        bladder discomfort or passage of gases.", "Absent: no ..."; up to the sentence end or a
+        "but" / "however" / "reports" ...), so denied words the ontology does not know are not
+        query terms either; then tidies punctuation. Other text is kept verbatim. Returns "" when
+        everything was denied.
         """
         findings = [f for f in self.extract(text) if f.assertion == "absent"]
-        if not findings:
+        cut: list[tuple[int, int]] = list(_negation_scopes(text))
+        if not findings and not cut:
             return text
-        cut: list[tuple[int, int]] = []
         for f in findings:
             start, end = f.span
             # extend left over the cue ("no", "denies", "negative for", "absent:") up to a boundary
@@ -498,8 +502,39 @@ class FindingExtractor:
         cleaned = re.sub(r"\s*,\s*([.;:]|$)", r"\1", cleaned)
         cleaned = re.sub(r"\b(no|denies|without|absent)\s*([.;:]|$)", r"\2", cleaned, flags=re.IGNORECASE)
         cleaned = re.sub(r"([.;:])\s*([.;:])+", r"\1", cleaned)
+        cleaned = re.sub(r"(^|[.;:]\s*)(but|however|although|yet)\s+", r"\1", cleaned, flags=re.IGNORECASE)
         cleaned = re.sub(r"\s{2,}", " ", cleaned).strip(" ,;:").lstrip(". ")
         return cleaned
+
+
+# Clause-initial negation cues whose scope strip_negated removes whole ("not", "can't" and
+# "without" are left to the finding-level NegEx pass: in patient text they rarely open a denial).
+_NEG_CUE = re.compile(
+    r"(?i)(?:^|(?<=[.;:,(\n])|(?<=[.;:,(]\s))\s*(?:absent\s*:\s*)?"
+    r"((?:(?:the )?patient |pt |he |she |i )?(?:no|denies|denied|deny)|negative for|free of|never had|"
+    r"not having|there is no|there are no)\b"
+)
+_SCOPE_END = re.compile(
+    r"(?i)[.;!?\n]|\b(but|however|although|though|except|apart from|yet|reports?|reported|complains?|"
+    r"presents?|endorses|admits)\b"
+)
+_CONJ_END = {"but", "however", "although", "though", "yet"}
+
+
+def _negation_scopes(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each clause-initial negation and its scope."""
+    out = []
+    for m in _NEG_CUE.finditer(text):
+        start = m.start(1)
+        prefix = text[max(0, start - 10):start].lower()
+        if "absent" in prefix:
+            start = text.lower().rfind("absent", 0, start)
+        end_m = _SCOPE_END.search(text, m.end(1))
+        end = end_m.start() if end_m else len(text)
+        if end_m and (end_m.group(1) or "").lower() in _CONJ_END:
+            end = end_m.end()  # "denies headache but reports nausea" -> "reports nausea"
+        out.append((start, end))
+    return out
 
 
 def finding_match(case_findings: Sequence[Finding], evidence_findings: Sequence[Finding]) -> FindingMatch:

@@ -106,3 +106,11 @@ def test_finding_serialization_and_overlap() -> None:
     assert finding_overlap(case, ev[:1]) == pytest.approx(1 / 3)
     assert finding_overlap([], ev) == 0.0
     assert finding_overlap(case, ev[:1], idf=lambda c: 2.0 if c == "A" else 1.0) == pytest.approx(2 / 4)
+
+
+def test_strip_negated_removes_unknown_denied_words_too(fx: FindingExtractor) -> None:
+    assert fx.strip_negated("I have a rash. No bladder discomfort or continuous feel of urine.") == "I have a rash."
+    assert fx.strip_negated("Itchy skin. Absent: no internal itching, no passage of gases.") == "Itchy skin."
+    assert fx.strip_negated("The patient denies headache but reports nausea.") == "reports nausea."
+    assert fx.strip_negated("Sore throat, no cough, but runny nose.") == "Sore throat, runny nose."
+    assert fx.strip_negated("I can't stop coughing.") == "I can't stop coughing."
