@@ -143,8 +143,9 @@ class Assistant:
             if retriever is None:
                 raise RagDxError("this assistant has no index; build one with `rag-dx index build`")
             practice = self._practice(retriever) if mode == "full" else None
+            query = self._query_text(text)
             result = retriever.search_channels(
-                text, self.encoder.encode([text])[0],
+                query, self.encoder.encode([query])[0],
                 k=max(ds.max_candidates * 3, self.settings.retrieval.k_evidence * 2),
                 exclude_doc_ids=exclude_doc_ids, k_dense=100 if practice is not None else None)
             hits = self._keep_evidence(result.hits)
@@ -204,6 +205,14 @@ class Assistant:
                             abstain_reason=reason, versions=self.versions_for(retriever),
                             warnings=list(retriever.index.warnings) if retriever else [],
                             timings_ms={k: round(v, 1) for k, v in timings.items()}, ranking=ranking)
+
+    def _query_text(self, text: str) -> str:
+        """What the retriever reads of the case: without its denied findings, when so configured."""
+        if not self.settings.diagnosis.negation_aware:
+            return text
+        from rag_dx.practice.negation import query_text
+
+        return query_text(text)
 
     def _keep_evidence(self, wide: list[Hit]) -> list[Hit]:
         """Widen the evidence past k_evidence until it names enough distinct diagnoses for a differential."""

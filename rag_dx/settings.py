@@ -59,6 +59,9 @@ class DiagnosisSettings(BaseModel):
     prompt_evidence: int = Field(4, ge=0, description="passages included in the generator prompt")
     practice_model: bool = Field(
         True, description="train the practice model (classifier + ranker) into every index version built")
+    negation_aware: bool = Field(
+        True, description="retrieve and classify on the case without its denied findings ('no fever' is not a "
+        "query term); the practice model is trained the same way")
     ranker: bool = Field(
         True, description="rank with the index version's learned practice ranker when it has one (else the "
         "similarity vote blended with the generator)")

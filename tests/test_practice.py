@@ -247,3 +247,25 @@ def test_diagnose_returns_conformal_sets(tmp_path, fake_encoder):
     sizes = [len(s.diagnoses) for s in d.prediction_sets]
     assert sizes == sorted(sizes)  # higher level, never a smaller set
     assert all(s.diagnoses == [x.diagnosis for x in d.differential[: len(s.diagnoses)]] for s in d.prediction_sets)
+
+
+@pytest.mark.slow
+def test_denied_findings_are_not_query_terms():
+    from rag_dx.practice.negation import classifier_text, query_text
+
+    text = "Burning when I pee and going often. No fever, denies back pain."
+    q = query_text(text)
+    assert "fever" not in q.lower() and "back pain" not in q.lower() and "burning" in q.lower()
+    c = classifier_text(text)
+    assert "absent_fever" in c and "burning" in c.lower()
+    assert query_text("No fever.") == "No fever."  # everything denied: the original, not an empty query
+
+
+@pytest.mark.slow
+def test_appended_denials_do_not_move_the_ranker(tmp_path, fake_encoder):
+    assistant, version = _assistant(tmp_path, fake_encoder, 8)
+    assert json.loads((version / "practice" / "practice.json").read_text())["negation_aware"] is True
+    base = assistant.diagnose("patient has itchy dry rash skin patches")
+    denied = assistant.diagnose("patient has itchy dry rash skin patches. No fever, no cough, no headache, "
+                                "no nausea, no vomiting.")
+    assert denied.differential[0].diagnosis == base.differential[0].diagnosis == "eczema"

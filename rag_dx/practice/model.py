@@ -48,6 +48,8 @@ class PracticeModel:
     vote_temperature: float = 0.05
     #: Conformal (APS) threshold per coverage level ("0.9" -> cumulative probability); see conformal.py.
     conformal: dict[str, float] = field(default_factory=dict)
+    #: Trained on negation-aware text (rag_dx.practice.negation): serving must read cases the same way.
+    negation_aware: bool = False
 
     @property
     def active(self) -> bool:
@@ -56,6 +58,10 @@ class PracticeModel:
     def classifier_probs(self, text: str) -> dict[str, float]:
         if self.classifier is None:
             return {}
+        if self.negation_aware:
+            from rag_dx.practice.negation import classifier_text
+
+            text = classifier_text(text)
         row = self.classifier.predict_proba([text])[0]
         return {candidate_key(c): float(p) for c, p in zip(self.classifier.classes, row)}
 
@@ -86,7 +92,7 @@ class PracticeModel:
             files += self.ranker.save(out)
         meta = {"status": self.status, "reason": self.reason, "names": self.names, "log_prior": self.log_prior,
                 "profile": self.profile.to_json(), "metrics": self.metrics,
-                "vote_temperature": self.vote_temperature,
+                "vote_temperature": self.vote_temperature, "negation_aware": self.negation_aware,
                 "conformal": {k: (v if math.isfinite(v) else None) for k, v in self.conformal.items()}}
         (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         files.append(META_FILE)
@@ -120,6 +126,7 @@ class PracticeModel:
                    log_prior={k: float(v) for k, v in meta["log_prior"].items()}, classifier=classifier,
                    ranker=ranker, profile=profile, metrics=dict(meta.get("metrics", {})),
                    vote_temperature=float(meta.get("vote_temperature", 0.05)),
+                   negation_aware=bool(meta.get("negation_aware", False)),
                    conformal={k: (math.inf if v is None else float(v)) for k, v in meta.get("conformal", {}).items()})
 
 

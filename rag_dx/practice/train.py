@@ -9,6 +9,7 @@ sits on the other side).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -60,7 +61,7 @@ def labeled_docs(chunks: Sequence[Chunk]) -> Docs:
     return Docs(ids=ids, texts=texts, labels=labels, groups=groups, chunk_rows=[order[d] for d in ids])
 
 
-def oof_probabilities(docs: Docs, features: TextFeatures, X: Any, *, n_folds: int = 3,
+def oof_probabilities(docs: Docs, texts: Sequence[str], features: TextFeatures, X: Any, *, n_folds: int = 3,
                       seed: int = 0) -> tuple[list[dict[str, float]], list[TextClassifier]]:
     """Out-of-fold classifier probabilities per report (keyed by candidate key), and the fold models.
 
@@ -80,7 +81,7 @@ def oof_probabilities(docs: Docs, features: TextFeatures, X: Any, *, n_folds: in
         clf = TextClassifier.fit_features(features, X[train], labels, seed=seed)
         models.append(clf)
         keys = [candidate_key(c) for c in clf.classes]
-        for i, row in zip(test, clf.predict_proba([docs.texts[i] for i in test])):
+        for i, row in zip(test, clf.predict_proba([texts[i] for i in test])):
             out[i] = dict(zip(keys, map(float, row)))
     return out, models
 
@@ -127,6 +128,7 @@ def train_practice(
     max_queries: int = 4000,
     seed: int = 0,
     drop: Sequence[str] = (),
+    negation_aware: bool = True,
 ) -> PracticeModel:
     """The practice model for one index version (see the module docstring for leakage control)."""
     t0 = time.perf_counter()
@@ -143,14 +145,22 @@ def train_practice(
             reason=(f"{len(docs.ids)} labeled reports for {len(counts)} diagnoses: fewer than "
                     f"{MIN_REPORTS_PER_LABEL} per diagnosis or {MIN_LABELED_REPORTS} in all, so the "
                     "similarity vote ranks candidates"))
-    features = TextFeatures.fit(docs.texts)
-    X_text = features.transform(docs.texts)
-    oof, fold_models = oof_probabilities(docs, features, X_text, seed=seed)
+    if negation_aware:  # the classifier and BM25 read what serving will read of a case
+        from rag_dx.practice.negation import classifier_texts, query_text
+
+        clf_texts = classifier_texts(docs.texts)
+        query_texts = [query_text(t) for t in docs.texts]
+    else:
+        clf_texts, query_texts = list(docs.texts), list(docs.texts)
+    features = TextFeatures.fit(clf_texts)
+    X_text = features.transform(clf_texts)
+    oof, fold_models = oof_probabilities(docs, clf_texts, features, X_text, seed=seed)
     # Serving uses the fold models averaged, not one refit on everything: the ranker learned how far
     # to trust out-of-fold probabilities, and the average behaves like them (a refit on all reports
     # is sharper than anything the ranker saw, which made small practices overconfident).
     classifier = TextClassifier.average(fold_models) if fold_models else \
         TextClassifier.fit_features(features, X_text, docs.labels, seed=seed)
+    docs = dataclasses.replace(docs, texts=query_texts)
     rng = np.random.default_rng(seed)
     queries = np.arange(len(docs.ids))
     if len(queries) > max_queries:
@@ -183,7 +193,7 @@ def train_practice(
     return PracticeModel(status="ranker", reason="learned ranker over retrieval, classifier and prior signals",
                          names=names, log_prior=log_prior, classifier=classifier, ranker=ranker,
                          profile=SimilarityProfile.from_similarities(best), metrics=metrics,
-                         vote_temperature=vote_temperature, conformal=conformal)
+                         vote_temperature=vote_temperature, conformal=conformal, negation_aware=negation_aware)
 
 
 def conformal_thresholds(cross: NDArray[np.float64], y: NDArray[np.int64], qid: NDArray[np.int64],
