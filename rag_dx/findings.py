@@ -21,8 +21,9 @@ How:
   :data:`FAMILY_TRIGGERS`) for the others. Precedence: family > absent > historical > possible >
   present. (medspaCy's ConText was the first choice; its 1.3.1 sdist does not build from PyPI.)
 
-Nothing is loaded at import. :class:`FindingExtractor` builds its tables on first use (about
-2-4 s) and is then read-only, so one instance can be shared by threads. Module-level helpers use
+Nothing is loaded at import. :class:`FindingExtractor` builds its tables on first use (5-10 s
+on a busy 2-core machine); one instance can be shared by threads (extraction holds a per-instance
+lock, because spaCy's tokenizer adds unseen words to its vocabulary). Module-level helpers use
 one lazily created default extractor.
 
 Example:
@@ -58,6 +59,9 @@ LAY_FINDINGS: Mapping[str, str] = {
     "burning micturition": "Dysuria", "burning sensation when urinating": "Dysuria",
     "frequent urination": "Pollakisuria", "urinary frequency": "Pollakisuria",
     "urinating frequently": "Pollakisuria", "peeing often": "Pollakisuria",
+    "frequency of urination": "Pollakisuria", "urinating more often": "Pollakisuria",
+    "peeing more often": "Pollakisuria", "going to the bathroom a lot": "Pollakisuria",
+    "need to pee": "Urinary urgency", "urge to urinate": "Urinary urgency",
     "urgency": "Urinary urgency", "urinary urgency": "Urinary urgency",
     "blood in urine": "Hematuria", "blood in my urine": "Hematuria", "bloody urine": "Hematuria",
     "foul smelling urine": "Abnormal urinary odor", "foul smell of urine": "Abnormal urinary odor",
@@ -334,6 +338,7 @@ class FindingExtractor:
         self._obo = hpo_obo
         self._lay = dict(LAY_FINDINGS if lay_findings is None else lay_findings)
         self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
         self._state: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ construction (lazy)
@@ -439,8 +444,11 @@ class FindingExtractor:
         out: list[Finding] = []
         # One doc per sentence: NegEx scopes never cross a sentence, and negspacy's cost grows
         # with (boundaries x mentions) per doc, so long passages are cut first (same result).
-        for start, end in _segments(text):
-            out.extend(self._extract_segment(text[start:end], start, state))
+        # spaCy adds unseen words to its shared vocabulary while tokenizing: one caller at a time
+        # (a query takes well under a millisecond, so threads barely wait).
+        with self._run_lock:
+            for start, end in _segments(text):
+                out.extend(self._extract_segment(text[start:end], start, state))
         return out
 
     def _extract_segment(self, text: str, offset: int, state: dict[str, Any]) -> list[Finding]:

@@ -114,3 +114,12 @@ def test_strip_negated_removes_unknown_denied_words_too(fx: FindingExtractor) ->
     assert fx.strip_negated("The patient denies headache but reports nausea.") == "reports nausea."
     assert fx.strip_negated("Sore throat, no cough, but runny nose.") == "Sore throat, runny nose."
     assert fx.strip_negated("I can't stop coughing.") == "I can't stop coughing."
+
+
+def test_extractor_shared_by_threads(fx: FindingExtractor) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"No fever, denies chest pain, word{i} cough{i} xyz{i}. Has a cough." for i in range(200)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(fx.extract, texts))
+    assert all([f.assertion for f in r] == ["absent", "absent", "present"] for r in results)
