@@ -152,12 +152,14 @@ def make_splits(reports: list["Report"], patient_ids: Any, *, index: str | None,
     return splits, n_dup_groups
 
 
-def plan_systems(ablations: bool, index: str | None,
-                 compare: list[Variant]) -> tuple[list[str], list[tuple[Variant, str, str]]]:
+def plan_systems(ablations: bool, index: str | None, compare: list[Variant],
+                 skip_generator: bool = False) -> tuple[list[str], list[tuple[Variant, str, str]]]:
     """Systems to run (the baseline last among the configured ones) and each variant's (variant, system, mode)."""
     systems = list(SYSTEMS_ABLATION) if ablations else ["full"]
     if ablations and index is None:
         systems[systems.index("full") + 1:systems.index("full") + 1] = list(SIGNAL_ABLATIONS)
+    if ablations and skip_generator:
+        systems.remove("generator")
     if index is not None and BASELINE in systems:
         systems.remove(BASELINE)  # the baseline needs a train part
     if index is not None and any(v.encoder is not None for v in compare):
@@ -190,7 +192,8 @@ def cap_train(split: "Split", reports: Sequence["Report"], per_label: int, seed:
 
 def plan_eval(settings: "Settings", *, labeled: Path, index: str | None, holdout: float | None, cv: int | None,
               split_by: str | None, ablations: bool, text_col: str, label_col: str, id_col: str, seed: int,
-              guidelines: list[Path], compare: list[Variant], train_per_label: int | None = None) -> EvalPlan:
+              guidelines: list[Path], compare: list[Variant], train_per_label: int | None = None,
+              skip_generator: bool = False) -> EvalPlan:
     """Validate the options and decide cases, splits and systems (see :func:`eval.run.run_eval`)."""
     from rag_dx.ingest.loaders import load_guidelines
 
@@ -201,10 +204,10 @@ def plan_eval(settings: "Settings", *, labeled: Path, index: str | None, holdout
                                 seed=seed)
     if train_per_label is not None:
         splits = [cap_train(sp, reports, train_per_label, seed) for sp in splits]
-    systems, variant_systems = plan_systems(ablations, index, compare)
+    systems, variant_systems = plan_systems(ablations, index, compare, skip_generator)
     value = holdout if holdout is not None else cv if cv is not None else index
     args = {"index": index, "holdout": holdout, "cv": cv, "split_by": split_by, "ablations": ablations,
-            "train_per_label": train_per_label, "text_col": text_col, "label_col": label_col, "id_col": id_col,
+            "train_per_label": train_per_label, "skip_generator": skip_generator, "text_col": text_col, "label_col": label_col, "id_col": id_col,
             "guidelines": [Path(g).name for g in guidelines],
             "compare": [{"name": v.name, "encoder": v.encoder and Path(v.encoder).name,
                          "adapter": v.adapter and Path(v.adapter).name} for v in compare]}

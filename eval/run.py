@@ -61,6 +61,7 @@ def run_eval(
     vocabulary: "Vocabulary | None" = None,
     compare: Sequence[Variant] = (),
     train_per_label: int | None = None,
+    skip_generator: bool = False,
 ) -> dict[str, Any]:
     """Evaluate the assistant on a labeled file and write the report files to ``out``.
 
@@ -82,6 +83,7 @@ def run_eval(
         vocabulary: a loaded :class:`rag_dx.vocab.Vocabulary` (default: loaded here).
         train_per_label: keep at most this many train reports per diagnosis (seeded), to measure a
             low-data practice on the same test part.
+        skip_generator: leave the generator-only ablation out (it takes most of an ablation run's time).
 
     Returns:
         The content of ``metrics.json``.
@@ -93,7 +95,8 @@ def run_eval(
     started = time.time()
     plan = plan_eval(settings, labeled=Path(labeled), index=index, holdout=holdout, cv=cv, split_by=split_by,
                      ablations=ablations, text_col=text_col, label_col=label_col, id_col=id_col, seed=seed,
-                     guidelines=list(guidelines), compare=list(compare), train_per_label=train_per_label)
+                     guidelines=list(guidelines), compare=list(compare), train_per_label=train_per_label,
+                     skip_generator=skip_generator)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if vocabulary is None:

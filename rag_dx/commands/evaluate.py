@@ -27,6 +27,7 @@ def eval_command(
     id_col: IdCol = "report_id",
     seed: Annotated[int, typer.Option(help="Seed for splits, bootstrap and the baseline.")] = 0,
     train_per_label: Annotated[Optional[int], typer.Option(help="Keep at most this many train reports per diagnosis (a low-data practice; the test part is unchanged).")] = None,
+    skip_generator: Annotated[bool, typer.Option(help="With --ablations, leave out the generator-only system (the slowest).")] = False,
     index_dir: IndexDir = None,
     compare_encoder: Annotated[Optional[Path], typer.Option(help="Also evaluate this (fine-tuned) encoder on the same split, paired with the configured one.")] = None,
     compare_adapter: Annotated[Optional[Path], typer.Option(help="Also evaluate this LoRA adapter (with its calibration) on the same split.")] = None,
@@ -46,7 +47,8 @@ def eval_command(
         raise RagDxError("--write-cards needs --compare-encoder or --compare-adapter")
     result = run_eval(settings, labeled=labeled, out=out, index=index, holdout=holdout, cv=cv, split_by=split_by,
                       ablations=ablations, text_col=text_col, label_col=label_col, id_col=id_col, seed=seed,
-                      guidelines=guidelines, progress=progress(), compare=variants, train_per_label=train_per_label)
+                      guidelines=guidelines, progress=progress(), compare=variants, train_per_label=train_per_label,
+                      skip_generator=skip_generator)
     typer.echo(format_summary(result))
     if write_cards and variants:
         from finetune.cards import add_comparison_to_cards
