@@ -6,7 +6,8 @@ whole index build, against the de-identifier of an earlier commit and against no
         [--old-commit 5f6ae1f] [--n 200] [--seeds 0 1] [--build-reports 200]
 
 Prints and writes counts and timings only (never a value). Timings are medians of `--repeats`
-runs; the machine is shared, so read ratios, not absolute seconds. Not a test (no assertions):
+runs, the variants interleaved (A B C A B C) so a shared machine's load hits each alike; read
+ratios, not absolute seconds. Not a test (no assertions):
 the numbers go to docs/privacy.md.
 """
 
@@ -73,13 +74,15 @@ def mtsamples(n: int) -> list[str]:
         return [r["transcription"] for r, _ in zip((r for r in rows if r.get("transcription")), range(n))]
 
 
-def timed(fn, repeats: int) -> float:
-    times = []
+def interleaved(fns: dict, repeats: int) -> dict[str, float]:
+    """Median seconds per label, the labels run in turn `repeats` times (A B C A B C ...)."""
+    times: dict[str, list[float]] = {label: [] for label in fns}
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for label, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - t)
+    return {label: statistics.median(ts) for label, ts in times.items()}
 
 
 def main() -> None:
@@ -91,13 +94,14 @@ def main() -> None:
     ap.add_argument("--notes", type=int, default=300, help="MTSamples notes timed for de-id throughput")
     ap.add_argument("--build-reports", type=int, default=0, help="MTSamples reports for a timed index build (0: skip)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--skip-synthetic", action="store_true", help="timings only")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     out: dict = {"synthetic": {}, "timing": {}}
     ours = Deidentifier.load()
-    plain = presidio_default_finder()
-    for seed in args.seeds:
+    plain = None if args.skip_synthetic else presidio_default_finder()
+    for seed in [] if args.skip_synthetic else args.seeds:
         items = [(r.text, r.phi, r.clinical) for r in generate(args.n, seed=seed)]
         for label, finder in (("rag-dx", ours.find_many), ("presidio-default", plain)):
             score = score_texts(items, finder)
@@ -120,7 +124,10 @@ def main() -> None:
                 "notes": len(notes), "by_type": dict(sorted(Counter(k for f in found for k in f).items())),
                 "notes_changed": sum(bool(f) for f in found)}
             deid.redact_many(notes[:5])  # warm-up
-            sec = timed(lambda d=deid: d.redact_many(notes), args.repeats)
+        # interleaved (A B A B ...) so that the load of a shared machine hits every variant alike
+        runs = interleaved({label: (lambda d=deid: d.redact_many(notes)) for label, deid in finders.items()},
+                           args.repeats)
+        for label, sec in runs.items():
             out["timing"][f"redact_many {label}"] = {"notes": len(notes), "chars": chars, "seconds": round(sec, 3),
                                                     "notes_per_s": round(len(notes) / sec, 1)}
             print(f"redact_many {label}: {len(notes)} notes in {sec:.2f} s ({len(notes) / sec:.1f} notes/s)")
@@ -145,12 +152,17 @@ def time_builds(texts: list[str], ours, finders: dict, repeats: int) -> dict:
     encoder = SentenceEncoder.load(None)
     result = {}
     with tempfile.TemporaryDirectory() as tmp:
+        fns = {}
         for label, deid in {"no de-id": PassThroughDeid(), **finders}.items():
             settings = Settings(index_dir=Path(tmp) / label.replace(" ", "_").replace("(", "").replace(")", ""))
-            sec = timed(lambda d=deid, s=settings: build_index(s, "bench", reports, [], encoder=encoder, deidentifier=d),
-                        repeats)
+            fns[label] = (lambda d=deid, s=settings:
+                          build_index(s, "bench", reports, [], encoder=encoder, deidentifier=d))
+        for label, sec in interleaved(fns, repeats).items():
             result[label] = {"reports": len(reports), "seconds": round(sec, 2), "reports_per_s": round(len(reports) / sec, 2)}
             print(f"build_index {label}: {len(reports)} reports in {sec:.1f} s")
+    base = result["no de-id"]["seconds"]
+    for label in result:
+        result[label]["vs_no_deid"] = round(result[label]["seconds"] / base, 3)
     return result
 
 

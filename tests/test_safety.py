@@ -79,6 +79,35 @@ def test_no_structured_identifier_reaches_the_index_and_names_are_caught(tmp_pat
     assert sum("headache" in t.lower() for t in texts) >= 6
 
 
+
+@pytest.mark.slow
+def test_no_safe_harbor_identifier_reaches_any_index_file_or_bm25_token(tmp_path, fake_encoder, deidentifier, caplog):
+    """Issue 14: 44% of identifiers reached docstore.sqlite and the BM25 vocabulary. Every injected
+    identifier of tests/phi_synth.py is looked for in every file of the built index (raw bytes,
+    and digits-only for numbers), in the docstore rows and in the logs."""
+    from tests.phi_synth import generate
+
+    synth = generate(60, seed=11)
+    reports = [Report(report_id=r.report_id, text=r.text, diagnosis="Migraine") for r in synth]
+    caplog.set_level(logging.DEBUG)
+    path = build_index(Settings(index_dir=tmp_path / "idx"), "phi", reports, [], encoder=fake_encoder,
+                       deidentifier=deidentifier)
+    blobs = [p.read_bytes().decode("utf-8", errors="ignore") for p in path.parent.parent.rglob("*") if p.is_file()]
+    texts = [r[0] for r in sqlite3.connect(path / "docstore.sqlite").execute("SELECT text FROM chunks")]
+    haystack = "\n".join([*blobs, *texts, caplog.text])
+    digits_haystack = re.sub(r"\D", "", haystack)
+    leaked: dict[str, int] = {}
+    total = 0
+    for r in synth:
+        for category, s, e in r.phi:
+            value = r.text[s:e]
+            digits = re.sub(r"\D", "", value)
+            total += 1
+            if (len(value) >= 4 and value in haystack) or (len(digits) >= 7 and digits in digits_haystack):
+                leaked[category] = leaked.get(category, 0) + 1
+    assert total > 300 and not leaked, f"identifiers found in the index, by category: {leaked}"
+
+
 CANARY = "CANARY-7f3a91"
 POISON = Guideline(
     doc_id="gl-poison",

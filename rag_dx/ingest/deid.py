@@ -1,10 +1,13 @@
 """De-identification of report text before it is embedded, indexed or shown as evidence.
 
 Built on presidio (analyzer + anonymizer) with spaCy's small English model for person names and
-our own pattern recognizers for everything with a shape (phone, e-mail, SSN, MRN, calendar
-dates, street addresses). Each finding is replaced by a typed placeholder (`<PERSON>`,
-`<PHONE>`, `<EMAIL>`, `<SSN>`, `<MRN>`, `<DATE>`, `<ADDRESS>`), so the text stays readable for
-retrieval and for the clinician.
+our own pattern recognizers (`rag_dx.ingest.recognizers`, one table per entity type) for every
+HIPAA Safe Harbor identifier that occurs in text: names, geography below a state, dates but the
+year, ages over 89, phone/fax, e-mail, SSN, medical record, health plan and account numbers,
+licence numbers, vehicle and device identifiers, URLs, IP addresses, payment cards and other
+identifying numbers, plus facility names. Each finding is replaced by a typed placeholder
+(`<PERSON>`, `<DATE>`, `<MRN>`, ... see `ENTITY_TYPES`), so the text stays readable for
+retrieval and for the clinician. docs/privacy.md has the measured recall per category.
 
 Design choices, and why:
 
@@ -19,6 +22,9 @@ Design choices, and why:
   "Foley", "DIAGNOSIS"). PERSON spans holding a word from a small clinical deny-list are
   dropped, and a single-word PERSON counts only after a title ("Mr.", "Dr.") or "my name is";
   two or more capitalized words ("John Smith") always count.
+* Overlapping findings merge into one span (their union), and a second pass redacts every
+  occurrence of each found value in the document (and each part of a found name standing alone,
+  "Okafor was seen"), then every occurrence of a found 7+ digit number across the batch.
 * Nothing here logs text. Presidio's decision-process tracing stays off.
 """
 
