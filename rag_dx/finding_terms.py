@@ -1,0 +1,140 @@
+"""Term tables for :mod:`rag_dx.findings`: lay phrasings of findings and assertion triggers.
+
+Data, written for rag-dx and documented where each table is defined; kept apart from the
+extraction code so the tables can grow without the module doing so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# Lay phrasings -> HPO preferred name (resolved to an id when the extractor loads; a test checks
+# every target exists). Written for rag-dx from how patients and symptom-list datasets phrase
+# common findings; HPO's own layperson synonyms are used as well.
+LAY_FINDINGS: Mapping[str, str] = {
+    "burning on urination": "Dysuria", "burning urination": "Dysuria",
+    "burning when urinating": "Dysuria", "burning when i urinate": "Dysuria",
+    "burning when i pee": "Dysuria", "pain when urinating": "Dysuria", "painful urination": "Dysuria",
+    "burning micturition": "Dysuria", "burning sensation when urinating": "Dysuria",
+    "frequent urination": "Pollakisuria", "urinary frequency": "Pollakisuria",
+    "urinating frequently": "Pollakisuria", "peeing often": "Pollakisuria",
+    "frequency of urination": "Pollakisuria", "urinating more often": "Pollakisuria",
+    "peeing more often": "Pollakisuria", "going to the bathroom a lot": "Pollakisuria",
+    "need to pee": "Urinary urgency", "urge to urinate": "Urinary urgency",
+    "urgency": "Urinary urgency", "urinary urgency": "Urinary urgency",
+    "blood in urine": "Hematuria", "blood in my urine": "Hematuria", "bloody urine": "Hematuria",
+    "foul smelling urine": "Abnormal urinary odor", "foul smell of urine": "Abnormal urinary odor",
+    "cloudy urine": "Cloudy urine",
+    "runny nose": "Rhinorrhea", "running nose": "Rhinorrhea", "nasal discharge": "Rhinorrhea",
+    "stuffy nose": "Nasal congestion", "blocked nose": "Nasal congestion",
+    "congestion": "Nasal congestion", "nasal congestion": "Nasal congestion",
+    "sneezing": "Sneeze", "continuous sneezing": "Sneeze", "sneeze": "Sneeze",
+    "sore throat": "Pharyngalgia", "throat irritation": "Pharyngalgia", "scratchy throat": "Pharyngalgia",
+    "throwing up": "Vomiting", "threw up": "Vomiting", "vomited": "Vomiting", "vomit": "Vomiting",
+    "feeling sick": "Nausea", "nauseous": "Nausea", "nauseated": "Nausea",
+    "stomach ache": "Abdominal pain", "stomachache": "Abdominal pain", "tummy ache": "Abdominal pain",
+    "belly pain": "Abdominal pain", "stomach pain": "Abdominal pain", "abdominal pain": "Abdominal pain",
+    "lower abdominal pain": "Abdominal pain", "pain in my stomach": "Abdominal pain",
+    "high temperature": "Fever", "high fever": "Fever", "mild fever": "Fever", "febrile": "Fever",
+    "temperature": "Fever", "feverish": "Fever", "fevers": "Fever",
+    "shortness of breath": "Dyspnea", "short of breath": "Dyspnea", "breathlessness": "Dyspnea",
+    "difficulty breathing": "Dyspnea", "trouble breathing": "Dyspnea", "hard to breathe": "Dyspnea",
+    "out of breath": "Dyspnea", "breathless": "Dyspnea",
+    "tired": "Fatigue", "tiredness": "Fatigue", "exhausted": "Fatigue", "exhaustion": "Fatigue",
+    "lethargy": "Lethargy", "weakness": "Asthenia", "feeling weak": "Asthenia",
+    "itching": "Pruritus", "itchy": "Pruritus", "itchiness": "Pruritus",
+    "rash": "Skin rash", "skin rash": "Skin rash", "rashes": "Skin rash", "red spots": "Skin rash",
+    "joint pain": "Arthralgia", "joint pains": "Arthralgia", "pain in my joints": "Arthralgia",
+    "muscle pain": "Myalgia", "muscle aches": "Myalgia", "body aches": "Myalgia", "body ache": "Myalgia",
+    "chills": "Chills", "shivering": "Chills", "shivers": "Chills",
+    "night sweats": "Night sweats", "sweating": "Hyperhidrosis", "sweats": "Hyperhidrosis",
+    "loss of appetite": "Anorexia", "no appetite": "Anorexia", "poor appetite": "Anorexia",
+    "weight loss": "Weight loss", "losing weight": "Weight loss", "lost weight": "Weight loss",
+    "weight gain": "Increased body weight", "gaining weight": "Increased body weight",
+    "yellow skin": "Jaundice", "yellowing of the skin": "Jaundice", "yellow eyes": "Jaundice",
+    "yellowish skin": "Jaundice", "yellowing of eyes": "Jaundice", "yellowish eyes": "Jaundice",
+    "flank pain": "Flank pain", "back pain": "Back pain", "lower back pain": "Low back pain",
+    "chest pain": "Chest pain", "chest tightness": "Chest tightness", "tight chest": "Chest tightness",
+    "heart racing": "Palpitations", "racing heart": "Palpitations", "palpitations": "Palpitations",
+    "dizzy": "Vertigo", "dizziness": "Vertigo", "lightheaded": "Vertigo",
+    "light headed": "Vertigo", "spinning": "Vertigo",
+    "headache": "Headache", "headaches": "Headache", "head ache": "Headache",
+    "cough": "Cough", "coughing": "Cough", "dry cough": "Nonproductive cough",
+    "coughing up phlegm": "Productive cough", "phlegm": "Productive cough", "mucus": "Productive cough",
+    "diarrhoea": "Diarrhea", "loose stools": "Diarrhea", "watery stools": "Diarrhea",
+    "constipated": "Constipation", "bloating": "Abdominal distention", "bloated": "Abdominal distention",
+    "heartburn": "Gastroesophageal reflux", "acid reflux": "Gastroesophageal reflux", "indigestion": "Dyspepsia",
+    "acidity": "Gastroesophageal reflux", "swollen lymph nodes": "Lymphadenopathy", "swollen glands": "Lymphadenopathy",
+    "swelling": "Edema", "swollen legs": "Edema", "swollen ankles": "Edema",
+    "blurred vision": "Blurred vision", "blurry vision": "Blurred vision",
+    "red eyes": "Conjunctival hyperemia", "red eye": "Conjunctival hyperemia",
+    "watery eyes": "Epiphora", "itchy eyes": "Ocular pruritus",
+    "ear pain": "Ear pain", "earache": "Ear pain",
+    "stiff neck": "Stiff neck", "neck stiffness": "Stiff neck", "neck pain": "Neck pain",
+    "excessive thirst": "Polydipsia", "very thirsty": "Polydipsia", "thirsty": "Polydipsia",
+    "polyuria": "Polyuria", "peeing a lot": "Polyuria", "excessive hunger": "Polyphagia",
+    "blisters": "Blistering by anatomical location", "pus filled pimples": "Pustule",
+    "pimples": "Acne", "blackheads": "Comedonal acne",
+    "hives": "Urticaria", "wheezing": "Wheezing", "wheeze": "Wheezing",
+    "nosebleed": "Epistaxis", "nose bleed": "Epistaxis",
+    "can't sleep": "Insomnia", "trouble sleeping": "Insomnia",
+    "anxious": "Anxiety", "depressed": "Depression", "confused": "Confusion", "confusion": "Confusion",
+    "fainted": "Syncope", "fainting": "Syncope", "passed out": "Syncope",
+    "numbness": "Hypoesthesia", "tingling": "Paresthesia", "pins and needles": "Paresthesia",
+    "loss of balance": "Unsteady gait", "unsteady": "Unsteady gait",
+    "swollen joints": "Joint swelling", "joint swelling": "Joint swelling",
+    "stiff joints": "Joint stiffness", "joint stiffness": "Joint stiffness",
+    "weakness in limbs": "Limb muscle weakness", "muscle weakness": "Muscle weakness",
+    "high blood pressure": "Hypertension", "diabetes": "Diabetes mellitus", "low blood pressure": "Hypotension",
+    "bruising": "Bruising susceptibility", "bleeding gums": "Gingival bleeding",
+    "mouth ulcers": "Oral ulcer", "ulcers on tongue": "Oral ulcer", "sores in mouth": "Oral ulcer",
+    "hair loss": "Alopecia", "dark urine": "Dark urine", "pale stools": "Acholic stools",
+}
+
+# NegEx-style trigger sets for the non-negation assertion classes (ConText categories).
+POSSIBLE_TRIGGERS: Mapping[str, list[str]] = {
+    "preceding": ["possible", "possibly", "probable", "probably", "suspected", "suspect", "suspicion of",
+                  "concern for", "concerning for", "questionable", "question of", "may have", "might have",
+                  "could be", "could have", "rule out", "r/o", "evaluate for", "consider", "versus", "vs",
+                  "differential", "maybe", "not sure if"],
+    "following": ["is possible", "is suspected", "suspected", "cannot be excluded", "not excluded",
+                  "can not be ruled out", "is likely", "?"],
+}
+HISTORICAL_TRIGGERS: Mapping[str, list[str]] = {
+    "preceding": ["history of", "hx of", "h/o", "past medical history", "pmh", "previous", "previously",
+                  "status post", "s/p", "childhood", "had a history", "remote history of", "in the past had"],
+    "following": ["years ago", "as a child", "previously", "last year", "resolved", "months ago",
+                  "in childhood"],
+}
+FAMILY_TRIGGERS: Mapping[str, list[str]] = {
+    "preceding": ["family history of", "family history", "fhx", "fh of", "mother", "father", "mom", "dad",
+                  "sister", "brother", "sibling", "siblings", "parents", "grandmother", "grandfather",
+                  "aunt", "uncle", "cousin", "family member", "family members", "relatives"],
+    "following": ["in the family", "runs in the family", "runs in my family", "in his family",
+                  "in her family", "in my family"],
+}
+# Words that end a trigger's scope in addition to negspacy's clinical terminations.
+EXTRA_TERMINATIONS: list[str] = [
+    "reports", "reported", "complains", "complaining", "presents", "presenting", "endorses", "admits",
+    "positive for", "has had", "but has", "and has", "patient has", "he has", "she has", "i have",
+    "i've", "i am having", "i'm having", "now has", "developed", "experiencing", "i feel", "feels",
+    "and now", "then", "so", "because", ";", "patient", "the patient", "he", "she", "i",
+    "and my", "and i", "also", "and there", "there is", "there's", "and it", "it is", "it's",
+    "due to", "because of", "thanks to", "lying",
+]
+# Patient-written text: these are not negations of the finding that follows.
+_NOT_NEGATIONS = {"cannot", "can't", "cant", "couldn't", "couldnt", "versus", "rule out", "r/o", "ro",
+                  "evaluate for", "rule him out", "rule her out", "rule patient out", "rule the patient out"}
+_EXTRA_NEGATIONS = ["absent", "denies any", "no history of", "not having", "haven't had", "havent had",
+                    "have not had", "hasn't had", "has not had", "not experiencing", "no signs of", "none"]
+_EXTRA_FOLLOWING_NEGATIONS = ["absent", "not present", "denied", "negative", "resolved"]
+
+_MIN_TERM_CHARS = 3
+_SPAN_KEY = "rag_dx_findings"
+# HPO synonyms that are ordinary words in case text and would match everywhere.
+_STOP_TERMS = frozenset({
+    "pain", "all", "other", "high", "low", "short", "tall", "death", "large", "small", "abnormal",
+    "mild", "severe", "acute", "chronic", "normal", "increased", "decreased", "fat", "cold", "hot",
+    "tired", "weak", "thin", "big", "long", "bad", "sick", "poor", "ill", "stress", "crying", "anger",
+    "irritability", "obesity", "overweight", "it", "one",
+})
