@@ -24,7 +24,8 @@ def format_differential(result) -> str:
     for ps in result.prediction_sets:
         if ps.level == 0.9:
             note = "" if ps.guaranteed else "  (no coverage guarantee for this case)"
-            lines.append(f"90% set: {', '.join(ps.diagnoses)}{note}")
+            names = ", ".join(ps.diagnoses) or "none (no candidate is probable enough on its own for this level)"
+            lines.append(f"90% set: {names}{note}")
     if result.ranking:
         lines.append(f"ranked by: {result.ranking}")
     lines.append("")
