@@ -87,6 +87,9 @@ class CardScore:
     contradiction: float
     matched: tuple[str, ...]
     against: tuple[str, ...]
+    #: share of the card's own findings (IDF x section weight) that the case has present: low for
+    #: long pages that mention everything, so rank all cards with it, not with coverage alone
+    precision: float = 0.0
 
 
 @dataclass
@@ -199,12 +202,15 @@ class CardIndex:
         contradiction = (
             sum(self.idf(fid) * card.findings[fid] for fid in against) / a_total if a_total else 0.0
         )
+        card_total = sum(self.idf(fid) * w for fid, w in card.findings.items())
+        precision = (sum(self.idf(fid) * card.findings[fid] for fid in matched) / card_total) if card_total else 0.0
         return CardScore(
             score=coverage - penalty * contradiction,
             coverage=coverage,
             contradiction=contradiction,
             matched=tuple(present[fid].lower() for fid in matched),
             against=tuple("no " + absent[fid].lower() for fid in against),
+            precision=precision,
         )
 
     def rank(

@@ -62,6 +62,8 @@ def test_scores_reward_coverage_and_penalize_denied_findings(cards: CardIndex) -
     cyst = cards.score("icd:N30", c)
     pyelo = cards.score("icd:N12", c)
     assert cyst.coverage == pytest.approx(1.0) and cyst.contradiction == 0.0 and cyst.against == ()
+    assert cyst.precision == pytest.approx(1.0)  # its only finding is the case's
+    assert 0 < pyelo.precision < 1
     assert pyelo.coverage == pytest.approx(1.0) and pyelo.contradiction == pytest.approx(1.0)
     assert pyelo.against == ("no fever", "no flank pain") and pyelo.matched == ("dysuria",)
     ranked = cards.rank(c)
