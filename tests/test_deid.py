@@ -182,6 +182,12 @@ SAFE_HARBOR_CASES: list[tuple[str, str, list[str]]] = [
      ["11/02", "14th", "5/6", "'19"]),
     ("city after street", "Lives at 900 N Michigan Ave #1200 Chicago IL; located at 1 Infinite Loop, Cupertino.",
      ["Michigan", "Chicago", "Infinite", "Cupertino"]),
+    ("surname alone", "Eberhardt presented with chest pain. The patient, Okafor, is stable. Haddad's daughter called. "
+                      "Contact: Linda (sister).", ["Eberhardt", "Okafor", "Haddad", "Linda"]),
+    ("names beyond ASCII and with particles", "Name: José Álvarez. Mr. Müller and Ms. de la Cruz; Mr. van der Berg.",
+     ["José", "Álvarez", "Müller", "Cruz", "Berg"]),
+    ("more shapes", "in his 90s; (555)1234567; apartment 12; seen at St. Luke's; on 14/03; March of 2023.",
+     ["90s", "1234567", "apartment 12", "Luke", "14/03", "March of"]),
     ("facility", "Transferred from Mercy General Hospital to St. Mary's Medical Center; rehab at Hillcrest "
                  "Rehabilitation Center; seen at Riverside Family Clinic.",
      ["Mercy", "Mary's", "Hillcrest", "Riverside"]),

@@ -155,7 +155,9 @@ DATE_ROWS: list[Row] = [
     # 03/2023
     ("numeric month/year", r"(?<![\d/.-])(?:0?[1-9]|1[0-2])/" + _YEAR4 + r"(?![\d/])", 0.6),
     # "on 3/14", "DOB 3/14": month/day without a year only after a date word (7/10 pain stays)
-    ("context month/day", _DATE_CONTEXT_BEFORE + r"(?P<v>(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12]\d|3[01]))(?![\d/.-]?\d)", 0.6),
+    ("context month/day", _DATE_CONTEXT_BEFORE + r"(?P<v>(?:0?[1-9]|[12]\d|3[01])[/-](?:0?[1-9]|[12]\d|3[01]))(?![\d/.-]?\d)", 0.6),
+    ("context abbreviated month day", _DATE_CONTEXT_BEFORE + r"(?P<v>" + MONTH_ABBR + r"\s*" + _DAY_NUM + r")\b", 0.6),
+    ("month of year", r"\b" + MONTH + r"\s+of\s+" + _YEAR4 + r"\b", 0.7),
     # holidays name a day: "Christmas Eve 2019", "on Thanksgiving"
     ("holiday", r"\b(?:Christmas(?:\s+(?:Eve|Day))?|New\s+Year'?s(?:\s+(?:Eve|Day))?|Thanksgiving(?:\s+Day)?|Easter(?:\s+Sunday)?|"
      r"Halloween|Independence\s+Day|Fourth\s+of\s+July|Memorial\s+Day|Labor\s+Day|Valentine'?s\s+Day|Mother'?s\s+Day|"
@@ -185,6 +187,8 @@ AGE_ROWS: list[Row] = [
     # ninety-four years old, one hundred and two year-old
     ("age words", r"(?i:\b(?P<v>(?:ninety|one\s+hundred(?:\s+and)?(?:\s+(?:one|two|three|four|five|six|seven|eight|nine|ten|"
      r"eleven|twelve))?)(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?)(?=[\s-]+(?:years?|yrs?|y/?o)\b))", 0.85),
+    # "in his 90s", "in her late nineties"
+    ("age decade", r"(?i:\bin\s+(?:his|her|their|the)\s+(?:late\s+|early\s+|mid[- ]?)?)(?P<v>(?:9|1[0-2])0['’]?s|nineties)\b", 0.85),
     # "97M", "97 F" (sex after age, a common note shorthand)
     ("age sex", r"(?<![\w.,/])(?P<v>" + _OLD + r")\s?(?:M|F|yo[MF])\b(?!\w)", 0.6),
 ]
@@ -201,6 +205,7 @@ PHONE_ROWS: list[Row] = [
         0.7,
     ),
     ("+1 phone", r"\+1\s?\d{10}(?!\d)", 0.7),
+    ("area code then 7 digits", r"(?<![\w+])\(\d{3}\)\s?\d{7}(?!\d)", 0.7),
     # bare 10 digits (a phone, an NPI, an account: all identifiers)
     ("bare 10 digits", r"(?<![\w.,/-])\d{10}(?![\w,]|\.\d)", 0.6),
     # international: +44 20 7946 0958, +91 98765 43210, +33 1 23 45 67 89
@@ -345,6 +350,7 @@ ADDRESS_ROWS: list[Row] = [
     ("po box", r"(?i:\b(?:p\.?\s?o\.?\s?box|post\s+office\s+box|p\.?o\.?b\.?|pob|box)\s*#?\s*\d{1,6}\b)", 0.85),
     # Apt 4B, Apartment 12, Suite 300, Unit 7, #12B
     ("unit", r"\b(?:Apt|APT|Apartment|APARTMENT|Suite|SUITE|Ste|STE|Unit|UNIT|Rm|Flat|Bldg|Trlr)\.?\s*#?\s*(?:\d+[A-Za-z]?|[A-Z]\d*)\b", 0.7),
+    ("unit lower case", r"\b(?:apt|apartment|suite)\.?\s*#?\s*\d+[A-Za-z]?\b", 0.6),
     ("hash unit", r"(?<![\w#])#\d{1,4}[A-Z]\b", 0.6),
     # City, ST 12345 / City, State / City ST 12345
     ("city state", r"\b(?P<v>" + _CITY + r"),\s*" + _STATE + r"\b", 0.75),
@@ -394,7 +400,7 @@ FACILITY_ROWS: list[Row] = [
      r"(?:\s+[A-Z][a-z]+){0,2}\b", 0.7),
     ("after movement verb", r"(?i:\b(?:transferred|transported|admitted|discharged|referred|sent|taken|airlifted|flown)\s+(?:to|from)"
      r"|\b(?:seen|treated|followed|hospitali[sz]ed|evaluated|admitted)\s+at)\s+(?:the\s+)?"
-     r"(?P<v>[A-Z][a-z]+(?:['’]s)?(?:\s+[A-Z][a-z]+(?:['’]s)?){0,3})\b", 0.5),
+     r"(?P<v>(?:(?:St|Mt|Ste)\.\s+)?[A-Z][a-z]+(?:['’]s)?(?:\s+[A-Z][a-z]+(?:['’]s)?){0,3})\b", 0.5),
     ("hospital of", r"\b(?:Hospital|Clinic|Infirmary|University)\s+of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2}\b", 0.7),
 ]
 # First words that make a "facility" match a generic department, not a name ("Cardiology Clinic"
@@ -427,16 +433,17 @@ def is_facility_value(value: str) -> bool:
 # Names: titles, relatives, labels, credentials. spaCy's NER adds untitled full names.
 # ---------------------------------------------------------------------------------------------
 
-_NAME_WORD = r"(?:[A-Z][a-z]+(?:['’-][A-Za-z][a-z]+)*|[A-Z]['’][A-Z][a-z]+|Mc[A-Z][a-z]+|Mac[A-Z][a-z]+)"
-_NAME_WORD_UP = r"(?:[A-Z]['’][A-Z]{2,}(?:-[A-Z]+)*|[A-Z]{2,}(?:['’-][A-Z]+)*)"
+_NAME_WORD = r"(?:\p{Lu}\p{Ll}+(?:['’-]\p{L}\p{Ll}+)*|\p{Lu}['’]\p{Lu}\p{Ll}+|Mc\p{Lu}\p{Ll}+|Mac\p{Lu}\p{Ll}+)"
+_NAME_WORD_UP = r"(?:\p{Lu}['’]\p{Lu}{2,}(?:-\p{Lu}+)*|\p{Lu}{2,}(?:['’-]\p{Lu}+)*)"
+_PARTICLES = r"(?:(?:de|la|le|du|del|della|van|von|der|den|ter|ten|da|di|dos|das|bin|ibn|al|el|St\.?)\s+){0,3}"
 _INITIAL = r"(?:[A-Z]\.)"
 TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Rev|Sr|Sra|Mme|Mlle|Herr|Frau|MR|MRS|MS|DR|Nurse|Sister|Father|Doctor|Professor)"
 PERSON_AFTER_TITLE_ROWS: list[Row] = [
     # Ms. Eberhardt, Dr. Mary O'Neil, MR. FITZGERALD, Dr. J. Smith
     (
         "titled",
-        r"(?<![\w])" + TITLES + r"\.?\s+(?P<v>(?:" + _INITIAL + r"\s*){0,2}(?:" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+"
-        + _NAME_WORD + r"){0,2}|" + _NAME_WORD_UP + r"(?:\s+" + _NAME_WORD_UP + r")?))(?![\w])",
+        r"(?<![\w])" + TITLES + r"\.?\s+(?P<v>(?:" + _INITIAL + r" ?){0,2}(?:" + _PARTICLES + _NAME_WORD + r"(?:\s+" + _INITIAL
+        + r")?(?:\s+" + _PARTICLES + _NAME_WORD + r"){0,2}|" + _NAME_WORD_UP + r"(?:\s+" + _NAME_WORD_UP + r")?))(?![\w])",
         0.85,
     ),
     # her daughter Maria, wife Elena Petrov, son: James
@@ -457,7 +464,7 @@ PERSON_ROWS: list[Row] = [
         r"(?i:\b(?:(?:patient|pt|client|resident|member|insured|guarantor|subscriber)(?:'s)?\s+name|name|patient|pt|client|resident|"
         r"insured|guarantor|subscriber|signed\s+by|electronically\s+signed\s+by|dictated\s+by|transcribed\s+by|"
         r"attending|attending\s+physician|referring\s+physician|referred\s+by|pcp|provider|seen\s+by|"
-        r"examined\s+by|interpreter|contact\s+person|cc|obtained\s+from|history\s+from|spoke\s+(?:with|to)|"
+        r"examined\s+by|interpreter|contact\s+person|contact|cc|obtained\s+from|history\s+from|spoke\s+(?:with|to)|"
         r"discussed\s+with|accompanied\s+by|informant|used\s+for|translated\s+for|on\s+behalf\s+of|"
         r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.))(?:\s*:\s*|\s+)"
         r"(?P<v>(?:" + _NAME_WORD + r",\s+" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?"
@@ -465,6 +472,19 @@ PERSON_ROWS: list[Row] = [
         r"|" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+" + _NAME_WORD + r"){0,2}))(?![\w])",
         0.6,
     ),
+    # "The patient, Eberhardt, is stable"
+    ("appositive", r"(?i:\b(?:patient|pt|client|resident))\s*,\s*(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)\s*,", 0.6),
+    # "Linda (sister)", "Tom Baker (son)"
+    ("name then relation", r"\b(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)\s*\((?i:wife|husband|spouse|partner|son|"
+     r"daughter|mother|father|mom|dad|brother|sister|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
+     r"grandmother|grandfather|friend|neighbou?r|caregiver|guardian|patient|pt|self|roommate)\)", 0.7),
+    # "Eberhardt's daughter called"
+    ("possessive relative", r"\b(?P<v>" + _NAME_WORD + r")['’]s\s+(?i:wife|husband|spouse|partner|son|daughter|mother|father|"
+     r"brother|sister|children|kids|family|caregiver|guardian)\b", 0.6),
+    # "Eberhardt presented with chest pain": one name-shaped word then a verb only a person does
+    ("name before person verb", r"(?:^|(?<=[.!?;:]\s{1,3})|(?<=\n))(?P<v>" + _NAME_WORD + r")\s+(?:presents|presented|reports|reported|"
+     r"denies|denied|complains|complained|states|stated|endorses|endorsed|describes|described|admits|admitted\s+to|"
+     r"agrees|agreed|declines|declined|refuses|refused|verbalizes|verbalized)\b", 0.6),
     # "August Delacroix presents", "Maria K. Okafor was admitted": two name words then a clinical verb
     (
         "name before verb",
@@ -507,6 +527,9 @@ NAME_STOPWORDS = frozenset(
     monday tuesday wednesday thursday friday saturday sunday
     labs lab results result imaging study studies procedure procedures surgery operation consult consultation
     informed mr mrs ms miss mx dr doctor prof professor sr rev nurse
+    family parents parent mother father wife husband daughter son caregiver staff nursing radiology cardiology
+    pathology chart record report note ems paramedics police school teacher pharmacy ultrasound echo ct mri xray
+    everyone nobody someone it we you i one both neither either each all none who whom whose which
     """.split()
 )
 
