@@ -121,6 +121,8 @@ EXTRA_TERMINATIONS: list[str] = [
     "and now", "then", "so", "because", ";", "patient", "the patient", "he", "she", "i",
     "and my", "and i", "also", "and there", "there is", "there's", "and it", "it is", "it's",
     "due to", "because of", "thanks to", "lying",
+    # a determiner after "and" starts a new, asserted item: "no energy and a fever"
+    "and a", "and an", "and some", "and have", "and has", "and am", "and feel", "and now have",
 ]
 # Patient-written text: these are not negations of the finding that follows.
 _NOT_NEGATIONS = {"cannot", "can't", "cant", "couldn't", "couldnt", "versus", "rule out", "r/o", "ro",

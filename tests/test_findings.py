@@ -123,3 +123,8 @@ def test_extractor_shared_by_threads(fx: FindingExtractor) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(fx.extract, texts))
     assert all([f.assertion for f in r] == ["absent", "absent", "present"] for r in results)
+
+
+def test_and_a_starts_an_asserted_item(fx: FindingExtractor) -> None:
+    assert _by_name(fx.extract("I have no energy and a fever.")) == {"Fever": "present"}
+    assert _by_name(fx.extract("No fever and cough.")) == {"Fever": "absent", "Cough": "absent"}
