@@ -355,6 +355,27 @@ def test_an_update_that_changes_nothing_makes_no_version(base, fake_encoder):
     assert update_index(base, "fx", changed, encoder=fake_encoder, deidentifier=PassThroughDeid()).name == "v0002"
 
 
+def test_cli_update_with_an_unchanged_file_says_nothing_changed(base, tmp_path, fake_encoder, monkeypatch):
+    from typer.testing import CliRunner
+
+    import rag_dx.build
+    from rag_dx.cli import app
+    from tests.helpers import fixture_rows, write_reports_csv
+
+    monkeypatch.setattr(rag_dx.build, "_encoder", lambda settings, encoder: fake_encoder)
+    monkeypatch.setattr("rag_dx.ingest.deid.Deidentifier.load", classmethod(lambda cls, *a, **k: PassThroughDeid()))
+
+    same = write_reports_csv(tmp_path / "same.csv", fixture_rows())
+    header_only = write_reports_csv(tmp_path / "empty.csv", [])
+    where = ["--index-dir", str(base.index_dir)]
+    res = CliRunner().invoke(app, ["index", "build", "--name", "cli", "--reports", str(same), *where])
+    assert res.exit_code == 0, res.output
+    for path in (same, header_only):
+        res = CliRunner().invoke(app, ["index", "update", "--name", "cli", "--reports", str(path), *where])
+        assert res.exit_code == 0 and "nothing changed" in res.output, path.name
+    assert [p.name for p in IndexStore(base.index_dir, "cli").versions()] == ["v0001"]
+
+
 def test_delete_on_a_directory_says_so(base, tmp_path):
     from typer.testing import CliRunner
 

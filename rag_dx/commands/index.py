@@ -100,8 +100,15 @@ def index_update(
     if not reports and not guidelines and not delete_ids:
         raise RagDxError("nothing to do: give --reports, --guidelines or --delete")
     rep, gl, rejects = load_inputs(reports, guidelines, text_col, label_col, id_col, skip_invalid)
+    from rag_dx.index.store import IndexStore
+
+    before = IndexStore(settings.index_dir, name).current_version()
     path = update_index(settings, name, rep, delete_ids=delete_ids, guidelines=gl, progress=progress(),
                         sources=[str(p) for p in [*reports, *guidelines]], switch=gate is None)
+    if path.name == before:  # the update changed nothing: no version was made
+        typer.echo(f"nothing changed: index '{name}' stays at {before}")
+        report_rejects(rejects, path)
+        return
     report_version(name, path)
     if gate is not None:
         gate_and_switch(settings, name, path, gate, min_top1, text_col, label_col, id_col)
