@@ -188,6 +188,10 @@ SAFE_HARBOR_CASES: list[tuple[str, str, list[str]]] = [
      ["José", "Álvarez", "Müller", "Cruz", "Berg"]),
     ("more shapes", "in his 90s; (555)1234567; apartment 12; seen at St. Luke's; on 14/03; March of 2023.",
      ["90s", "1234567", "apartment 12", "Luke", "14/03", "March of"]),
+    ("labelled places", "Hospital: Saint Vincent. Facility: Green Valley. Employer: Acme Corp. Address: 17 Elm. "
+                        "ZIP/postal: 10001; 94110-1234.", ["Vincent", "Green Valley", "Acme", "17 Elm", "10001", "94110"]),
+    ("more labels", "Group: 12345. License plate 'XYZ 789'. A woman of 93, a centenarian.",
+     ["12345", "XYZ 789", "93", "centenarian"]),
     ("facility", "Transferred from Mercy General Hospital to St. Mary's Medical Center; rehab at Hillcrest "
                  "Rehabilitation Center; seen at Riverside Family Clinic.",
      ["Mercy", "Mary's", "Hillcrest", "Riverside"]),
@@ -212,6 +216,7 @@ CLINICAL_TEXTS = [
     "A 67-year-old woman, aged 45 at diagnosis, her 89 y/o father; a 12-year-old boy.",
     "The Foley catheter was removed. Skin was closed with Vicryl. Informed consent was obtained.",
     "Divided with Mayo scissors and Ochsner clamps; Lahey tenaculum. RR 20, admitted to Oncology.",
+    "An 8-French Foley; taken to the Post Anesthesia Care Unit; transferred to the Hospital. HOSPITALIZATIONS: none.",
 ]
 
 

@@ -34,7 +34,7 @@ def title_or_upper(words: Iterable[str]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 # between label and value: "#", ":", "no.", "number", "id", "is" in any mix (at most three)
-_SEP = r"(?i:(?:\s*(?:[#:=.]|no\b\.?|nos?\.|number\b|num\b\.?|nbr\b|id\b|is\b|was\b|of\b))*)\s*"
+_SEP = r"(?i:(?:\s*(?:[#:=.'\"\u201c\u2018]|no\b\.?|nos?\.|number\b|num\b\.?|nbr\b|id\b|is\b|was\b|of\b))*)\s*"
 # the value: an optional short letter group ("ABC 1234", "MR-123456"), then a token holding a
 # digit, then up to three more digit groups ("123 45 6789", "1234 5678").
 _VALUE = (
@@ -59,7 +59,7 @@ LABELS: dict[str, list[str]] = {
     ],
     "HEALTH_PLAN": [
         r"member(?:\s+(?:id|#|no|number))?", r"subscriber(?:\s+(?:id|#|no|number))?", r"policy(?:\s+(?:id|#|no|number))?",
-        r"group\s+(?:id|#|no|number)", r"insurance(?:\s+(?:id|#|no|number|policy))?", r"insured\s+id", r"medicare(?:\s+(?:id|#|no|number))?",
+        r"group\s+(?:id|#|no|number)", r"group(?=\s*[:#])", r"insurance(?:\s+(?:id|#|no|number|policy))?", r"insured\s+id", r"medicare(?:\s+(?:id|#|no|number))?",
         r"medicaid(?:\s+(?:id|#|no|number))?", r"mbi", r"hicn", r"health\s+plan(?:\s+(?:beneficiary|member))?(?:\s+(?:id|#|no|number))?",
         r"beneficiary(?:\s+(?:id|#|no|number))?", r"plan\s+(?:id|#|no|number)", r"coverage\s+(?:id|#|number)",
         r"(?:bcbs|aetna|cigna|humana|uhc|kaiser|tricare)(?:\s+(?:id|#|no|number))?",
@@ -189,6 +189,10 @@ AGE_ROWS: list[Row] = [
      r"eleven|twelve))?)(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?)(?=[\s-]+(?:years?|yrs?|y/?o)\b))", 0.85),
     # "in his 90s", "in her late nineties"
     ("age decade", r"(?i:\bin\s+(?:his|her|their|the)\s+(?:late\s+|early\s+|mid[- ]?)?)(?P<v>(?:9|1[0-2])0['’]?s|nineties)\b", 0.85),
+    # "a woman of 93", "centenarian"
+    ("person of age", r"(?i:\b(?:man|woman|male|female|lady|gentleman|patient|person|resident|widow|widower)\s+of\s+)"
+     r"(?P<v>" + _OLD + r")(?!\d|\.\d)", 0.8),
+    ("age word", r"(?i:\b(?:nonagenarian|centenarian|supercentenarian)s?\b)", 0.85),
     # "97M", "97 F" (sex after age, a common note shorthand)
     ("age sex", r"(?<![\w.,/])(?P<v>" + _OLD + r")\s?(?:M|F|yo[MF])\b(?!\w)", 0.6),
 ]
@@ -356,7 +360,10 @@ ADDRESS_ROWS: list[Row] = [
     ("city state", r"\b(?P<v>" + _CITY + r"),\s*" + _STATE + r"\b", 0.75),
     ("city state zip", r"\b(?P<v>" + _CITY + r")\s+" + _STATE + r"\s+" + _ZIP + r"\b", 0.75),
     ("state zip", r"\b" + _STATE + r"\.?,?\s+(?P<v>" + _ZIP + r")\b", 0.85),
-    ("labelled zip", r"(?i:\b(?:zip|zip\s*code|postal\s*code|postcode)\s*(?:#|:|is)?\s*)(?P<v>" + _ZIP + r")\b", 0.85),
+    ("labelled zip", r"(?i:\b(?:zip|postal|postcode)(?:[\s/]*(?:code|postal))?\s*(?:#|:|is)?\s*)(?P<v>" + _ZIP + r")\b", 0.85),
+    ("zip+4", r"(?<![\w-])\d{5}-\d{4}(?![\w-])", 0.5),
+    ("labelled address", r"(?i:\b(?:address|addr\.?|residence|residing\s+at|lives\s+at|home\s+address|mailing\s+address|"
+     r"street)\s*:?\s*)(?P<v>\d{1,6}[A-Za-z]?\s+[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*){0,4})", 0.7),
     # "lives in Fairview", "resident of Ann Arbor", "moved from Duluth", "transferred from Tacoma"
     ("city after verb", r"(?i:\b(?:lives|living|lived|resides|residing|resided|resident|moved|relocated|"
      r"native|born|raised|grew\s+up|originally|hometown|town|city|village|neighborhood|neighbourhood)"
@@ -401,6 +408,9 @@ FACILITY_ROWS: list[Row] = [
     ("after movement verb", r"(?i:\b(?:transferred|transported|admitted|discharged|referred|sent|taken|airlifted|flown)\s+(?:to|from)"
      r"|\b(?:seen|treated|followed|hospitali[sz]ed|evaluated|admitted)\s+at)\s+(?:the\s+)?"
      r"(?P<v>(?:(?:St|Mt|Ste)\.\s+)?[A-Z][a-z]+(?:['’]s)?(?:\s+[A-Z][a-z]+(?:['’]s)?){0,3})\b", 0.5),
+    ("labelled facility", r"(?i:\b(?:hospital|facility|clinic|institution|site|employer|school|workplace|nursing\s+home|"
+     r"practice|place\s+of\s+(?:work|employment)|works\s+at|employed\s+(?:at|by))\b\s*:?\s*)"
+     r"(?P<v>(?:(?:St|Mt|Ste)\.\s+)?\p{Lu}[\p{L}'’&-]*(?:[ \t]+(?:of\s+|the\s+|&\s+)?\p{Lu}[\p{L}'’&-]*){0,4})", 0.6),
     ("hospital of", r"\b(?:Hospital|Clinic|Infirmary|University)\s+of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2}\b", 0.7),
 ]
 # First words that make a "facility" match a generic department, not a name ("Cardiology Clinic"
@@ -418,7 +428,9 @@ DEPARTMENT_WORDS = frozenset(
     physical occupational speech skilled hospice home palliative critical step telemetry observation same day
     outpatient inpatient ambulatory short long term acute care nursing dialysis infusion endoscopy cath
     catheterization interventional vascular thoracic cardiac cardiothoracic plastic trauma burn transplant
-    pathology laboratory lab pharmacy his her the their our""".split()
+    pathology laboratory lab pharmacy his her the their our post anesthesia operative suite unit room hospitalist
+    service services department clinic theatre theater bay holding preoperative postoperative hospital center
+    centre""".split()
 )
 
 
@@ -530,6 +542,8 @@ NAME_STOPWORDS = frozenset(
     family parents parent mother father wife husband daughter son caregiver staff nursing radiology cardiology
     pathology chart record report note ems paramedics police school teacher pharmacy ultrasound echo ct mri xray
     everyone nobody someone it we you i one both neither either each all none who whom whose which
+    more once then after before next another second first third this that there these those some any most several
+    further additional again also however therefore although because since while when where during upon
     """.split()
 )
 
