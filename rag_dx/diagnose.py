@@ -261,7 +261,8 @@ class Assistant:
             pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight,
                                       vocabulary=self.vocabulary)
             ranked = merge_outside(ranked, pool, hits, temperature=ds.vote_temperature,
-                                   guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates)
+                                   guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates,
+                                   vocabulary=self.vocabulary)
         timings["score_ms"] = (time.perf_counter() - t1) * 1000
         evidence = [
             Evidence(id=h.id, kind=h.chunk.kind, title=h.chunk.title, text=h.chunk.text,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from rag_dx.candidates import Candidate, candidate_key, hit_weights
+from rag_dx.candidates import Candidate, candidate_key, concept_key, hit_weights
 from rag_dx.practice.features import Channels, Item
 from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
@@ -80,7 +81,7 @@ def ranked_differential(
 
 
 def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[Hit], *, temperature: float,
-                  guideline_weight: float, max_candidates: int) -> Ranked:
+                  guideline_weight: float, max_candidates: int, vocabulary: Any = None) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
@@ -92,9 +93,12 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     weights = hit_weights(hits, temperature, guideline_weight)
     total = float(sum(weights))
     g = float(sum(w for h, w in zip(hits, weights) if h.chunk.kind == "guideline")) / total if total > 0 else 0.0
-    known = {candidate_key(d.diagnosis) for d in ranked.differential}
-    topics = [c for c in pool.values()
-              if c.evidence and all(e.startswith("G:") for e in c.evidence)
+    # `pool` is keyed like concept_key (ICD-10-CM concept with a vocabulary, text otherwise), so a
+    # topic that is the same concept as a practice diagnosis ("UTI" / "Urinary tract infection") is not shown twice.
+    known = {concept_key(d.diagnosis, vocabulary) for d in ranked.differential}
+    known |= {candidate_key(d.diagnosis) for d in ranked.differential}
+    topics = [c for key, c in pool.items()
+              if c.evidence and all(e.startswith("G:") for e in c.evidence) and key not in known
               and not ({candidate_key(a) for a in (c.aliases or [c.name])} & known)]
     mass = float(sum(c.vote for c in topics))
     out = [d.model_copy(update={"probability": round(d.probability * (1.0 - g), 4)}) for d in ranked.differential]
