@@ -183,10 +183,11 @@ def comparison_markdown(metrics: Mapping[str, Any]) -> list[str]:
 def practice_markdown(metrics: Mapping[str, Any]) -> list[str]:
     """Each system against the TF-IDF + LR baseline, the conformal coverage, the ranker's weights."""
     lines: list[str] = []
-    vs = metrics.get("vs_baseline") or {}
+    vs = dict(metrics.get("vs_baseline") or {})
+    vs.update({f"{k} vs retrieval vote": v for k, v in (metrics.get("vs_vote") or {}).items()})
     if vs:
-        lines += ["## Against the TF-IDF + LR baseline (same cases, paired)", "",
-                  "| system | top-1 delta | 95% CI | McNemar p | only baseline right | only system right |",
+        lines += ["## Against the TF-IDF + LR baseline and the retrieval vote (same cases, paired)", "",
+                  "| system | top-1 delta | 95% CI | McNemar p | only reference right | only system right |",
                   "|---|---|---|---|---|---|"]
         for name, d in vs.items():
             lines.append(f"| {name} | {_fmt(d.get('delta'))} | [{_fmt(d.get('ci_low'))}, {_fmt(d.get('ci_high'))}] | "

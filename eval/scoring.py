@@ -204,12 +204,13 @@ def comparisons(preds: Mapping[str, Sequence[CasePrediction]], results: Mapping[
 
 
 def versus_baseline(preds: Mapping[str, Sequence[CasePrediction]], systems: Sequence[str], vocab: "Vocabulary",
-                    seed: int) -> dict[str, Any]:
-    """Each system against the TF-IDF + LR baseline on the same cases: top-1 delta, bootstrap CI, McNemar p."""
-    base = np.array([top1_correct(p, vocab) for p in preds[BASELINE]], dtype=float)
+                    seed: int, reference: str = BASELINE) -> dict[str, Any]:
+    """Each system against `reference` (the TF-IDF + LR baseline, or the retrieval vote) on the same
+    cases: top-1 delta (system - reference), bootstrap CI, McNemar p."""
+    base = np.array([top1_correct(p, vocab) for p in preds[reference]], dtype=float)
     out: dict[str, Any] = {}
     for system in systems:
-        if system == BASELINE or len(preds[system]) != len(base):
+        if system == reference or len(preds[system]) != len(base):
             continue
         hits = np.array([top1_correct(p, vocab) for p in preds[system]], dtype=float)
         out[system] = M.paired_difference(base, hits, seed=seed)
@@ -277,6 +278,8 @@ def build_metrics(plan: EvalPlan, runs: Runs, results: Mapping[str, dict[str, An
     }
     if BASELINE in plan.systems:
         metrics["vs_baseline"] = versus_baseline(runs.preds, plan.systems, vocab, plan.seed)
+    if "retrieval" in plan.systems and "full" in plan.systems:  # today's vote, the system the ranker replaces
+        metrics["vs_vote"] = versus_baseline(runs.preds, ["full"], vocab, plan.seed, reference="retrieval")
     if runs.ranker:
         metrics["ranker"] = runs.ranker
     if plan.variant_systems:

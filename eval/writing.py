@@ -139,6 +139,9 @@ def format_summary(metrics: Mapping[str, Any]) -> str:
     for name, d in (metrics.get("vs_baseline") or {}).items():
         lines.append(f"  {name:<22} vs tfidf_logreg: top1 {d['delta']:+.3f} "
                      f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] McNemar p={f(d.get('mcnemar_p'))}")
+    for name, d in (metrics.get("vs_vote") or {}).items():
+        lines.append(f"  {name:<22} vs retrieval vote: top1 {d['delta']:+.3f} "
+                     f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] McNemar p={f(d.get('mcnemar_p'))}")
     for level, c in (metrics.get("conformal") or {}).items():
         lines.append(f"  conformal {level}: coverage {f(c['coverage'])}, mean set size {c['mean_size']:.2f} (n={c['n']})")
     if metrics.get("unmatched_gold_labels"):
