@@ -231,8 +231,11 @@ def test_every_index_derived_string_is_escaped_in_every_rendering(evil):
     from rag_dx.schemas import Diagnosis, Differential, Evidence, Versions
     from ui.render import chat_summary, differential_html, message_html, rationale_sentences, versions_markdown
 
+    from rag_dx.schemas import PredictionSet
+
     result = Differential(
         differential=[Diagnosis(diagnosis=evil, icd10=evil, probability=0.6, evidence=[f"R:{evil}#0", "G:1#0"])],
+        prediction_sets=[PredictionSet(level=0.9, diagnoses=[evil], guaranteed=False)], ranking=evil,
         evidence=[Evidence(id=f"R:{evil}#0", kind="report", title=evil, text=evil, label=evil, source=evil,
                            date=evil, score=0.1, url="javascript:alert(1)"),
                   Evidence(id="G:1#0", kind="guideline", title=evil, text=evil, score=0.1, url=f"https://x.org/{evil}")],
@@ -367,3 +370,24 @@ def test_real_models_answer_through_the_app(tmp_path, encoder, generator, deiden
     assert "Smith" not in answer.state.case_text and "<PERSON>" in answer.state.case_text
     assert json.loads(answer.state.output_json)["versions"]["generator"].startswith("bundled:SmolLM2")
     assert verify(tmp_path / "audit.jsonl").records == 1
+
+
+def test_the_panel_and_chat_show_the_90_percent_set_and_the_ranking():
+    from rag_dx.schemas import Diagnosis, Differential, PredictionSet, Versions
+    from ui.render import chat_summary, differential_html
+
+    def answer(sets, guaranteed=True):
+        return Differential(
+            differential=[Diagnosis(diagnosis="Gout", probability=0.7, evidence=["R:1#0"]),
+                          Diagnosis(diagnosis="Cellulitis", probability=0.2, evidence=["R:2#0"])],
+            evidence=[], abstained=False, versions=Versions(package="0"), ranking="learned ranker",
+            prediction_sets=[PredictionSet(level=0.8, diagnoses=["Gout"]),
+                             PredictionSet(level=0.9, diagnoses=sets, guaranteed=guaranteed)])
+
+    html = differential_html(answer(["Gout", "Cellulitis"]))
+    assert "90% set:</b> Gout, Cellulitis" in html and "Ranked by: learned ranker" in html
+    assert "no coverage guarantee" not in html
+    assert "90% set: Gout, Cellulitis" in chat_summary(answer(["Gout", "Cellulitis"]))
+    outside = answer(["Gout"], guaranteed=False)
+    assert "no coverage guarantee" in differential_html(outside) and "no coverage guarantee" in chat_summary(outside)
+    assert "none (no candidate is probable enough" in differential_html(answer([]))

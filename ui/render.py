@@ -122,7 +122,26 @@ def differential_html(result: Differential) -> str:
         )
     evidence = ('<h4 class="rdx-h">Evidence behind each diagnosis <span class="rdx-meta">(click to expand the cited '
                 "passages)</span></h4>" + "".join(groups)) if groups else ""
-    return f'<div class="rdx-answer" id="rdx-answer">{abstain_html(result)}{table}{evidence}</div>'
+    return (f'<div class="rdx-answer" id="rdx-answer">{abstain_html(result)}{table}{prediction_set_html(result)}'
+            f'{evidence}</div>')
+
+
+def prediction_set_html(result: Differential, level: float = 0.9) -> str:
+    """The conformal set at `level` ("90% set: A, B") and how the candidates were ranked."""
+    parts = []
+    for ps in result.prediction_sets:
+        if abs(ps.level - level) > 1e-9:
+            continue
+        names = ", ".join(_e(d) for d in ps.diagnoses) or "none (no candidate is probable enough on its own)"
+        note = ("" if ps.guaranteed else
+                ' <span class="rdx-meta">(no coverage guarantee: this case is unlike the reports it was '
+                "calibrated on)</span>")
+        parts.append(f'<p class="rdx-set" id="rdx-set"><b>{int(round(100 * ps.level))}% set:</b> {names}{note}'
+                     f'<br><span class="rdx-meta">The right diagnosis is in this set for about '
+                     f'{int(round(100 * ps.level))}% of the practice\'s past cases like this one.</span></p>')
+    if result.ranking:
+        parts.append(f'<p class="rdx-meta" id="rdx-ranking">Ranked by: {_e(result.ranking)}</p>')
+    return "".join(parts)
 
 
 def empty_panel_html() -> str:
@@ -150,6 +169,10 @@ def chat_summary(result: Differential, *, top: int = 3) -> str:
         lines.append(f"{rank}\\. {md_escape(dx.diagnosis)}{code}: {md_escape(_pct(dx.probability))}")
     if len(result.differential) > top:
         lines.append(f"… and {len(result.differential) - top} more.")
+    for ps in result.prediction_sets:
+        if abs(ps.level - 0.9) < 1e-9:
+            names = ", ".join(md_escape(d) for d in ps.diagnoses) or "none"
+            lines.append(f"90% set: {names}" + ("" if ps.guaranteed else " (no coverage guarantee for this case)"))
     return "\n".join(lines)
 
 
