@@ -357,7 +357,7 @@ def build_assistant(
         encoder = load_encoder(settings)
     name = index_name or settings.index_name
     live = LiveIndex(settings.index_dir, name, encoder_name=encoder.name, encoder_fingerprint=encoder.fingerprint,
-                     version=version)
+                     version=version, dense_device=settings.faiss.device)
     if generator is None and load_generator:
         from rag_dx.generate import load_generator as _load_generator
 
