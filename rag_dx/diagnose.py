@@ -158,31 +158,37 @@ class Assistant:
                                       vocabulary=self.vocabulary)
         timings.setdefault("retrieve_ms", (time.perf_counter() - t0) * 1000)
 
+        t1 = time.perf_counter()
+        differential = self._vote_differential(text, pool, hits, mode)
+        timings["score_ms"] = (time.perf_counter() - t1) * 1000
+        abstained, reason = self._abstain(differential, hits, mode)
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return Differential(differential=differential, evidence=[_evidence(h) for h in hits], abstained=abstained,
+                            abstain_reason=reason, versions=self.versions_for(retriever),
+                            warnings=list(retriever.index.warnings) if retriever else [],
+                            timings_ms={k: round(v, 1) for k, v in timings.items()}, ranking=ranking)
+
+    def _vote_differential(self, text: str, pool: dict[str, Candidate], hits: list[Hit], mode: Mode) -> list[Diagnosis]:
+        """The similarity vote, blended with the generator's scores unless mode is "retrieval"."""
+        ds = self.settings.diagnosis
         ranked = sorted(pool.values(), key=lambda c: -c.vote)[: ds.max_candidates]
         names = [c.name for c in ranked]
         votes = np.array([c.vote for c in ranked], dtype=np.float64)
         p_vote = votes / votes.sum() if votes.sum() > 0 else np.full(len(ranked), 1.0 / max(len(ranked), 1))
-
         gen_scores = None
-        t1 = time.perf_counter()
+        probs = p_vote
         if mode != "retrieval" and self.generator is not None and ranked:
             prompt_hits = hits[: ds.prompt_evidence] if mode == "full" else []
             # With generator_pmi, subtract what the model thinks of each name with no case at all, so a
             # name that is merely common or short does not win on its prior (domain-conditional PMI).
             gen_scores = generator_scores(self.generator, text, prompt_hits, names, evidence_chars=ds.evidence_chars,
                                           prior=self._prior_scores if ds.generator_pmi else None)
-            p_gen = softmax(gen_scores, ds.temperature)
             w = 1.0 if mode == "generator" else ds.generator_weight
-            probs = w * p_gen + (1.0 - w) * p_vote
+            probs = w * softmax(gen_scores, ds.temperature) + (1.0 - w) * p_vote
             if mode == "full" and self.calibration_temperature != 1.0:
                 # fitted on exactly these blended probabilities; the ranking does not change
                 probs = apply_temperature(probs, self.calibration_temperature)
-        else:
-            probs = p_vote
-        timings["score_ms"] = (time.perf_counter() - t1) * 1000
-
-        order = np.argsort(-probs, kind="stable")
-        differential = [
+        return [
             Diagnosis(
                 diagnosis=ranked[i].name,
                 icd10=self._icd10(ranked[i]),
@@ -191,20 +197,8 @@ class Assistant:
                 retrieval_vote=round(float(p_vote[i]), 4) if mode != "generator" else None,
                 evidence=ranked[i].evidence,
             )
-            for i in order
+            for i in np.argsort(-probs, kind="stable")
         ]
-        evidence = [
-            Evidence(id=h.id, kind=h.chunk.kind, title=h.chunk.title, text=h.chunk.text,
-                     score=round(h.score, 5), label=h.chunk.label, source=h.chunk.source,
-                     url=h.chunk.url, date=h.chunk.date)
-            for h in hits
-        ]
-        abstained, reason = self._abstain(differential, hits, mode)
-        timings["total_ms"] = (time.perf_counter() - t0) * 1000
-        return Differential(differential=differential, evidence=evidence, abstained=abstained,
-                            abstain_reason=reason, versions=self.versions_for(retriever),
-                            warnings=list(retriever.index.warnings) if retriever else [],
-                            timings_ms={k: round(v, 1) for k, v in timings.items()}, ranking=ranking)
 
     def _query_text(self, text: str) -> str:
         """What the retriever reads of the case: without its denied findings, when so configured."""
@@ -264,12 +258,7 @@ class Assistant:
                                    guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates,
                                    vocabulary=self.vocabulary)
         timings["score_ms"] = (time.perf_counter() - t1) * 1000
-        evidence = [
-            Evidence(id=h.id, kind=h.chunk.kind, title=h.chunk.title, text=h.chunk.text,
-                     score=round(h.score, 5), label=h.chunk.label, source=h.chunk.source,
-                     url=h.chunk.url, date=h.chunk.date)
-            for h in ranked.evidence
-        ]
+        evidence = [_evidence(h) for h in ranked.evidence]
         abstained, reason = self._abstain(ranked.differential, ranked.evidence, "full")
         if outside is not None:
             abstained, reason = True, outside
@@ -313,6 +302,13 @@ class Assistant:
 
             iterator = tqdm(texts, desc=f"diagnose ({mode})", unit="case")
         return [self.diagnose(t, mode=mode, candidates=candidates) for t in iterator]
+
+
+def _evidence(hit: Hit) -> Evidence:
+    """What the user sees of a hit: enough to check the citation."""
+    c = hit.chunk
+    return Evidence(id=hit.id, kind=c.kind, title=c.title, text=c.text, score=round(hit.score, 5), label=c.label,
+                    source=c.source, url=c.url, date=c.date)
 
 
 def _practice_of(retriever: Retriever) -> "PracticeModel | None":
