@@ -256,7 +256,7 @@ class Assistant:
                                       vocabulary=self.vocabulary)
             ranked = merge_outside(ranked, pool, hits, temperature=ds.vote_temperature,
                                    guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates,
-                                   vocabulary=self.vocabulary)
+                                   vocabulary=self.vocabulary, vote_weight=ds.outside_vote_weight)
         timings["score_ms"] = (time.perf_counter() - t1) * 1000
         evidence = [_evidence(h) for h in ranked.evidence]
         abstained, reason = self._abstain(ranked.differential, ranked.evidence, "full")

@@ -68,6 +68,9 @@ class DiagnosisSettings(BaseModel):
     outside_quantile: float = Field(
         0.02, ge=0, le=1, description="abstain as outside the practice when the case's best report similarity is "
         "below this fraction of past reports' nearest-neighbour similarities (0 = never)")
+    outside_vote_weight: float = Field(
+        0.5, ge=0, le=1, description="for a case outside the practice, how much the similarity vote counts beside "
+        "the learned ranker (whose classifier is fitted to the practice's own writing)")
     adapter_calibration: bool = Field(
         True, description="apply the temperature (and scoring) stored with a LoRA adapter in rag_dx_calibration.json"
     )

@@ -81,7 +81,8 @@ def ranked_differential(
 
 
 def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[Hit], *, temperature: float,
-                  guideline_weight: float, max_candidates: int, vocabulary: Any = None) -> Ranked:
+                  guideline_weight: float, max_candidates: int, vocabulary: Any = None,
+                  vote_weight: float = 0.0) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
@@ -89,7 +90,13 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     proportion to how much of the retrieved evidence (by similarity weight) is guidelines. An
     index without guidelines keeps the ranker's order; one whose evidence for this case is mostly
     guidelines lets their topics lead.
+
+    `vote_weight` also mixes the similarity vote into the practice's diagnoses: the ranker learned
+    to trust the text classifier on the practice's own writing, which transfers poorly to a case
+    written another way, while the embedding vote transfers better (measured on the cross-style
+    dev protocol, docs/results/protocols.md).
     """
+    ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
     weights = hit_weights(hits, temperature, guideline_weight)
     total = float(sum(weights))
     g = float(sum(w for h, w in zip(hits, weights) if h.chunk.kind == "guideline")) / total if total > 0 else 0.0
@@ -107,6 +114,33 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
                           probability=round(g * c.vote / mass, 4), evidence=list(c.evidence)) for c in topics]
     out.sort(key=lambda d: -d.probability)
     return Ranked(differential=out[:max_candidates], evidence=ranked.evidence)
+
+
+def _blend_vote(ranked: Ranked, pool: Mapping[str, Candidate], weight: float) -> Ranked:
+    """(1 - weight) x the ranker + weight x the vote share among candidates carried by retrieved reports."""
+    reports = [c for c in pool.values() if any(e.startswith("R:") for e in c.evidence)]
+    mass = float(sum(c.vote for c in reports))
+    if mass <= 0:
+        return ranked
+    share: dict[str, float] = {}
+    by_key: dict[str, Candidate] = {}
+    for c in reports:
+        for name in {c.name, *(c.aliases or [])}:
+            share.setdefault(candidate_key(name), c.vote / mass)
+            by_key.setdefault(candidate_key(name), c)
+    seen: set[int] = set()
+    out = []
+    for d in ranked.differential:
+        c = by_key.get(candidate_key(d.diagnosis))
+        if c is not None:
+            seen.add(id(c))
+        p = (1.0 - weight) * d.probability + weight * (c.vote / mass if c is not None else 0.0)
+        out.append(d.model_copy(update={"probability": round(p, 4)}))
+    out += [Diagnosis(diagnosis=c.name, icd10=c.concept or (max(c.icd10, key=c.icd10.get) if c.icd10 else None),
+                      probability=round(weight * c.vote / mass, 4), evidence=list(c.evidence))
+            for c in reports if id(c) not in seen]
+    out.sort(key=lambda d: -d.probability)
+    return Ranked(differential=out, evidence=ranked.evidence)
 
 
 def prediction_sets(practice: PracticeModel, differential: Sequence[Diagnosis], *, outside: bool) -> list[PredictionSet]:
