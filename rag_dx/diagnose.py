@@ -243,6 +243,25 @@ class Assistant:
                 f"their nearest neighbour. The list below mixes the practice's diagnoses with guideline topics; "
                 f"treat it as reading suggestions, not a differential.")
 
+    def _novel(self, practice: "PracticeModel", result: SearchResult, differential: list[Diagnosis]) -> str | None:
+        """Why the top diagnosis may be a stand-in for one the practice never recorded, or None.
+
+        The case is in the practice's style (it passed `_outside`), but its nearest report of the top
+        diagnosis is less similar than nearly all of that diagnosis's reports are to each other.
+        """
+        if not differential:
+            return None
+        top = differential[0].diagnosis
+        profile = practice.label_profiles.get(candidate_key(top))
+        sims = [h.dense_score for h in result.dense if h.chunk.kind == "report" and h.chunk.label
+                and candidate_key(h.chunk.label) == candidate_key(top) and h.dense_score is not None]
+        cut = self.settings.diagnosis.outside_quantile
+        if profile is None or not sims or (rank := profile.rank(max(sims))) is None or rank >= cut:
+            return None
+        return (f"this case may be a diagnosis the practice has not recorded: its most similar past report of "
+                f"{top} (cosine {max(sims):.2f}) is less similar than {100 * (1 - rank):.0f}% of the practice's "
+                f"{top} reports are to each other. Treat the list below as reading suggestions, not a differential.")
+
     def _ranked(self, text: str, practice: "PracticeModel", result: SearchResult, hits: list[Hit],
                 retriever: Retriever, timings: dict[str, float], t0: float) -> Differential:
         ds = self.settings.diagnosis
@@ -250,7 +269,7 @@ class Assistant:
         ranked = ranked_differential(
             practice, text, result, hits, k_dense=self.settings.retrieval.k_dense,
             max_candidates=ds.max_candidates, icd10=lambda key, cites: self._icd10_of(key, cites))
-        outside = self._outside(practice, result)
+        outside = self._outside(practice, result) or self._novel(practice, result, ranked.differential)
         if outside is not None:
             pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight,
                                       vocabulary=self.vocabulary)

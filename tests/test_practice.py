@@ -269,3 +269,34 @@ def test_appended_denials_do_not_move_the_ranker(tmp_path, fake_encoder):
     denied = assistant.diagnose("patient has itchy dry rash skin patches. No fever, no cough, no headache, "
                                 "no nausea, no vomiting.")
     assert denied.differential[0].diagnosis == base.differential[0].diagnosis == "eczema"
+
+
+def test_a_case_far_from_its_top_diagnosis_reports_is_flagged_as_possibly_unrecorded():
+    from types import SimpleNamespace
+
+    from rag_dx.diagnose import Assistant
+    from rag_dx.practice.model import PracticeModel
+    from rag_dx.retrieve import SearchResult
+    from rag_dx.schemas import Diagnosis, Hit
+    from rag_dx.settings import Settings
+
+    practice = PracticeModel(status="ranker", reason="",
+                             label_profiles={"gout": SimilarityProfile.from_similarities(np.linspace(0.7, 0.9, 50))})
+    me = SimpleNamespace(settings=Settings())
+
+    def result(cos: float) -> SearchResult:
+        chunk = Chunk(chunk_id="R:1#0", kind="report", doc_id="1", title="r", text="t", label="Gout")
+        return SearchResult(hits=[], dense=[Hit(chunk=chunk, score=cos, dense_score=cos)], sparse=[])
+
+    dx = [Diagnosis(diagnosis="Gout", probability=0.9, evidence=["R:1#0"])]
+    assert "not recorded" in Assistant._novel(me, practice, result(0.5), dx)
+    assert Assistant._novel(me, practice, result(0.85), dx) is None
+    # no profile for a diagnosis with few reports: no judgement
+    assert Assistant._novel(me, practice, result(0.5), [dx[0].model_copy(update={"diagnosis": "Eczema"})]) is None
+
+
+def test_training_stores_per_diagnosis_profiles():
+    chunks, vectors = corpus(12)
+    model = train_practice(chunks, vectors)
+    assert set(model.label_profiles) == set(WORDS)
+    assert all(p.n >= 10 for p in model.label_profiles.values())

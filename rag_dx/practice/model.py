@@ -50,6 +50,8 @@ class PracticeModel:
     conformal: dict[str, float] = field(default_factory=dict)
     #: Trained on negation-aware text (rag_dx.practice.negation): serving must read cases the same way.
     negation_aware: bool = False
+    #: Per diagnosis (candidate key): nearest same-diagnosis report similarity of its reports (train.py).
+    label_profiles: dict[str, SimilarityProfile] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -92,6 +94,7 @@ class PracticeModel:
             files += self.ranker.save(out)
         meta = {"status": self.status, "reason": self.reason, "names": self.names, "log_prior": self.log_prior,
                 "profile": self.profile.to_json(), "metrics": self.metrics,
+                "label_profiles": {k: v.to_json() for k, v in self.label_profiles.items()},
                 "vote_temperature": self.vote_temperature, "negation_aware": self.negation_aware,
                 "conformal": {k: (v if math.isfinite(v) else None) for k, v in self.conformal.items()}}
         (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -119,12 +122,13 @@ class PracticeModel:
             classifier = TextClassifier.load(base) if f"{DIRNAME}/textclf.json" in files else None
             ranker = CandidateRanker.load(base) if f"{DIRNAME}/ranker.json" in files else None
             profile = SimilarityProfile.from_json(meta.get("profile", {}))
+            label_profiles = {k: SimilarityProfile.from_json(v) for k, v in meta.get("label_profiles", {}).items()}
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"index version {version_dir.name}: practice model cannot be read ({exc}); "
                                     "rebuild it with `rag-dx index rebuild`") from None
         return cls(status=str(meta["status"]), reason=str(meta.get("reason", "")), names=dict(meta["names"]),
                    log_prior={k: float(v) for k, v in meta["log_prior"].items()}, classifier=classifier,
-                   ranker=ranker, profile=profile, metrics=dict(meta.get("metrics", {})),
+                   ranker=ranker, profile=profile, metrics=dict(meta.get("metrics", {})), label_profiles=label_profiles,
                    vote_temperature=float(meta.get("vote_temperature", 0.05)),
                    negation_aware=bool(meta.get("negation_aware", False)),
                    conformal={k: (math.inf if v is None else float(v)) for k, v in meta.get("conformal", {}).items()})

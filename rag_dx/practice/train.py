@@ -178,6 +178,7 @@ def train_practice(
         y_rows += [int(k == gold) for k in keys]
         q_rows += [n] * len(keys)
     X, y, qid = np.vstack(X_rows), np.asarray(y_rows), np.asarray(q_rows)
+    label_profiles = same_label_profiles(docs, queries, channels)
     ranker, cross = fit_ranker(X, y, qid, seed=seed, dropped=drop)
     conformal = conformal_thresholds(cross, y, qid, ranker)
     metrics = {
@@ -193,7 +194,29 @@ def train_practice(
     return PracticeModel(status="ranker", reason="learned ranker over retrieval, classifier and prior signals",
                          names=names, log_prior=log_prior, classifier=classifier, ranker=ranker,
                          profile=SimilarityProfile.from_similarities(best), metrics=metrics,
-                         vote_temperature=vote_temperature, conformal=conformal, negation_aware=negation_aware)
+                         vote_temperature=vote_temperature, conformal=conformal, negation_aware=negation_aware,
+                         label_profiles=label_profiles)
+
+
+#: Diagnoses with fewer labeled reports than this get no per-diagnosis similarity profile.
+MIN_PROFILE_REPORTS = 10
+
+
+def same_label_profiles(docs: Docs, queries: NDArray[np.int64], channels: Sequence[Channels]) -> dict[str, SimilarityProfile]:
+    """Per diagnosis: how similar each of its reports is to its nearest other report of the same diagnosis.
+
+    Serving compares a case's nearest report of its top diagnosis with this: a case of a diagnosis
+    the practice never recorded, written in the practice's own style, passes the overall profile but
+    sits further from the reports of whatever it is mistaken for than those reports sit from each other.
+    """
+    sims: dict[str, list[float]] = {}
+    for q, ch in zip(queries, channels):
+        gold = candidate_key(docs.labels[q])
+        same = [i.score for i in ch.dense if i.kind == "report" and i.label and candidate_key(i.label) == gold]
+        if same:
+            sims.setdefault(gold, []).append(max(same))
+    return {k: SimilarityProfile.from_similarities(np.asarray(v)) for k, v in sims.items()
+            if len(v) >= MIN_PROFILE_REPORTS}
 
 
 def conformal_thresholds(cross: NDArray[np.float64], y: NDArray[np.int64], qid: NDArray[np.int64],
