@@ -71,6 +71,9 @@ class DiagnosisSettings(BaseModel):
     outside_vote_weight: float = Field(
         0.5, ge=0, le=1, description="for a case outside the practice, how much the similarity vote counts beside "
         "the learned ranker (whose classifier is fitted to the practice's own writing)")
+    outside_confidence: float = Field(
+        0.5, gt=0, le=1, description="probabilities of a case outside the practice (or of a possibly unrecorded "
+        "diagnosis) are multiplied by this; the rest is left unassigned")
     adapter_calibration: bool = Field(
         True, description="apply the temperature (and scoring) stored with a LoRA adapter in rag_dx_calibration.json"
     )

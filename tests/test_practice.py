@@ -224,7 +224,7 @@ def test_outside_case_shows_guideline_topics_beside_the_practice_diagnoses(tmp_p
     assert d.abstained and "outside the practice" in d.abstain_reason
     assert d.differential[0].diagnosis == "Cystitis"
     assert d.differential[0].evidence == ["G:gl-cystitis#0"]
-    assert sum(x.probability for x in d.differential) <= 1.0 + 1e-6
+    assert sum(x.probability for x in d.differential) <= 0.5 + 1e-6  # outside_confidence: half left unassigned
 
 
 def test_conformal_thresholds_and_sets():
