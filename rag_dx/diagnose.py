@@ -20,6 +20,7 @@ from rag_dx.embed import TextEncoder
 from rag_dx.errors import RagDxError
 from rag_dx.generate import CandidateScorer
 from rag_dx.index.reader import LiveIndex
+from rag_dx.practice.ranker import softmax_t
 from rag_dx.practice.serve import best_report_similarity, merge_outside, prediction_sets, ranked_differential
 from rag_dx.retrieve import Retriever, SearchResult
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, hit_weights  # noqa: F401 (re-exported)
@@ -33,14 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Mode = Literal["full", "retrieval", "generator"]
-
-
-def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    if scores.size == 0:
-        return scores
-    z = (scores - scores.max()) / temperature
-    e = np.exp(z)
-    return e / e.sum()
 
 
 @dataclass
@@ -184,7 +177,7 @@ class Assistant:
             gen_scores = generator_scores(self.generator, text, prompt_hits, names, evidence_chars=ds.evidence_chars,
                                           prior=self._prior_scores if ds.generator_pmi else None)
             w = 1.0 if mode == "generator" else ds.generator_weight
-            probs = w * softmax(gen_scores, ds.temperature) + (1.0 - w) * p_vote
+            probs = w * softmax_t(gen_scores, ds.temperature) + (1.0 - w) * p_vote
             if mode == "full" and self.calibration_temperature != 1.0:
                 # fitted on exactly these blended probabilities; the ranking does not change
                 probs = apply_temperature(probs, self.calibration_temperature)

@@ -53,8 +53,9 @@ class LoadedIndex:
     def artefact(self, name: str, load: Callable[[Path, Any], Any]) -> Any:
         """An extra artefact of this version (see rag_dx.index.writer), loaded once per snapshot.
 
-        `load(version_dir, manifest_entry_or_None)` is called at most once; its result (or its
-        exception) belongs to this version, so a new version gets a fresh load.
+        `load(version_dir, manifest_entry_or_None)` is called once per snapshot and its result kept
+        with it, so a new version gets a fresh load. A load that raises is not kept: the next query
+        tries again (and fails the same way on a corrupt file).
         """
         with self._artefact_lock:
             if name not in self._artefacts:

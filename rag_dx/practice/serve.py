@@ -110,10 +110,15 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     mass = float(sum(c.vote for c in topics))
     out = [d.model_copy(update={"probability": round(d.probability * (1.0 - g), 4)}) for d in ranked.differential]
     if mass > 0 and g > 0:
-        out += [Diagnosis(diagnosis=c.name, icd10=c.concept or (max(c.icd10, key=c.icd10.get) if c.icd10 else None),
-                          probability=round(g * c.vote / mass, 4), evidence=list(c.evidence)) for c in topics]
+        out += [_from_candidate(c, g * c.vote / mass) for c in topics]
     out.sort(key=lambda d: -d.probability)
     return Ranked(differential=out[:max_candidates], evidence=ranked.evidence)
+
+
+def _from_candidate(c: Candidate, probability: float) -> Diagnosis:
+    """A vote-pool candidate as a diagnosis: its concept code (else its most cited ICD-10 code) and citations."""
+    code = c.concept or (max(c.icd10, key=c.icd10.get) if c.icd10 else None)
+    return Diagnosis(diagnosis=c.name, icd10=code, probability=round(probability, 4), evidence=list(c.evidence))
 
 
 def _blend_vote(ranked: Ranked, pool: Mapping[str, Candidate], weight: float) -> Ranked:
@@ -122,11 +127,9 @@ def _blend_vote(ranked: Ranked, pool: Mapping[str, Candidate], weight: float) ->
     mass = float(sum(c.vote for c in reports))
     if mass <= 0:
         return ranked
-    share: dict[str, float] = {}
     by_key: dict[str, Candidate] = {}
     for c in reports:
         for name in {c.name, *(c.aliases or [])}:
-            share.setdefault(candidate_key(name), c.vote / mass)
             by_key.setdefault(candidate_key(name), c)
     seen: set[int] = set()
     out = []
@@ -136,9 +139,7 @@ def _blend_vote(ranked: Ranked, pool: Mapping[str, Candidate], weight: float) ->
             seen.add(id(c))
         p = (1.0 - weight) * d.probability + weight * (c.vote / mass if c is not None else 0.0)
         out.append(d.model_copy(update={"probability": round(p, 4)}))
-    out += [Diagnosis(diagnosis=c.name, icd10=c.concept or (max(c.icd10, key=c.icd10.get) if c.icd10 else None),
-                      probability=round(weight * c.vote / mass, 4), evidence=list(c.evidence))
-            for c in reports if id(c) not in seen]
+    out += [_from_candidate(c, weight * c.vote / mass) for c in reports if id(c) not in seen]
     out.sort(key=lambda d: -d.probability)
     return Ranked(differential=out, evidence=ranked.evidence)
 
