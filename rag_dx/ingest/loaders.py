@@ -56,7 +56,7 @@ _DEFAULT_ID_COL = "report_id"
 # Optional report columns that keep their own names (text/label/id are renamed by options).
 _PLAIN_OPTIONAL = ("icd10", "date", "patient_id", "age", "sex", "specialty")
 
-_REPORT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_REPORT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "fhir"}
 _GUIDELINE_FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -437,7 +437,8 @@ def load_reports(
     """Load historical reports from CSV or JSONL (optionally `.gz`) and validate every record.
 
     Args:
-        path: `.csv`, `.tsv`, `.jsonl` or `.ndjson`, each optionally followed by `.gz`.
+        path: `.csv`, `.tsv`, `.jsonl` or `.ndjson`, each optionally followed by `.gz`; a FHIR
+            Bundle (`.json`) or FHIR NDJSON is read by `rag_dx.ingest.fhir` (docs/fhir.md).
         text_col: column holding the report text (required).
         label_col: column holding the diagnosis. The default, "diagnosis", may be absent
             (unlabeled reports, e.g. for an index build); any other name must exist.
@@ -465,7 +466,8 @@ def load_reports(
     path = Path(path)
     fmt, gz = _split_suffix(path, _REPORT_FORMATS)
     if fmt is None:
-        raise InputError(path, None, None, "unsupported report file type; expected .csv, .tsv or .jsonl (optionally .gz)")
+        raise InputError(path, None, None, "unsupported report file type; expected .csv, .tsv, .jsonl or a "
+                         "FHIR .json/.ndjson (optionally .gz)")
     cols = _ReportColumns(
         text=text_col,
         label=label_col,
@@ -475,6 +477,10 @@ def load_reports(
     )
     text = _decode(_read_bytes(path, gz))
     _refuse_nul(path, text)
+    from rag_dx.ingest import fhir  # FHIR Bundle / NDJSON: its own module (rag_dx/ingest/fhir.py)
+
+    if fmt == "fhir" or (fmt == "jsonl" and fhir.is_fhir_ndjson(text)):
+        return fhir.load_fhir_reports(path, text, ndjson=fmt == "jsonl", skip_invalid=skip_invalid)
     if fmt == "jsonl":
         records = _jsonl_records(path, text, cols)
     else:
