@@ -127,6 +127,35 @@ class PredictionSet(_Output):
     guaranteed: bool = True
 
 
+class RedFlag(_Output):
+    """A can't-miss diagnosis the case's findings point to and the differential does not list.
+
+    `trigger` names the findings that fired the rule, in the rule's words (HPO names and the
+    table's phrases, never case text); `source` is the guideline the rule comes from.
+    """
+
+    diagnosis: str
+    trigger: str
+    source: str
+    url: str | None = None
+    rule: str = Field(description="the rule's id in rag_dx/data/red_flags.tsv")
+
+
+class NextQuestion(_Output):
+    """A finding to ask about that would tell two top candidates apart.
+
+    Present in the cited evidence of `favours`, absent from that of `versus`, and not mentioned
+    in the case in any assertion. `evidence` lists the cited passages of `favours` that assert it.
+    """
+
+    finding: str
+    concept_id: str
+    favours: str
+    versus: str
+    evidence: list[str]
+    score: float
+
+
 class Versions(_Output):
     package: str
     index: str | None = None
@@ -153,4 +182,8 @@ class Differential(_Output):
         default_factory=list, description="conformal sets at the levels the practice model was calibrated for")
     ranking: str | None = Field(
         None, description="how the candidates were ranked: the learned ranker, or the similarity vote and why")
+    red_flags: list[RedFlag] = Field(
+        default_factory=list, description="can't-miss diagnoses the case's findings point to and the list omits")
+    next_questions: list[NextQuestion] = Field(
+        default_factory=list, description="findings to ask about that would best tell the top candidates apart")
     disclaimer: str = DISCLAIMER

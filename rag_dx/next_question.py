@@ -1,0 +1,116 @@
+"""The next question to ask: findings that would tell the top candidates apart, read from their evidence.
+
+Why: a differential with two close candidates is most useful with the one question that separates
+them. Frontier-model agents generate such questions; rag-dx reads them off what it already cites,
+so every question points at passages the clinician can check and nothing is invented.
+
+How, for the top candidates (default three) and each pair of them (A, B):
+
+* A finding *supports* a candidate when one of its cited passages (similar reports or guideline
+  passages, :attr:`Diagnosis.evidence`) asserts it present or possible (:mod:`rag_dx.findings`,
+  negation-aware: "no fever" in a passage is not support).
+* A finding tells A from B when A's passages support it and none of B's do, counting B's mentions
+  of the finding or of any more specific concept ("thunderclap headache" is a headache).
+* It is worth asking only if the case does not mention it yet in any assertion (present, denied,
+  possible, past, family), nor a more specific concept: after "thunderclap headache", "headache?"
+  is moot (:mod:`rag_dx.hpo_tree`).
+* Score: the smoothed share of A's passages that support it, count / (passages + 1), so one
+  passage of one is weaker than three of four, times the pair's probability mass p(A) + p(B), so
+  questions separating the leading candidates come first. Each finding is asked once (its best
+  pair).
+
+The follow-up turn (the chat appends the answer to the case) then re-ranks with the answer in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+from rag_dx.findings import Finding, FindingExtractor, extract_findings
+from rag_dx.hpo_tree import HpoTree, load_hpo_tree
+from rag_dx.schemas import Diagnosis, Differential, Evidence, NextQuestion
+
+__all__ = ["candidate_support", "next_questions", "question_groups"]
+
+
+def candidate_support(
+    dx: Diagnosis, by_id: dict[str, Evidence], findings_of: dict[str, list[Finding]]
+) -> tuple[dict[str, list[str]], dict[str, str], int]:
+    """What `dx`'s cited passages assert: concept -> ids supporting it, concept -> name, passages read."""
+    support: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    ids = [i for i in dict.fromkeys(dx.evidence) if i in by_id]
+    for i in ids:
+        for f in findings_of[i]:
+            if f.assertion in ("present", "possible"):
+                if i not in support.setdefault(f.concept_id, []):
+                    support[f.concept_id].append(i)
+                names.setdefault(f.concept_id, f.name)
+    return support, names, len(ids)
+
+
+def next_questions(
+    text: str,
+    differential: Differential,
+    evidence: Sequence[Evidence] | None = None,
+    k: int = 5,
+    *,
+    top: int = 3,
+    extractor: FindingExtractor | None = None,
+    tree: HpoTree | None = None,
+) -> list[NextQuestion]:
+    """Up to `k` findings to ask about, best first (see the module docstring).
+
+    Args:
+        text: the case as the differential was computed from it.
+        differential: the answer whose top candidates are to be told apart.
+        evidence: the passages the candidates cite; default ``differential.evidence``.
+        top: how many leading candidates are compared (pairwise).
+    """
+    evidence = differential.evidence if evidence is None else evidence
+    by_id = {ev.id: ev for ev in evidence}
+    cands = [dx for dx in differential.differential[:top] if any(i in by_id for i in dx.evidence)]
+    if len(cands) < 2 or k <= 0:
+        return []
+    tree = tree or load_hpo_tree()
+    cited = list(dict.fromkeys(i for dx in cands for i in dx.evidence if i in by_id))
+    findings_of = {i: extract_findings(by_id[i].text, extractor) for i in cited}
+    moot: set[str] = set()
+    for f in extract_findings(text, extractor):
+        moot |= tree.ancestors(f.concept_id)
+    per = [candidate_support(dx, by_id, findings_of) for dx in cands]
+    broad: list[set[str]] = []  # concepts each candidate's passages mention, with their ancestors
+    for support, _names, _n in per:
+        b: set[str] = set()
+        for cid in support:
+            b |= tree.ancestors(cid)
+        broad.append(b)
+    best: dict[str, NextQuestion] = {}
+    for a, b in combinations(range(len(cands)), 2):
+        mass = cands[a].probability + cands[b].probability
+        for fav, other in ((a, b), (b, a)):
+            support, names, n = per[fav]
+            for cid, ids in support.items():
+                if cid in moot or cid in broad[other]:
+                    continue
+                score = round(len(ids) / (n + 1) * mass, 4)
+                if cid not in best or score > best[cid].score:
+                    best[cid] = NextQuestion(finding=names[cid], concept_id=cid, favours=cands[fav].diagnosis,
+                                             versus=cands[other].diagnosis, evidence=list(ids), score=score)
+    return sorted(best.values(), key=lambda q: (-q.score, q.finding))[:k]
+
+
+def question_groups(questions: Sequence[NextQuestion]) -> list[tuple[str, str, list[NextQuestion]]]:
+    """Questions grouped by the pair they separate, as (A, B, questions), in order of each pair's best.
+
+    For display: "to tell A from B, ask about: x (A), y (B)". A is the pair's member that the
+    best question of the group favours.
+    """
+    groups: dict[frozenset[str], tuple[str, str, list[NextQuestion]]] = {}
+    for q in questions:
+        key = frozenset((q.favours, q.versus))
+        if key not in groups:
+            groups[key] = (q.favours, q.versus, [])
+        groups[key][2].append(q)
+    return list(groups.values())
