@@ -37,6 +37,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -48,7 +49,8 @@ from typing import Any
 
 from rag_dx.errors import RagDxError
 
-__all__ = ["GENESIS", "RESERVED_KEYS", "AuditError", "AuditLog", "VerifyResult", "sha256_hex", "verify"]
+__all__ = ["GENESIS", "RESERVED_KEYS", "AuditError", "AuditLog", "VerifyResult", "answer_scores", "sha256_hex",
+           "verify"]
 
 GENESIS = "0" * 64
 """`prev_sha256` of the first record."""
@@ -109,6 +111,30 @@ def sha256_hex(data: bytes | str) -> str:
     if isinstance(data, str):
         data = data.encode("utf-8")
     return hashlib.sha256(data).hexdigest()
+
+
+def answer_scores(answer: Any, *, set_level: float = 0.9) -> dict[str, float | int | None]:
+    """The numbers about an answer that monitoring reads (rag_dx/monitor.py): never text.
+
+    * ``top1_probability``: the first diagnosis's probability (None for an empty differential);
+    * ``best_similarity``: cosine of the case to its most similar past report, from
+      ``answer.best_similarity`` when the diagnose path records it (None until then);
+    * ``set_level``, ``set_size``: the conformal set at `set_level` and how many diagnoses it holds
+      (both None when the answer has no set at that level).
+
+    `answer` is a `rag_dx.schemas.Differential` (read by attribute, so this module stays import-light).
+    """
+    differential = getattr(answer, "differential", None) or []
+    top1 = float(differential[0].probability) if differential else None
+    best = getattr(answer, "best_similarity", None)
+    chosen = next((ps for ps in getattr(answer, "prediction_sets", None) or [] if abs(ps.level - set_level) < 1e-9),
+                  None)
+    return {
+        "top1_probability": None if top1 is None or not math.isfinite(top1) else round(top1, 4),
+        "best_similarity": None if best is None or not math.isfinite(float(best)) else round(float(best), 4),
+        "set_level": None if chosen is None else float(chosen.level),
+        "set_size": None if chosen is None else len(chosen.diagnoses),
+    }
 
 
 def _canonical(record: Mapping[str, Any]) -> bytes:

@@ -11,6 +11,7 @@ Expected failures (RagDxError) print one line naming the problem and exit with s
     rag-dx ui, feedback export                                   rag_dx/commands/ui.py
     rag-dx serve, api-token add                                  rag_dx/commands/serve.py
     rag-dx audit verify, deid check                              rag_dx/commands/admin.py
+    rag-dx monitor                                               rag_dx/commands/monitor.py
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rag_dx.commands.diagnose import demo, diagnose, models_app
 from rag_dx.commands.evaluate import bench, eval_command
 from rag_dx.commands.finetune import finetune_app
 from rag_dx.commands.index import index_app
+from rag_dx.commands.monitor import monitor
 from rag_dx.commands.serve import api_token_app, serve
 from rag_dx.commands.ui import feedback_app, ui
 from rag_dx.errors import RagDxError
@@ -63,6 +65,7 @@ app.command("eval")(eval_command)
 app.command()(bench)
 app.command()(ui)
 app.command()(serve)
+app.command()(monitor)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -120,6 +120,27 @@ class FaissSettings(BaseModel):
             raise _config_error(exc, prefix="faiss.") from None
 
 
+class MonitorSettings(BaseModel):
+    """What `rag-dx monitor` and the UI's admin panel warn about (docs/monitoring.md)."""
+
+    drift_psi_warn: float = Field(
+        0.2, gt=0, description="warn when the population stability index of recent cases' best report similarity "
+        "(placed in the index's own nearest-neighbour profile) reaches this; 0.1-0.2 is a moderate shift, 0.2+ a "
+        "large one")
+    disagreement_warn: float = Field(
+        0.3, gt=0, le=1, description="warn when this share of recent clinician feedback disagrees with the top-1")
+    window_days: int = Field(7, ge=1, description="how many recent days the warnings judge")
+    min_queries: int = Field(
+        100, ge=1, description="queries with a best similarity the recent window needs before drift is judged: "
+        "with no drift PSI averages 0.10 by chance at 100 queries (1.1 at 20); see docs/monitoring.md")
+    min_feedback: int = Field(
+        20, ge=1, description="judged feedback the recent window needs before disagreement is judged")
+    set_level: float = Field(0.9, gt=0, lt=1, description="the conformal set level whose agreement is reported")
+    admin_users: list[str] = Field(
+        default_factory=list, description="UI users who see the monitoring panel (RAG_DX_MONITOR__ADMIN_USERS="
+        "'[\"dr_a\"]'); 'local' is the user of a UI without login")
+
+
 class Settings(BaseSettings):
     """Everything a run can be configured with. See the module docstring for precedence."""
 
@@ -160,6 +181,7 @@ class Settings(BaseSettings):
     diagnosis: DiagnosisSettings = Field(default_factory=DiagnosisSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     faiss: FaissSettings = Field(default_factory=FaissSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
     @field_validator("encoder_backend")
     @classmethod

@@ -50,6 +50,8 @@ from ui.service import CaseState, ClinicianService, Diagnoser, Redactor, UserFac
 if TYPE_CHECKING:
     import gradio as gr
 
+    from ui.monitor_tab import MonitorPanel
+
 __all__ = ["build_app", "launch_app"]
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ def build_app(
     max_queue: int = 16,
     max_turn_chars: int = 4000,
     max_case_chars: int = 12000,
+    monitor_panel: "MonitorPanel | None" = None,
 ) -> "gr.Blocks":
     """Build the chat app around a loaded assistant. Launch it with `launch_app`.
 
@@ -98,6 +101,7 @@ def build_app(
         concurrency_limit: diagnoses computed at once (the models are CPU-bound: keep it small).
         max_queue: requests waiting beyond that; more are turned away at once ("queue full").
         max_turn_chars / max_case_chars: longer input is refused.
+        monitor_panel: the administrators' monitoring panel (`ui.monitor_tab.MonitorPanel`); None = none.
     """
     import gradio as gr
 
@@ -137,6 +141,8 @@ def build_app(
                         fb_evidence = gr.Button("Evidence is wrong", size="sm", elem_id="rdx-fb-evidence")
                 fb_msg = gr.Markdown("", elem_id="rdx-fb-msg")
                 versions = gr.Markdown("", elem_id="rdx-versions")
+        if monitor_panel is not None:
+            monitor_panel.build(demo)  # hidden unless the signed-in user is an administrator
 
         def on_send(message: str, state: CaseState | None, request: gr.Request) -> Iterator[dict]:
             try:

@@ -55,6 +55,7 @@ def launch_ui(settings: Settings, index: str | None, host: str, port: int, auth_
 
     from ui.app import build_app, launch_app
     from ui.auth import is_loopback, load_users
+    from ui.monitor_tab import MonitorPanel
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -72,7 +73,8 @@ def launch_ui(settings: Settings, index: str | None, host: str, port: int, auth_
     deid = Deidentifier.load()
     assistant = build_assistant(settings, index)
     with gradio_temp_dir(root):
-        demo = build_app(assistant, feedback_store=store, audit_log=audit, deidentifier=deid)
+        demo = build_app(assistant, feedback_store=store, audit_log=audit, deidentifier=deid,
+                         monitor_panel=MonitorPanel.from_settings(settings, root / AUDIT_FILE, root / FEEDBACK_FILE))
         shown_host = f"[{host}]" if ":" in host and not host.startswith("[") else host
         print(f"rag-dx UI on http://{shown_host}:{port}  (index {assistant.versions.index}; "
               f"feedback and audit log in {root}; Ctrl-C to stop)", flush=True)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from rag_dx.audit import AuditError, AuditLog, sha256_hex
+from rag_dx.audit import AuditError, AuditLog, answer_scores, sha256_hex
 from rag_dx.errors import RagDxError
 from rag_dx.feedback import FeedbackError, FeedbackStore, canonical_json
 from rag_dx.schemas import Differential
@@ -231,6 +231,7 @@ class ClinicianService:
             "n_diagnoses": len(result.differential),
             "output_sha256": sha256_hex(output_json),
             "latency_ms": round((self._clock() - t0) * 1000, 1),
+            **answer_scores(result),  # numbers only, for `rag-dx monitor`
         }
         try:
             written = self.audit_log.append(record)
