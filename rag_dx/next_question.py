@@ -14,24 +14,31 @@ How, for the top candidates (default three) and each pair of them (A, B):
 * It is worth asking only if the case does not mention it yet in any assertion (present, denied,
   possible, past, family), nor a more specific concept: after "thunderclap headache", "headache?"
   is moot (:mod:`rag_dx.hpo_tree`).
-* Score: the smoothed share of A's passages that support it, count / (passages + 1), so one
-  passage of one is weaker than three of four, times the pair's probability mass p(A) + p(B), so
-  questions separating the leading candidates come first. Each finding is asked once (its best
-  pair).
+* A finding that names a compared candidate ("Tension-type headache" in a guideline passage is
+  an HPO term too) is not a question: it is the diagnosis itself.
+* Score: the expected information gain of the answer about "A or B" (bits), times the pair's
+  probability mass p(A) + p(B), so questions separating the leading candidates come first. The
+  prior is p(A) : p(B) from the differential; P(finding | candidate) is the share of its cited
+  passages that assert it, smoothed as (count + 1/2) / (passages + 1) because a report that does
+  not mention a finding is weak evidence the patient lacked it. A finding most of A's passages
+  assert and none of B's gains most; one that only confirms an already dominant candidate gains
+  little. Each finding is asked once (its best pair).
 
 The follow-up turn (the chat appends the answer to the case) then re-ranks with the answer in.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from itertools import combinations
 
 from rag_dx.findings import Finding, FindingExtractor, extract_findings
 from rag_dx.hpo_tree import HpoTree, load_hpo_tree
+from rag_dx.labels import candidate_key
 from rag_dx.schemas import Diagnosis, Differential, Evidence, NextQuestion
 
-__all__ = ["candidate_support", "next_questions", "question_groups"]
+__all__ = ["candidate_support", "information_gain", "next_questions", "question_groups"]
 
 
 def candidate_support(
@@ -89,16 +96,44 @@ def next_questions(
     best: dict[str, NextQuestion] = {}
     for a, b in combinations(range(len(cands)), 2):
         mass = cands[a].probability + cands[b].probability
+        prior_a = cands[a].probability / mass if mass > 0 else 0.5
         for fav, other in ((a, b), (b, a)):
             support, names, n = per[fav]
+            n_other = per[other][2]
+            prior = prior_a if fav == a else 1.0 - prior_a
             for cid, ids in support.items():
-                if cid in moot or cid in broad[other]:
+                if cid in moot or cid in broad[other] or _names_a_candidate(names[cid], cands):
                     continue
-                score = round(len(ids) / (n + 1) * mass, 4)
+                gain = information_gain(prior, (len(ids) + 0.5) / (n + 1), 0.5 / (n_other + 1))
+                score = round(gain * mass, 4)
                 if cid not in best or score > best[cid].score:
                     best[cid] = NextQuestion(finding=names[cid], concept_id=cid, favours=cands[fav].diagnosis,
                                              versus=cands[other].diagnosis, evidence=list(ids), score=score)
     return sorted(best.values(), key=lambda q: (-q.score, q.finding))[:k]
+
+
+def information_gain(prior: float, p_yes_a: float, p_yes_b: float) -> float:
+    """Expected entropy reduction (bits) of "A or B" from asking a yes/no finding.
+
+    Args:
+        prior: P(A) between the two (P(B) = 1 - prior).
+        p_yes_a / p_yes_b: P(finding | A), P(finding | B).
+    """
+    def h(p: float) -> float:
+        return 0.0 if p <= 0.0 or p >= 1.0 else -(p * math.log2(p) + (1 - p) * math.log2(1 - p))
+
+    p_yes = prior * p_yes_a + (1 - prior) * p_yes_b
+    after = 0.0
+    if p_yes > 0:
+        after += p_yes * h(prior * p_yes_a / p_yes)
+    if p_yes < 1:
+        after += (1 - p_yes) * h(prior * (1 - p_yes_a) / (1 - p_yes))
+    return max(0.0, h(prior) - after)
+
+
+def _names_a_candidate(finding: str, cands: Sequence[Diagnosis]) -> bool:
+    f = f" {candidate_key(finding)} "
+    return any(f" {k} " in f or f in f" {k} " for k in (candidate_key(d.diagnosis) for d in cands) if k)
 
 
 def question_groups(questions: Sequence[NextQuestion]) -> list[tuple[str, str, list[NextQuestion]]]:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from rag_dx.advice import annotate
-from rag_dx.next_question import next_questions, question_groups
+from rag_dx.next_question import information_gain, next_questions, question_groups
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Versions
 
 
@@ -77,10 +77,26 @@ def test_a_more_specific_mention_counts_for_the_broader_finding():
 
 def test_better_supported_findings_come_first_and_cite_their_passages():
     qs = next_questions("Headache for two days.", MIGRAINE_VS_TENSION)
-    assert qs[0].finding == "Photophobia" and qs[0].evidence == ["R:1", "R:2"]  # 2 of 2 passages
+    photophobia = next(q for q in qs if q.finding == "Photophobia")
     vomiting = next(q for q in qs if q.finding == "Vomiting")
-    assert vomiting.evidence == ["R:2"] and vomiting.score < qs[0].score
+    assert photophobia.evidence == ["R:1", "R:2"] and vomiting.evidence == ["R:2"]
+    assert photophobia.score > vomiting.score  # 2 of 2 Migraine passages vs 1 of 2
     assert [q.score for q in qs] == sorted((q.score for q in qs), reverse=True)
+
+
+def test_information_gain_rewards_findings_that_separate_the_pair():
+    assert information_gain(0.5, 0.3, 0.3) == pytest.approx(0.0)  # same likelihood: nothing learnt
+    assert information_gain(0.5, 0.9, 0.1) > information_gain(0.5, 0.6, 0.4) > 0
+    assert information_gain(0.99, 0.9, 0.1) < information_gain(0.5, 0.9, 0.1)  # little left to learn
+    assert information_gain(0.5, 1.0, 0.0) == pytest.approx(1.0)  # a perfect test: one bit
+
+
+def test_a_finding_that_names_a_candidate_is_not_a_question():
+    evidence = [ev("G:1", "Cluster headache: orbital pain with tearing.", "Cluster headache"),
+                ev("R:1", "Headache with photophobia.", "Migraine")]
+    d = make(("Migraine", 0.5, ["R:1"]), ("Cluster headache", 0.4, ["G:1"]), evidence=evidence)
+    qs = asked(next_questions("Headache.", d))
+    assert "cluster headache" not in qs and "photophobia" in qs
 
 
 def test_k_limits_and_pairs_of_three_candidates_are_all_compared():

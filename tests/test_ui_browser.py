@@ -140,6 +140,43 @@ def test_a_clinician_gets_a_cited_differential_and_gives_feedback(browser, fixtu
     assert all(r["user"] == "local" for r in records) and verify(audit.path).ok
 
 
+def test_a_red_flag_notice_and_next_questions_and_the_answer_updates_them(browser, fixture_assistant, tmp_path):
+    demo, _, audit = _app(fixture_assistant, tmp_path)
+    with serving(demo) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        page.locator("#rdx-input textarea").fill("Fever, cough and a stiff neck since yesterday.")
+        page.locator("#rdx-send").click()
+        page.locator("#rdx-differential-table").wait_for(timeout=20_000)
+        # meningitis is not among the fixture index's diagnoses: the notice names it, the trigger and the source
+        flag = page.locator("#rdx-red-flags")
+        assert flag.get_attribute("role") == "alert"
+        text = flag.inner_text()
+        assert "Consider Bacterial meningitis" in text and "fever + stiff neck" in text and "NICE NG240" in text
+        assert flag.locator("a").get_attribute("href") == "https://www.nice.org.uk/guidance/ng240"
+        assert "Bacterial meningitis" not in page.locator("#rdx-differential-table").inner_text()
+        questions = page.locator("#rdx-next-questions")
+        assert "To tell" in questions.inner_text() and "ask about" in questions.inner_text()
+        before = [q.inner_text() for q in questions.locator(".rdx-q").all()]
+        assert "headache" in before and "fever" not in before  # asked: not in the case yet; fever is
+        assert "Red flag: consider Bacterial meningitis" in page.locator("#rdx-chat").inner_text()
+
+        # the clinician asks and types the answer: the follow-up re-ranks, and what was answered is not asked again
+        page.locator("#rdx-input textarea").fill("Yes, a bad headache and nausea.")
+        page.locator("#rdx-send").click()
+        page.wait_for_function("document.querySelector('#rdx-chat').innerText.split('Differential').length >= 3",
+                               timeout=20_000)
+        page.wait_for_function(
+            "!Array.from(document.querySelectorAll('#rdx-next-questions .rdx-q')).some(e => e.innerText === 'headache')",
+            timeout=20_000)
+        after = [q.inner_text() for q in page.locator("#rdx-next-questions .rdx-q").all()]
+        assert "headache" not in after and "nausea" not in after
+        page.locator("#rdx-red-flags").wait_for(timeout=10_000)  # still triggered, still not in the list
+        page.close()
+    records = [json.loads(line) for line in audit.path.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["query", "query"] and records[-1]["turn"] == 2
+
+
 def test_with_auth_a_wrong_password_is_refused(browser, fixture_assistant, tmp_path):
     demo, _, audit = _app(fixture_assistant, tmp_path)
     with serving(demo, users={"dr_a": hash_password("correct-horse-battery")}) as url:

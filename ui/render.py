@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Sequence
 
+from rag_dx.next_question import question_groups
 from rag_dx.schemas import DISCLAIMER, Differential, Evidence  # DISCLAIMER: the one disclaimer
 
 __all__ = [
@@ -22,7 +23,9 @@ __all__ = [
     "differential_html",
     "empty_panel_html",
     "message_html",
+    "next_questions_html",
     "rationale_sentences",
+    "red_flags_html",
     "versions_markdown",
 ]
 
@@ -122,8 +125,44 @@ def differential_html(result: Differential) -> str:
         )
     evidence = ('<h4 class="rdx-h">Evidence behind each diagnosis <span class="rdx-meta">(click to expand the cited '
                 "passages)</span></h4>" + "".join(groups)) if groups else ""
-    return (f'<div class="rdx-answer" id="rdx-answer">{abstain_html(result)}{table}{prediction_set_html(result)}'
-            f'{evidence}</div>')
+    return (f'<div class="rdx-answer" id="rdx-answer">{red_flags_html(result)}{abstain_html(result)}{table}'
+            f'{prediction_set_html(result)}{next_questions_html(result)}{evidence}</div>')
+
+
+def _link(url: str | None, text: str = "source") -> str:
+    if url and url.startswith(("https://", "http://")):
+        return f' <a href="{_e(url)}" target="_blank" rel="noopener noreferrer nofollow">{_e(text)}</a>'
+    return ""
+
+
+def red_flags_html(result: Differential) -> str:
+    """Can't-miss diagnoses the case points to and the list omits: first in the panel, as an alert."""
+    if not result.red_flags:
+        return ""
+    items = "".join(
+        f'<li class="rdx-flag" data-rule="{_e(f.rule)}"><b>Consider {_e(f.diagnosis)}</b>: not in the list below, '
+        f'but the case has <span class="rdx-trigger">{_e(f.trigger)}</span>. '
+        f'<span class="rdx-flag-source">Source: {_e(f.source)}{_link(f.url)}</span></li>'
+        for f in result.red_flags)
+    n = len(result.red_flags)
+    return (f'<div class="rdx-red-flags" role="alert" id="rdx-red-flags"><b>Red flag{"s" * (n != 1)}: '
+            f"can't-miss diagnos{'e' if n != 1 else 'i'}s not in the differential</b><ul>{items}</ul></div>")
+
+
+def next_questions_html(result: Differential) -> str:
+    """ "To tell A from B, ask about: ..." for the top candidates; each finding shows whom it favours."""
+    if not result.next_questions:
+        return ""
+    rows = []
+    for a, b, qs in question_groups(result.next_questions):
+        asks = ", ".join(
+            f'<span class="rdx-q" data-concept="{_e(q.concept_id)}" title="in {_e(", ".join(q.evidence))}">'
+            f'{_e(q.finding.lower())}</span> <span class="rdx-meta">({_e(q.favours)})</span>' for q in qs)
+        rows.append(f'<li>To tell <b>{_e(a)}</b> from <b>{_e(b)}</b>, ask about: {asks}</li>')
+    return ('<div class="rdx-questions" id="rdx-next-questions"><h4 class="rdx-h">Next questions</h4>'
+            f'<ul>{"".join(rows)}</ul><span class="rdx-meta">Findings in one candidate\'s cited passages and not the '
+            "other's, not yet mentioned in the case. Type the answer as a follow-up to update the differential."
+            "</span></div>")
 
 
 def prediction_set_html(result: Differential, level: float = 0.9) -> str:
@@ -158,6 +197,11 @@ def message_html(text: str, *, kind: str = "info") -> str:
 def chat_summary(result: Differential, *, top: int = 3) -> str:
     """The assistant's chat message: a few lines, the full answer is in the panel."""
     lines = []
+    for f in result.red_flags:
+        lines.append(f"**Red flag: consider {md_escape(f.diagnosis)}** (not in the list): the case has "
+                     f"{md_escape(f.trigger)}; source: {md_escape(f.source)}")
+    if result.red_flags:
+        lines.append("")
     if result.abstained:
         lines.append(f"**rag-dx abstains: insufficient evidence.** {md_escape(result.abstain_reason or '')}")
         lines.append("")
@@ -173,6 +217,9 @@ def chat_summary(result: Differential, *, top: int = 3) -> str:
         if abs(ps.level - 0.9) < 1e-9:
             names = ", ".join(md_escape(d) for d in ps.diagnoses) or "none"
             lines.append(f"90% set: {names}" + ("" if ps.guaranteed else " (no coverage guarantee for this case)"))
+    for a, b, qs in question_groups(result.next_questions):
+        asks = ", ".join(md_escape(q.finding.lower()) for q in qs)
+        lines.append(f"To tell {md_escape(a)} from {md_escape(b)}, ask about: {asks}")
     return "\n".join(lines)
 
 
@@ -223,6 +270,12 @@ PANEL_CSS = """
 .rdx-msg-error { border-left: 4px solid #c62828; }
 .rdx-abstain { padding: 0.6rem 0.9rem; margin-bottom: 0.6rem; border-radius: 8px;
   background: #fff4e5; color: #663c00; border-left: 4px solid #ed6c02; }
+.rdx-red-flags { padding: 0.6rem 0.9rem; margin-bottom: 0.6rem; border-radius: 8px;
+  background: #fdecea; color: #611a15; border-left: 5px solid #c62828; }
+.rdx-red-flags ul, .rdx-questions ul { margin: 0.3rem 0 0 1.1rem; padding: 0; }
+.rdx-flag-source { font-size: 0.82rem; }
+.rdx-trigger, .rdx-q { font-weight: 600; }
+.rdx-questions { margin: 0.4rem 0; }
 .rdx-table { width: 100%; border-collapse: collapse; margin-bottom: 0.5rem; border: none; }
 .rdx-table tr { border: none !important; }
 .rdx-table th, .rdx-table td { border-left: none !important; border-right: none !important; border-top: none; }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from rag_dx.next_question import question_groups
 from rag_dx.schemas import DISCLAIMER
 
 
@@ -16,6 +17,11 @@ def format_differential(result) -> str:
     if result.abstained:
         lines.append(f"ABSTAINED: insufficient evidence - {result.abstain_reason}")
         lines.append("The candidates below are shown for transparency only.")
+        lines.append("")
+    for flag in getattr(result, "red_flags", None) or []:
+        lines.append(f"RED FLAG: consider {flag.diagnosis} (not in the differential): the case has {flag.trigger}")
+        lines.append(f"     source: {flag.source}" + (f" <{flag.url}>" if flag.url else ""))
+    if getattr(result, "red_flags", None):
         lines.append("")
     for rank, dx in enumerate(result.differential, start=1):
         code = f" [{dx.icd10}]" if dx.icd10 else ""
@@ -28,6 +34,8 @@ def format_differential(result) -> str:
             lines.append(f"90% set: {names}{note}")
     if result.ranking:
         lines.append(f"ranked by: {result.ranking}")
+    for a, b, qs in question_groups(getattr(result, "next_questions", None) or []):
+        lines.append(f"to tell {a} from {b}, ask about: {', '.join(q.finding.lower() for q in qs)}")
     lines.append("")
     lines.append("Evidence:")
     for ev in result.evidence:
