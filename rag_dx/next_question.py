@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import combinations
+from typing import Literal
 
 from rag_dx.findings import Finding, FindingExtractor, extract_findings
 from rag_dx.hpo_tree import HpoTree, load_hpo_tree
@@ -64,6 +65,8 @@ def next_questions(
     k: int = 5,
     *,
     top: int = 3,
+    require_absent: bool = True,
+    prior: Literal["differential", "even"] = "differential",
     extractor: FindingExtractor | None = None,
     tree: HpoTree | None = None,
 ) -> list[NextQuestion]:
@@ -74,6 +77,10 @@ def next_questions(
         differential: the answer whose top candidates are to be told apart.
         evidence: the passages the candidates cite; default ``differential.evidence``.
         top: how many leading candidates are compared (pairwise).
+        require_absent: True (the rule above): none of the other candidate's passages may assert
+            the finding. False: it need only be asserted by a larger smoothed share of them.
+        prior: "differential": the pair's probabilities; "even": 1/2 each, so a question is scored
+            by how well it separates the two, not by which of them currently leads.
     """
     evidence = differential.evidence if evidence is None else evidence
     by_id = {ev.id: ev for ev in evidence}
@@ -83,29 +90,36 @@ def next_questions(
     tree = tree or load_hpo_tree()
     cited = list(dict.fromkeys(i for dx in cands for i in dx.evidence if i in by_id))
     findings_of = {i: extract_findings(by_id[i].text, extractor) for i in cited}
+    broad_of: dict[str, set[str]] = {}  # per passage: what it asserts, with every ancestor
+    for i, fs in findings_of.items():
+        broad_of[i] = set()
+        for f in fs:
+            if f.assertion in ("present", "possible"):
+                broad_of[i] |= tree.ancestors(f.concept_id)
     moot: set[str] = set()
     for f in extract_findings(text, extractor):
         moot |= tree.ancestors(f.concept_id)
     per = [candidate_support(dx, by_id, findings_of) for dx in cands]
-    broad: list[set[str]] = []  # concepts each candidate's passages mention, with their ancestors
-    for support, _names, _n in per:
-        b: set[str] = set()
-        for cid in support:
-            b |= tree.ancestors(cid)
-        broad.append(b)
+    cited_by = [[i for i in dict.fromkeys(dx.evidence) if i in by_id] for dx in cands]
+
+    def share(c: int, cid: str) -> float:
+        return (sum(cid in broad_of[i] for i in cited_by[c]) + 0.5) / (len(cited_by[c]) + 1)
+
     best: dict[str, NextQuestion] = {}
     for a, b in combinations(range(len(cands)), 2):
         mass = cands[a].probability + cands[b].probability
-        prior_a = cands[a].probability / mass if mass > 0 else 0.5
+        prior_a = cands[a].probability / mass if mass > 0 and prior == "differential" else 0.5
         for fav, other in ((a, b), (b, a)):
-            support, names, n = per[fav]
-            n_other = per[other][2]
-            prior = prior_a if fav == a else 1.0 - prior_a
+            support, names, _n = per[fav]
+            p_fav = prior_a if fav == a else 1.0 - prior_a
             for cid, ids in support.items():
-                if cid in moot or cid in broad[other] or _names_a_candidate(names[cid], cands):
+                if cid in moot or _names_a_candidate(names[cid], cands):
                     continue
-                gain = information_gain(prior, (len(ids) + 0.5) / (n + 1), 0.5 / (n_other + 1))
-                score = round(gain * mass, 4)
+                q_fav, q_other = share(fav, cid), share(other, cid)
+                in_other = any(cid in broad_of[i] for i in cited_by[other])
+                if (in_other if require_absent else q_other >= q_fav):
+                    continue
+                score = round(information_gain(p_fav, q_fav, q_other) * mass, 4)
                 if cid not in best or score > best[cid].score:
                     best[cid] = NextQuestion(finding=names[cid], concept_id=cid, favours=cands[fav].diagnosis,
                                              versus=cands[other].diagnosis, evidence=list(ids), score=score)

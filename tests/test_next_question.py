@@ -129,3 +129,21 @@ def test_annotate_fills_both_fields_and_the_answer_still_validates():
     assert {q.finding.lower() for q in out.next_questions} >= {"fever", "productive cough"}
     again = Differential.model_validate(json.loads(out.model_dump_json()))  # extra="forbid" round trip
     assert again == out and d.red_flags == [] and d.next_questions == []  # the input is not changed
+
+
+def test_the_softer_variants_ask_shared_findings_when_one_side_asserts_them_more():
+    evidence = [ev("R:1", "Fever and cough.", "A"), ev("R:2", "Fever and chills.", "A"),
+                ev("R:3", "Fever and a rash.", "B"), ev("R:4", "Rash only.", "B")]
+    d = make(("A", 0.5, ["R:1", "R:2"]), ("B", 0.5, ["R:3", "R:4"]), evidence=evidence)
+    assert "fever" not in asked(next_questions("Unwell.", d))  # B's passages assert it too
+    assert asked(next_questions("Unwell.", d, require_absent=False))["fever"] == ("A", "B")  # 2 of 2 vs 1 of 2
+
+
+def test_the_prior_is_the_pair_s_probabilities_or_even():
+    evidence = [ev("R:1", "Cough.", "A"), ev("R:2", "Cough and wheezing.", "A"), ev("R:3", "Rash.", "B")]
+    d = make(("A", 0.6, ["R:1", "R:2"]), ("B", 0.2, ["R:3"]), evidence=evidence)
+    q_a, q_b = 2.5 / 3, 0.5 / 2  # Cough: 2 of A's 2 passages, none of B's 1, smoothed
+    skewed = {q.finding: q.score for q in next_questions("Unwell.", d)}
+    even = {q.finding: q.score for q in next_questions("Unwell.", d, prior="even")}
+    assert skewed["Cough"] == pytest.approx(information_gain(0.75, q_a, q_b) * 0.8, abs=1e-4)
+    assert even["Cough"] == pytest.approx(information_gain(0.5, q_a, q_b) * 0.8, abs=1e-4)
