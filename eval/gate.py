@@ -31,6 +31,6 @@ def version_top1(settings: "Settings", name: str, version: str, labeled: Path, *
     vocab = getattr(assistant, "vocabulary", None) or Vocabulary.load()
     with tqdm(total=len(reports), desc="rag-dx gate", unit="case", disable=not progress, file=sys.stderr) as bar:
         diffs = diagnose_all(assistant, reports, mode="full", candidates=None, exclude_own=True, bar=bar)
-    correct = [bool(d.differential) and vocab.strict_key(d.differential[0].diagnosis) == vocab.strict_key(r.diagnosis or "")
+    correct = [bool(d.differential) and vocab.concept_key(d.differential[0].diagnosis) == vocab.concept_key(r.diagnosis or "")
                for r, d in zip(reports, diffs)]
     return (sum(correct) / len(correct) if correct else 0.0), len(correct)

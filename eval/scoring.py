@@ -1,7 +1,10 @@
 """Scoring test-case predictions: every metric per system, paired comparisons, the metrics dict.
 
-Strict correctness: same :meth:`Vocabulary.strict_key` (ICD-10-CM code, or normalized text when
-unmatched). Lenient: :meth:`Vocabulary.same_lenient` (3-char category or CCSR group). Only
+Strict correctness: same :meth:`Vocabulary.concept_key` (the ICD-10-CM disease concept, codes equal
+up to default children, or normalized text when unmatched): the normalization candidates are merged
+on (:func:`rag_dx.candidates.concept_key`), so a right answer under another name ("Heart attack"
+for "Acute myocardial infarction, unspecified") counts as right. Lenient:
+:meth:`Vocabulary.same_lenient` (3-char category or CCSR group). Only
 test-part predictions reach this module.
 """
 
@@ -45,15 +48,15 @@ class _Ranks:
 
 
 def top1_correct(p: CasePrediction, vocab: "Vocabulary") -> bool:
-    return bool(p.ranked) and vocab.strict_key(p.ranked[0][0]) == vocab.strict_key(p.gold)
+    return bool(p.ranked) and vocab.concept_key(p.ranked[0][0]) == vocab.concept_key(p.gold)
 
 
 def _ranks(preds: Sequence[CasePrediction], vocab: "Vocabulary") -> _Ranks:
     n = len(preds)
-    r = _Ranks([vocab.strict_key(p.gold) for p in preds], [vocab.lenient_keys(p.gold) for p in preds],
+    r = _Ranks([vocab.concept_key(p.gold) for p in preds], [vocab.lenient_keys(p.gold) for p in preds],
                np.full(n, -1, dtype=int), np.full(n, -1, dtype=int), [], np.zeros(n))
     for i, p in enumerate(preds):
-        keys = [vocab.strict_key(name) for name, _ in p.ranked]
+        keys = [vocab.concept_key(name) for name, _ in p.ranked]
         r.top1_key.append(keys[0] if keys else NO_PREDICTION)
         r.confidence[i] = p.ranked[0][1] if p.ranked else 0.0
         r.strict[i] = next((j for j, k in enumerate(keys) if k == r.gold_keys[i]), -1)
@@ -68,7 +71,7 @@ def _probabilities(preds: Sequence[CasePrediction], vocab: "Vocabulary", columns
     P = np.zeros((len(preds), len(columns) + 1))
     for i, p in enumerate(preds):
         for name, prob in p.ranked:
-            P[i, col.get(vocab.strict_key(name), len(columns))] += max(float(prob), 0.0)
+            P[i, col.get(vocab.concept_key(name), len(columns))] += max(float(prob), 0.0)
         P[i, -1] += max(0.0, 1.0 - P[i].sum())
     return P
 
@@ -77,7 +80,7 @@ def _retrieval(preds: Sequence[CasePrediction], vocab: "Vocabulary", r: _Ranks) 
     def relevant(i: int, p: CasePrediction, lenient: bool) -> list[bool]:
         return [kind == "report" and lab is not None
                 and (bool(vocab.lenient_keys(lab) & r.gold_lenient[i]) if lenient
-                     else vocab.strict_key(lab) == r.gold_keys[i])
+                     else vocab.concept_key(lab) == r.gold_keys[i])
                 for _, kind, lab in p.retrieved]
 
     strict = [relevant(i, p, False) for i, p in enumerate(preds)]
@@ -129,7 +132,7 @@ def score_predictions(
     out["per_class"] = {
         display[k]: {**row, "icd10": k if not k.startswith("~") else None} for k, row in cls["per_class"].items()
     }
-    columns = sorted(set(labels) | {vocab.strict_key(c) for c in extra_classes})
+    columns = sorted(set(labels) | {vocab.concept_key(c) for c in extra_classes})
     P = _probabilities(preds, vocab, columns)
     y_idx = np.array([{k: j for j, k in enumerate(columns)}.get(k, -1) for k in r.gold_keys])
     auc = M.one_vs_rest_auc(y_idx, P[:, :-1], [names.get(k, k) for k in columns])
@@ -177,7 +180,7 @@ def class_names(gold_labels: Sequence[str], vocab: "Vocabulary") -> dict[str, st
     """Display name per strict class: the gold spellings that fell into it, most frequent first."""
     by_key: dict[str, Counter[str]] = {}
     for lab in gold_labels:
-        by_key.setdefault(vocab.strict_key(lab), Counter())[lab.strip()] += 1
+        by_key.setdefault(vocab.concept_key(lab), Counter())[lab.strip()] += 1
     return {k: " / ".join(name for name, _ in c.most_common()) for k, c in by_key.items()}
 
 

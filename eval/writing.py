@@ -46,14 +46,14 @@ def _code(key: str) -> str | None:
 
 
 def _prediction_row(p: CasePrediction, vocab: "Vocabulary") -> dict[str, Any]:
-    gold_key = vocab.strict_key(p.gold)
+    gold_key = vocab.concept_key(p.gold)
     return {
         "id": p.case_id,
         "gold": p.gold,
-        "gold_icd10": _code(gold_key),
+        "gold_icd10": _code(vocab.strict_key(p.gold)),
         "fold": p.fold,
         "abstained": p.abstained,
-        "correct_top1": bool(p.ranked) and vocab.strict_key(p.ranked[0][0]) == gold_key,
+        "correct_top1": bool(p.ranked) and vocab.concept_key(p.ranked[0][0]) == gold_key,
         "predictions": [
             {
                 "diagnosis": name,

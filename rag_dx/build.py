@@ -89,8 +89,10 @@ def embed_chunks(settings: "Settings", encoder: "TextEncoder", chunks: list[Chun
 
 def with_practice_model(settings: "Settings", artefacts: Mapping[str, ArtefactWriter] | None,
                         vectors: np.ndarray) -> dict[str, ArtefactWriter]:
-    """The caller's artefacts plus the practice model, trained on the version's chunks and vectors."""
+    """The caller's artefacts plus what the version learns from its chunks and vectors: the practice
+    model and the guideline disease cards (rag_dx.topic_cards)."""
     from rag_dx.practice.model import DIRNAME
+    from rag_dx.topic_cards import DIRNAME as CARDS_DIR
 
     out = dict(artefacts or {})
     if settings.diagnosis.practice_model and DIRNAME not in out:
@@ -104,6 +106,15 @@ def with_practice_model(settings: "Settings", artefacts: Mapping[str, ArtefactWr
             return model.save(partial)
 
         out[DIRNAME] = write
+    if settings.diagnosis.topic_cards and CARDS_DIR not in out:
+        def write_cards(partial: Path, chunks: Sequence[Chunk]) -> dict:
+            from rag_dx.topic_cards import TopicCards
+            from rag_dx.vocab import Vocabulary
+
+            cards = TopicCards.build(chunks, vectors, Vocabulary.load())
+            return cards.save(partial) if cards is not None else {"cards": 0}
+
+        out[CARDS_DIR] = write_cards
     return out
 
 

@@ -21,7 +21,8 @@ from rag_dx.errors import RagDxError
 from rag_dx.generate import CandidateScorer
 from rag_dx.index.reader import LiveIndex
 from rag_dx.practice.ranker import softmax_t
-from rag_dx.practice.serve import best_report_similarity, merge_outside, prediction_sets, ranked_differential
+from rag_dx.practice.serve import (CardTopics, best_report_similarity, card_topics, merge_outside, prediction_sets,
+                                   ranked_differential, with_card_topics)
 from rag_dx.retrieve import Retriever, SearchResult
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, hit_weights  # noqa: F401 (re-exported)
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Hit, Versions
@@ -123,6 +124,7 @@ class Assistant:
         t0 = time.perf_counter()
 
         hits: list[Hit] = []
+        card_hits: list[Hit] = []
         pool: dict[str, Candidate] = {}
         # One snapshot per query: the whole answer comes from exactly one index version.
         retriever = self.retriever if mode != "generator" else None
@@ -137,29 +139,52 @@ class Assistant:
                 raise RagDxError("this assistant has no index; build one with `rag-dx index build`")
             practice = self._practice(retriever) if mode == "full" else None
             query = self._query_text(text)
+            query_vector = self.encoder.encode([query])[0]
             result = retriever.search_channels(
-                query, self.encoder.encode([query])[0],
+                query, query_vector,
                 k=max(ds.max_candidates * 3, self.settings.retrieval.k_evidence * 2),
                 exclude_doc_ids=exclude_doc_ids, k_dense=100 if practice is not None else None)
             hits = self._keep_evidence(result.hits)
             timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
             if practice is not None:
-                return self._ranked(text, practice, result, hits, retriever, timings, t0)
+                return self._explained(text, self._ranked(text, practice, result, hits, retriever, timings, t0,
+                                                          query=query, query_vector=query_vector), timings)
             elif mode == "full":
                 ranking = f"similarity vote + generator ({self._practice_note(retriever)})"
             pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight,
                                       vocabulary=self.vocabulary)
+            cards = self._card_topics(retriever, query, query_vector)
+            if cards is not None:
+                pool = with_card_topics(pool, cards)
+                card_hits = cards.hits
         timings.setdefault("retrieve_ms", (time.perf_counter() - t0) * 1000)
 
         t1 = time.perf_counter()
         differential = self._vote_differential(text, pool, hits, mode)
+        if card_hits:  # the passages the shown card diagnoses cite join the evidence
+            cited, shown = {e for d in differential for e in d.evidence}, {h.id for h in hits}
+            hits = hits + [h for h in card_hits if h.id in cited and h.id not in shown]
         timings["score_ms"] = (time.perf_counter() - t1) * 1000
         abstained, reason = self._abstain(differential, hits, mode)
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
-        return Differential(differential=differential, evidence=[_evidence(h) for h in hits], abstained=abstained,
-                            abstain_reason=reason, versions=self.versions_for(retriever),
-                            warnings=list(retriever.index.warnings) if retriever else [],
-                            timings_ms={k: round(v, 1) for k, v in timings.items()}, ranking=ranking)
+        answer = Differential(differential=differential, evidence=[_evidence(h) for h in hits], abstained=abstained,
+                              abstain_reason=reason, versions=self.versions_for(retriever),
+                              warnings=list(retriever.index.warnings) if retriever else [],
+                              timings_ms={k: round(v, 1) for k, v in timings.items()}, ranking=ranking,
+                              best_similarity=_best_report_similarity(hits))
+        return self._explained(text, answer, timings)
+
+    def _explained(self, text: str, answer: Differential, timings: dict[str, float]) -> Differential:
+        """The answer with what a clinician checks it by: per diagnosis the case findings its evidence
+        matches and contradicts, red flags the differential omits, and the next questions to ask."""
+        from rag_dx.advice import annotate
+        from rag_dx.finding_evidence import with_findings
+
+        t = time.perf_counter()
+        answer = annotate(with_findings(answer, text), text)
+        timings["explain_ms"] = (time.perf_counter() - t) * 1000
+        timings["total_ms"] = timings.get("total_ms", 0.0) + timings["explain_ms"]
+        return answer.model_copy(update={"timings_ms": {k: round(v, 1) for k, v in timings.items()}})
 
     def _vote_differential(self, text: str, pool: dict[str, Candidate], hits: list[Hit], mode: Mode) -> list[Diagnosis]:
         """The similarity vote, blended with the generator's scores unless mode is "retrieval"."""
@@ -256,7 +281,8 @@ class Assistant:
                 f"{top} reports are to each other. Treat the list below as reading suggestions, not a differential.")
 
     def _ranked(self, text: str, practice: "PracticeModel", result: SearchResult, hits: list[Hit],
-                retriever: Retriever, timings: dict[str, float], t0: float) -> Differential:
+                retriever: Retriever, timings: dict[str, float], t0: float, *, query: str,
+                query_vector: np.ndarray) -> Differential:
         ds = self.settings.diagnosis
         t1 = time.perf_counter()
         ranked = ranked_differential(
@@ -268,7 +294,8 @@ class Assistant:
                                       vocabulary=self.vocabulary)
             ranked = merge_outside(ranked, pool, hits, temperature=ds.vote_temperature,
                                    guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates,
-                                   vocabulary=self.vocabulary, vote_weight=ds.outside_vote_weight)
+                                   vocabulary=self.vocabulary, vote_weight=ds.outside_vote_weight,
+                                   cards=self._card_topics(retriever, query, query_vector))
             # Flagged cases are right far less often than the ranker's probabilities say (0.62-0.64 on
             # the cross-style protocols, 0 on unrecorded diagnoses): show that, leaving the rest unassigned.
             ranked.differential = [d.model_copy(update={"probability": round(d.probability * ds.outside_confidence, 4)})
@@ -285,7 +312,19 @@ class Assistant:
                             prediction_sets=prediction_sets(practice, ranked.differential, outside=outside is not None),
                             ranking="learned ranker" if outside is None else
                             "learned ranker blended with guideline topics (case outside the practice's recorded diagnoses)",
-                            timings_ms={k: round(v, 1) for k, v in timings.items()})
+                            timings_ms={k: round(v, 1) for k, v in timings.items()},
+                            best_similarity=best_report_similarity(result))
+
+    def _card_topics(self, retriever: Retriever, query: str, query_vector: np.ndarray) -> "CardTopics | None":
+        """Guideline diagnoses ranked by disease card, when the version has cards and they are switched on."""
+        if not self.settings.diagnosis.topic_cards:
+            return None
+        from rag_dx.topic_cards import DIRNAME, TopicCards
+
+        cards = retriever.index.artefact(DIRNAME, TopicCards.load)
+        if cards is None:
+            return None
+        return card_topics(cards, query, query_vector, retriever.index.docstore.get, top=self.settings.diagnosis.max_candidates * 2)
 
     def _icd10_of(self, key: str, cites: list[Hit]) -> str | None:
         codes: dict[str, int] = {}
@@ -318,6 +357,11 @@ class Assistant:
 
             iterator = tqdm(texts, desc=f"diagnose ({mode})", unit="case")
         return [self.diagnose(t, mode=mode, candidates=candidates) for t in iterator]
+
+
+def _best_report_similarity(hits: Sequence[Hit]) -> float | None:
+    sims = [h.dense_score for h in hits if h.chunk.kind == "report" and h.dense_score is not None]
+    return round(max(sims), 4) if sims else None
 
 
 def _evidence(hit: Hit) -> Evidence:

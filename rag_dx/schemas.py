@@ -112,6 +112,9 @@ class Diagnosis(_Output):
     generator_score: float | None = None
     retrieval_vote: float | None = None
     evidence: list[str]
+    matches: list[str] = Field(default_factory=list, description="case findings its cited evidence describes")
+    against: list[str] = Field(
+        default_factory=list, description="findings where case and cited evidence disagree ('no flank pain')")
 
 
 class PredictionSet(_Output):
@@ -186,4 +189,6 @@ class Differential(_Output):
         default_factory=list, description="can't-miss diagnoses the case's findings point to and the list omits")
     next_questions: list[NextQuestion] = Field(
         default_factory=list, description="findings to ask about that would best tell the top candidates apart")
+    best_similarity: float | None = Field(
+        None, description="cosine of the case to its most similar past report (drift monitoring; None: no report)")
     disclaimer: str = DISCLAIMER

@@ -74,6 +74,10 @@ class DiagnosisSettings(BaseModel):
     outside_confidence: float = Field(
         0.5, gt=0, le=1, description="probabilities of a case outside the practice (or of a possibly unrecorded "
         "diagnosis) are multiplied by this; the rest is left unassigned")
+    topic_cards: bool = Field(
+        True, description="build guideline disease cards into every index version and, for a case outside the "
+        "practice, rank guideline diagnoses by how the whole case matches each card (rag_dx.topic_cards) instead "
+        "of by which topics the retrieved passages carry")
     adapter_calibration: bool = Field(
         True, description="apply the temperature (and scoring) stored with a LoRA adapter in rag_dx_calibration.json"
     )

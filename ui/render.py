@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from rag_dx.next_question import question_groups
-from rag_dx.schemas import DISCLAIMER, Differential, Evidence  # DISCLAIMER: the one disclaimer
+from rag_dx.schemas import DISCLAIMER, Diagnosis, Differential, Evidence  # DISCLAIMER: the one disclaimer
 
 __all__ = [
     "DISCLAIMER",
@@ -97,7 +97,7 @@ def differential_html(result: Differential) -> str:
         width = max(0.0, min(100.0, 100 * dx.probability))
         rows.append(
             f'<tr class="rdx-row"><td class="rdx-rank">{rank}</td>'
-            f'<td class="rdx-dx-name">{_e(dx.diagnosis)}</td><td class="rdx-icd">{_e(dx.icd10 or "")}</td>'
+            f'<td class="rdx-dx-name">{_e(dx.diagnosis)}{findings_html(dx)}</td><td class="rdx-icd">{_e(dx.icd10 or "")}</td>'
             f'<td class="rdx-prob"><div class="rdx-bar" aria-hidden="true"><span style="width:{width:.1f}%"></span></div>'
             f'<span class="rdx-pct">{_pct(dx.probability)}</span></td><td class="rdx-cites">{cites}</td></tr>'
         )
@@ -127,6 +127,16 @@ def differential_html(result: Differential) -> str:
                 "passages)</span></h4>" + "".join(groups)) if groups else ""
     return (f'<div class="rdx-answer" id="rdx-answer">{red_flags_html(result)}{abstain_html(result)}{table}'
             f'{prediction_set_html(result)}{next_questions_html(result)}{evidence}</div>')
+
+
+def findings_html(dx: Diagnosis) -> str:
+    """'matches: fever, dysuria; against: no flank pain' under a diagnosis name (empty when neither)."""
+    parts = []
+    if dx.matches:
+        parts.append(f'<span class="rdx-match">matches: {_e(", ".join(dx.matches))}</span>')
+    if dx.against:
+        parts.append(f'<span class="rdx-against">against: {_e(", ".join(dx.against))}</span>')
+    return f'<div class="rdx-findings">{"; ".join(parts)}</div>' if parts else ""
 
 
 def _link(url: str | None, text: str = "source") -> str:
@@ -291,6 +301,8 @@ PANEL_CSS = """
 .rdx-pct { display: inline-block; width: 2.9rem; text-align: right; font-variant-numeric: tabular-nums; }
 .rdx-cite { font-size: 0.8rem; padding: 0 3px; border-radius: 3px; background: var(--background-fill-secondary); }
 .rdx-meta { color: var(--body-text-color-subdued); font-size: 0.82rem; margin-left: 0.3rem; }
+.rdx-findings { font-size: 0.8rem; color: var(--body-text-color-subdued); }
+.rdx-against { color: var(--error-text-color, #b42318); }
 .rdx-h { margin: 0.8rem 0 0.3rem 0; font-weight: 600; }
 .rdx-group { margin: 0.25rem 0; padding: 0.3rem 0.6rem; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 .rdx-group > summary { cursor: pointer; }

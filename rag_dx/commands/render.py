@@ -27,6 +27,10 @@ def format_differential(result) -> str:
         code = f" [{dx.icd10}]" if dx.icd10 else ""
         lines.append(f"{rank:>2}. {dx.diagnosis}{code}  p={dx.probability:.2f}")
         lines.append(f"     cites: {', '.join(dx.evidence) if dx.evidence else '(no evidence)'}")
+        if dx.matches or dx.against:
+            lines.append("     " + "; ".join(
+                part for part in (f"matches: {', '.join(dx.matches)}" if dx.matches else "",
+                                  f"against: {', '.join(dx.against)}" if dx.against else "") if part))
     for ps in result.prediction_sets:
         if ps.level == 0.9:
             note = "" if ps.guaranteed else "  (no coverage guarantee for this case)"

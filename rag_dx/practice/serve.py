@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag_dx.candidates import Candidate, candidate_key, concept_key, hit_weights
 from rag_dx.practice.features import Channels, Item
@@ -18,6 +18,9 @@ from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
 from rag_dx.schemas import Diagnosis, Hit, PredictionSet
+
+if TYPE_CHECKING:
+    from rag_dx.topic_cards import TopicCards
 
 #: Reports cited per diagnosis when none of the shown evidence carries it.
 CITES_PER_CANDIDATE = 2
@@ -82,7 +85,7 @@ def ranked_differential(
 
 def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[Hit], *, temperature: float,
                   guideline_weight: float, max_candidates: int, vocabulary: Any = None,
-                  vote_weight: float = 0.0) -> Ranked:
+                  vote_weight: float = 0.0, cards: "CardTopics | None" = None) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
@@ -95,6 +98,9 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     to trust the text classifier on the practice's own writing, which transfers poorly to a case
     written another way, while the embedding vote transfers better (measured on the cross-style
     dev protocol, docs/results/protocols.md).
+
+    `cards`: the guideline diagnoses ranked by disease card (rag_dx.topic_cards) replace the topics
+    the retrieved passages carry; the passages each card cites join the shown evidence.
     """
     ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
     weights = hit_weights(hits, temperature, guideline_weight)
@@ -104,15 +110,73 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     # topic that is the same concept as a practice diagnosis ("UTI" / "Urinary tract infection") is not shown twice.
     known = {concept_key(d.diagnosis, vocabulary) for d in ranked.differential}
     known |= {candidate_key(d.diagnosis) for d in ranked.differential}
-    topics = [c for key, c in pool.items()
-              if c.evidence and all(e.startswith("G:") for e in c.evidence) and key not in known
+    source = cards.candidates if cards is not None else [
+        c for key, c in pool.items() if c.evidence and all(e.startswith("G:") for e in c.evidence)]
+    topics = [c for c in source if (c.key or concept_key(c.name, vocabulary)) not in known
               and not ({candidate_key(a) for a in (c.aliases or [c.name])} & known)]
     mass = float(sum(c.vote for c in topics))
     out = [d.model_copy(update={"probability": round(d.probability * (1.0 - g), 4)}) for d in ranked.differential]
     if mass > 0 and g > 0:
         out += [_from_candidate(c, g * c.vote / mass) for c in topics]
     out.sort(key=lambda d: -d.probability)
-    return Ranked(differential=out[:max_candidates], evidence=ranked.evidence)
+    out = out[:max_candidates]
+    evidence = list(ranked.evidence)
+    if cards is not None:
+        cited = {e for d in out for e in d.evidence}
+        shown = {h.id for h in evidence}
+        evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
+    return Ranked(differential=out, evidence=evidence)
+
+
+@dataclass
+class CardTopics:
+    """Guideline diagnoses ranked by disease card for one case, with the passages they cite."""
+
+    candidates: list[Candidate]
+    hits: list[Hit]
+
+
+def with_card_topics(pool: Mapping[str, Candidate], cards: CardTopics) -> dict[str, Candidate]:
+    """The vote pool with its guideline-only topics replaced by the card-ranked diagnoses.
+
+    The cards share the vote mass the replaced topics had, so the balance between the practice's
+    reports and the guidelines stays what retrieval found; only which guideline diagnoses compete,
+    and with what weight, changes. A card that is already a report candidate adds its passages to
+    that candidate's citations and nothing to its vote.
+    """
+    reports = {k: c for k, c in pool.items() if any(not e.startswith("G:") for e in c.evidence)}
+    mass = float(sum(c.vote for k, c in pool.items() if k not in reports))
+    if mass <= 0:
+        mass = float(sum(c.vote for c in reports.values())) or 1.0
+    out = dict(reports)
+    for c in cards.candidates:
+        key = c.key or candidate_key(c.name)
+        if key in out:
+            continue
+        out[key] = Candidate(name=c.name, vote=mass * c.vote, evidence=list(c.evidence), key=key, concept=c.concept,
+                             aliases=list(c.aliases), kinds=dict(c.kinds))
+    return out
+
+
+def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Callable[[list[int]], Mapping[int, Any]],
+                top: int = 10) -> CardTopics:
+    """The `top` cards for a case as candidates (vote = card probability) citing their passages.
+
+    `fetch(rows)` returns the version's chunks by docstore row (``LoadedIndex.docstore.get``).
+    """
+    ranked = cards.rank(query, query_vector, top=top)
+    chunks = fetch(sorted({r for i, _ in ranked for r in cards.rows[i]}))
+    out: list[Candidate] = []
+    hits: dict[str, Hit] = {}
+    for i, prob in ranked:
+        cites = [chunks[r] for r in cards.rows[i] if r in chunks]
+        if not cites:
+            continue
+        for c in cites:
+            hits.setdefault(c.chunk_id, Hit(chunk=c, score=round(prob, 5)))
+        out.append(Candidate(name=cards.names[i], vote=prob, evidence=[c.chunk_id for c in cites], key=cards.keys[i],
+                             concept=cards.codes[i], aliases=[cards.names[i]], kinds={"guideline": len(cites)}))
+    return CardTopics(candidates=out, hits=list(hits.values()))
 
 
 def _from_candidate(c: Candidate, probability: float) -> Diagnosis:

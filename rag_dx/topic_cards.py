@@ -1,0 +1,192 @@
+"""Guideline topics as diagnoses: one card per disease concept, ranked against a whole case.
+
+Why: for a case the practice has never recorded, the diagnoses can only come from the guidelines.
+Passage retrieval finds the ten paragraphs that look most like the case, and any topic they carry
+becomes a candidate, so a leaflet that happens to share words ("Toddler Health") or a rare
+syndrome with a long symptom list wins. A card instead gathers everything the guidelines say a
+disease looks like (its "symptoms", "information" and "exams" passages, merged on the disease
+concept with :func:`rag_dx.candidates.concept_key`, non-diagnoses dropped with
+:func:`rag_dx.candidates.diagnosis_name`) and the case is scored against every card at once:
+
+    score = cosine(case, mean of the card's passage vectors) + TEXT_WEIGHT x TF-IDF cosine
+            + RARE_PRIOR when every passage comes from a rare-disease source (MedQuAD's GARD, GHR)
+
+The vectors are the index's own (no second embedding pass); the TF-IDF is fitted on the cards.
+Weights and temperature were chosen on the disease-symptom dev queries of the guidelines-only
+protocol and checked on Symptom2Disease's (docs/results/protocols.md); they are constants of the
+method, recorded in the version's manifest, not tuned per index.
+
+Stored in `cards/` of a version as JSON + `.npy` / `.npz` (no pickle), checksummed in the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag_dx.errors import IndexCorruptError
+
+if TYPE_CHECKING:
+    from rag_dx.schemas import Chunk
+
+DIRNAME = "cards"
+META_FILE = "cards.json"
+VECTORS_FILE = "card_vectors.npy"
+TFIDF_FILE = "card_tfidf.npz"
+IDF_FILE = "card_idf.npy"
+#: MedQuAD sources that cover genetic and rare diseases (about two thirds of its topics).
+RARE_SOURCES = frozenset({"GHR", "GARD"})
+#: Sections whose passages describe what a disease looks like (see rag_dx.cards.section_of).
+DESCRIBING = ("symptoms", "information", "exams and tests", "other")
+TEXT_WEIGHT = 1.0
+RARE_PRIOR = -0.05
+#: Softmax temperature over card scores: mean top-1 confidence ~ top-1 accuracy on the dev queries.
+TEMPERATURE = 0.12
+#: Passages a card cites (best section first).
+CITES = 2
+
+
+@dataclass
+class TopicCards:
+    """Cards of one index version. Build with :meth:`build`, rank a case with :meth:`rank`."""
+
+    keys: list[str]
+    names: list[str]
+    codes: list[str | None]
+    rows: list[list[int]]   # docstore rows each card cites, best first
+    rare: np.ndarray        # bool per card
+    vectors: np.ndarray     # (n, dim) unit vectors
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    matrix: Any             # scipy CSR (n, V), L2-normalised TF-IDF rows
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def build(cls, chunks: Sequence["Chunk"], vectors: np.ndarray, vocabulary: Any = None) -> "TopicCards | None":
+        """Cards from a version's guideline chunks; None when no guideline topic is a diagnosis."""
+        from rag_dx.candidates import concept_key, diagnosis_name
+        from rag_dx.cards import section_of
+
+        names: dict[str, str | None] = {}
+        groups: dict[str, dict[str, Any]] = {}
+        for row, chunk in enumerate(chunks):
+            if chunk.kind != "guideline" or not chunk.label:
+                continue
+            if chunk.label not in names:
+                names[chunk.label] = diagnosis_name(chunk.label, vocabulary)
+            name = names[chunk.label]
+            if name is None:
+                continue
+            section = section_of(chunk.title)
+            if section not in DESCRIBING:
+                continue
+            key = concept_key(name, vocabulary)
+            g = groups.setdefault(key, {"names": {}, "rows": [], "sources": set(), "code": None})
+            g["names"][name] = g["names"].get(name, 0) + 1
+            g["rows"].append((DESCRIBING.index(section), row))
+            g["sources"].add(chunk.source)
+            if key.startswith("icd:"):
+                g["code"] = key[4:]
+        if not groups:
+            return None
+        keys = sorted(groups)
+        rows = [[r for _, r in sorted(groups[k]["rows"])] for k in keys]
+        card_vectors = np.stack([_unit(vectors[r].mean(axis=0)) for r in rows]).astype(np.float32)
+        texts = [" ".join(chunks[r].text for r in rs) for rs in rows]
+        vectorizer = _vectorizer(len(keys))
+        matrix = vectorizer.fit_transform(texts).astype(np.float32).tocsr()
+        return cls(keys=keys, names=[max(groups[k]["names"], key=lambda n: (groups[k]["names"][n], -len(n))) for k in keys],
+                   codes=[groups[k]["code"] for k in keys], rows=[r[:CITES] for r in rows],
+                   rare=np.array([bool(groups[k]["sources"]) and groups[k]["sources"] <= RARE_SOURCES for k in keys]),
+                   vectors=card_vectors, vocabulary={t: int(i) for t, i in vectorizer.vocabulary_.items()},
+                   idf=vectorizer.idf_.astype(np.float32), matrix=matrix)
+
+    def scores(self, query: str, query_vector: np.ndarray) -> np.ndarray:
+        """One score per card (see the module docstring)."""
+        dense = self.vectors @ np.asarray(query_vector, dtype=np.float32)
+        text = np.asarray((self.matrix @ self._tfidf(query).T).todense()).ravel()
+        return dense + TEXT_WEIGHT * text + RARE_PRIOR * self.rare
+
+    def rank(self, query: str, query_vector: np.ndarray, top: int = 10) -> list[tuple[int, float]]:
+        """The `top` cards as (card index, probability), probabilities a softmax over those cards."""
+        s = self.scores(query, query_vector)
+        order = np.argsort(-s, kind="stable")[:top]
+        p = np.exp((s[order] - s[order].max()) / TEMPERATURE)
+        p /= p.sum()
+        return [(int(i), float(q)) for i, q in zip(order, p)]
+
+    def __post_init__(self) -> None:
+        # Built once per loaded version; transform() only reads it, so threads can share it.
+        self._vectorizer = _vectorizer(len(self.keys), vocabulary=self.vocabulary)
+        self._vectorizer.idf_ = self.idf
+
+    def _tfidf(self, text: str) -> Any:
+        return self._vectorizer.transform([text])
+
+    # ------------------------------------------------------------------ storage
+    def save(self, version_dir: Path) -> dict[str, Any]:
+        """Write `cards/` inside a version directory; returns the manifest entry."""
+        from scipy.sparse import save_npz
+
+        from rag_dx.index.store import sha256_file
+
+        out = version_dir / DIRNAME
+        out.mkdir(parents=True, exist_ok=True)
+        meta = {"keys": self.keys, "names": self.names, "codes": self.codes, "rows": self.rows,
+                "rare": [bool(x) for x in self.rare], "vocabulary": self.vocabulary,
+                "method": {"text_weight": TEXT_WEIGHT, "rare_prior": RARE_PRIOR, "temperature": TEMPERATURE,
+                           "rare_sources": sorted(RARE_SOURCES), "sections": list(DESCRIBING)}}
+        (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        np.save(out / VECTORS_FILE, self.vectors, allow_pickle=False)
+        np.save(out / IDF_FILE, self.idf, allow_pickle=False)
+        save_npz(out / TFIDF_FILE, self.matrix, compressed=True)
+        files = (META_FILE, VECTORS_FILE, IDF_FILE, TFIDF_FILE)
+        return {"cards": len(self.keys), "rare": int(self.rare.sum()),
+                "files": {f"{DIRNAME}/{f}": sha256_file(out / f) for f in files}}
+
+    @classmethod
+    def load(cls, version_dir: Path, entry: Mapping[str, Any] | None) -> "TopicCards | None":
+        """The version's cards, or None for a version without guideline diagnoses or built before cards."""
+        if not entry or not entry.get("files"):
+            return None
+        from scipy.sparse import load_npz
+
+        from rag_dx.index.store import sha256_file
+
+        base = version_dir / DIRNAME
+        try:
+            for rel, digest in entry["files"].items():
+                if sha256_file(version_dir / rel) != digest:
+                    raise IndexCorruptError(
+                        f"index version {version_dir.name}: disease-card file {rel} does not match the checksum "
+                        "in its manifest; run `rag-dx index verify` and rebuild or roll back")
+            meta = json.loads((base / META_FILE).read_text(encoding="utf-8"))
+            return cls(keys=list(meta["keys"]), names=list(meta["names"]), codes=list(meta["codes"]),
+                       rows=[list(map(int, r)) for r in meta["rows"]], rare=np.array(meta["rare"], dtype=bool),
+                       vectors=np.load(base / VECTORS_FILE, allow_pickle=False),
+                       vocabulary={str(t): int(i) for t, i in meta["vocabulary"].items()},
+                       idf=np.load(base / IDF_FILE, allow_pickle=False), matrix=load_npz(base / TFIDF_FILE).tocsr())
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorruptError(f"index version {version_dir.name}: disease cards cannot be read ({exc}); "
+                                    "rebuild it with `rag-dx index rebuild`") from None
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def _vectorizer(n_cards: int, vocabulary: Mapping[str, int] | None = None) -> Any:
+    """Word unigrams, English stop words out; terms on most cards carry no disease signal (max_df)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    small = n_cards < 20
+    return TfidfVectorizer(sublinear_tf=True, stop_words="english", dtype=np.float32, vocabulary=vocabulary,
+                           min_df=1 if small else 2, max_df=1.0 if small else 0.3)

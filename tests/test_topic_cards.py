@@ -1,0 +1,124 @@
+"""Guideline disease cards: which topics become cards, how a case ranks them, storage, and the outside blend."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag_dx.errors import IndexCorruptError
+from rag_dx.practice.serve import Ranked, card_topics, merge_outside
+from rag_dx.schemas import Chunk, Diagnosis
+from rag_dx.topic_cards import DIRNAME, TopicCards
+from rag_dx.vocab import Vocabulary
+
+DIM = 8
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocabulary:
+    return Vocabulary.load()
+
+
+def _g(i: int, topic: str, question: str, text: str, source: str = "MPlusHealthTopics") -> Chunk:
+    return Chunk(chunk_id=f"G:{i}", kind="guideline", doc_id=f"d{i}", title=question, text=text, label=topic,
+                 source=source)
+
+
+def _corpus() -> tuple[list[Chunk], np.ndarray]:
+    chunks = [
+        Chunk(chunk_id="R:1", kind="report", doc_id="r1", title="report", text="cough and fever", label="Pneumonia"),
+        _g(1, "Urinary Tract Infections", "What are the symptoms of Urinary Tract Infections?",
+           "Burning on urination, urinary frequency and lower abdominal pain."),
+        _g(2, "UTI", "What is (are) UTI ?", "An infection of the bladder; dysuria and urgency are common."),
+        _g(3, "Pyelonephritis", "What are the symptoms of Pyelonephritis?", "High fever, flank pain, vomiting."),
+        _g(4, "Toddler Health", "What is (are) Toddler Health ?", "Burning on urination in toddlers, feeding tips."),
+        _g(5, "Pyelonephritis", "How to prevent Pyelonephritis?", "Drink water."),  # not a describing section
+        _g(6, "Alport syndrome", "What are the signs and symptoms of Alport syndrome?",
+           "Blood in urine, hearing loss, eye abnormalities.", source="GARD"),
+    ]
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(len(chunks), DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return chunks, vectors
+
+
+@pytest.fixture(scope="module")
+def built(vocab: Vocabulary) -> tuple[TopicCards, list[Chunk], np.ndarray]:
+    chunks, vectors = _corpus()
+    cards = TopicCards.build(chunks, vectors, vocab)
+    assert cards is not None
+    return cards, chunks, vectors
+
+
+def test_cards_are_diagnoses_merged_by_concept(built) -> None:
+    cards, chunks, _ = built
+    assert "Toddler Health" not in cards.names  # a population page is evidence, never a candidate
+    uti = [i for i, k in enumerate(cards.keys) if k == "icd:N39.0"]
+    assert len(uti) == 1, cards.keys  # "Urinary Tract Infections" and "UTI" are one concept
+    cited = {chunks[r].chunk_id for r in cards.rows[uti[0]]}
+    assert cited == {"G:1", "G:2"}
+    pyelo = cards.names.index("Pyelonephritis")
+    assert [chunks[r].chunk_id for r in cards.rows[pyelo]] == ["G:3"]  # the prevention passage describes nothing
+    assert cards.rare.tolist() == [cards.names[i] == "Alport syndrome" for i in range(len(cards))]
+
+
+def test_the_case_ranks_the_card_it_describes(built) -> None:
+    cards, _, _ = built
+    zero = np.zeros(DIM, np.float32)  # isolate the text channel
+    ranked = cards.rank("burning on urination and frequency, lower abdominal pain", zero, top=3)
+    assert cards.keys[ranked[0][0]] == "icd:N39.0"
+    assert ranked[0][1] > ranked[1][1]
+    assert abs(sum(p for _, p in ranked) - 1.0) < 1e-6
+    ranked = cards.rank("high fever with flank pain and vomiting", zero, top=3)
+    assert cards.names[ranked[0][0]] == "Pyelonephritis"
+
+
+def test_rare_source_loses_a_tie(built) -> None:
+    cards, _, _ = built
+    s = cards.scores("zzz", np.zeros(DIM, np.float32))
+    rare = cards.names.index("Alport syndrome")
+    assert s[rare] < min(s[i] for i in range(len(cards)) if i != rare)
+
+
+def test_save_load_roundtrip_and_tamper(built, tmp_path) -> None:
+    cards, _, vectors = built
+    entry = cards.save(tmp_path)
+    loaded = TopicCards.load(tmp_path, entry)
+    assert loaded is not None and loaded.keys == cards.keys
+    q = "flank pain"
+    assert np.allclose(loaded.scores(q, vectors[3]), cards.scores(q, vectors[3]))
+    assert TopicCards.load(tmp_path, None) is None
+    meta = tmp_path / DIRNAME / "cards.json"
+    data = json.loads(meta.read_text())
+    data["names"][0] = "Something else"
+    meta.write_text(json.dumps(data))
+    with pytest.raises(IndexCorruptError, match="cards.json"):
+        TopicCards.load(tmp_path, entry)
+
+
+def test_no_guideline_diagnosis_means_no_cards(vocab: Vocabulary) -> None:
+    chunks, vectors = _corpus()
+    assert TopicCards.build([chunks[0], chunks[4]], vectors[[0, 4]], vocab) is None
+
+
+def test_outside_blend_takes_card_topics_and_shows_their_passages(built, vocab: Vocabulary) -> None:
+    cards, chunks, vectors = built
+    by_row = dict(enumerate(chunks))
+    topics = card_topics(cards, "burning on urination, frequency", np.zeros(DIM, np.float32),
+                         lambda rows: {r: by_row[r] for r in rows}, top=3)
+    report_hit_only = Ranked(differential=[Diagnosis(diagnosis="Pneumonia", probability=1.0, evidence=["R:1"])],
+                             evidence=[])
+    from rag_dx.schemas import Hit
+
+    hits = [Hit(chunk=chunks[0], score=0.5, dense_score=0.2), Hit(chunk=chunks[4], score=0.5, dense_score=0.3)]
+    out = merge_outside(report_hit_only, {}, hits, temperature=0.05, guideline_weight=1.0, max_candidates=5,
+                        vocabulary=vocab, cards=topics)
+    names = [d.diagnosis for d in out.differential]
+    assert "Toddler Health" not in names
+    uti = next(d for d in out.differential if d.icd10 == "N39.0")
+    assert set(uti.evidence) == {"G:1", "G:2"}
+    shown = {h.id for h in out.evidence}
+    assert {e for d in out.differential for e in d.evidence if e.startswith("G:")} <= shown
+    assert abs(sum(d.probability for d in out.differential) - 1.0) < 0.01
