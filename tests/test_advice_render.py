@@ -70,10 +70,13 @@ def test_the_chat_message_and_the_terminal_say_both():
 
 
 class FixedAssistant:
-    """Always the same differential, so what changes between turns is what the service adds."""
+    """Always the same ranking, annotated the way `Assistant.diagnose` annotates every answer, so what
+    changes between turns is the case text the service accumulates."""
 
     def diagnose(self, text: str) -> Differential:
-        return answer()
+        from rag_dx.advice import annotate
+
+        return annotate(answer(), text)
 
 
 class NoDeid:
@@ -81,7 +84,7 @@ class NoDeid:
         return text
 
 
-def test_the_service_annotates_every_turn_and_a_follow_up_answer_updates_the_questions(tmp_path):
+def test_every_turn_is_annotated_and_a_follow_up_answer_updates_the_questions(tmp_path):
     service = ClinicianService(FixedAssistant(), feedback_store=FeedbackStore.open(tmp_path / "fb.sqlite"),
                                audit_log=AuditLog(tmp_path / "audit.jsonl"), deidentifier=NoDeid())
     first = service.ask(None, "Fever and a stiff neck since this morning.")

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from rag_dx.advice import annotate
 from rag_dx.audit import AuditError, AuditLog, answer_scores, sha256_hex
 from rag_dx.errors import RagDxError
 from rag_dx.feedback import FeedbackError, FeedbackStore, canonical_json
@@ -211,7 +210,6 @@ class ClinicianService:
         t0 = self._clock()
         try:
             result = self.assistant.diagnose(turn.case_text)
-            result = annotate(result, turn.case_text)  # red flags, next questions (rag_dx.advice)
         except RagDxError as exc:  # expected failures: their messages never quote input
             log.warning("query %s failed: %s", query_id, type(exc).__name__)
             self._audit_failure(query_id, user, type(exc).__name__)
