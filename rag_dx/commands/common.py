@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, Literal, Optional, TypeVar
 
 import typer
 
@@ -20,6 +20,14 @@ TextCol = Annotated[str, typer.Option("--text-col", help="Column (or JSON key) h
 LabelCol = Annotated[str, typer.Option("--label-col", help="Column holding the diagnosis.")]
 IdCol = Annotated[str, typer.Option("--id-col", help="Column holding the report id.")]
 IndexDir = Annotated[Optional[Path], typer.Option(help="Override the index directory.")]
+Engine = Annotated[Optional[Literal["local", "ray"]], typer.Option(
+    help="Where chunks are embedded: local (this process) or ray (Ray Data encoder actors, GPUs when present; "
+         "the 'scale' extra). Default: the scale.engine setting. See docs/scale.md")]
+
+
+def engine_override(engine: str | None) -> dict[str, Any]:
+    """Settings overrides for an --engine option (none when it was not given)."""
+    return {"scale": {"engine": engine}} if engine else {}
 
 
 def quiet_libraries(level: str) -> None:

@@ -8,7 +8,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from rag_dx.commands.common import IdCol, IndexDir, LabelCol, TextCol, cli_errors, load_cli_settings, progress
+from rag_dx.commands.common import (
+    Engine,
+    IdCol,
+    IndexDir,
+    LabelCol,
+    TextCol,
+    cli_errors,
+    engine_override,
+    load_cli_settings,
+    progress,
+)
 from rag_dx.errors import RagDxError
 
 
@@ -32,16 +42,18 @@ def eval_command(
     compare_encoder: Annotated[Optional[Path], typer.Option(help="Also evaluate this (fine-tuned) encoder on the same split, paired with the configured one.")] = None,
     compare_adapter: Annotated[Optional[Path], typer.Option(help="Also evaluate this LoRA adapter (with its calibration) on the same split.")] = None,
     write_cards: Annotated[bool, typer.Option(help="Write the comparison into the compared models' cards (README.md).")] = False,
+    engine: Engine = None,
 ) -> None:
     """Evaluate rag-dx on labeled reports: top-k, F1, calibration, per-class, ablations and plots.
 
     Give exactly one of --index, --holdout or --cv. Duplicate and near-duplicate texts (and one
     patient's reports) never straddle a split. --compare-encoder / --compare-adapter add the
     fine-tuned models on the same split and report base vs fine-tuned, paired, case by case.
+    --engine ray embeds the temporary indexes' chunks on Ray (test cases are still encoded here).
     """
     from eval.run import compare_variants, format_summary, run_eval
 
-    settings = load_cli_settings(index_dir=index_dir)
+    settings = load_cli_settings(index_dir=index_dir, **engine_override(engine))
     variants = compare_variants(compare_encoder, compare_adapter)
     if write_cards and not variants:
         raise RagDxError("--write-cards needs --compare-encoder or --compare-adapter")

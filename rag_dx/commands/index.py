@@ -8,7 +8,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from rag_dx.commands.common import IdCol, IndexDir, LabelCol, TextCol, cli_errors, load_cli_settings, progress
+from rag_dx.commands.common import (
+    Engine,
+    IdCol,
+    IndexDir,
+    LabelCol,
+    TextCol,
+    cli_errors,
+    engine_override,
+    load_cli_settings,
+    progress,
+)
 from rag_dx.commands.inputs import load_inputs, read_ids
 from rag_dx.commands.render import report_rejects, report_version
 from rag_dx.errors import RagDxError
@@ -57,6 +67,7 @@ def index_build(
     id_col: IdCol = "report_id",
     skip_invalid: Annotated[bool, typer.Option(help="Index the valid rows and write the rejects next to the index.")] = False,
     index_dir: IndexDir = None,
+    engine: Engine = None,
 ) -> None:
     """Build a new version of an index from reports and guidelines, then switch to it.
 
@@ -65,7 +76,7 @@ def index_build(
     """
     from rag_dx.build import build_index
 
-    settings = load_cli_settings(index_dir=index_dir)
+    settings = load_cli_settings(index_dir=index_dir, **engine_override(engine))
     if not reports and not guidelines:
         raise RagDxError("give at least one --reports or --guidelines file")
     rep, gl, rejects = load_inputs(reports, guidelines, text_col, label_col, id_col, skip_invalid)
@@ -88,6 +99,7 @@ def index_update(
     gate: Gate = None,
     min_top1: MinTop1 = 0.0,
     index_dir: IndexDir = None,
+    engine: Engine = None,
 ) -> None:
     """Add new reports, replace changed ones (same report_id) and delete listed ids, as a new version.
 
@@ -95,7 +107,7 @@ def index_update(
     """
     from rag_dx.build import update_index
 
-    settings = load_cli_settings(index_dir=index_dir)
+    settings = load_cli_settings(index_dir=index_dir, **engine_override(engine))
     delete_ids = read_ids(delete) if delete else []
     if not reports and not guidelines and not delete_ids:
         raise RagDxError("nothing to do: give --reports, --guidelines or --delete")
@@ -125,11 +137,12 @@ def index_rebuild(
     label_col: LabelCol = "diagnosis",
     id_col: IdCol = "report_id",
     index_dir: IndexDir = None,
+    engine: Engine = None,
 ) -> None:
     """Re-embed every chunk of the serving version with the configured encoder (e.g. after fine-tuning)."""
     from rag_dx.build import rebuild_index
 
-    settings = load_cli_settings(index_dir=index_dir)
+    settings = load_cli_settings(index_dir=index_dir, **engine_override(engine))
     path = rebuild_index(settings, name, progress=progress(), switch=gate is None)
     report_version(name, path)
     if gate is not None:

@@ -1,7 +1,11 @@
 """Dense vectors in FAISS, keyed by docstore row ids, saved with faiss' own format (never pickle).
 
 The index type follows the corpus size (:func:`choose_factory`): exact search (``IDMap2,Flat``)
-below ``FaissConfig.exact_below`` vectors, an inverted file (``IDMap2,IVF{nlist},Flat``) above it.
+below ``FaissConfig.exact_below`` vectors, an inverted file (``IDMap2,IVF{nlist},Flat``) above it,
+and above ``FaissConfig.compress_above`` an inverted file of compressed codes
+(``IDMap2,IVF{nlist},{compress_codec}``: SQ8 or IVF-PQ), whose float32 vectors would no longer fit
+comfortably in memory (1.5 KB each at 384 dimensions). A compressed index reconstructs only
+approximate vectors, so an update re-embeds instead of reusing them (:attr:`DenseIndex.exact_vectors`).
 An IVF index's ``nprobe`` is calibrated when it is built: the smallest number of probed lists
 whose recall@10 against exact search reaches ``target_recall`` on deliberately hard queries
 (midpoints of random corpus pairs, :func:`calibration_queries`). ``nprobe`` is stored inside the
@@ -34,6 +38,11 @@ BATCH_BLAS_THRESHOLD = 2
 TRAIN_POINTS_PER_LIST = 64
 #: faiss-gpu answers at most this many neighbours per query (its k-selection limit).
 GPU_MAX_K = 2048
+#: Fewest vectors a compressed index is built for: PQ trains 256 centroids per code book.
+COMPRESS_MIN_VECTORS = 1_000
+#: Calibrating a compressed index stops when doubling nprobe gains less recall than this: its
+#: codes, not the probing, cap recall below an exact-search target (docs/performance.md).
+COMPRESSED_PLATEAU = 0.002
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +73,16 @@ def auto_nlist(n: int) -> int:
 def choose_factory(n: int, config: FaissConfig | None = None) -> str:
     """The FAISS factory string for `n` vectors under `config`."""
     config = config or FaissConfig()
-    if n < max(config.exact_below, 1) or n < 39 * 2:
+    compress = 0 < config.compress_above < n and n >= COMPRESS_MIN_VECTORS
+    if not compress and (n < max(config.exact_below, 1) or n < 39 * 2):
         return DEFAULT_FACTORY
     nlist = config.nlist or auto_nlist(n)
-    return f"IDMap2,IVF{nlist},Flat"
+    if not compress:
+        return f"IDMap2,IVF{nlist},Flat"
+    # "np": no polysemous training, which only serves Hamming-filtered search (not used here) and
+    # took 90% of an IVF-PQ build (145 of 157 s for PQ48 on 8,192 training points)
+    codec = config.compress_codec + ("np" if config.compress_codec.startswith("PQ") else "")
+    return f"IDMap2,IVF{nlist},{codec}"
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int = 10) -> float:
@@ -102,10 +117,11 @@ def calibration_queries(vectors: np.ndarray, n: int, seed: int = 0) -> np.ndarra
 
 
 def calibrate_nprobe(index, vectors: np.ndarray, ids: np.ndarray, *, target: float, n_queries: int, k: int = 10,
-                     seed: int = 0) -> tuple[int, float, int, dict[str, float]]:
+                     seed: int = 0, plateau: float = 0.0) -> tuple[int, float, int, dict[str, float]]:
     """Smallest nprobe (a power of two, or nlist) whose recall@k against exact search reaches
-    `target` on :func:`calibration_queries`; returns (nprobe, recall, number of queries, and the
-    recall of every nprobe tried)."""
+    `target` on :func:`calibration_queries`, or (``plateau`` > 0) the last one before doubling it
+    gained less than ``plateau``; returns (nprobe, recall, number of queries, and the recall of
+    every nprobe tried)."""
     faiss = _faiss()
     ivf = _ivf(index)
     q = calibration_queries(vectors, min(n_queries, max(10, len(vectors))), seed)
@@ -114,13 +130,17 @@ def calibrate_nprobe(index, vectors: np.ndarray, ids: np.ndarray, *, target: flo
                              metric=faiss.METRIC_INNER_PRODUCT)  # exact, without copying the corpus
     truth = np.where(positions >= 0, np.asarray(ids)[np.maximum(positions, 0)], -1)
     nprobe, recall, tried = 1, 0.0, {}
+    previous: tuple[int, float] | None = None
     while True:
         ivf.nprobe = nprobe
         _, found = index.search(q, k)
         recall = recall_at_k(found, truth, k)
         tried[str(nprobe)] = round(recall, 4)
+        if plateau > 0 and previous is not None and recall - previous[1] < plateau:
+            return previous[0], previous[1], len(q), tried
         if recall >= target or nprobe >= ivf.nlist:
             return nprobe, recall, len(q), tried
+        previous = (nprobe, recall)
         nprobe = min(nprobe * 2, ivf.nlist)
 
 
@@ -128,6 +148,16 @@ def _set_blas_threshold() -> None:
     faiss = _faiss()
     if faiss.cvar.distance_compute_blas_threshold > BATCH_BLAS_THRESHOLD:
         faiss.cvar.distance_compute_blas_threshold = BATCH_BLAS_THRESHOLD
+
+
+def _is_exact(index) -> bool:
+    """Whether `index` (an IDMap2 over Flat or an IVF) keeps the vectors uncompressed."""
+    faiss = _faiss()
+    ivf = _ivf(index)
+    if ivf is None:
+        inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+        return isinstance(inner, faiss.IndexFlat)
+    return isinstance(faiss.downcast_index(ivf), faiss.IndexIVFFlat)
 
 
 def gpu_available() -> bool:
@@ -152,6 +182,8 @@ class DenseIndex:
     calibration: dict = field(default_factory=dict)
     #: A GPU copy that answers `search` (see `to_gpu`); `index` stays the CPU original (save, reconstruct).
     search_index: object | None = field(default=None, repr=False, compare=False)
+    #: Size of the saved file (set by `save`): the manifest's bytes per vector.
+    file_bytes: int | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, vectors: np.ndarray, ids: np.ndarray, factory: str = DEFAULT_FACTORY, *,
@@ -162,7 +194,13 @@ class DenseIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         ids = np.asarray(ids, dtype=np.int64)
         dim = int(vectors.shape[1])
-        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+        try:
+            index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+        except RuntimeError as exc:  # e.g. PQ{m} with m not dividing the dimension
+            from rag_dx.errors import ConfigError
+
+            raise ConfigError(f"faiss cannot build {factory!r} for {dim}-dimensional vectors (check "
+                              f"faiss.compress_codec: PQ{{m}} needs m dividing {dim})") from exc
         _set_blas_threshold()  # IVF training and list assignment are batched searches
         if not index.is_trained:
             ivf = _ivf(index)
@@ -180,13 +218,17 @@ class DenseIndex:
                 ivf.nprobe = min(config.nprobe, ivf.nlist)
                 calibration = {"nprobe": int(ivf.nprobe), "source": "settings"}
             else:
-                nprobe, recall, n_q, tried = calibrate_nprobe(index, vectors, ids, target=config.target_recall,
-                                                       n_queries=config.calibration_queries)
+                exact = _is_exact(index)
+                nprobe, recall, n_q, tried = calibrate_nprobe(
+                    index, vectors, ids, target=config.target_recall, n_queries=config.calibration_queries,
+                    plateau=0.0 if exact else COMPRESSED_PLATEAU)
                 ivf.nprobe = min(ivf.nlist, max(nprobe, int(math.ceil(nprobe * config.nprobe_margin))))
                 calibration = {"nprobe": int(ivf.nprobe), "source": "calibrated", "calibrated_nprobe": nprobe,
                                "margin": config.nprobe_margin, "recall_at_10": round(recall, 4),
                                "target_recall": config.target_recall, "queries": n_q,
                                "query_kind": "midpoints of random corpus pairs", "recall_by_nprobe": tried}
+                if not exact:
+                    calibration["stops_at_plateau"] = COMPRESSED_PLATEAU
             log.info("dense index %s: nprobe %d", factory, ivf.nprobe)
         return cls(index=index, factory=factory, calibration=calibration)
 
@@ -201,10 +243,13 @@ class DenseIndex:
 
     def save(self, path: Path) -> None:
         _faiss().write_index(self.index, str(path))
+        self.file_bytes = path.stat().st_size
 
     def describe(self) -> dict:
         """What the manifest records about this index."""
-        out: dict = {"factory": self.factory, "ntotal": self.ntotal}
+        out: dict = {"factory": self.factory, "ntotal": self.ntotal, "compressed": not self.exact_vectors}
+        if self.file_bytes is not None:
+            out["bytes_per_vector"] = round(self.file_bytes / max(1, self.ntotal), 1)
         if self.nprobe is not None:
             out["nprobe"] = self.nprobe
             out["nlist"] = int(_ivf(self.index).nlist)
@@ -216,6 +261,12 @@ class DenseIndex:
     def nprobe(self) -> int | None:
         ivf = _ivf(self.index)
         return int(ivf.nprobe) if ivf is not None else None
+
+    @property
+    def exact_vectors(self) -> bool:
+        """True when the index holds the float32 vectors (Flat, IVF-Flat); False for compressed codes
+        (SQ, PQ), whose `vectors_for` are approximations that an update must not reuse."""
+        return _is_exact(self.index)
 
     @property
     def dim(self) -> int:
