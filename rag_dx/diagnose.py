@@ -324,7 +324,9 @@ class Assistant:
         cards = retriever.index.artefact(DIRNAME, TopicCards.load)
         if cards is None:
             return None
-        return card_topics(cards, query, query_vector, retriever.index.docstore.get, top=self.settings.diagnosis.max_candidates * 2)
+        ds = self.settings.diagnosis
+        return card_topics(cards, query, query_vector, retriever.index.docstore.get, top=ds.max_candidates * 2,
+                           rare_prior=ds.rare_source_prior)
 
     def _icd10_of(self, key: str, cites: list[Hit]) -> str | None:
         codes: dict[str, int] = {}

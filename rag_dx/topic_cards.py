@@ -108,15 +108,16 @@ class TopicCards:
                    vectors=card_vectors, vocabulary={t: int(i) for t, i in vectorizer.vocabulary_.items()},
                    idf=vectorizer.idf_.astype(np.float32), matrix=matrix)
 
-    def scores(self, query: str, query_vector: np.ndarray) -> np.ndarray:
-        """One score per card (see the module docstring)."""
+    def scores(self, query: str, query_vector: np.ndarray, *, rare_prior: float = RARE_PRIOR) -> np.ndarray:
+        """One score per card (see the module docstring); `rare_prior` 0 switches the commonness prior off."""
         dense = self.vectors @ np.asarray(query_vector, dtype=np.float32)
         text = np.asarray((self.matrix @ self._tfidf(query).T).todense()).ravel()
-        return dense + TEXT_WEIGHT * text + RARE_PRIOR * self.rare
+        return dense + TEXT_WEIGHT * text + rare_prior * self.rare
 
-    def rank(self, query: str, query_vector: np.ndarray, top: int = 10) -> list[tuple[int, float]]:
+    def rank(self, query: str, query_vector: np.ndarray, top: int = 10, *,
+             rare_prior: float = RARE_PRIOR) -> list[tuple[int, float]]:
         """The `top` cards as (card index, probability), probabilities a softmax over those cards."""
-        s = self.scores(query, query_vector)
+        s = self.scores(query, query_vector, rare_prior=rare_prior)
         order = np.argsort(-s, kind="stable")[:top]
         p = np.exp((s[order] - s[order].max()) / TEMPERATURE)
         p /= p.sum()

@@ -122,3 +122,13 @@ def test_outside_blend_takes_card_topics_and_shows_their_passages(built, vocab: 
     shown = {h.id for h in out.evidence}
     assert {e for d in out.differential for e in d.evidence if e.startswith("G:")} <= shown
     assert abs(sum(d.probability for d in out.differential) - 1.0) < 0.01
+
+
+def test_the_commonness_prior_is_a_switch(built) -> None:
+    cards, _, _ = built
+    zero = np.zeros(DIM, np.float32)
+    rare = cards.names.index("Alport syndrome")
+    on = cards.scores("blood in urine and hearing loss", zero)
+    off = cards.scores("blood in urine and hearing loss", zero, rare_prior=0.0)
+    assert off[rare] - on[rare] == pytest.approx(0.05)
+    assert np.allclose(np.delete(on, rare), np.delete(off, rare))

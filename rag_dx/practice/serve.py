@@ -159,12 +159,12 @@ def with_card_topics(pool: Mapping[str, Candidate], cards: CardTopics) -> dict[s
 
 
 def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Callable[[list[int]], Mapping[int, Any]],
-                top: int = 10) -> CardTopics:
+                top: int = 10, **rank_options: Any) -> CardTopics:
     """The `top` cards for a case as candidates (vote = card probability) citing their passages.
 
     `fetch(rows)` returns the version's chunks by docstore row (``LoadedIndex.docstore.get``).
     """
-    ranked = cards.rank(query, query_vector, top=top)
+    ranked = cards.rank(query, query_vector, top=top, **rank_options)
     chunks = fetch(sorted({r for i, _ in ranked for r in cards.rows[i]}))
     out: list[Candidate] = []
     hits: dict[str, Hit] = {}
