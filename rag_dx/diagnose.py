@@ -177,6 +177,8 @@ class Assistant:
     def _explained(self, text: str, answer: Differential, timings: dict[str, float]) -> Differential:
         """The answer with what a clinician checks it by: per diagnosis the case findings its evidence
         matches and contradicts, red flags the differential omits, and the next questions to ask."""
+        if not self.settings.diagnosis.explain:  # the benchmark's baseline for what this step costs
+            return answer
         from rag_dx.advice import annotate
         from rag_dx.finding_evidence import with_findings
 

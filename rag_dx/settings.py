@@ -85,6 +85,9 @@ class DiagnosisSettings(BaseModel):
     adapter_calibration: bool = Field(
         True, description="apply the temperature (and scoring) stored with a LoRA adapter in rag_dx_calibration.json"
     )
+    explain: bool = Field(
+        True, description="fill each answer's matches/against findings, red flags and next questions; false only "
+        "to measure what that costs (eval.bench's 'explain off' variant)")
 
 
 class ChunkSettings(BaseModel):

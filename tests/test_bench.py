@@ -50,12 +50,15 @@ def test_report_renders_targets():
     data = {"quick": False, "machine": {"cpu": "x", "cores": 2}, "sections": {
         "build": {"results": {}, "headline": {"rag-dx [torch] / bare encoder [torch]": 0.95,
                                               "rag-dx [torch] / langchain [torch]": 1.1}, "notes": [], "skipped": None},
-        "diagnose": {"results": {}, "headline": {"diagnose p50 ms (full)": 2500.0}, "notes": [], "skipped": None},
+        "diagnose": {"results": {}, "headline": {"diagnose p50 ms (full)": 2500.0, "explain p50 ms (full)": 120.0,
+                                                 "explain cost: total full / explain off (paired)": 1.2},
+                     "notes": [], "skipped": None},
         "eval": {"results": {}, "headline": {}, "notes": [], "skipped": "needs ../shared"}}}
     t = {x["target"]: x["met"] for x in targets(data)}
     assert t["build throughput >= 0.9x the bare encoder"] is True
     assert t["build throughput >= 2x the LangChain pipeline"] is False
     assert t["diagnose p50 <= 1 s with the bundled generator"] is False
+    assert t["finding layer (explain step) costs <= 100 ms of diagnose latency"] is False
     md = render(data)
     assert "## Targets" in md and "Skipped: needs ../shared" in md
 
@@ -83,7 +86,9 @@ def test_quick_run_writes_bench_json(tmp_path):
     assert r10k["factory"] == "IDMap2,Flat" and r10k["recall_at_10_vs_exact"] == 1.0
     assert r10k["chosen"]["p50_ms"] > 0 and r10k["flat"]["p95_ms"] >= r10k["flat"]["p50_ms"]
     full = s["diagnose"]["results"]["variants"]["full"]
-    assert set(full) >= {"encode_ms", "retrieve_ms", "score_ms", "total_ms"}
+    assert set(full) >= {"encode_ms", "retrieve_ms", "score_ms", "explain_ms", "total_ms"}
+    assert full["explain_ms"]["p50_ms"] > 0  # the explanation step is timed, and skipped in its baseline
+    assert s["diagnose"]["results"]["variants"]["full, explain off"]["explain_ms"]["p50_ms"] == 0
     assert full["total_ms"]["p50_ms"] >= full["score_ms"]["p50_ms"] > 0
     assert "built in a scratch dir" in s["diagnose"]["results"]["index"]
     jobs = s["eval"]["results"]["jobs"]

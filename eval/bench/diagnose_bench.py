@@ -11,11 +11,15 @@ Variants run interleaved per case on one loaded encoder and generator:
 * ``full, short prompt``: the generator path with ``prompt_evidence=2, evidence_chars=150`` (fewer
   prompt tokens); not the default, because it changes what the generator reads and the LoRA
   adapter is trained on the default prompt;
-* ``retrieval only``: no generator.
+* ``retrieval only``: no generator;
+* ``full, explain off``: the default pipeline without the explanation step (``diagnosis.explain =
+  false``: per-diagnosis matches/against findings, red flags, next questions), the baseline for
+  what that step costs (issue 13's rule: at most 100 ms of diagnose latency).
 
 ``encode_ms`` is timed around the encoder; ``retrieve_ms`` below excludes it (FAISS + BM25 +
-fusion + docstore). The UI's time to the first visible result is Send -> differential table
-visible in headless chromium (ui/browser_bench), when chromium and playwright are installed.
+fusion + docstore); ``explain_ms`` is the explanation step, part of ``total_ms`` (0 when off). The
+UI's time to the first visible result is Send -> differential table visible in headless chromium
+(ui/browser_bench), when chromium and playwright are installed.
 """
 
 from __future__ import annotations
@@ -137,14 +141,18 @@ def run(ctx) -> Section:
         d = assistant.diagnose(case, mode=mode)
         t = dict(d.timings_ms)
         t["encode_ms"] = round(encoder.seconds * 1000, 2)
+        t.setdefault("explain_ms", 0.0)
         t["retrieve_ms"] = round(t["retrieve_ms"] - t["encode_ms"], 2)
         return t
 
     # The learned ranker does not run the generator; "ranker off" is the similarity vote blended
     # with the generator (what an index with too few labels gets), the generator path's latency.
+    no_explain = build_assistant(idx_settings.model_copy(update={"diagnosis": idx_settings.diagnosis.model_copy(
+        update={"explain": False})}), name, encoder=encoder, generator=generator, load_vocabulary=False)
     no_ranker = build_assistant(idx_settings.model_copy(update={"diagnosis": idx_settings.diagnosis.model_copy(
         update={"ranker": False})}), name, encoder=encoder, generator=generator, load_vocabulary=False)
     variants = {"full": dict(assistant=main), "retrieval only": dict(assistant=main, mode="retrieval"),
+                "full, explain off": dict(assistant=no_explain),
                 "full, ranker off (vote + generator)": dict(assistant=no_ranker)}
     if not ctx.quick:
         variants["full, generator fast path off"] = dict(assistant=no_ranker, fast=False)
@@ -164,7 +172,7 @@ def run(ctx) -> Section:
     for k, ts in samples.items():
         rows[k] = {part: {"p50_ms": round(percentile([t[part] for t in ts], 50), 1),
                           "p95_ms": round(percentile([t[part] for t in ts], 95), 1)}
-                   for part in ("encode_ms", "retrieve_ms", "score_ms", "total_ms")}
+                   for part in ("encode_ms", "retrieve_ms", "score_ms", "explain_ms", "total_ms")}
         rows[k]["n"] = len(ts)
     tok = generator.tokenizer
     prompt_tokens = {}
@@ -183,6 +191,11 @@ def run(ctx) -> Section:
     sec.headline["diagnose p50 ms (full)"] = full["total_ms"]["p50_ms"]
     sec.headline["diagnose p95 ms (full)"] = full["total_ms"]["p95_ms"]
     sec.headline["diagnose p50 ms (ranker off: vote + generator)"] = rows["full, ranker off (vote + generator)"]["total_ms"]["p50_ms"]
+    sec.headline["explain p50 ms (full)"] = full["explain_ms"]["p50_ms"]
+    sec.headline["explain p95 ms (full)"] = full["explain_ms"]["p95_ms"]
+    sec.headline["diagnose p50 ms (full, explain off)"] = rows["full, explain off"]["total_ms"]["p50_ms"]
+    sec.headline["explain cost: total full / explain off (paired)"] = paired_ratio(
+        [t["total_ms"] for t in samples["full"]], [t["total_ms"] for t in samples["full, explain off"]])
     sec.headline["ranking by (full)"] = main.diagnose(cases[0]).ranking
     sec.headline["scoring share of total (p50)"] = round(full["score_ms"]["p50_ms"] / max(full["total_ms"]["p50_ms"], 1e-9), 3)
     if "full, generator fast path off" in samples:

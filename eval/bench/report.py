@@ -56,6 +56,12 @@ def targets(data: dict) -> list[dict]:
         v = d["diagnose p50 ms (full)"]
         out.append({"target": "diagnose p50 <= 1 s with the bundled generator", "measured": f"{v:.0f} ms",
                     "met": v <= 1000})
+    if "explain p50 ms (full)" in d:
+        v = d["explain p50 ms (full)"]
+        ratio = d.get("explain cost: total full / explain off (paired)")
+        out.append({"target": "finding layer (explain step) costs <= 100 ms of diagnose latency",
+                    "measured": f"{v:.0f} ms p50" + (f" ({ratio:.2f}x the total without it)" if ratio else ""),
+                    "met": v <= 100})
     if data.get("quick"):
         for row in out:  # a smoke run's inputs are too small to judge a target by
             row["met"] = None
@@ -127,9 +133,10 @@ def render(data: dict) -> str:
         elif name == "diagnose":
             lines += [f"Index: {res.get('index')}; {res.get('cases')} cases x {res.get('rounds')} rounds; "
                       f"prompt tokens (median): {res.get('prompt_tokens_median')}.", ""]
-            lines += _table(["variant", "encode p50 (p95)", "retrieve p50 (p95)", "score p50 (p95)", "total p50 (p95)"],
-                            [[k] + [f"{v[p]['p50_ms']:.0f} ({v[p]['p95_ms']:.0f})" for p in
-                                    ("encode_ms", "retrieve_ms", "score_ms", "total_ms")]
+            lines += _table(["variant", "encode p50 (p95)", "retrieve p50 (p95)", "score p50 (p95)", "explain p50 (p95)",
+                             "total p50 (p95)"],
+                            [[k] + [f"{v[p]['p50_ms']:.0f} ({v[p]['p95_ms']:.0f})" if p in v else "-" for p in
+                                    ("encode_ms", "retrieve_ms", "score_ms", "explain_ms", "total_ms")]
                              for k, v in res.get("variants", {}).items()])
             ui = res.get("ui", {})
             lines += ([f"UI time to first visible result: p50 {ui['p50_ms']:.0f} ms, p95 {ui['p95_ms']:.0f} ms "
