@@ -247,6 +247,43 @@ def test_the_conformal_set_and_the_findings_behind_each_diagnosis(browser, pract
     assert record["set_size"] == len(in_set)  # the audit records the set the UI showed
 
 
+@pytest.mark.parametrize("admin", [True, False], ids=["administrator", "clinician"])
+def test_the_monitoring_tab_is_for_administrators_and_the_chat_works_beside_it(browser, fixture_assistant, tmp_path,
+                                                                               admin):
+    from rag_dx.settings import MonitorSettings
+    from ui.monitor_tab import MonitorPanel
+
+    store, audit = FeedbackStore.open(tmp_path / "fb.sqlite"), AuditLog(tmp_path / "audit.jsonl")
+    panel = MonitorPanel(settings=MonitorSettings(admin_users=["local"] if admin else ["dr_admin"]),
+                         audit_path=audit.path, feedback_path=store.path,
+                         index_dir=fixture_assistant.settings.index_dir)
+    demo = build_app(fixture_assistant, feedback_store=store, audit_log=audit, deidentifier=SimpleDeid(),
+                     monitor_panel=panel)
+    with serving(demo) as url:  # no login: everyone is "local"
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        page.locator("#rdx-input textarea").fill("Burning on urination and urinary frequency.")
+        page.locator("#rdx-send").click()
+        page.locator("#rdx-differential-table").wait_for(timeout=20_000)  # the chat works inside its tab
+        tabs = page.locator("#rdx-tabs").get_by_role("tab")
+        if not admin:
+            assert [t.inner_text() for t in tabs.all()] == ["Case"]
+            page.close()
+            return
+        page.get_by_role("tab", name="Monitoring").wait_for(timeout=10_000)  # shown once the page has loaded
+        assert [t.inner_text() for t in tabs.all()] == ["Case", "Monitoring"]
+        page.get_by_role("tab", name="Monitoring").click()
+        assert not page.locator("#rdx-input textarea").is_visible()
+        page.locator("#rdx-monitor-refresh").click()
+        report = page.locator("#rdx-monitor-report")
+        report.get_by_role("heading", name="Per day", exact=True).wait_for(timeout=30_000)
+        per_day = report.locator("table").nth(1).locator("tr").all()[1:]
+        assert [r.locator("td").nth(1).inner_text() for r in per_day] == ["1"]  # the one query just asked
+        page.get_by_role("tab", name="Case").click()
+        assert page.locator("#rdx-differential-table").is_visible()  # the answer is still there
+        page.close()
+
+
 def test_with_auth_a_wrong_password_is_refused(browser, fixture_assistant, tmp_path):
     demo, _, audit = _app(fixture_assistant, tmp_path)
     with serving(demo, users={"dr_a": hash_password("correct-horse-battery")}) as url:

@@ -27,6 +27,7 @@ SSR and PWA off, strict CORS.
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,24 @@ def _user(request: Any) -> str | None:
     return getattr(request, "username", None) if request is not None else None
 
 
+@contextmanager
+def _tabbed(demo: "gr.Blocks", monitor_panel: "MonitorPanel | None") -> Iterator[None]:
+    """Lay the chat out alone, or, with a monitoring panel, as the "Case" tab beside the panel's tab.
+
+    The panel's tab stays hidden unless the signed-in user is an administrator (`ui.monitor_tab`),
+    so a clinician sees one tab; without a panel there is no tab bar at all.
+    """
+    if monitor_panel is None:
+        yield
+        return
+    import gradio as gr
+
+    with gr.Tabs(elem_id="rdx-tabs"):
+        with gr.Tab("Case", id="case", elem_id="rdx-tab-case"):
+            yield
+        monitor_panel.build(demo)
+
+
 def build_app(
     assistant: Diagnoser,
     *,
@@ -112,37 +131,36 @@ def build_app(
     with gr.Blocks(title=title, analytics_enabled=False, fill_width=True) as demo:
         case = gr.State(None)  # this session's CaseState
         gr.HTML(_HEADER, js_on_load=None, padding=False)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=4, min_width=340):
-                chat = gr.Chatbot(
-                    label="Case", height=470, elem_id="rdx-chat", buttons=["copy"], feedback_options=None,
-                    watermark="(rag-dx decision support: verify against the evidence and the patient)",
-                    placeholder="Describe the case: age, sex, symptoms and their course, findings. "
-                                "Follow-ups (\"also has a rash\") refine the same case.",
-                )
-                msg = gr.Textbox(label="Case description or follow-up", lines=3, max_lines=10,
-                                 max_length=max_turn_chars, elem_id="rdx-input", autofocus=True,
-                                 placeholder="e.g. 34-year-old woman, throbbing one-sided headache with nausea "
-                                             "and light sensitivity for 6 hours…")
-                with gr.Row():
-                    send = gr.Button("Send", variant="primary", elem_id="rdx-send", scale=3)
-                    new = gr.Button("New case", variant="secondary", elem_id="rdx-new", scale=1)
-                notice = gr.Markdown("", elem_id="rdx-notice")
-            with gr.Column(scale=6, min_width=440):
-                panel = gr.HTML(empty_panel_html(), css_template=PANEL_CSS, js_on_load=None,
-                                elem_id="rdx-panel", label="Differential")
-                rationale = gr.Markdown("", elem_id="rdx-rationale")
-                with gr.Group(visible=False, elem_id="rdx-feedback") as fb_group:
-                    fb_dx = gr.Dropdown(label="Feedback: the correct diagnosis (pick from the differential or type it)",
-                                        choices=[], value=None, allow_custom_value=True, elem_id="rdx-fb-dx")
+        with _tabbed(demo, monitor_panel):  # the chat, or the chat and an administrators' Monitoring tab
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=4, min_width=340):
+                    chat = gr.Chatbot(
+                        label="Case", height=470, elem_id="rdx-chat", buttons=["copy"], feedback_options=None,
+                        watermark="(rag-dx decision support: verify against the evidence and the patient)",
+                        placeholder="Describe the case: age, sex, symptoms and their course, findings. "
+                                    "Follow-ups (\"also has a rash\") refine the same case.",
+                    )
+                    msg = gr.Textbox(label="Case description or follow-up", lines=3, max_lines=10,
+                                     max_length=max_turn_chars, elem_id="rdx-input", autofocus=True,
+                                     placeholder="e.g. 34-year-old woman, throbbing one-sided headache with nausea "
+                                                 "and light sensitivity for 6 hours…")
                     with gr.Row():
-                        fb_correct = gr.Button("Mark as correct diagnosis", size="sm", elem_id="rdx-fb-correct")
-                        fb_wrong = gr.Button("Answer is wrong", size="sm", elem_id="rdx-fb-wrong")
-                        fb_evidence = gr.Button("Evidence is wrong", size="sm", elem_id="rdx-fb-evidence")
-                fb_msg = gr.Markdown("", elem_id="rdx-fb-msg")
-                versions = gr.Markdown("", elem_id="rdx-versions")
-        if monitor_panel is not None:
-            monitor_panel.build(demo)  # hidden unless the signed-in user is an administrator
+                        send = gr.Button("Send", variant="primary", elem_id="rdx-send", scale=3)
+                        new = gr.Button("New case", variant="secondary", elem_id="rdx-new", scale=1)
+                    notice = gr.Markdown("", elem_id="rdx-notice")
+                with gr.Column(scale=6, min_width=440):
+                    panel = gr.HTML(empty_panel_html(), css_template=PANEL_CSS, js_on_load=None,
+                                    elem_id="rdx-panel", label="Differential")
+                    rationale = gr.Markdown("", elem_id="rdx-rationale")
+                    with gr.Group(visible=False, elem_id="rdx-feedback") as fb_group:
+                        fb_dx = gr.Dropdown(label="Feedback: the correct diagnosis (pick from the differential or type it)",
+                                            choices=[], value=None, allow_custom_value=True, elem_id="rdx-fb-dx")
+                        with gr.Row():
+                            fb_correct = gr.Button("Mark as correct diagnosis", size="sm", elem_id="rdx-fb-correct")
+                            fb_wrong = gr.Button("Answer is wrong", size="sm", elem_id="rdx-fb-wrong")
+                            fb_evidence = gr.Button("Evidence is wrong", size="sm", elem_id="rdx-fb-evidence")
+                    fb_msg = gr.Markdown("", elem_id="rdx-fb-msg")
+                    versions = gr.Markdown("", elem_id="rdx-versions")
 
         def on_send(message: str, state: CaseState | None, request: gr.Request) -> Iterator[dict]:
             try:

@@ -1,8 +1,8 @@
-"""The administrators' monitoring panel in the chat UI: the `rag-dx monitor` report, on request.
+"""The administrators' Monitoring tab in the chat UI: the `rag-dx monitor` report, on request.
 
 Who is an administrator: a signed-in user named in settings' ``monitor.admin_users``
 (``RAG_DX_MONITOR__ADMIN_USERS='["dr_a"]'``); a UI without login serves everyone as ``local``,
-which sees the panel only when ``local`` is listed. The panel is hidden from everyone else, and
+which sees the tab only when ``local`` is listed. The tab is hidden from everyone else, and
 its refresh handler checks the user again on the server (hiding is not access control).
 
 It shows what `rag-dx monitor` writes (warnings first, the figures, the plots inline) computed
@@ -61,12 +61,12 @@ class MonitorPanel:
         return report_body(summary, render_pngs(summary, drift_psi_warn=self.settings.drift_psi_warn))
 
     def build(self, demo: Any) -> None:
-        """Add the (hidden) panel and its events; call inside `demo`'s `with gr.Blocks()` block."""
+        """Add the (hidden) Monitoring tab and its events; call inside a `gr.Tabs()` of `demo` (`ui.app`)."""
         import gradio as gr
 
         from rag_dx.errors import RagDxError
 
-        with gr.Accordion("Monitoring (administrators)", open=False, visible=False, elem_id="rdx-monitor") as box:
+        with gr.Tab("Monitoring", id="monitor", visible=False, elem_id="rdx-monitor") as box:
             refresh = gr.Button("Show / refresh the monitoring report", size="sm", elem_id="rdx-monitor-refresh")
             report = gr.HTML("", js_on_load=None, padding=False, elem_id="rdx-monitor-report")
 
