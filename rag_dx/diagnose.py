@@ -155,7 +155,7 @@ class Assistant:
                                       vocabulary=self.vocabulary)
             cards = self._card_topics(retriever, query, query_vector)
             if cards is not None:
-                pool = with_card_topics(pool, cards)
+                pool = with_card_topics(pool, cards, self.vocabulary)
                 card_hits = cards.hits
         timings.setdefault("retrieve_ms", (time.perf_counter() - t0) * 1000)
 

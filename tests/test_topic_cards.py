@@ -132,3 +132,21 @@ def test_the_commonness_prior_is_a_switch(built) -> None:
     off = cards.scores("blood in urine and hearing loss", zero, rare_prior=0.0)
     assert off[rare] - on[rare] == pytest.approx(0.05)
     assert np.allclose(np.delete(on, rare), np.delete(off, rare))
+
+
+def test_a_card_never_duplicates_a_report_diagnosis_keyed_by_text(built) -> None:
+    from rag_dx.candidates import Candidate
+    from rag_dx.practice.serve import with_card_topics
+
+    cards, chunks, _ = built
+    by_row = dict(enumerate(chunks))
+    topics = card_topics(cards, "flank pain and fever", np.zeros(DIM, np.float32),
+                         lambda rows: {r: by_row[r] for r in rows}, top=5)
+    # an assistant without a vocabulary keys the report candidate by text, the card by concept
+    pool = {"pyelonephritis": Candidate(name="Pyelonephritis", vote=1.0, evidence=["R:9"], key="pyelonephritis"),
+            "toddler health": Candidate(name="Toddler Health", vote=0.5, evidence=["G:4"], key="toddler health")}
+    out = with_card_topics(pool, topics)
+    assert sum(c.name == "Pyelonephritis" for c in out.values()) == 1
+    assert out["pyelonephritis"].vote > 1.0  # the guidelines' share for it joins the report vote
+    assert pool["pyelonephritis"].vote == 1.0  # the caller's pool is not modified
+    assert abs(sum(c.vote for c in out.values()) - 1.5) < 1e-6  # the guideline mass is kept, re-weighted

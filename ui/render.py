@@ -301,7 +301,7 @@ PANEL_CSS = """
 .rdx-pct { display: inline-block; width: 2.9rem; text-align: right; font-variant-numeric: tabular-nums; }
 .rdx-cite { font-size: 0.8rem; padding: 0 3px; border-radius: 3px; background: var(--background-fill-secondary); }
 .rdx-meta { color: var(--body-text-color-subdued); font-size: 0.82rem; margin-left: 0.3rem; }
-.rdx-findings { font-size: 0.8rem; color: var(--body-text-color-subdued); }
+.rdx-findings { font-size: 0.8rem; font-weight: normal; color: var(--body-text-color-subdued); }
 .rdx-against { color: var(--error-text-color, #b42318); }
 .rdx-h { margin: 0.8rem 0 0.3rem 0; font-weight: 600; }
 .rdx-group { margin: 0.25rem 0; padding: 0.3rem 0.6rem; border: 1px solid var(--border-color-primary); border-radius: 8px; }

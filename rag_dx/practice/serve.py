@@ -9,7 +9,7 @@ candidate with nothing retrieved to cite is left out rather than shown without e
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rag_dx.candidates import Candidate, candidate_key, concept_key, hit_weights
@@ -99,8 +99,9 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     written another way, while the embedding vote transfers better (measured on the cross-style
     dev protocol, docs/results/protocols.md).
 
-    `cards`: the guideline diagnoses ranked by disease card (rag_dx.topic_cards) replace the topics
-    the retrieved passages carry; the passages each card cites join the shown evidence.
+    `cards`: the guideline diagnoses ranked by disease card (rag_dx.topic_cards) are blended with
+    the topics the retrieved passages carry (:func:`blend_topics`); the passages each card cites
+    join the shown evidence.
     """
     ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
     weights = hit_weights(hits, temperature, guideline_weight)
@@ -110,8 +111,9 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     # topic that is the same concept as a practice diagnosis ("UTI" / "Urinary tract infection") is not shown twice.
     known = {concept_key(d.diagnosis, vocabulary) for d in ranked.differential}
     known |= {candidate_key(d.diagnosis) for d in ranked.differential}
-    source = cards.candidates if cards is not None else [
-        c for key, c in pool.items() if c.evidence and all(e.startswith("G:") for e in c.evidence)]
+    source = [c for c in pool.values() if c.evidence and all(e.startswith("G:") for e in c.evidence)]
+    if cards is not None:
+        source = blend_topics(source, cards, vocabulary)
     topics = [c for c in source if (c.key or concept_key(c.name, vocabulary)) not in known
               and not ({candidate_key(a) for a in (c.aliases or [c.name])} & known)]
     mass = float(sum(c.vote for c in topics))
@@ -136,25 +138,63 @@ class CardTopics:
     hits: list[Hit]
 
 
-def with_card_topics(pool: Mapping[str, Candidate], cards: CardTopics) -> dict[str, Candidate]:
-    """The vote pool with its guideline-only topics replaced by the card-ranked diagnoses.
+#: Share of a guideline diagnosis's weight that comes from its disease card; the rest is the
+#: passage vote (how strongly the retrieved passages carry it). Cards alone spread their mass
+#: thinly (their softmax is calibrated over many similar diseases) and lose a topic the passages
+#: agree on ("Hemorrhoids" for a hemorrhoid case on the outside dev protocol); passages alone
+#: let a leaflet that shares words win. Even split, not tuned.
+CARD_SHARE = 0.5
 
-    The cards share the vote mass the replaced topics had, so the balance between the practice's
-    reports and the guidelines stays what retrieval found; only which guideline diagnoses compete,
-    and with what weight, changes. A card that is already a report candidate adds its passages to
-    that candidate's citations and nothing to its vote.
+
+def blend_topics(passage_topics: Sequence[Candidate], cards: CardTopics, vocabulary: Any = None) -> list[Candidate]:
+    """Guideline diagnoses weighted CARD_SHARE x card probability + the rest x passage-vote share.
+
+    Votes of the result sum to 1; a diagnosis both name merges into one candidate citing both.
     """
+    p_mass = float(sum(c.vote for c in passage_topics))
+    c_mass = float(sum(c.vote for c in cards.candidates))
+    card_w = CARD_SHARE if p_mass > 0 else 1.0
+    out: dict[str, Candidate] = {}
+    for c, w in [(c, card_w * c.vote / c_mass) for c in cards.candidates if c_mass > 0] + \
+                [(c, (1.0 - card_w) * c.vote / p_mass) for c in passage_topics if p_mass > 0]:
+        key = c.key or concept_key(c.name, vocabulary)
+        have = out.get(key)
+        if have is None:
+            out[key] = Candidate(name=c.name, vote=w, evidence=list(c.evidence), key=key, concept=c.concept,
+                                 icd10=dict(c.icd10), aliases=list(c.aliases or [c.name]), kinds=dict(c.kinds))
+        else:
+            have.vote += w
+            have.evidence += [e for e in c.evidence if e not in have.evidence]
+            have.aliases += [a for a in (c.aliases or [c.name]) if a not in have.aliases]
+    return sorted(out.values(), key=lambda c: -c.vote)
+
+
+def with_card_topics(pool: Mapping[str, Candidate], cards: CardTopics, vocabulary: Any = None) -> dict[str, Candidate]:
+    """The vote pool with its guideline-only topics re-weighted by disease card (:func:`blend_topics`).
+
+    The blended topics share the vote mass the passage topics had, so the balance between the
+    practice's reports and the guidelines stays what retrieval found; only which guideline
+    diagnoses compete, and with what weight, changes. A guideline diagnosis that is already a
+    report candidate adds its share to that candidate's vote (no second row).
+    """
+    pool = {k: replace(c) for k, c in pool.items()}  # votes change below; the caller's pool stays as it was
     reports = {k: c for k, c in pool.items() if any(not e.startswith("G:") for e in c.evidence)}
-    mass = float(sum(c.vote for k, c in pool.items() if k not in reports))
+    topics = [c for k, c in pool.items() if k not in reports]
+    mass = float(sum(c.vote for c in topics))
     if mass <= 0:
         mass = float(sum(c.vote for c in reports.values())) or 1.0
     out = dict(reports)
-    for c in cards.candidates:
-        key = c.key or candidate_key(c.name)
-        if key in out:
+    # by concept key and by name: an assistant without a vocabulary keys reports by text ("migraine")
+    # while cards are keyed by concept at build time ("icd:G43")
+    by_name = {candidate_key(a): c for c in reports.values() for a in (c.aliases or [c.name])}
+    for c in blend_topics(topics, cards, vocabulary):
+        same = out.get(c.key) or next((by_name[n] for n in (candidate_key(a) for a in (c.aliases or [c.name]))
+                                       if n in by_name), None)
+        if same is not None:  # the guidelines point to a diagnosis the reports carry: it gets their share
+            same.vote += c.vote * mass
             continue
-        out[key] = Candidate(name=c.name, vote=mass * c.vote, evidence=list(c.evidence), key=key, concept=c.concept,
-                             aliases=list(c.aliases), kinds=dict(c.kinds))
+        c.vote *= mass
+        out[c.key] = c
     return out
 
 
