@@ -86,7 +86,9 @@ class HFGenerator:
         adapter: str | None = None,
         device: str = "cpu",
         merge_adapter: bool = True,
+        dtype: str = "float32",
     ) -> "HFGenerator":
+        """`dtype`: "float32", "bfloat16", "float16" or "auto" (:func:`resolve_dtype`)."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -102,7 +104,8 @@ class HFGenerator:
             model_dir = Path(path)
             name = model_dir.name
         tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, resolve_dtype(dtype, device)),
+                                                     local_files_only=True)
         fingerprint = dir_fingerprint(model_dir)
         adapter_name = None
         if adapter:
@@ -203,12 +206,31 @@ class HFGenerator:
         return scores.double().cpu().numpy()
 
 
+def resolve_dtype(dtype: str, device: str) -> str:
+    """The weights' dtype: "auto" is bfloat16 on a CUDA device that supports it, else float32.
+
+    Why: bf16 halves GPU memory and roughly doubles throughput of a larger generator with the
+    candidate log-probs still computed in float32 (rag_dx.scoring); on a CPU bf16 matmuls are slow
+    and change scores, so CPU stays float32 unless asked.
+    """
+    if dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise ValueError(f"generator dtype {dtype!r}: expected auto, float32, bfloat16 or float16")
+    if dtype != "auto":
+        return dtype
+    if not str(device).startswith("cuda"):
+        return "float32"
+    import torch
+
+    return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
+
+
 def _load_hf(settings) -> HFGenerator:
     return HFGenerator.load(
         settings.generator,
         cache_dir=settings.cache_dir,
         adapter=settings.adapter,
         device=settings.resolved_device(),
+        dtype=getattr(settings, "generator_dtype", "auto"),
     )
 
 

@@ -200,6 +200,8 @@ class Settings(BaseSettings):
     index_name: str = "demo"
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="prepared models live here")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    generator_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="generator weights: auto = bfloat16 on a CUDA GPU that supports it, float32 on CPU")
     threads: int = Field(0, ge=0, description="torch/faiss threads; 0 = number of cores")
     batch_size: int = Field(32, ge=1)
     encoder_backend: str = Field(
