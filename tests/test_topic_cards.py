@@ -150,3 +150,18 @@ def test_a_card_never_duplicates_a_report_diagnosis_keyed_by_text(built) -> None
     assert out["pyelonephritis"].vote > 1.0  # the guidelines' share for it joins the report vote
     assert pool["pyelonephritis"].vote == 1.0  # the caller's pool is not modified
     assert abs(sum(c.vote for c in out.values()) - 1.5) < 1e-6  # the guideline mass is kept, re-weighted
+
+
+def test_a_text_keyed_passage_topic_merges_with_its_concept_keyed_card(built) -> None:
+    from rag_dx.candidates import Candidate
+    from rag_dx.practice.serve import blend_topics
+
+    cards, chunks, _ = built
+    by_row = dict(enumerate(chunks))
+    topics = card_topics(cards, "flank pain and fever", np.zeros(DIM, np.float32),
+                         lambda rows: {r: by_row[r] for r in rows}, top=5)
+    passage = [Candidate(name="Pyelonephritis", vote=2.0, evidence=["G:3"], key="pyelonephritis")]
+    out = blend_topics(passage, topics)  # no vocabulary: the passage topic is keyed by text
+    assert [c.name for c in out].count("Pyelonephritis") == 1
+    assert abs(sum(c.vote for c in out) - 1.0) < 1e-6
+    assert out[0].name == "Pyelonephritis" and out[0].vote > 0.5

@@ -155,9 +155,13 @@ def blend_topics(passage_topics: Sequence[Candidate], cards: CardTopics, vocabul
     c_mass = float(sum(c.vote for c in cards.candidates))
     card_w = CARD_SHARE if p_mass > 0 else 1.0
     out: dict[str, Candidate] = {}
+    by_name: dict[str, str] = {}  # text key of every name -> merge key (cards are concept-keyed, topics may be text-keyed)
     for c, w in [(c, card_w * c.vote / c_mass) for c in cards.candidates if c_mass > 0] + \
                 [(c, (1.0 - card_w) * c.vote / p_mass) for c in passage_topics if p_mass > 0]:
+        names = [candidate_key(a) for a in (c.aliases or [c.name])]
         key = c.key or concept_key(c.name, vocabulary)
+        key = key if key in out else next((by_name[n] for n in names if n in by_name), key)
+        by_name.update({n: key for n in names})
         have = out.get(key)
         if have is None:
             out[key] = Candidate(name=c.name, vote=w, evidence=list(c.evidence), key=key, concept=c.concept,
