@@ -28,6 +28,27 @@ def models_prepare(force: bool = typer.Option(False, help="Redo the conversion e
     typer.echo(f"encoder ready: {enc.name} (dim {enc.dim}, fingerprint {enc.fingerprint[:12]})")
 
 
+@models_app.command("clinical-encoder")
+@cli_errors
+def models_clinical_encoder(
+    out: Path = typer.Option(Path("models/clinical-minilm"), help="Model directory to write."),
+    seed: int = typer.Option(0, help="Seed of pairs, batches and initialisation."),
+    max_steps: int = typer.Option(0, help="Training steps (0: one epoch over the pairs)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing model directory."),
+) -> None:
+    """Fine-tune the bundled MiniLM on public clinical pairs (HPO, ICD-10-CM; opt-in, see
+    docs/results/clinical-encoder.md). Byte-identical on a re-run with the same options."""
+    from finetune.clinical_encoder import ClinicalEncoderRecipe, train_clinical_encoder, with_overrides
+    from rag_dx.errors import ConfigError
+
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+    recipe = with_overrides(ClinicalEncoderRecipe(), seed=seed, max_steps=max_steps or None)
+    path = train_clinical_encoder(out, recipe)
+    typer.echo(f"clinical encoder written: {path} (model card: {path / 'README.md'}); to use it set "
+               f'encoder = "{path}" in rag-dx.toml and run `rag-dx index rebuild` for every index')
+
+
 @cli_errors
 def diagnose(
     text: Annotated[str, typer.Argument(help="The case description (use '-' to read it from stdin).")],
