@@ -62,3 +62,24 @@ def test_negation_and_abstention_scores(tmp_path: Path) -> None:
                  "t,Flu,a-ori,a,original,\nt,Flu,a-neg,a,negated,X\nt,Acne,b-ori,b,original,\nt,Acne,b-neg,b,negated,Y\n")
     assert negation(p, q) == {"pairs": 2, "top1_unchanged": 0.5, "top1_acc_original": 1.0, "top1_acc_negated": 0.5}
     assert abstention(p) == {"cases": 4, "abstained": 0.25}
+
+
+def test_extra_medquad_common_keeps_describing_answers_of_common_sources(tmp_path) -> None:
+    import gzip
+    import json
+
+    from eval.protocols.extra import medquad_common, subset
+
+    (tmp_path / "medquad").mkdir()
+    recs = [{"source": "GARD", "qtype": "symptoms"}, {"source": "NIDDK", "qtype": "symptoms"},
+            {"source": "NIDDK", "qtype": "treatment"}, {"source": "MPlusHealthTopics", "qtype": "information"}]
+    with gzip.open(tmp_path / "medquad" / "medquad_answered.jsonl.gz", "wt") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in recs)
+    assert medquad_common(tmp_path, tmp_path / "out.jsonl.gz") == 2
+    with gzip.open(tmp_path / "out.jsonl.gz", "rt") as fh:
+        assert [json.loads(line)["source"] for line in fh] == ["NIDDK", "MPlusHealthTopics"]
+    q = tmp_path / "q.csv"
+    q.write_text("text,diagnosis,report_id\n" + "".join(f"t{i},d,r{i}\n" for i in range(20)))
+    assert subset(q, 5, tmp_path / "a.csv") == 5
+    subset(q, 5, tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()

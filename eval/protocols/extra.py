@@ -1,0 +1,122 @@
+"""Data for the disease-card follow-up (docs/results/protocols.md): physician notes, a MedQuAD subset, seeded subsets.
+
+    python -m eval.protocols.extra notes --shared ../shared/data --out runs/protocols/notes/queries.csv
+    python -m eval.protocols.extra medquad-common --shared ../shared/data --out runs/proto/medquad_common.jsonl.gz
+    python -m eval.protocols.extra subset --queries runs/protocols/guidelines_only/dsp_queries.csv --n 100 \
+        --out runs/proto/gl_dsp_100.csv
+
+`notes`: MTSamples consult / SOAP / general-medicine / emergency / discharge notes whose sample name
+is a diagnosis (``diagnosis_name`` with the ICD-10-CM vocabulary, and a concept found), the text
+cut before the first assessment / impression / diagnosis / plan / exam / labs / course heading and
+the diagnosis name masked as "[...]": physician prose without its answer, the nearest thing to a
+clinical vignette in ../shared. Rough by design: some sample names are symptoms ("Foot Pain").
+`medquad-common`: MedQuAD answers from its common-disease sources (not GARD / GHR / CancerGov) for
+the questions that describe a disease, small enough to embed on 2 cores in ~15 minutes.
+`subset`: a seeded sample of a queries file (seed 13, as eval.protocols.build uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import random
+import re
+from pathlib import Path
+
+COMMON_SOURCES = ("MPlusHealthTopics", "NIHSeniorHealth", "NIDDK", "NHLBI", "CDC", "NINDS")
+DESCRIBING_QTYPES = ("symptoms", "information", "causes", "exams and tests")
+_NOTE_KINDS = re.compile(r"Consult|SOAP|General Medicine|Emergency|Discharge")
+_NAME_NOISE = re.compile(
+    r"\s*[-\u2013]\s*(soap( note)?|followup|follow-up|recheck|progress note|chart note|consult\w*|er visit|h&p|\d+)\s*$"
+    r"|^(soap|progress note|consult\w*)\s*[-\u2013]\s*", re.I)
+_ANSWER_HEADINGS = re.compile(
+    r"\b(ASSESSMENT|IMPRESSION|DIAGNOS[IE]S|FINAL DIAGNOSIS|PLAN|A/P|ASSESSMENT AND PLAN|DISCHARGE DIAGNOSIS|"
+    r"ADMITTING DIAGNOSIS|PHYSICAL EXAM\w*|LABORATORY|HOSPITAL COURSE)\s*:", re.I)
+MIN_CHARS, MAX_CHARS = 200, 2000
+
+
+def notes(shared: Path, out: Path) -> int:
+    import pandas as pd
+
+    from rag_dx.candidates import diagnosis_name
+    from rag_dx.vocab import Vocabulary
+
+    vocab = Vocabulary.load()
+    df = pd.read_csv(shared / "mtsamples" / "mtsamples.csv.gz")
+    df = df[df["medical_specialty"].str.contains(_NOTE_KINDS, na=False)]
+    rows, seen = [], set()
+    for _, r in df.iterrows():
+        name = str(r["sample_name"])
+        for _ in range(2):
+            name = _NAME_NOISE.sub("", name).strip()
+        dx = diagnosis_name(name, vocab)
+        if not dx or vocab.normalize(dx) is None:
+            continue
+        text = str(r["transcription"])
+        cut = _ANSWER_HEADINGS.search(text)
+        query = text[:cut.start()] if cut else ""
+        if len(query) < MIN_CHARS:
+            continue
+        for alias in {dx, name}:
+            query = re.sub(re.escape(alias), "[...]", query, flags=re.I)
+        query = re.sub(r"\s+", " ", query).strip()[:MAX_CHARS]
+        key = (dx.lower(), query[:100])
+        if key not in seen:
+            seen.add(key)
+            rows.append({"text": query, "diagnosis": dx, "report_id": f"mts-{r['note_id']}"})
+    _write(out, rows)
+    return len(rows)
+
+
+def medquad_common(shared: Path, out: Path) -> int:
+    n = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(shared / "medquad" / "medquad_answered.jsonl.gz", "rt", encoding="utf-8") as src, \
+            gzip.open(out, "wt", encoding="utf-8") as dst:
+        for line in src:
+            rec = json.loads(line)
+            if rec.get("source") in COMMON_SOURCES and rec.get("qtype") in DESCRIBING_QTYPES:
+                dst.write(line)
+                n += 1
+    return n
+
+
+def subset(queries: Path, n: int, out: Path, seed: int = 13) -> int:
+    with open(queries, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    _write(out, random.Random(seed).sample(rows, min(n, len(rows))))
+    return min(n, len(rows))
+
+
+def _write(out: Path, rows: list[dict]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["text", "diagnosis", "report_id"], extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("what", choices=["notes", "medquad-common", "subset"])
+    ap.add_argument("--shared", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--queries", type=Path)
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args(argv)
+    if a.what == "notes":
+        n = notes(a.shared, a.out)
+    elif a.what == "medquad-common":
+        n = medquad_common(a.shared, a.out)
+    else:
+        if a.queries is None:
+            ap.error("subset needs --queries")
+        n = subset(a.queries, a.n, a.out)
+    print(f"wrote {n} rows to {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
