@@ -239,20 +239,15 @@ def test_the_report_files_exist_and_hold_no_case_text(tmp_path, clock):
 # -- end to end: a UI session, then `rag-dx monitor` -------------------------------------------------------------
 
 
-class WithSimilarity(Differential):
-    """Stands in for the diagnose path once it records the case's best report similarity."""
-
-    best_similarity: float | None = None
-
-
 class Recording:
-    """The fixture assistant, with the best similarity a real diagnose would report."""
+    """The fixture assistant, with a chosen best report similarity (the fixture's fake encoder gives
+    similarities unlike a real case's, and drift needs known values)."""
 
     def __init__(self, inner, sims):
         self.inner, self.sims = inner, iter(sims)
 
     def diagnose(self, text):
-        return WithSimilarity(**self.inner.diagnose(text).model_dump(), best_similarity=next(self.sims))
+        return self.inner.diagnose(text).model_copy(update={"best_similarity": next(self.sims)})
 
 
 WORDS = {
