@@ -171,7 +171,7 @@ class Assistant:
                               abstain_reason=reason, versions=self.versions_for(retriever),
                               warnings=list(retriever.index.warnings) if retriever else [],
                               timings_ms={k: round(v, 1) for k, v in timings.items()}, ranking=ranking,
-                              best_similarity=_best_report_similarity(hits))
+                              best_similarity=_rounded(best_report_similarity(hits)))
         return self._explained(text, answer, timings)
 
     def _explained(self, text: str, answer: Differential, timings: dict[str, float]) -> Differential:
@@ -253,7 +253,7 @@ class Assistant:
 
     def _outside(self, practice: "PracticeModel", result: SearchResult) -> str | None:
         """Why this case lies outside what the practice has recorded, or None when it does not."""
-        best = best_report_similarity(result)
+        best = best_report_similarity(result.dense)
         rank = practice.profile.rank(best) if best is not None else None
         cut = self.settings.diagnosis.outside_quantile
         if rank is None or rank >= cut:
@@ -315,7 +315,7 @@ class Assistant:
                             ranking="learned ranker" if outside is None else
                             "learned ranker blended with guideline topics (case outside the practice's recorded diagnoses)",
                             timings_ms={k: round(v, 1) for k, v in timings.items()},
-                            best_similarity=best_report_similarity(result))
+                            best_similarity=best_report_similarity(result.dense))
 
     def _card_topics(self, retriever: Retriever, query: str, query_vector: np.ndarray) -> "CardTopics | None":
         """Guideline diagnoses ranked by disease card, when the version has cards and they are switched on."""
@@ -363,9 +363,8 @@ class Assistant:
         return [self.diagnose(t, mode=mode, candidates=candidates) for t in iterator]
 
 
-def _best_report_similarity(hits: Sequence[Hit]) -> float | None:
-    sims = [h.dense_score for h in hits if h.chunk.kind == "report" and h.dense_score is not None]
-    return round(max(sims), 4) if sims else None
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
 
 
 def _evidence(hit: Hit) -> Evidence:

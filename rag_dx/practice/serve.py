@@ -8,7 +8,7 @@ candidate with nothing retrieved to cite is left out rather than shown without e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +34,9 @@ def channels_of(result: SearchResult, k_dense: int) -> Channels:
     )
 
 
-def best_report_similarity(result: SearchResult) -> float | None:
-    sims = [h.dense_score for h in result.dense if h.chunk.kind == "report" and h.dense_score is not None]
+def best_report_similarity(hits: Iterable[Hit]) -> float | None:
+    """The case's cosine to its most similar past report among `hits` (None: no report with a dense score)."""
+    sims = [h.dense_score for h in hits if h.chunk.kind == "report" and h.dense_score is not None]
     return max(sims) if sims else None
 
 
