@@ -290,14 +290,19 @@ class Assistant:
         ranked = ranked_differential(
             practice, text, result, hits, k_dense=self.settings.retrieval.k_dense,
             max_candidates=ds.max_candidates, icd10=lambda key, cites: self._icd10_of(key, cites))
-        outside = self._outside(practice, result) or self._novel(practice, result, ranked.differential)
+        unlike = self._outside(practice, result)
+        outside = unlike or self._novel(practice, result, ranked.differential)
         if outside is not None:
             pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight,
                                       vocabulary=self.vocabulary)
             ranked = merge_outside(ranked, pool, hits, temperature=ds.vote_temperature,
                                    guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates,
                                    vocabulary=self.vocabulary, vote_weight=ds.outside_vote_weight,
-                                   cards=self._card_topics(retriever, query, query_vector))
+                                   cards=self._card_topics(retriever, query, query_vector),
+                                   # only for a case unlike every report: a case like the reports whose top
+                                   # diagnosis is weakly supported (`_novel`) was never helped by it on the
+                                   # dev protocols and lost correct practice diagnoses
+                                   guideline_share=ds.outside_guideline_share if unlike else 0.0)
             # Flagged cases are right far less often than the ranker's probabilities say (0.62-0.64 on
             # the cross-style protocols, 0 on unrecorded diagnoses): show that, leaving the rest unassigned.
             ranked.differential = [d.model_copy(update={"probability": round(d.probability * ds.outside_confidence, 4)})

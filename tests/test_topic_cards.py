@@ -165,3 +165,60 @@ def test_a_text_keyed_passage_topic_merges_with_its_concept_keyed_card(built) ->
     assert [c.name for c in out].count("Pyelonephritis") == 1
     assert abs(sum(c.vote for c in out) - 1.0) < 1e-6
     assert out[0].name == "Pyelonephritis" and out[0].vote > 0.5
+
+
+def _pneumonia_led(evidence_sim: float = 0.6) -> tuple[Ranked, list]:
+    """A ranker sure of the practice's Pneumonia, and retrieval where guideline passages are a small share."""
+    from rag_dx.schemas import Hit
+
+    chunks, _ = _corpus()
+    ranked = Ranked(differential=[Diagnosis(diagnosis="Pneumonia", probability=0.9, evidence=["R:1"]),
+                                  Diagnosis(diagnosis="Asthma", probability=0.1, evidence=["R:1"])], evidence=[])
+    hits = [Hit(chunk=chunks[0], score=0.5, dense_score=evidence_sim),
+            Hit(chunk=chunks[1], score=0.4, dense_score=evidence_sim - 0.1)]
+    return ranked, hits
+
+
+def test_guideline_share_lets_guideline_diagnoses_lead_a_case_unlike_the_reports(vocab: Vocabulary) -> None:
+    from rag_dx.candidates import collect_candidates
+
+    ranked, hits = _pneumonia_led()
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab)
+    by_retrieval = merge_outside(ranked, pool, hits, **kw)
+    assert by_retrieval.differential[0].diagnosis == "Pneumonia"  # guideline passages are ~6% of the vote weight
+    floored = merge_outside(ranked, pool, hits, guideline_share=0.8, **kw)
+    top = floored.differential[0]
+    assert top.icd10 == "N39.0" and top.probability == pytest.approx(0.8, abs=1e-3)
+    pneumonia = next(d for d in floored.differential if d.diagnosis == "Pneumonia")
+    assert pneumonia.probability == pytest.approx(0.9 * 0.2, abs=1e-3)  # the ranker keeps the rest, in its order
+    assert sum(d.probability for d in floored.differential) == pytest.approx(1.0, abs=0.01)
+
+
+def test_guideline_share_needs_guideline_evidence(vocab: Vocabulary) -> None:
+    from rag_dx.candidates import collect_candidates
+
+    ranked, hits = _pneumonia_led()
+    reports_only = hits[:1]
+    pool = collect_candidates(reports_only, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    out = merge_outside(ranked, pool, reports_only, temperature=0.05, guideline_weight=0.5, max_candidates=5,
+                        vocabulary=vocab, guideline_share=0.8)
+    assert [(d.diagnosis, d.probability) for d in out.differential] == [("Pneumonia", 0.9), ("Asthma", 0.1)]
+
+
+def test_a_guideline_diagnosis_the_practice_knows_adds_to_its_row(vocab: Vocabulary) -> None:
+    from rag_dx.candidates import collect_candidates
+    from rag_dx.schemas import Hit
+
+    chunks, _ = _corpus()
+    ranked = Ranked(differential=[Diagnosis(diagnosis="Pneumonia", probability=0.7, evidence=["R:1"]),
+                                  Diagnosis(diagnosis="Urinary tract infection", probability=0.3, evidence=["R:1"])],
+                    evidence=[])
+    hits = [Hit(chunk=chunks[0], score=0.5, dense_score=0.6), Hit(chunk=chunks[2], score=0.4, dense_score=0.6)]
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=1.0, vocabulary=vocab)
+    out = merge_outside(ranked, pool, hits, temperature=0.05, guideline_weight=1.0, max_candidates=5,
+                        vocabulary=vocab, guideline_share=0.8)
+    assert len(out.differential) == 2  # "UTI" is the practice's urinary tract infection, not a new row
+    uti = out.differential[0]
+    assert uti.diagnosis == "Urinary tract infection" and uti.probability == pytest.approx(0.3 * 0.2 + 0.8, abs=1e-3)
+    assert "G:2" in uti.evidence  # and it cites the passage that supports it

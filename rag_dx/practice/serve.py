@@ -86,14 +86,21 @@ def ranked_differential(
 
 def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[Hit], *, temperature: float,
                   guideline_weight: float, max_candidates: int, vocabulary: Any = None,
-                  vote_weight: float = 0.0, cards: "CardTopics | None" = None) -> Ranked:
+                  vote_weight: float = 0.0, cards: "CardTopics | None" = None,
+                  guideline_share: float = 0.0) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
     candidates are blended with the diagnoses that only retrieved guideline passages name, in
-    proportion to how much of the retrieved evidence (by similarity weight) is guidelines. An
-    index without guidelines keeps the ranker's order; one whose evidence for this case is mostly
-    guidelines lets their topics lead.
+    proportion to how much of the retrieved evidence (by similarity weight) is guidelines, and at
+    least `guideline_share`. The retrieved share alone understates the guidelines exactly here:
+    a case written another way still retrieves mostly reports, because reports are many and alike,
+    and the ranker's confident practice diagnosis then led nearly every flagged case while being
+    wrong on almost all of them (docs/results/protocols.md, "guideline share"). An index without
+    guidelines keeps the ranker's order.
+
+    A guideline diagnosis that is a practice diagnosis adds its share to that row: the guidelines
+    then support what the practice also knows, instead of being dropped as a duplicate.
 
     `vote_weight` also mixes the similarity vote into the practice's diagnoses: the ranker learned
     to trust the text classifier on the practice's own writing, which transfers poorly to a case
@@ -108,19 +115,35 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     weights = hit_weights(hits, temperature, guideline_weight)
     total = float(sum(weights))
     g = float(sum(w for h, w in zip(hits, weights) if h.chunk.kind == "guideline")) / total if total > 0 else 0.0
-    # `pool` is keyed like concept_key (ICD-10-CM concept with a vocabulary, text otherwise), so a
-    # topic that is the same concept as a practice diagnosis ("UTI" / "Urinary tract infection") is not shown twice.
-    known = {concept_key(d.diagnosis, vocabulary) for d in ranked.differential}
-    known |= {candidate_key(d.diagnosis) for d in ranked.differential}
     source = [c for c in pool.values() if c.evidence and all(e.startswith("G:") for e in c.evidence)]
     if cards is not None:
         source = blend_topics(source, cards, vocabulary)
-    topics = [c for c in source if (c.key or concept_key(c.name, vocabulary)) not in known
-              and not ({candidate_key(a) for a in (c.aliases or [c.name])} & known)]
-    mass = float(sum(c.vote for c in topics))
-    out = [d.model_copy(update={"probability": round(d.probability * (1.0 - g), 4)}) for d in ranked.differential]
-    if mass > 0 and g > 0:
-        out += [_from_candidate(c, g * c.vote / mass) for c in topics]
+    if source:
+        g = max(g, guideline_share)
+    # `pool` is keyed like concept_key (ICD-10-CM concept with a vocabulary, text otherwise), so a
+    # topic that is the same concept as a practice diagnosis ("UTI" / "Urinary tract infection") is
+    # that row, not a second one.
+    row_of: dict[str, int] = {}
+    for i, d in enumerate(ranked.differential):
+        row_of.setdefault(concept_key(d.diagnosis, vocabulary), i)
+        row_of.setdefault(candidate_key(d.diagnosis), i)
+    mass = float(sum(c.vote for c in source))
+    probs = [d.probability * (1.0 - g) for d in ranked.differential]
+    extra: dict[int, list[str]] = {}
+    topics: list[tuple[Candidate, float]] = []
+    for c in source:
+        share = g * c.vote / mass if mass > 0 else 0.0
+        keys = [c.key or concept_key(c.name, vocabulary)] + [candidate_key(a) for a in (c.aliases or [c.name])]
+        row = next((row_of[k] for k in keys if k in row_of), None)
+        if row is None:
+            topics.append((c, share))
+        else:
+            probs[row] += share
+            extra.setdefault(row, []).extend(c.evidence)
+    out = [d.model_copy(update={"probability": round(p, 4),
+                                "evidence": d.evidence + [e for e in extra.get(i, []) if e not in d.evidence]})
+           for i, (d, p) in enumerate(zip(ranked.differential, probs))]
+    out += [_from_candidate(c, share) for c, share in topics if share > 0]
     out.sort(key=lambda d: -d.probability)
     out = out[:max_candidates]
     evidence = list(ranked.evidence)
