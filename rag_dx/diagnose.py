@@ -254,8 +254,15 @@ class Assistant:
     def _outside(self, practice: "PracticeModel", result: SearchResult) -> str | None:
         """Why this case lies outside what the practice has recorded, or None when it does not."""
         best = best_report_similarity(result.dense)
-        rank = practice.profile.rank(best) if best is not None else None
         cut = self.settings.diagnosis.outside_quantile
+        if best is None and result.dense and cut > 0:
+            # Not one past report among the case's nearest passages: as far outside the practice as
+            # a case gets. Left unflagged, the ranker had nothing to rank and the answer was empty
+            # (a fifth of the physician notes on the dev protocol).
+            return (f"this case is outside the practice's recorded diagnoses: none of its {len(result.dense)} most "
+                    f"similar passages is a past report. The list below shows guideline diagnoses; treat it as "
+                    f"reading suggestions, not a differential.")
+        rank = practice.profile.rank(best) if best is not None else None
         if rank is None or rank >= cut:
             return None
         return (f"this case is outside the practice's recorded diagnoses: its most similar past report "

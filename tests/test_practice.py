@@ -227,6 +227,27 @@ def test_outside_case_shows_guideline_topics_beside_the_practice_diagnoses(tmp_p
     assert sum(x.probability for x in d.differential) <= 0.5 + 1e-6  # outside_confidence: half left unassigned
 
 
+def test_a_case_whose_nearest_passages_hold_no_report_is_outside_not_empty(tmp_path, fake_encoder):
+    """No past report among the nearest passages used to leave the ranker nothing and the answer empty."""
+    from rag_dx.build import build_index
+    from rag_dx.diagnose import build_assistant
+    from rag_dx.schemas import Guideline
+    from rag_dx.settings import Settings
+    from tests.helpers import PassThroughDeid
+
+    settings = Settings(index_dir=tmp_path)
+    guide = Guideline(doc_id="gl-cystitis", title="Cystitis", topic="Cystitis", source="t",
+                      text="Cystitis: burning urination, urinary frequency, suprapubic discomfort, usually without fever.")
+    reports = _reports(8)
+    build_index(settings, "p", reports, [guide], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    assistant = build_assistant(settings, "p", encoder=fake_encoder, load_generator=False, load_vocabulary=False)
+    # every report excluded (the leakage-control path): the dense list holds guideline passages only
+    d = assistant.diagnose("itchy dry rash skin patches", exclude_doc_ids={r.report_id for r in reports})
+    assert d.abstained and "none of its" in d.abstain_reason and "outside the practice" in d.abstain_reason
+    assert [x.diagnosis for x in d.differential] == ["Cystitis"]
+    assert d.differential[0].evidence == ["G:gl-cystitis#0"]
+
+
 def test_conformal_thresholds_and_sets():
     from rag_dx.practice.conformal import nonconformity, set_size, thresholds
 
