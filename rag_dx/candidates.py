@@ -67,8 +67,9 @@ _LEAFLET = re.compile(
     r"diagnosis of|treatment of|causes of|symptoms of|nutrition for|exercise for|diet for|"
     r"treatment methods|financial|"
     r"prevent|preventing|creating|choosing|talking|understanding|managing|living with|coping|"
-    r"facing|taking|keep|know|learn|help|your|a guide|guide|questions|faq|find|surviving|overview)\b|"
-    r"\b(resource list|what you need to know|need to know|for health care professionals|"
+    r"facing|taking|keep|know|learn|help|monitor|monitoring|manage|controlling|a guide|guide|questions|faq|find|"
+    r"surviving|overview)\b|"
+    r"\b(your|you|resource list|need to know|for health care professionals|"
     r"information for|fact sheet|comprehensive report|right for you|what to expect|eat right)\b"
 )
 _POPULATION = re.compile(
