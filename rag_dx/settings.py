@@ -83,7 +83,7 @@ class DiagnosisSettings(BaseModel):
         "practice, rank guideline diagnoses by how the whole case matches each card (rag_dx.topic_cards) instead "
         "of by which topics the retrieved passages carry")
     rare_source_prior: float = Field(
-        -0.05, le=0, description="added to the card score of a guideline diagnosis whose passages all come from a "
+        -0.1, le=0, description="added to the card score of a guideline diagnosis whose passages all come from a "
         "rare-disease source (MedQuAD's GARD / GHR): common diseases before rare syndromes for a common "
         "presentation; 0 switches the prior off")
     adapter_calibration: bool = Field(
