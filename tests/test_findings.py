@@ -128,3 +128,32 @@ def test_extractor_shared_by_threads(fx: FindingExtractor) -> None:
 def test_and_a_starts_an_asserted_item(fx: FindingExtractor) -> None:
     assert _by_name(fx.extract("I have no energy and a fever.")) == {"Fever": "present"}
     assert _by_name(fx.extract("No fever and cough.")) == {"Fever": "absent", "Cough": "absent"}
+
+
+def test_obo_reader_keeps_synonym_types_definitions_and_obsolete_terms(tmp_path) -> None:
+    from rag_dx.findings import parse_hpo_obo
+    from rag_dx.hpo_obo import OboSynonym, read_obo_terms
+
+    obo = tmp_path / "hp.obo"
+    obo.write_text(
+        "format-version: 1.2\n\n[Term]\nid: HP:0000118\nname: Phenotypic abnormality\n\n"
+        "[Term]\nid: HP:1\nname: Pyrexia\ndef: \"Elevated \\\"core\\\" temperature.\" [HPO:x]\n"
+        "synonym: \"Fever\" EXACT layperson [ORCID:1]\nsynonym: \"Hot\" RELATED [hp#layperson]\n"
+        "synonym: \"Hyperthermia\" EXACT []\nsynonym: \"Warmth\" NARROW []\n"
+        "is_a: HP:0000118 ! Phenotypic abnormality\n\n"
+        "[Term]\nid: HP:2\nname: Old term\nis_obsolete: true\n\n[Typedef]\nid: part_of\nname: part of\n",
+        encoding="utf-8")
+    terms = read_obo_terms(obo)
+    assert [t.id for t in terms] == ["HP:0000118", "HP:1", "HP:2"]  # the Typedef is not a term
+    pyrexia, old = terms[1], terms[2]
+    assert pyrexia.name == "Pyrexia" and pyrexia.definition == 'Elevated "core" temperature.'
+    assert pyrexia.parents == ("HP:0000118",) and not pyrexia.obsolete and old.obsolete
+    assert pyrexia.synonyms[0] == OboSynonym("Fever", "EXACT", "layperson", " layperson [ORCID:1]")
+    assert [(s.text, s.scope, s.type) for s in pyrexia.synonyms[1:]] == [
+        ("Hot", "RELATED", ""), ("Hyperthermia", "EXACT", ""), ("Warmth", "NARROW", "")]
+    assert [s.text for s in pyrexia.synonyms if s.layperson] == ["Fever", "Hot"]  # type or xref
+
+    names, synonyms, parents = parse_hpo_obo(obo)  # the extractor's slice: no obsolete terms
+    assert names == {"HP:0000118": "Phenotypic abnormality", "HP:1": "Pyrexia"}
+    assert synonyms == {"HP:0000118": [], "HP:1": ["Fever", "Hot", "Hyperthermia"]}
+    assert parents == {"HP:0000118": [], "HP:1": ["HP:0000118"]}
