@@ -97,6 +97,22 @@ class Assistant:
             raise RagDxError("this assistant has no index; build one with `rag-dx index build`")
         return retriever
 
+    #: A made-up case (no patient's words) that exercises every lazily loaded part of an answer.
+    WARM_UP_CASE = "Fever, cough and shortness of breath for three days; no chest pain."
+
+    def warm_up(self) -> float:
+        """Answer one made-up case so the first clinician's query does not pay for loading; seconds taken.
+
+        The first answer of a process opens the index snapshot, the practice model, the disease cards,
+        the finding extractor and the red-flag tables (up to about 5 s on 2 cores); a server calls
+        this once before it accepts requests. It bypasses the UI service, so it is neither audited
+        nor logged as a query.
+        """
+        t = time.perf_counter()
+        if self.retriever is not None:
+            self.diagnose(self.WARM_UP_CASE)
+        return time.perf_counter() - t
+
     def retrieve(self, text: str, *, k: int | None = None, exclude_doc_ids: set[str] | None = None) -> list[Hit]:
         return self._retriever().search(text, k=k, exclude_doc_ids=exclude_doc_ids)
 

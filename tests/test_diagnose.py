@@ -158,3 +158,18 @@ def test_bad_calibration_file_is_a_clear_error(tmp_path, content, field):
     if field:
         assert f"'{field}'" in str(err.value)
     assert read_adapter_calibration(tmp_path / "missing") is None and read_adapter_calibration(None) is None
+
+
+def test_warm_up_answers_a_made_up_case_and_leaves_the_assistant_ready(assistant, monkeypatch):
+    seen: list[str] = []
+    real = type(assistant).diagnose
+
+    def spy(self, text, **kw):
+        seen.append(text)
+        return real(self, text, **kw)
+
+    monkeypatch.setattr(type(assistant), "diagnose", spy)
+    assert assistant.warm_up() >= 0.0
+    assert seen == [assistant.WARM_UP_CASE]  # one made-up case, never a patient's words
+    d = assistant.diagnose("fever and productive cough")
+    assert d.differential

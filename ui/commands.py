@@ -72,6 +72,7 @@ def launch_ui(settings: Settings, index: str | None, host: str, port: int, auth_
     store = FeedbackStore.open(root / FEEDBACK_FILE)
     deid = Deidentifier.load()
     assistant = build_assistant(settings, index)
+    print(f"rag-dx: ready after a warm-up answer ({assistant.warm_up():.1f} s)", flush=True)
     with gradio_temp_dir(root):
         demo = build_app(assistant, feedback_store=store, audit_log=audit, deidentifier=deid,
                          monitor_panel=MonitorPanel.from_settings(settings, root / AUDIT_FILE, root / FEEDBACK_FILE))

@@ -101,7 +101,14 @@ def build_server_app(settings: "Settings", index: str | None, *, host: str, auth
                        feedback_store=FeedbackStore.open(root / FEEDBACK_FILE), users=users or None)
     install_log_filters()
     make = assistant_factory(settings)
-    return create_app(settings, lambda name: make(name or index), guards=guards)
+
+    def factory(name: str | None) -> Any:
+        assistant = make(name or index)
+        if name is None:  # the default index, made once at startup: its first request then runs at full speed
+            assistant.warm_up()
+        return assistant
+
+    return create_app(settings, factory, guards=guards)
 
 
 @cli_errors
