@@ -138,7 +138,7 @@ class TopicCards:
         """Write `cards/` inside a version directory; returns the manifest entry."""
         from scipy.sparse import save_npz
 
-        from rag_dx.index.store import sha256_file
+        from rag_dx.index.layout import artefact_checksums
 
         out = version_dir / DIRNAME
         out.mkdir(parents=True, exist_ok=True)
@@ -152,7 +152,7 @@ class TopicCards:
         save_npz(out / TFIDF_FILE, self.matrix, compressed=True)
         files = (META_FILE, VECTORS_FILE, IDF_FILE, TFIDF_FILE)
         return {"cards": len(self.keys), "rare": int(self.rare.sum()),
-                "files": {f"{DIRNAME}/{f}": sha256_file(out / f) for f in files}}
+                "files": artefact_checksums(version_dir, DIRNAME, files)}
 
     @classmethod
     def load(cls, version_dir: Path, entry: Mapping[str, Any] | None) -> "TopicCards | None":
@@ -161,15 +161,11 @@ class TopicCards:
             return None
         from scipy.sparse import load_npz
 
-        from rag_dx.index.store import sha256_file
+        from rag_dx.index.layout import verify_artefact
 
         base = version_dir / DIRNAME
         try:
-            for rel, digest in entry["files"].items():
-                if sha256_file(version_dir / rel) != digest:
-                    raise IndexCorruptError(
-                        f"index version {version_dir.name}: disease-card file {rel} does not match the checksum "
-                        "in its manifest; run `rag-dx index verify` and rebuild or roll back")
+            verify_artefact(version_dir, entry["files"], "disease-card")
             meta = json.loads((base / META_FILE).read_text(encoding="utf-8"))
             return cls(keys=list(meta["keys"]), names=list(meta["names"]), codes=list(meta["codes"]),
                        rows=[list(map(int, r)) for r in meta["rows"]], rare=np.array(meta["rare"], dtype=bool),

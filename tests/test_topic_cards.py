@@ -98,6 +98,28 @@ def test_save_load_roundtrip_and_tamper(built, tmp_path) -> None:
         TopicCards.load(tmp_path, entry)
 
 
+def test_artefact_checksum_helpers_keep_order_and_name_version_file_and_fix(tmp_path) -> None:
+    """The one helper both stored artefacts (cards, practice model) use to checksum and verify their files."""
+    from rag_dx.index.layout import artefact_checksums, sha256_file, verify_artefact
+
+    version = tmp_path / "v0001"
+    (version / "art").mkdir(parents=True)
+    for name in ("b.json", "a.npy"):
+        (version / "art" / name).write_text(name)
+    files = artefact_checksums(version, "art", ("b.json", "a.npy"))
+    assert list(files) == ["art/b.json", "art/a.npy"]  # caller's order, not sorted
+    assert files["art/a.npy"] == sha256_file(version / "art" / "a.npy")
+    verify_artefact(version, files, "thing")  # untouched: no error
+    (version / "art" / "b.json").write_text("changed")
+    with pytest.raises(IndexCorruptError) as err:
+        verify_artefact(version, files, "thing")
+    assert str(err.value) == ("index version v0001: thing file art/b.json does not match the checksum in its "
+                              "manifest; run `rag-dx index verify` and rebuild or roll back")
+    (version / "art" / "a.npy").unlink()
+    with pytest.raises(OSError):  # a missing file is left to the caller's "cannot be read" message
+        verify_artefact(version, {"art/a.npy": files["art/a.npy"]}, "thing")
+
+
 def test_no_guideline_diagnosis_means_no_cards(vocab: Vocabulary) -> None:
     chunks, vectors = _corpus()
     assert TopicCards.build([chunks[0], chunks[4]], vectors[[0, 4]], vocab) is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from rag_dx.errors import IndexCorruptError, IndexMismatchError
@@ -28,6 +29,8 @@ BM25_DIR = "bm25"
 FORMAT_VERSION = 1
 #: Names a version's core files take; an extra artefact may not use them.
 RESERVED_NAMES = frozenset({MANIFEST, DENSE_FILE, DOCSTORE_FILE, BM25_DIR})
+#: What an artefact's checksum error tells the user to do.
+ARTEFACT_REMEDY = "run `rag-dx index verify` and rebuild or roll back"
 
 
 def sha256_file(path: Path) -> str:
@@ -68,6 +71,29 @@ def verify_files(version_dir: Path, manifest: dict) -> None:
             raise IndexCorruptError(f"{version_dir}: missing file {rel}")
         if sha256_file(path) != digest:
             raise IndexCorruptError(f"{version_dir}: checksum mismatch for {rel}")
+
+
+def artefact_checksums(version_dir: Path, dirname: str, files: Iterable[str]) -> dict[str, str]:
+    """The manifest entry's `files` for an artefact in `version_dir/dirname`: version-relative path -> sha256.
+
+    Keeps the order of `files`, so the manifest an artefact writes does not depend on this helper.
+    """
+    out = version_dir / dirname
+    return {f"{dirname}/{f}": sha256_file(out / f) for f in files}
+
+
+def verify_artefact(version_dir: Path, files: Mapping[str, str], what: str, remedy: str = ARTEFACT_REMEDY) -> None:
+    """Refuse an artefact whose files differ from its manifest entry, naming the version, file and fix.
+
+    Why one helper: every artefact stored in a version (practice model, disease cards) checks itself
+    on load the same way. A missing file raises the OSError of reading it, which callers already
+    turn into their own "cannot be read" message.
+    """
+    for rel, digest in files.items():
+        if sha256_file(version_dir / rel) != digest:
+            raise IndexCorruptError(
+                f"index version {version_dir.name}: {what} file {rel} does not match the checksum "
+                f"in its manifest; {remedy}")
 
 
 def check_encoder(manifest: dict, name: str, encoder_name: str, encoder_fingerprint: str) -> None:

@@ -83,7 +83,7 @@ class PracticeModel:
 
     def save(self, version_dir: Path) -> dict[str, Any]:
         """Write `practice/` inside a version directory; returns the manifest entry."""
-        from rag_dx.index.store import sha256_file
+        from rag_dx.index.layout import artefact_checksums
 
         out = version_dir / DIRNAME
         out.mkdir(parents=True, exist_ok=True)
@@ -100,24 +100,20 @@ class PracticeModel:
         (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         files.append(META_FILE)
         return {"status": self.status, "reason": self.reason, "metrics": self.metrics,
-                "files": {f"{DIRNAME}/{f}": sha256_file(out / f) for f in sorted(files)}}
+                "files": artefact_checksums(version_dir, DIRNAME, sorted(files))}
 
     @classmethod
     def load(cls, version_dir: Path, entry: Mapping[str, Any] | None, *, verify: bool = True) -> "PracticeModel | None":
         """The version's practice model, or None for a version built before practice models existed."""
         if not entry:
             return None
-        from rag_dx.index.store import sha256_file
+        from rag_dx.index.layout import verify_artefact
 
         base = version_dir / DIRNAME
         files: Mapping[str, str] = entry.get("files", {})
         try:
             if verify:
-                for rel, digest in files.items():
-                    if sha256_file(version_dir / rel) != digest:
-                        raise IndexCorruptError(
-                            f"index version {version_dir.name}: practice model file {rel} does not match the "
-                            "checksum in its manifest; run `rag-dx index verify` and rebuild or roll back")
+                verify_artefact(version_dir, files, "practice model")
             meta = json.loads((base / META_FILE).read_text(encoding="utf-8"))
             classifier = TextClassifier.load(base) if f"{DIRNAME}/textclf.json" in files else None
             ranker = CandidateRanker.load(base) if f"{DIRNAME}/ranker.json" in files else None
