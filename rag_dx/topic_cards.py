@@ -44,8 +44,9 @@ RARE_SOURCES = frozenset({"GHR", "GARD"})
 #: Sections whose passages describe what a disease looks like (see rag_dx.cards.section_of).
 DESCRIBING = ("symptoms", "information", "exams and tests", "other")
 TEXT_WEIGHT = 1.0
-#: -0.1: on the three dev query sets (all common conditions) -0.05 -> -0.1 gained top-5 on each (+0.013,
-#: +0.013, +0.026) and lost no case; below -0.15 nothing changes (docs/results/protocols.md).
+#: -0.1: against -0.05 on the three dev query sets (all common conditions), top-5 +0.013 on DSP lists,
+#: +0.011 on S2D narratives (p = 2e-4), top-1 +0.019 on physician notes, nothing significantly
+#: worse (`python -m eval.protocols.card_prior`, docs/results/protocols.md).
 RARE_PRIOR = -0.1
 #: Softmax temperature over card scores: mean top-1 confidence ~ top-1 accuracy on the dev queries.
 TEMPERATURE = 0.12

@@ -83,3 +83,41 @@ def test_extra_medquad_common_keeps_describing_answers_of_common_sources(tmp_pat
     assert subset(q, 5, tmp_path / "a.csv") == 5
     subset(q, 5, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_card_prior_ranks_common_before_rare_as_the_prior_grows(tmp_path, monkeypatch) -> None:
+    """eval.protocols.card_prior on a two-card MedQuAD: a rare-source page that matches the case's
+    words a little better loses to the common disease once the prior is strong enough."""
+    import gzip
+
+    import numpy as np
+
+    import eval.encoder_cards as encoder_cards
+    from eval.protocols.card_prior import compare_priors, to_markdown
+
+    rows = [
+        {"focus": "Gout", "qtype": "symptoms", "source": "MPlusHealthTopics",
+         "answer": "Gout is a form of arthritis from uric acid crystals. Attacks bring severe pain in the big "
+                   "toe, often at night; the joint is red and swollen. Diet, alcohol and medicines raise uric acid."},
+        {"focus": "Familial juvenile hyperuricemic nephropathy", "qtype": "symptoms", "source": "GARD",
+         "answer": "Sudden severe pain in the big toe, red and swollen toe."},
+    ]
+    medquad = tmp_path / "medquad.jsonl.gz"
+    with gzip.open(medquad, "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in rows)
+    queries = tmp_path / "q.csv"
+    with open(queries, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "diagnosis", "report_id"])
+        w.writerow(["sudden severe pain in my big toe, red and swollen toe", "Gout", "q1"])
+
+    def fake_encode(model_dir, texts, cache):  # no model: every text the same vector, so TF-IDF decides
+        return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    monkeypatch.setattr(encoder_cards, "encode_cached", fake_encode)
+    result = compare_priors([0.0, -1.0], -1.0, medquad, tmp_path / "cache", {"q": queries})
+    by_prior = result["sets"]["q"]["by_prior"]
+    assert result["n_cards"] == 2 and result["n_rare_cards"] == 1
+    assert by_prior["0.0"]["top1"] == 0.0 and by_prior["-1.0"]["top1"] == 1.0
+    assert by_prior["0.0"]["vs_baseline_top1"]["delta"] == -1.0
+    assert "| q | 1 | -1.0 | 1.000 |" in to_markdown(result, -1.0)
