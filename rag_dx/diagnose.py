@@ -276,7 +276,7 @@ class Assistant:
             # a case gets. Left unflagged, the ranker had nothing to rank and the answer was empty
             # (a fifth of the physician notes on the dev protocol).
             return (f"this case is outside the practice's recorded diagnoses: none of its {len(result.dense)} most "
-                    f"similar passages is a past report. The list below shows guideline diagnoses; treat it as "
+                    f"similar passages is a past report. The list below is led by guideline diagnoses; treat it as "
                     f"reading suggestions, not a differential.")
         rank = practice.profile.rank(best) if best is not None else None
         if rank is None or rank >= cut:
