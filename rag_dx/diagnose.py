@@ -320,7 +320,8 @@ class Assistant:
                                       vocabulary=self.vocabulary)
             ranked = merge_outside(ranked, pool, hits, temperature=ds.vote_temperature,
                                    guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates,
-                                   vocabulary=self.vocabulary, vote_weight=ds.outside_vote_weight,
+                                   vocabulary=self.vocabulary,
+                                   vote_weight=ds.outside_vote_weight if unlike else ds.novel_vote_weight,
                                    cards=self._card_topics(retriever, query, query_vector),
                                    # only for a case unlike every report: a case like the reports whose top
                                    # diagnosis is weakly supported (`_novel`) was never helped by it on the

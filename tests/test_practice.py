@@ -248,6 +248,24 @@ def test_a_case_whose_nearest_passages_hold_no_report_is_outside_not_empty(tmp_p
     assert d.differential[0].evidence == ["G:gl-cystitis#0"]
 
 
+def test_a_case_unlike_the_reports_is_ranked_mostly_by_the_vote(tmp_path, fake_encoder, monkeypatch):
+    """outside_vote_weight is for a case unlike every report (style shift); novel_vote_weight for the rest."""
+    import rag_dx.diagnose as diagnose_module
+
+    seen: list[dict] = []
+    real = diagnose_module.merge_outside
+
+    def spy(*args, **kw):
+        seen.append(kw)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(diagnose_module, "merge_outside", spy)
+    assistant, _ = _assistant(tmp_path, fake_encoder, 8, outside_vote_weight=0.9, novel_vote_weight=0.3)
+    d = assistant.diagnose("burning urination frequency suprapubic discomfort without fever")
+    assert "outside the practice" in d.abstain_reason
+    assert [kw["vote_weight"] for kw in seen] == [0.9]
+
+
 def test_conformal_thresholds_and_sets():
     from rag_dx.practice.conformal import nonconformity, set_size, thresholds
 
