@@ -111,7 +111,11 @@ def encode_cached(model_dir: Path | None, texts: Sequence[str], cache: Path) -> 
 def rank_hits(queries: np.ndarray, cards: np.ndarray, keys: Sequence[str], gold: Sequence[str], rare: np.ndarray,
               prior: float) -> dict[str, np.ndarray]:
     """Per-case 0/1 hits at 1 and 5 (strict: same concept key)."""
-    scores = queries @ cards.T + prior * rare[None, :]
+    return hits_at(queries @ cards.T + prior * rare[None, :], keys, gold)
+
+
+def hits_at(scores: np.ndarray, keys: Sequence[str], gold: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per-case 0/1 hits at 1 and 5 of a (cases, cards) score matrix (strict: same concept key)."""
     top = np.argsort(-scores, axis=1, kind="stable")[:, :5]
     top1 = np.array([keys[t[0]] == g for t, g in zip(top, gold)], dtype=float)
     top5 = np.array([g in {keys[i] for i in t} for t, g in zip(top, gold)], dtype=float)

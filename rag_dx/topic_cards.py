@@ -103,7 +103,7 @@ class TopicCards:
         rows = [[r for _, r in sorted(groups[k]["rows"])] for k in keys]
         card_vectors = np.stack([_unit(vectors[r].mean(axis=0)) for r in rows]).astype(np.float32)
         texts = [" ".join(chunks[r].text for r in rs) for rs in rows]
-        vectorizer = _vectorizer(len(keys))
+        vectorizer = card_vectorizer(len(keys))
         matrix = vectorizer.fit_transform(texts).astype(np.float32).tocsr()
         return cls(keys=keys, names=[max(groups[k]["names"], key=lambda n: (groups[k]["names"][n], -len(n))) for k in keys],
                    codes=[groups[k]["code"] for k in keys], rows=[r[:CITES] for r in rows],
@@ -128,7 +128,7 @@ class TopicCards:
 
     def __post_init__(self) -> None:
         # Built once per loaded version; transform() only reads it, so threads can share it.
-        self._vectorizer = _vectorizer(len(self.keys), vocabulary=self.vocabulary)
+        self._vectorizer = card_vectorizer(len(self.keys), vocabulary=self.vocabulary)
         self._vectorizer.idf_ = self.idf
 
     def _tfidf(self, text: str) -> Any:
@@ -183,7 +183,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
-def _vectorizer(n_cards: int, vocabulary: Mapping[str, int] | None = None) -> Any:
+def card_vectorizer(n_cards: int, vocabulary: Mapping[str, int] | None = None) -> Any:
     """Word unigrams, English stop words out; terms on most cards carry no disease signal (max_df)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 

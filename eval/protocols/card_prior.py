@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 QUERY_FILES = {"dsp": Path("runs/protocols/guidelines_only/dsp_queries.csv"),
                "s2d": Path("runs/protocols/guidelines_only/s2d_queries.csv"),
@@ -35,17 +34,17 @@ QUERY_FILES = {"dsp": Path("runs/protocols/guidelines_only/dsp_queries.csv"),
 def compare_priors(priors: Sequence[float], baseline: float, medquad: Path, cache: Path,
                    query_files: dict[str, Path] = QUERY_FILES) -> dict[str, Any]:
     """Per query set and prior: top-1 / top-5, and the paired difference against `baseline`."""
-    from eval.encoder_cards import build_cards, encode_cached
+    from eval.encoder_cards import build_cards, encode_cached, hits_at
     from rag_dx.candidates import concept_key
     from rag_dx.metrics import paired_difference
     from rag_dx.practice.negation import query_text
-    from rag_dx.topic_cards import _vectorizer
+    from rag_dx.topic_cards import card_vectorizer
     from rag_dx.vocab import Vocabulary
 
     vocabulary = Vocabulary.load()
     keys, texts, rare = build_cards(medquad, vocabulary, cache)
     vectors = encode_cached(None, texts, cache)
-    vectorizer = _vectorizer(len(keys))
+    vectorizer = card_vectorizer(len(keys))
     matrix = vectorizer.fit_transform(texts)
     out: dict[str, Any] = {"n_cards": len(keys), "n_rare_cards": int(rare.sum()), "sets": {}}
     for name, path in query_files.items():
@@ -54,16 +53,12 @@ def compare_priors(priors: Sequence[float], baseline: float, medquad: Path, cach
         gold = [concept_key(r["diagnosis"], vocabulary) for r in rows]
         queries = [query_text(r["text"]) for r in rows]
         base = encode_cached(None, queries, cache) @ vectors.T + (vectorizer.transform(queries) @ matrix.T).toarray()
-        hits: dict[float, tuple[np.ndarray, np.ndarray]] = {}
-        for prior in sorted({*priors, baseline}):
-            top = np.argsort(-(base + prior * rare[None, :]), axis=1, kind="stable")[:, :5]
-            hits[prior] = (np.array([keys[t[0]] == g for t, g in zip(top, gold)], dtype=float),
-                           np.array([g in {keys[i] for i in t} for t, g in zip(top, gold)], dtype=float))
+        hits = {prior: hits_at(base + prior * rare[None, :], keys, gold) for prior in sorted({*priors, baseline})}
         out["sets"][name] = {"n": len(rows), "by_prior": {
-            str(p): {"top1": float(h1.mean()), "top5": float(h5.mean()),
-                     "vs_baseline_top1": paired_difference(hits[baseline][0], h1),
-                     "vs_baseline_top5": paired_difference(hits[baseline][1], h5)}
-            for p, (h1, h5) in hits.items()}}
+            str(p): {"top1": float(h["top1"].mean()), "top5": float(h["top5"].mean()),
+                     "vs_baseline_top1": paired_difference(hits[baseline]["top1"], h["top1"]),
+                     "vs_baseline_top5": paired_difference(hits[baseline]["top5"], h["top5"])}
+            for p, h in hits.items()}}
     return out
 
 

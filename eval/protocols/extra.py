@@ -91,11 +91,9 @@ def subset(queries: Path, n: int, out: Path, seed: int = 13) -> int:
 
 
 def _write(out: Path, rows: list[dict]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=["text", "diagnosis", "report_id"], extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
+    from eval.protocols.build import Case, write_csv
+
+    write_csv(out, (Case(r["text"], r["diagnosis"], r["report_id"]) for r in rows))
 
 
 def main(argv: list[str] | None = None) -> int:
