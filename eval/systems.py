@@ -53,6 +53,8 @@ class CasePrediction:
     evidence_ids: list[list[str]] = field(default_factory=list)  # per ranked diagnosis
     retrieved: list[tuple[str, str, str | None]] = field(default_factory=list)  # (id, kind, label)
     abstained: bool = False
+    #: why the system abstained (the shown reason: which rule fired), for reading cases by hand
+    abstain_reason: str | None = None
     twins: int = 0
     fold: int = 0
     #: conformal sets by level ("0.9" -> diagnoses) and whether each was guaranteed (inside the practice)
@@ -87,6 +89,7 @@ def from_differential(case_id: str, gold: str, text: str, d: "Differential", fol
         evidence_ids=[list(x.evidence) for x in d.differential],
         retrieved=[(e.id, e.kind, e.label) for e in d.evidence],
         abstained=bool(d.abstained),
+        abstain_reason=d.abstain_reason,
         twins=twins,
         fold=fold,
         sets={f"{ps.level:g}": list(ps.diagnoses) for ps in getattr(d, "prediction_sets", [])},

@@ -53,6 +53,7 @@ def _prediction_row(p: CasePrediction, vocab: "Vocabulary") -> dict[str, Any]:
         "gold_icd10": _code(vocab.strict_key(p.gold)),
         "fold": p.fold,
         "abstained": p.abstained,
+        "abstain_reason": p.abstain_reason,
         "correct_top1": bool(p.ranked) and vocab.concept_key(p.ranked[0][0]) == gold_key,
         "predictions": [
             {

@@ -90,6 +90,7 @@ class FakeAssistant:
         ]
         top = differential[0].probability if differential else 0.0
         return Differential(differential=differential, evidence=evidence, abstained=top < 0.4,
+                            abstain_reason=f"top probability {top:.2f} is low" if top < 0.4 else None,
                             versions=Versions(package="test", index="fake"))
 
     def diagnose_many(self, texts, *, mode="full", candidates=None):
@@ -189,7 +190,9 @@ def test_holdout_with_ablations_writes_every_file(tmp_path, fixture_csv, vocab) 
     assert len(fake.built) == 1 and not test_ids & set(fake.built[0])
     assert not ({"case-000", "case-dup"} & test_ids and {"case-000", "case-dup"} & set(fake.built[0]))
     first = preds[0]
-    assert {"id", "gold", "predictions", "abstained", "retrieved"} <= set(first)
+    assert {"id", "gold", "predictions", "abstained", "abstain_reason", "retrieved"} <= set(first)
+    # the reason travels with the flag, so a case can be read by hand without re-running it
+    assert all(bool(p["abstain_reason"]) == bool(p["abstained"]) for p in preds)
     assert {"diagnosis", "probability", "evidence", "icd10"} <= set(first["predictions"][0])
 
     manifest = json.loads((out / "manifest.json").read_text())
