@@ -344,7 +344,7 @@ class Assistant:
                             ranking="learned ranker" if outside is None else
                             "learned ranker blended with guideline topics (case outside the practice's recorded diagnoses)",
                             timings_ms={k: round(v, 1) for k, v in timings.items()},
-                            best_similarity=best_report_similarity(result.dense))
+                            best_similarity=_rounded(best_report_similarity(result.dense)))
 
     def _card_topics(self, retriever: Retriever, query: str, query_vector: np.ndarray) -> "CardTopics | None":
         """Guideline diagnoses ranked by disease card, when the version has cards and they are switched on."""

@@ -180,6 +180,8 @@ def test_build_trains_a_verified_practice_model_and_diagnose_ranks_with_it(tmp_p
     d = assistant.diagnose("patient has swollen red toe joint pain at night")
     assert d.ranking == "learned ranker"
     assert d.differential[0].diagnosis == "gout"
+    # recorded for monitoring and the audit log, rounded like the vote path's
+    assert d.best_similarity is not None and d.best_similarity == round(d.best_similarity, 4)
     shown = {e.id for e in d.evidence}
     for dx in d.differential:  # every diagnosis cites evidence that is shown
         assert dx.evidence and set(dx.evidence) <= shown
