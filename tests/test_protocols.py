@@ -85,6 +85,29 @@ def test_extra_medquad_common_keeps_describing_answers_of_common_sources(tmp_pat
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
 
 
+def test_extra_bad_input_names_file_line_and_field_and_leaves_nothing(tmp_path, capsys) -> None:
+    import gzip
+
+    from eval.protocols.extra import main
+
+    q = tmp_path / "q.csv"
+    q.write_text("text,diagnosis\nt,d\n")
+    assert main(["subset", "--queries", str(q), "--out", str(tmp_path / "a.csv")]) == 2
+    assert f"{q}: line 1: missing column(s) report_id" in capsys.readouterr().err
+    q.write_text("text,diagnosis,report_id\nt,d,r1\n ,d,r2\n")
+    assert main(["subset", "--queries", str(q), "--out", str(tmp_path / "a.csv")]) == 2
+    assert f"{q}: line 3: field 'text' is empty" in capsys.readouterr().err
+    assert not (tmp_path / "a.csv").exists()
+
+    (tmp_path / "medquad").mkdir()
+    with gzip.open(tmp_path / "medquad" / "medquad_answered.jsonl.gz", "wt") as fh:
+        fh.write('{"source": "NIDDK", "qtype": "symptoms"}\n{not json\n')
+    out = tmp_path / "out" / "common.jsonl.gz"
+    assert main(["medquad-common", "--shared", str(tmp_path), "--out", str(out)]) == 2
+    assert "medquad_answered.jsonl.gz: line 2: not JSON" in capsys.readouterr().err
+    assert list(out.parent.iterdir()) == []  # no half-written output, no temporary file
+
+
 def test_card_prior_ranks_common_before_rare_as_the_prior_grows(tmp_path, monkeypatch) -> None:
     """eval.protocols.card_prior on a two-card MedQuAD: a rare-source page that matches the case's
     words a little better loses to the common disease once the prior is strong enough."""

@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ def compare_priors(priors: Sequence[float], baseline: float, medquad: Path, cach
                    query_files: dict[str, Path] = QUERY_FILES) -> dict[str, Any]:
     """Per query set and prior: top-1 / top-5, and the paired difference against `baseline`."""
     from eval.encoder_cards import build_cards, encode_cached, hits_at
+    from eval.protocols.extra import read_queries
     from rag_dx.candidates import concept_key
     from rag_dx.metrics import paired_difference
     from rag_dx.practice.negation import query_text
@@ -48,8 +48,7 @@ def compare_priors(priors: Sequence[float], baseline: float, medquad: Path, cach
     matrix = vectorizer.fit_transform(texts)
     out: dict[str, Any] = {"n_cards": len(keys), "n_rare_cards": int(rare.sum()), "sets": {}}
     for name, path in query_files.items():
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = read_queries(path)
         gold = [concept_key(r["diagnosis"], vocabulary) for r in rows]
         queries = [query_text(r["text"]) for r in rows]
         base = encode_cached(None, queries, cache) @ vectors.T + (vectorizer.transform(queries) @ matrix.T).toarray()
@@ -83,7 +82,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, default=Path("runs/encoder_cards_cache"))
     parser.add_argument("--out", type=Path, default=None, help="also write result.json here")
     args = parser.parse_args(argv)
-    result = compare_priors(args.priors, args.baseline, args.medquad, args.cache)
+    from eval.protocols.extra import InputError
+
+    if not args.medquad.is_file():
+        parser.exit(2, f"error: {args.medquad}: not found (needs ../shared/data's medquad/)\n")
+    try:
+        result = compare_priors(args.priors, args.baseline, args.medquad, args.cache)
+    except (InputError, ValueError) as exc:  # build_cards: "<file>: line N: a row needs ..."
+        parser.exit(2, f"error: {exc}\n")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")

@@ -21,8 +21,11 @@ import argparse
 import csv
 import gzip
 import json
+import os
 import random
 import re
+import sys
+import tempfile
 from pathlib import Path
 
 COMMON_SOURCES = ("MPlusHealthTopics", "NIHSeniorHealth", "NIDDK", "NHLBI", "CDC", "NINDS")
@@ -35,6 +38,11 @@ _ANSWER_HEADINGS = re.compile(
     r"\b(ASSESSMENT|IMPRESSION|DIAGNOS[IE]S|FINAL DIAGNOSIS|PLAN|A/P|ASSESSMENT AND PLAN|DISCHARGE DIAGNOSIS|"
     r"ADMITTING DIAGNOSIS|PHYSICAL EXAM\w*|LABORATORY|HOSPITAL COURSE)\s*:", re.I)
 MIN_CHARS, MAX_CHARS = 200, 2000
+QUERY_COLUMNS = ("text", "diagnosis", "report_id")
+
+
+class InputError(ValueError):
+    """Bad input to a dev-data script: the message names the file, the line and the field."""
 
 
 def notes(shared: Path, out: Path) -> int:
@@ -44,7 +52,13 @@ def notes(shared: Path, out: Path) -> int:
     from rag_dx.vocab import Vocabulary
 
     vocab = Vocabulary.load()
-    df = pd.read_csv(shared / "mtsamples" / "mtsamples.csv.gz")
+    source = shared / "mtsamples" / "mtsamples.csv.gz"
+    if not source.is_file():
+        raise InputError(f"{source}: not found (needs ../shared/data's mtsamples/)")
+    df = pd.read_csv(source)
+    missing = [c for c in ("medical_specialty", "sample_name", "transcription", "note_id") if c not in df.columns]
+    if missing:
+        raise InputError(f"{source}: line 1: missing column(s) {', '.join(missing)}")
     df = df[df["medical_specialty"].str.contains(_NOTE_KINDS, na=False)]
     rows, seen = [], set()
     for _, r in df.iterrows():
@@ -71,21 +85,52 @@ def notes(shared: Path, out: Path) -> int:
 
 
 def medquad_common(shared: Path, out: Path) -> int:
+    source = shared / "medquad" / "medquad_answered.jsonl.gz"
+    if not source.is_file():
+        raise InputError(f"{source}: not found (needs ../shared/data's medquad/)")
     n = 0
     out.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(shared / "medquad" / "medquad_answered.jsonl.gz", "rt", encoding="utf-8") as src, \
-            gzip.open(out, "wt", encoding="utf-8") as dst:
-        for line in src:
-            rec = json.loads(line)
-            if rec.get("source") in COMMON_SOURCES and rec.get("qtype") in DESCRIBING_QTYPES:
-                dst.write(line)
-                n += 1
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    os.close(fd)
+    try:  # written beside the target and renamed: a bad line leaves no half-written file
+        with gzip.open(source, "rt", encoding="utf-8") as src, gzip.open(tmp, "wt", encoding="utf-8") as dst:
+            for line_no, line in enumerate(src, start=1):
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{source}: line {line_no}: not JSON ({exc.msg})") from None
+                if not isinstance(rec, dict):
+                    raise InputError(f"{source}: line {line_no}: not a JSON object")
+                if rec.get("source") in COMMON_SOURCES and rec.get("qtype") in DESCRIBING_QTYPES:
+                    dst.write(line)
+                    n += 1
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return n
 
 
+def read_queries(path: Path) -> list[dict[str, str]]:
+    """A protocol queries CSV (text, diagnosis, report_id), every row checked."""
+    if not path.is_file():
+        raise InputError(f"{path}: not found")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in QUERY_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: line 1: missing column(s) {', '.join(missing)}")
+        rows = []
+        for line_no, row in enumerate(reader, start=2):
+            empty = next((c for c in QUERY_COLUMNS if not (row.get(c) or "").strip()), None)
+            if empty:
+                raise InputError(f"{path}: line {line_no}: field '{empty}' is empty")
+            rows.append(row)
+    return rows
+
+
 def subset(queries: Path, n: int, out: Path, seed: int = 13) -> int:
-    with open(queries, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_queries(queries)
     _write(out, random.Random(seed).sample(rows, min(n, len(rows))))
     return min(n, len(rows))
 
@@ -104,14 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
-    if a.what == "notes":
-        n = notes(a.shared, a.out)
-    elif a.what == "medquad-common":
-        n = medquad_common(a.shared, a.out)
-    else:
-        if a.queries is None:
-            ap.error("subset needs --queries")
-        n = subset(a.queries, a.n, a.out)
+    if a.what == "subset" and a.queries is None:
+        ap.error("subset needs --queries")
+    try:
+        if a.what == "notes":
+            n = notes(a.shared, a.out)
+        elif a.what == "medquad-common":
+            n = medquad_common(a.shared, a.out)
+        else:
+            n = subset(a.queries, a.n, a.out)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {n} rows to {a.out}")
     return 0
 
