@@ -244,3 +244,29 @@ def test_a_guideline_diagnosis_the_practice_knows_adds_to_its_row(vocab: Vocabul
     uti = out.differential[0]
     assert uti.diagnosis == "Urinary tract infection" and uti.probability == pytest.approx(0.3 * 0.2 + 0.8, abs=1e-3)
     assert "G:2" in uti.evidence  # and it cites the passage that supports it
+
+
+def test_floor_is_withheld_when_the_cards_name_a_practice_diagnosis(built, vocab: Vocabulary) -> None:
+    """Cards (independent of how the practice writes) that also find one of the ranker's diagnoses
+    plausible mean the case is likelier a practice diagnosis written another way: no floor then."""
+    from rag_dx.candidates import collect_candidates
+
+    cards, chunks, _ = built
+    by_row = dict(enumerate(chunks))
+    topics = card_topics(cards, "high fever with flank pain and vomiting", np.zeros(DIM, np.float32),
+                         lambda rows: {r: by_row[r] for r in rows}, top=3)
+    assert topics.candidates[0].name == "Pyelonephritis"
+    ranked, hits = _pneumonia_led()
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab, guideline_share=0.8,
+              cards=topics)
+    # the cards name none of the ranker's diagnoses (Pneumonia, Asthma): the guidelines get at least 0.8
+    floored = merge_outside(ranked, pool, hits, **kw)
+    assert floored.differential[0].diagnosis not in ("Pneumonia", "Asthma")
+    assert sum(d.probability for d in floored.differential if d.diagnosis in ("Pneumonia", "Asthma")) <= 0.2 + 1e-3
+    # the ranker also proposes pyelonephritis (its third diagnosis): the cards support the practice, no floor
+    supported = Ranked(differential=ranked.differential + [Diagnosis(diagnosis="Pyelonephritis", probability=0.01,
+                                                                      evidence=["R:1"])], evidence=[])
+    kept = merge_outside(supported, pool, hits, **kw)
+    assert kept.differential[0].diagnosis == "Pneumonia"
+    assert kept.differential[0].probability > 0.8

@@ -8,7 +8,7 @@ candidate with nothing retrieved to cite is left out rather than shown without e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +99,15 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     wrong on almost all of them (docs/results/protocols.md, "guideline share"). An index without
     guidelines keeps the ranker's order.
 
+    The floor is withheld when the disease cards name any of the ranker's diagnoses: guideline
+    cards do not depend on how the practice writes, so when they too find one of its diagnoses
+    plausible, the case is more likely a practice diagnosis written another way than one the
+    practice never recorded. Applied to every flagged case, the floor cost style-shifted cases of
+    the practice's own diagnoses most of their top-1 accuracy once guidelines sat in the index
+    (prose cases on a symptom-list practice: 0.622 -> 0.194); withheld this way it keeps most of
+    its gain on unrecorded diagnoses (docs/results/protocols.md, "floor only without card support").
+    Without cards there is nothing independent to judge by, and the floor applies.
+
     A guideline diagnosis that is a practice diagnosis adds its share to that row: the guidelines
     then support what the practice also knows, instead of being dropped as a duplicate.
 
@@ -111,15 +120,13 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     the topics the retrieved passages carry (:func:`blend_topics`); the passages each card cites
     join the shown evidence.
     """
+    # the ranker's own diagnoses, before the vote adds the retrieved reports' labels
+    ranker_keys = {k for d in ranked.differential for k in (concept_key(d.diagnosis, vocabulary), candidate_key(d.diagnosis))}
     ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
     weights = hit_weights(hits, temperature, guideline_weight)
     total = float(sum(weights))
     g = float(sum(w for h, w in zip(hits, weights) if h.chunk.kind == "guideline")) / total if total > 0 else 0.0
     source = [c for c in pool.values() if c.evidence and all(e.startswith("G:") for e in c.evidence)]
-    if cards is not None:
-        source = blend_topics(source, cards, vocabulary)
-    if source:
-        g = max(g, guideline_share)
     # `pool` is keyed like concept_key (ICD-10-CM concept with a vocabulary, text otherwise), so a
     # topic that is the same concept as a practice diagnosis ("UTI" / "Urinary tract infection") is
     # that row, not a second one.
@@ -127,6 +134,10 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     for i, d in enumerate(ranked.differential):
         row_of.setdefault(concept_key(d.diagnosis, vocabulary), i)
         row_of.setdefault(candidate_key(d.diagnosis), i)
+    if cards is not None:
+        source = blend_topics(source, cards, vocabulary)
+    if source and not (cards is not None and cards_support_practice(cards, ranker_keys, vocabulary)):
+        g = max(g, guideline_share)
     mass = float(sum(c.vote for c in source))
     probs = [d.probability * (1.0 - g) for d in ranked.differential]
     extra: dict[int, list[str]] = {}
@@ -152,6 +163,15 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
     return Ranked(differential=out, evidence=evidence)
+
+
+def cards_support_practice(cards: "CardTopics", practice_keys: Collection[str], vocabulary: Any = None) -> bool:
+    """Whether any of the case's disease cards is one of the practice ranker's diagnoses (by concept or name key)."""
+    for c in cards.candidates:
+        keys = [c.key or concept_key(c.name, vocabulary)] + [candidate_key(a) for a in (c.aliases or [c.name])]
+        if any(k in practice_keys for k in keys):
+            return True
+    return False
 
 
 @dataclass
