@@ -127,9 +127,13 @@ class TopicCards:
         return [(int(i), float(q)) for i, q in zip(order, p)]
 
     def __post_init__(self) -> None:
+        from rag_dx.candidates import candidate_key
+
         # Built once per loaded version; transform() only reads it, so threads can share it.
         self._vectorizer = card_vectorizer(len(self.keys), vocabulary=self.vocabulary)
         self._vectorizer.idf_ = self.idf
+        self.known: frozenset[str] = frozenset(self.keys) | frozenset(candidate_key(n) for n in self.names)
+        """Every concept and name key that has a card in this version, for "can the cards judge this diagnosis?"."""
 
     def _tfidf(self, text: str) -> Any:
         return self._vectorizer.transform([text])

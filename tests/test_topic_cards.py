@@ -254,19 +254,50 @@ def test_floor_is_withheld_when_the_cards_name_a_practice_diagnosis(built, vocab
     cards, chunks, _ = built
     by_row = dict(enumerate(chunks))
     topics = card_topics(cards, "high fever with flank pain and vomiting", np.zeros(DIM, np.float32),
-                         lambda rows: {r: by_row[r] for r in rows}, top=3)
-    assert topics.candidates[0].name == "Pyelonephritis"
-    ranked, hits = _pneumonia_led()
+                         lambda rows: {r: by_row[r] for r in rows}, top=1)
+    assert [c.name for c in topics.candidates] == ["Pyelonephritis"]
+    _, hits = _pneumonia_led()
+    # a ranker sure of a practice diagnosis that has a card in the version (Alport syndrome), just
+    # not among this case's best: the cards can judge it and name none of the ranker's diagnoses
+    ranked = Ranked(differential=[Diagnosis(diagnosis="Alport syndrome", probability=0.9, evidence=["R:1"]),
+                                  Diagnosis(diagnosis="Asthma", probability=0.1, evidence=["R:1"])], evidence=[])
     pool = collect_candidates(hits, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
     kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab, guideline_share=0.8,
               cards=topics)
-    # the cards name none of the ranker's diagnoses (Pneumonia, Asthma): the guidelines get at least 0.8
     floored = merge_outside(ranked, pool, hits, **kw)
-    assert floored.differential[0].diagnosis not in ("Pneumonia", "Asthma")
-    assert sum(d.probability for d in floored.differential if d.diagnosis in ("Pneumonia", "Asthma")) <= 0.2 + 1e-3
+    practice = ("Alport syndrome", "Asthma")
+    assert floored.differential[0].diagnosis not in practice
+    assert sum(d.probability for d in floored.differential if d.diagnosis in practice) <= 0.2 + 1e-3
     # the ranker also proposes pyelonephritis (its third diagnosis): the cards support the practice, no floor
     supported = Ranked(differential=ranked.differential + [Diagnosis(diagnosis="Pyelonephritis", probability=0.01,
                                                                       evidence=["R:1"])], evidence=[])
     kept = merge_outside(supported, pool, hits, **kw)
-    assert kept.differential[0].diagnosis == "Pneumonia"
+    assert kept.differential[0].diagnosis == "Alport syndrome"
     assert kept.differential[0].probability > 0.8
+
+
+def test_floor_is_withheld_when_no_card_can_judge_the_rankers_top_diagnosis(built, vocab: Vocabulary) -> None:
+    """A practice diagnosis without any card (Pneumonia, here) cannot be supported by the cards, so
+    their silence is not evidence that the case lies outside the practice."""
+    from rag_dx.candidates import collect_candidates
+
+    cards, chunks, _ = built
+    assert not topics_known(cards, "Pneumonia", vocab) and topics_known(cards, "Alport syndrome", vocab)
+    by_row = dict(enumerate(chunks))
+    topics = card_topics(cards, "high fever with flank pain and vomiting", np.zeros(DIM, np.float32),
+                         lambda rows: {r: by_row[r] for r in rows}, top=1)
+    ranked, hits = _pneumonia_led()
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab, guideline_share=0.8)
+    kept = merge_outside(ranked, pool, hits, cards=topics, **kw)
+    assert kept.differential[0].diagnosis == "Pneumonia" and kept.differential[0].probability > 0.8
+    # without cards in the version there is nothing independent to judge by: the floor applies
+    floored = merge_outside(ranked, pool, hits, **kw)
+    assert floored.differential[0].diagnosis != "Pneumonia"
+    assert next(d for d in floored.differential if d.diagnosis == "Pneumonia").probability <= 0.2 + 1e-3
+
+
+def topics_known(cards: TopicCards, name: str, vocab: Vocabulary) -> bool:
+    from rag_dx.candidates import candidate_key, concept_key
+
+    return bool({concept_key(name, vocab), candidate_key(name)} & cards.known)

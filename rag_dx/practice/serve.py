@@ -106,7 +106,11 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     the practice's own diagnoses most of their top-1 accuracy once guidelines sat in the index
     (prose cases on a symptom-list practice: 0.622 -> 0.194); withheld this way it keeps most of
     its gain on unrecorded diagnoses (docs/results/protocols.md, "floor only without card support").
-    Without cards there is nothing independent to judge by, and the floor applies.
+    Without cards there is nothing independent to judge by, and the floor applies. Nor can the cards
+    judge a ranker whose top diagnosis has no card in the version at all (cervical spondylosis among
+    MedQuAD's common sources): their silence on it is missing evidence, not evidence against, and
+    the ranker's order is kept (prose cases on a symptom-list practice with guidelines: 0.554 ->
+    0.592, no change on unrecorded diagnoses; docs/results/protocols.md, "a top diagnosis without a card").
 
     A guideline diagnosis that is a practice diagnosis adds its share to that row: the guidelines
     then support what the practice also knows, instead of being dropped as a duplicate.
@@ -122,6 +126,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     """
     # the ranker's own diagnoses, before the vote adds the retrieved reports' labels
     ranker_keys = {k for d in ranked.differential for k in (concept_key(d.diagnosis, vocabulary), candidate_key(d.diagnosis))}
+    ranker_top = (concept_key(ranked.differential[0].diagnosis, vocabulary),
+                  candidate_key(ranked.differential[0].diagnosis)) if ranked.differential else ()
     ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
     weights = hit_weights(hits, temperature, guideline_weight)
     total = float(sum(weights))
@@ -136,7 +142,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         row_of.setdefault(candidate_key(d.diagnosis), i)
     if cards is not None:
         source = blend_topics(source, cards, vocabulary)
-    if source and not (cards is not None and cards_support_practice(cards, ranker_keys, vocabulary)):
+    if source and not (cards is not None and (cards_support_practice(cards, ranker_keys, vocabulary)
+                                              or not cards.judges(ranker_top))):
         g = max(g, guideline_share)
     mass = float(sum(c.vote for c in source))
     probs = [d.probability * (1.0 - g) for d in ranked.differential]
@@ -180,6 +187,11 @@ class CardTopics:
 
     candidates: list[Candidate]
     hits: list[Hit]
+    known: frozenset[str]  # every key with a card in the version, not only this case's best
+
+    def judges(self, keys: Collection[str]) -> bool:
+        """Whether the version has a card for a diagnosis with any of these keys (empty keys: nothing to judge, yes)."""
+        return not keys or any(k in self.known for k in keys)
 
 
 #: Share of a guideline diagnosis's weight that comes from its disease card; the rest is the
@@ -264,7 +276,7 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
             hits.setdefault(c.chunk_id, Hit(chunk=c, score=round(prob, 5)))
         out.append(Candidate(name=cards.names[i], vote=prob, evidence=[c.chunk_id for c in cites], key=cards.keys[i],
                              concept=cards.codes[i], aliases=[cards.names[i]], kinds={"guideline": len(cites)}))
-    return CardTopics(candidates=out, hits=list(hits.values()))
+    return CardTopics(candidates=out, hits=list(hits.values()), known=cards.known)
 
 
 def _from_candidate(c: Candidate, probability: float) -> Diagnosis:
