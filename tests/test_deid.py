@@ -217,6 +217,7 @@ CLINICAL_TEXTS = [
     "The Foley catheter was removed. Skin was closed with Vicryl. Informed consent was obtained.",
     "Divided with Mayo scissors and Ochsner clamps; Lahey tenaculum. RR 20, admitted to Oncology.",
     "An 8-French Foley; taken to the Post Anesthesia Care Unit; transferred to the Hospital. HOSPITALIZATIONS: none.",
+    "Venous Doppler positive for popliteal thrombus. Arterial Doppler showed reduced flow. Pelvic Ultrasound normal.",
 ]
 
 

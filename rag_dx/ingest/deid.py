@@ -91,6 +91,7 @@ CLINICAL_DENY_LIST: frozenset[str] = frozenset(
     stools swelling syncope tarry tenderness tingling typhoid ulcer ulcers urine varicose vertigo
     vomit vomiting weakness wheezing
     catheter dosage generic scrub sedation status vital signs scan illnesses
+    venous arterial carotid renal cardiac pelvic ultrasound duplex
     iv im po sq ds prn bid tid qid qd french fr
     additional allow conscious continued include modified sterile standard unsuccessful
     patient sample he she his her him they the no yes
