@@ -132,8 +132,8 @@ class TopicCards:
         # Built once per loaded version; transform() only reads it, so threads can share it.
         self._vectorizer = card_vectorizer(len(self.keys), vocabulary=self.vocabulary)
         self._vectorizer.idf_ = self.idf
+        # every concept and name key with a card in this version: "can the cards judge this diagnosis?"
         self.known: frozenset[str] = frozenset(self.keys) | frozenset(candidate_key(n) for n in self.names)
-        """Every concept and name key that has a card in this version, for "can the cards judge this diagnosis?"."""
 
     def _tfidf(self, text: str) -> Any:
         return self._vectorizer.transform([text])

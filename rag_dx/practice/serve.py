@@ -125,9 +125,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     join the shown evidence.
     """
     # the ranker's own diagnoses, before the vote adds the retrieved reports' labels
-    ranker_keys = {k for d in ranked.differential for k in (concept_key(d.diagnosis, vocabulary), candidate_key(d.diagnosis))}
-    ranker_top = (concept_key(ranked.differential[0].diagnosis, vocabulary),
-                  candidate_key(ranked.differential[0].diagnosis)) if ranked.differential else ()
+    ranker_keys = {k for d in ranked.differential for k in _name_keys(d.diagnosis, vocabulary)}
+    ranker_top = _name_keys(ranked.differential[0].diagnosis, vocabulary) if ranked.differential else ()
     ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
     weights = hit_weights(hits, temperature, guideline_weight)
     total = float(sum(weights))
@@ -170,6 +169,11 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
     return Ranked(differential=out, evidence=evidence)
+
+
+def _name_keys(name: str, vocabulary: Any) -> tuple[str, str]:
+    """The two keys a diagnosis name is matched on: its concept and its normalised text."""
+    return concept_key(name, vocabulary), candidate_key(name)
 
 
 def cards_support_practice(cards: "CardTopics", practice_keys: Collection[str], vocabulary: Any = None) -> bool:
