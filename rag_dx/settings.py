@@ -84,7 +84,8 @@ class DiagnosisSettings(BaseModel):
         "to the diagnoses guidelines support (the share of guideline passages among the retrieved evidence when "
         "that is more); the practice ranker's diagnoses keep the rest. Withheld when one of the case's disease cards is "
         "also one of the ranker's diagnoses (then likely a practice diagnosis written another way), or when the "
-        "ranker's top diagnosis has no card in the version (the cards cannot judge it)")
+        "ranker's top diagnosis has no card in the version (the cards cannot judge it), or when most of the case's "
+        "evidence is past reports of the ranker's top diagnosis")
     topic_cards: bool = Field(
         True, description="build guideline disease cards into every index version and, for a case outside the "
         "practice, rank guideline diagnoses by how the whole case matches each card (rag_dx.topic_cards) instead "

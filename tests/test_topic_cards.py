@@ -246,6 +246,52 @@ def test_a_guideline_diagnosis_the_practice_knows_adds_to_its_row(vocab: Vocabul
     assert "G:2" in uti.evidence  # and it cites the passage that supports it
 
 
+def test_passages_naming_a_practice_diagnosis_its_reports_also_carry_count_for_it(vocab: Vocabulary) -> None:
+    """In the vote pool a guideline topic that is also a retrieved report's label is one candidate;
+    its passages' share of the guideline mass must still go to it, not only to guideline-only topics."""
+    from rag_dx.candidates import collect_candidates
+    from rag_dx.schemas import Hit
+
+    chunks, _ = _corpus()
+    uti_report = Chunk(chunk_id="R:2", kind="report", doc_id="r2", title="report", text="dysuria",
+                       label="Urinary tract infection")
+    ranked = Ranked(differential=[Diagnosis(diagnosis="Pneumonia", probability=0.7, evidence=["R:1"]),
+                                  Diagnosis(diagnosis="Urinary tract infection", probability=0.3, evidence=["R:2"])],
+                    evidence=[])
+    hits = [Hit(chunk=uti_report, score=0.5, dense_score=0.6), Hit(chunk=chunks[1], score=0.5, dense_score=0.6),
+            Hit(chunk=chunks[2], score=0.5, dense_score=0.6), Hit(chunk=chunks[3], score=0.4, dense_score=0.6)]
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=1.0, vocabulary=vocab)
+    assert {"R:2", "G:1", "G:2"} <= set(pool["icd:N39.0"].evidence)  # one candidate, report and passages
+    out = merge_outside(ranked, pool, hits, temperature=0.05, guideline_weight=1.0, max_candidates=5,
+                        vocabulary=vocab, guideline_share=0.8)
+    top = out.differential[0]
+    # two of the three guideline passages name it: 0.3 x 0.2 + 0.8 x 2/3
+    assert top.diagnosis == "Urinary tract infection" and top.probability == pytest.approx(0.06 + 0.8 * 2 / 3, abs=1e-3)
+    assert {"G:1", "G:2"} <= set(top.evidence)
+    pyelo = next(d for d in out.differential if d.icd10 and d.icd10.startswith("N1"))
+    assert pyelo.probability == pytest.approx(0.8 / 3, abs=1e-3)
+
+
+def test_floor_is_withheld_when_most_of_the_evidence_is_reports_of_the_rankers_top(vocab: Vocabulary) -> None:
+    """Retrieval that ties a case to one practice diagnosis (most of its evidence is that diagnosis's
+    reports) is not a case the practice never recorded, however unlike its writing."""
+    from rag_dx.candidates import collect_candidates
+    from rag_dx.schemas import Hit
+
+    ranked, hits = _pneumonia_led()
+    reports = [Hit(chunk=hits[0].chunk.model_copy(update={"chunk_id": f"R:{i}", "doc_id": f"r{i}"}), score=0.5,
+                   dense_score=0.6) for i in range(1, 4)]
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab, guideline_share=0.8)
+    mostly = reports + hits[1:]  # 3 Pneumonia reports of 4 hits
+    out = merge_outside(ranked, collect_candidates(mostly, temperature=0.05, guideline_weight=0.5, vocabulary=vocab),
+                        mostly, **kw)
+    assert out.differential[0].diagnosis == "Pneumonia" and out.differential[0].probability > 0.5
+    half = reports[:1] + hits[1:]  # 1 of 2: not most, the floor applies
+    out = merge_outside(ranked, collect_candidates(half, temperature=0.05, guideline_weight=0.5, vocabulary=vocab),
+                        half, **kw)
+    assert out.differential[0].icd10 == "N39.0" and out.differential[0].probability == pytest.approx(0.8, abs=1e-3)
+
+
 def test_floor_is_withheld_when_the_cards_name_a_practice_diagnosis(built, vocab: Vocabulary) -> None:
     """Cards (independent of how the practice writes) that also find one of the ranker's diagnoses
     plausible mean the case is likelier a practice diagnosis written another way: no floor then."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from rag_dx.candidates import Candidate, candidate_key, concept_key, hit_weights
+from rag_dx.candidates import Candidate, candidate_key, collect_candidates, concept_key, hit_weights
 from rag_dx.practice.features import Channels, Item
 from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
@@ -111,9 +111,13 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     MedQuAD's common sources): their silence on it is missing evidence, not evidence against, and
     the ranker's order is kept (prose cases on a symptom-list practice with guidelines: 0.554 ->
     0.592, no change on unrecorded diagnoses; docs/results/protocols.md, "a top diagnosis without a card").
+    Nor is the floor applied when most of the case's evidence is past reports of the ranker's top
+    diagnosis (:func:`_mostly_reports_of`): retrieval itself then ties the case to that diagnosis
+    (docs/results/protocols.md, "evidence that is mostly one diagnosis's reports").
 
     A guideline diagnosis that is a practice diagnosis adds its share to that row: the guidelines
-    then support what the practice also knows, instead of being dropped as a duplicate.
+    then support what the practice also knows, instead of being dropped as a duplicate. That holds
+    for the passages too when retrieved reports carry the same diagnosis.
 
     `vote_weight` also mixes the similarity vote into the practice's diagnoses: the ranker learned
     to trust the text classifier on the practice's own writing, which transfers poorly to a case
@@ -131,18 +135,24 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     weights = hit_weights(hits, temperature, guideline_weight)
     total = float(sum(weights))
     g = float(sum(w for h, w in zip(hits, weights) if h.chunk.kind == "guideline")) / total if total > 0 else 0.0
-    source = [c for c in pool.values() if c.evidence and all(e.startswith("G:") for e in c.evidence)]
+    # Every diagnosis the retrieved guideline passages name, practice diagnoses included: in `pool` a
+    # guideline topic that is also a report label is merged into the report candidate, and its
+    # passages' share of `g` was lost to the guideline-only topics (prose urinary-infection cases on
+    # a symptom-list practice, 8 passages naming it, were led by Medullary Sponge Kidney).
+    source = list(collect_candidates([h for h in hits if h.chunk.kind == "guideline"], temperature=temperature,
+                                     guideline_weight=guideline_weight, vocabulary=vocabulary).values())
     # `pool` is keyed like concept_key (ICD-10-CM concept with a vocabulary, text otherwise), so a
     # topic that is the same concept as a practice diagnosis ("UTI" / "Urinary tract infection") is
     # that row, not a second one.
     row_of: dict[str, int] = {}
     for i, d in enumerate(ranked.differential):
-        row_of.setdefault(concept_key(d.diagnosis, vocabulary), i)
-        row_of.setdefault(candidate_key(d.diagnosis), i)
+        for k in _name_keys(d.diagnosis, vocabulary):
+            row_of.setdefault(k, i)
     if cards is not None:
         source = blend_topics(source, cards, vocabulary)
     if source and not (cards is not None and (cards_support_practice(cards, ranker_keys, vocabulary)
-                                              or not cards.judges(ranker_top))):
+                                              or not cards.judges(ranker_top))) \
+            and not _mostly_reports_of(hits, ranker_top, vocabulary):
         g = max(g, guideline_share)
     mass = float(sum(c.vote for c in source))
     probs = [d.probability * (1.0 - g) for d in ranked.differential]
@@ -174,6 +184,19 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
 def _name_keys(name: str, vocabulary: Any) -> tuple[str, str]:
     """The two keys a diagnosis name is matched on: its concept and its normalised text."""
     return concept_key(name, vocabulary), candidate_key(name)
+
+
+def _mostly_reports_of(hits: Sequence[Hit], keys: Collection[str], vocabulary: Any = None) -> bool:
+    """Whether most of the case's evidence (more than half) is past reports of the diagnosis with these keys.
+
+    Retrieval then ties the case to that diagnosis, however unlike the practice's writing it is;
+    a case of a diagnosis the practice never recorded rarely draws a majority of one label.
+    """
+    if not hits or not keys:
+        return False
+    same = sum(1 for h in hits if h.chunk.kind == "report" and h.chunk.label
+               and any(k in keys for k in _name_keys(h.chunk.label, vocabulary)))
+    return 2 * same > len(hits)
 
 
 def cards_support_practice(cards: "CardTopics", practice_keys: Collection[str], vocabulary: Any = None) -> bool:
