@@ -130,6 +130,8 @@ def topic_kind(topic: str, vocabulary: Vocabulary | None = None) -> TopicKind:
         return "group"  # "Eye Diseases", "Growth Disorders", "Breathing Problems"
     if _SUBSTANCE.search(text):
         return "status"  # drug and substance leaflets ("Cocaine", "Caffeine", "Anabolic Steroids")
+    if _ANATOMY_ONLY.fullmatch(text):
+        return "group"  # body parts only ("Tonsils and Adenoids", a synonym of J35.9 "Chronic disease of ...")
     words = text.split()
     if _PROCEDURE.search(words[-1]):
         return "procedure"  # the head noun is a test or treatment ("Varicella Vaccination")
@@ -163,6 +165,11 @@ _ORGAN_GROUP = re.compile(
     r"childhood|kidney and urinary|blood vessel|bacterial|viral|fungal|parasitic)"
     r"( \w+)? (disease|diseases|disorder|disorders|problems|conditions)$"
 )
+_ANATOMY = (r"(tonsils?|adenoids?|nose|throat|ears?|eyes?|skin|hair|nails?|teeth|tooth|gums?|mouth|lips?|tongue|"
+            r"lungs?|heart|kidneys?|liver|bones?|joints?|muscles?|nerves?|brain|spine|head|neck|hands?|feet|foot|"
+            r"legs?|arms?|back|chest|abdomen|belly|bladder|blood|blood vessels|sinuses|throat|larynx|voice box)")
+#: A name made only of body parts ("Tonsils and Adenoids", "Ear, Nose and Throat") is a body-system page.
+_ANATOMY_ONLY = re.compile(rf"{_ANATOMY}((,| and| or)+ {_ANATOMY})*")
 _POPULATION_SUFFIX = re.compile(
     r"\s+(in|among|for)\s+(children|child|kids|adults|adult|women|men|teens|teenagers|older adults|"
     r"seniors|the elderly|infants|babies|newborns|young people|my child)\s*$",

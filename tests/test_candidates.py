@@ -25,7 +25,8 @@ def _hit(i: int, label: str, kind: str = "guideline", sim: float = 0.8, text: st
     ["Cough", "Chest Pain", "Eye Diseases", "Heart Disease in Women", "Toddler Health", "Childhood Immunization",
      "4 Steps to Manage Your Diabetes for Life", "What I need to know about Physical Activity and Diabetes",
      "Kidney Diseases", "Hearing Aids", "Cervical Cancer Screening", "Cancer Chemotherapy", "Caregivers",
-     "Blood Thinners", "Flu Shot", "Anatomy", "Fever", "Monitor Your Diabetes", "Manage Your Weight"],
+     "Blood Thinners", "Flu Shot", "Anatomy", "Fever", "Monitor Your Diabetes", "Manage Your Weight",
+     "Tonsils and Adenoids", "Ear, Nose and Throat"],
 )
 def test_not_diagnoses(vocab: Vocabulary, topic: str) -> None:
     assert not is_diagnosis(topic, vocab), (topic, topic_kind(topic, vocab))
@@ -45,6 +46,8 @@ def test_not_diagnoses(vocab: Vocabulary, topic: str) -> None:
         ("Acromegaly", "Acromegaly"),
         ("Breast Cancer", "Breast Cancer"),
         ("Ear Infections", "Ear Infections"),
+        ("Hand, Foot and Mouth Disease", "Hand, Foot and Mouth Disease"),  # body parts, but a disease
+        ("Head and Neck Cancer", "Head and Neck Cancer"),
     ],
 )
 def test_diagnoses(vocab: Vocabulary, topic: str, name: str) -> None:
