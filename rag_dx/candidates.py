@@ -167,7 +167,7 @@ _ORGAN_GROUP = re.compile(
 )
 _ANATOMY = (r"(tonsils?|adenoids?|nose|throat|ears?|eyes?|skin|hair|nails?|teeth|tooth|gums?|mouth|lips?|tongue|"
             r"lungs?|heart|kidneys?|liver|bones?|joints?|muscles?|nerves?|brain|spine|head|neck|hands?|feet|foot|"
-            r"legs?|arms?|back|chest|abdomen|belly|bladder|blood|blood vessels|sinuses|throat|larynx|voice box)")
+            r"legs?|arms?|back|chest|abdomen|belly|bladder|blood|blood vessels|sinuses|larynx|voice box)")
 #: A name made only of body parts ("Tonsils and Adenoids", "Ear, Nose and Throat") is a body-system page.
 _ANATOMY_ONLY = re.compile(rf"{_ANATOMY}((,| and| or)+ {_ANATOMY})*")
 _POPULATION_SUFFIX = re.compile(

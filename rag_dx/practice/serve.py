@@ -150,9 +150,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
             row_of.setdefault(k, i)
     if cards is not None:
         source = blend_topics(source, cards, vocabulary)
-    if source and not (cards is not None and (cards_support_practice(cards, ranker_keys, vocabulary)
-                                              or not cards.judges(ranker_top))) \
-            and not _mostly_reports_of(hits, ranker_top, vocabulary):
+    if source and not _floor_withheld(cards, hits, ranker_keys, ranker_top, vocabulary):
         g = max(g, guideline_share)
     mass = float(sum(c.vote for c in source))
     probs = [d.probability * (1.0 - g) for d in ranked.differential]
@@ -184,6 +182,14 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
 def _name_keys(name: str, vocabulary: Any) -> tuple[str, str]:
     """The two keys a diagnosis name is matched on: its concept and its normalised text."""
     return concept_key(name, vocabulary), candidate_key(name)
+
+
+def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit], ranker_keys: Collection[str],
+                    ranker_top: Collection[str], vocabulary: Any) -> bool:
+    """The reasons (see :func:`merge_outside`) to keep the ranker's order on a case unlike every report."""
+    if cards is not None and (cards_support_practice(cards, ranker_keys, vocabulary) or not cards.judges(ranker_top)):
+        return True
+    return _mostly_reports_of(hits, ranker_top, vocabulary)
 
 
 def _mostly_reports_of(hits: Sequence[Hit], keys: Collection[str], vocabulary: Any = None) -> bool:
