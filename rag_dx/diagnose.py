@@ -326,7 +326,8 @@ class Assistant:
                                    # only for a case unlike every report: a case like the reports whose top
                                    # diagnosis is weakly supported (`_novel`) was never helped by it on the
                                    # dev protocols and lost correct practice diagnoses
-                                   guideline_share=ds.outside_guideline_share if unlike else 0.0)
+                                   guideline_share=ds.outside_guideline_share if unlike else 0.0,
+                                   practice_names=list(practice.names.values()))
             # Flagged cases are right far less often than the ranker's probabilities say (0.62-0.64 on
             # the cross-style protocols, 0 on unrecorded diagnoses): show that, leaving the rest unassigned.
             ranked.differential = [d.model_copy(update={"probability": round(d.probability * ds.outside_confidence, 4)})

@@ -347,3 +347,20 @@ def topics_known(cards: TopicCards, name: str, vocab: Vocabulary) -> bool:
     from rag_dx.candidates import candidate_key, concept_key
 
     return bool({concept_key(name, vocab), candidate_key(name)} & cards.known)
+
+
+def test_a_guideline_diagnosis_the_practice_records_is_shown_under_the_practices_name(vocab: Vocabulary) -> None:
+    """A practice that records 'urinary infection' must not see 'Urinary Tract Infections' beside its
+    own diagnoses as if it were one the practice does not know, even when the ranker left it out."""
+    from rag_dx.candidates import collect_candidates
+
+    ranked, hits = _pneumonia_led()  # the ranker's differential: Pneumonia, Asthma
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab, guideline_share=0.8)
+    named = merge_outside(ranked, pool, hits, practice_names=["Pneumonia", "Asthma", "urinary infection"], **kw)
+    top = named.differential[0]
+    assert top.diagnosis == "urinary infection" and top.icd10 == "N39.0"
+    assert top.probability == pytest.approx(0.8, abs=1e-3) and top.evidence == ["G:1"]
+    assert sum(d.icd10 == "N39.0" for d in named.differential) == 1
+    other = merge_outside(ranked, pool, hits, practice_names=["Pneumonia", "Asthma"], **kw)
+    assert other.differential[0].diagnosis == "Urinary Tract Infections"  # not the practice's: the guideline's name

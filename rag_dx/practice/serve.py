@@ -87,7 +87,7 @@ def ranked_differential(
 def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[Hit], *, temperature: float,
                   guideline_weight: float, max_candidates: int, vocabulary: Any = None,
                   vote_weight: float = 0.0, cards: "CardTopics | None" = None,
-                  guideline_share: float = 0.0) -> Ranked:
+                  guideline_share: float = 0.0, practice_names: Collection[str] = ()) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
@@ -124,6 +124,10 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     written another way, while the embedding vote transfers better (measured on the cross-style
     dev protocol, docs/results/protocols.md).
 
+    A guideline diagnosis that is one of `practice_names` (the practice's diagnoses) but not in the
+    ranker's differential is shown under the practice's name: a clinician whose practice records
+    "Hypertension" should not read "High Blood Pressure" as a diagnosis the practice does not know.
+
     `cards`: the guideline diagnoses ranked by disease card (rag_dx.topic_cards) are blended with
     the topics the retrieved passages carry (:func:`blend_topics`); the passages each card cites
     join the shown evidence.
@@ -152,14 +156,27 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         source = blend_topics(source, cards, vocabulary)
     if source and not _floor_withheld(cards, hits, ranker_keys, ranker_top, vocabulary):
         g = max(g, guideline_share)
+    practice_of: dict[str, str] = {}
+    for name in practice_names:
+        for k in _name_keys(name, vocabulary):
+            practice_of.setdefault(k, name)
     mass = float(sum(c.vote for c in source))
-    probs = [d.probability * (1.0 - g) for d in ranked.differential]
+    rows = list(ranked.differential)
+    probs = [d.probability * (1.0 - g) for d in rows]
     extra: dict[int, list[str]] = {}
     topics: list[tuple[Candidate, float]] = []
     for c in source:
         share = g * c.vote / mass if mass > 0 else 0.0
         keys = [c.key or concept_key(c.name, vocabulary)] + [candidate_key(a) for a in (c.aliases or [c.name])]
         row = next((row_of[k] for k in keys if k in row_of), None)
+        practice_name = next((practice_of[k] for k in keys if k in practice_of), None)
+        if row is None and practice_name is not None and share > 0:
+            # a practice diagnosis the ranker left out: one row under the practice's name
+            row = len(rows)
+            rows.append(_from_candidate(c, 0.0).model_copy(update={"diagnosis": practice_name, "evidence": []}))
+            probs.append(0.0)
+            for k in [*keys, *_name_keys(practice_name, vocabulary)]:
+                row_of.setdefault(k, row)
         if row is None:
             topics.append((c, share))
         else:
@@ -167,7 +184,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
             extra.setdefault(row, []).extend(c.evidence)
     out = [d.model_copy(update={"probability": round(p, 4),
                                 "evidence": d.evidence + [e for e in extra.get(i, []) if e not in d.evidence]})
-           for i, (d, p) in enumerate(zip(ranked.differential, probs))]
+           for i, (d, p) in enumerate(zip(rows, probs))]
     out += [_from_candidate(c, share) for c, share in topics if share > 0]
     out.sort(key=lambda d: -d.probability)
     out = out[:max_candidates]
