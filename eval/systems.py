@@ -233,7 +233,7 @@ def _run_signal_ablations(plan: EvalPlan, runs: Runs, fold: _Fold, assistant: An
         fold.bar.set_postfix_str(f"fold {fold.number}: {system}")
         practice = train_practice(chunks, vectors, k_dense=rs.k_dense, k_sparse=rs.k_sparse,
                                   vote_temperature=ds.vote_temperature, drop=dropped, seed=plan.seed,
-                                  negation_aware=ds.negation_aware)
+                                  negation_aware=ds.negation_aware, finding_tokens=ds.finding_tokens)
         _run_mode(plan, runs, fold, dataclasses.replace(assistant, practice_override=practice), system, "full")
 
 

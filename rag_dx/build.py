@@ -112,7 +112,8 @@ def with_practice_model(settings: "Settings", artefacts: Mapping[str, ArtefactWr
             model = train_practice(chunks, vectors, k_dense=settings.retrieval.k_dense,
                                    k_sparse=settings.retrieval.k_sparse,
                                    vote_temperature=settings.diagnosis.vote_temperature,
-                                   negation_aware=settings.diagnosis.negation_aware)
+                                   negation_aware=settings.diagnosis.negation_aware,
+                                   finding_tokens=settings.diagnosis.finding_tokens)
             return model.save(partial)
 
         out[DIRNAME] = write

@@ -62,6 +62,11 @@ class DiagnosisSettings(BaseModel):
     negation_aware: bool = Field(
         True, description="retrieve and classify on the case without its denied findings ('no fever' is not a "
         "query term); the practice model is trained the same way")
+    finding_tokens: bool = Field(
+        False, description="the practice classifier also reads one token per present finding concept (HPO), so a "
+        "case written in other words than the practice's reports still shares its findings with them; applies "
+        "to index versions built from now on (with negation_aware). Off by default: the classifier alone gains "
+        "on cross-style dev cases, the whole system does not (docs/results/protocols.md, 'finding tokens')")
     ranker: bool = Field(
         True, description="rank with the index version's learned practice ranker when it has one (else the "
         "similarity vote blended with the generator)")

@@ -303,9 +303,59 @@ def test_denied_findings_are_not_query_terms():
 
 
 @pytest.mark.slow
+def test_finding_tokens_carry_a_case_written_in_other_words_to_the_practice_diagnosis():
+    """The practice writes 'breathlessness, pyrexia'; the case says 'short of breath, high temperature'."""
+    from rag_dx.findings import default_extractor
+    from rag_dx.practice.negation import classifier_text, classifier_texts
+    from rag_dx.practice.textclf import TextClassifier
+
+    ex = default_extractor()
+    reports = ["Patient reports breathlessness, cough and pyrexia.", "Patient reports cough and breathlessness.",
+               "Patient reports pyrexia and breathlessness.", "Patient reports cough, pyrexia and chest pain.",
+               "Patient reports itching, skin rash and dischromic patches.", "Patient reports itching and skin rash.",
+               "Patient reports skin rash and dischromic patches.", "Patient reports itching and nodal skin eruptions."]
+    labels = ["pneumonia"] * 4 + ["fungal infection"] * 4
+    case = "I am short of breath all the time and I have had a high temperature since Monday."
+    assert "finding_dyspnea" in classifier_text(case, ex, finding_tokens=True)
+    assert "finding_" not in classifier_text("No fever, no cough.", ex, finding_tokens=True)  # denied: absent_ only
+
+    def p_pneumonia(tokens: bool) -> float:
+        clf = TextClassifier.fit(classifier_texts(reports, ex, finding_tokens=tokens), labels)
+        row = clf.predict_proba([classifier_text(case, ex, finding_tokens=tokens)])[0]
+        return float(row[clf.classes.index("pneumonia")])
+
+    with_tokens, without = p_pneumonia(True), p_pneumonia(False)
+    assert with_tokens > 0.5 and with_tokens > without + 0.1
+
+
+@pytest.mark.slow
+def test_finding_tokens_setting_is_stored_in_the_version_and_read_back(tmp_path, fake_encoder):
+    assistant, version = _assistant(tmp_path, fake_encoder, 8, finding_tokens=True)
+    assert json.loads((version / "practice" / "practice.json").read_text())["finding_tokens"] is True
+    d = assistant.diagnose("patient has swollen red toe joint pain at night")
+    assert d.ranking == "learned ranker" and d.differential[0].diagnosis == "gout"
+
+
+def test_a_practice_model_saved_before_finding_tokens_reads_cases_without_them(tmp_path):
+    """Old index versions keep being read the way they were trained (no key in practice.json = False)."""
+    from rag_dx.practice.model import PracticeModel
+
+    model = PracticeModel(status="no-labels", reason="x", negation_aware=True)
+    entry = model.save(tmp_path)
+    meta_path = tmp_path / "practice" / "practice.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["finding_tokens"] is False
+    del meta["finding_tokens"]
+    meta_path.write_text(json.dumps(meta))
+    loaded = PracticeModel.load(tmp_path, entry, verify=False)
+    assert loaded is not None and loaded.finding_tokens is False and loaded.negation_aware is True
+
+
+@pytest.mark.slow
 def test_appended_denials_do_not_move_the_ranker(tmp_path, fake_encoder):
     assistant, version = _assistant(tmp_path, fake_encoder, 8)
-    assert json.loads((version / "practice" / "practice.json").read_text())["negation_aware"] is True
+    meta = json.loads((version / "practice" / "practice.json").read_text())
+    assert meta["negation_aware"] is True and meta["finding_tokens"] is False  # opt-in (settings.py)
     base = assistant.diagnose("patient has itchy dry rash skin patches")
     denied = assistant.diagnose("patient has itchy dry rash skin patches. No fever, no cough, no headache, "
                                 "no nausea, no vomiting.")

@@ -50,6 +50,8 @@ class PracticeModel:
     conformal: dict[str, float] = field(default_factory=dict)
     #: Trained on negation-aware text (rag_dx.practice.negation): serving must read cases the same way.
     negation_aware: bool = False
+    #: Trained with one token per present finding concept (negation.classifier_text); read cases alike.
+    finding_tokens: bool = False
     #: Per diagnosis (candidate key): nearest same-diagnosis report similarity of its reports (train.py).
     label_profiles: dict[str, SimilarityProfile] = field(default_factory=dict)
 
@@ -63,7 +65,7 @@ class PracticeModel:
         if self.negation_aware:
             from rag_dx.practice.negation import classifier_text
 
-            text = classifier_text(text)
+            text = classifier_text(text, finding_tokens=self.finding_tokens)
         row = self.classifier.predict_proba([text])[0]
         return {candidate_key(c): float(p) for c, p in zip(self.classifier.classes, row)}
 
@@ -96,6 +98,7 @@ class PracticeModel:
                 "profile": self.profile.to_json(), "metrics": self.metrics,
                 "label_profiles": {k: v.to_json() for k, v in self.label_profiles.items()},
                 "vote_temperature": self.vote_temperature, "negation_aware": self.negation_aware,
+                "finding_tokens": self.finding_tokens,
                 "conformal": {k: (v if math.isfinite(v) else None) for k, v in self.conformal.items()}}
         (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         files.append(META_FILE)
@@ -127,6 +130,7 @@ class PracticeModel:
                    ranker=ranker, profile=profile, metrics=dict(meta.get("metrics", {})), label_profiles=label_profiles,
                    vote_temperature=float(meta.get("vote_temperature", 0.05)),
                    negation_aware=bool(meta.get("negation_aware", False)),
+                   finding_tokens=bool(meta.get("finding_tokens", False)),
                    conformal={k: (math.inf if v is None else float(v)) for k, v in meta.get("conformal", {}).items()})
 
 

@@ -129,6 +129,7 @@ def train_practice(
     seed: int = 0,
     drop: Sequence[str] = (),
     negation_aware: bool = True,
+    finding_tokens: bool = False,
 ) -> PracticeModel:
     """The practice model for one index version (see the module docstring for leakage control)."""
     t0 = time.perf_counter()
@@ -148,9 +149,10 @@ def train_practice(
     if negation_aware:  # the classifier and BM25 read what serving will read of a case
         from rag_dx.practice.negation import classifier_texts, query_text
 
-        clf_texts = classifier_texts(docs.texts)
+        clf_texts = classifier_texts(docs.texts, finding_tokens=finding_tokens)
         query_texts = [query_text(t) for t in docs.texts]
     else:
+        finding_tokens = False  # the tokens live in the negation-aware text form only
         clf_texts, query_texts = list(docs.texts), list(docs.texts)
     features = TextFeatures.fit(clf_texts)
     X_text = features.transform(clf_texts)
@@ -195,6 +197,7 @@ def train_practice(
                          names=names, log_prior=log_prior, classifier=classifier, ranker=ranker,
                          profile=SimilarityProfile.from_similarities(best), metrics=metrics,
                          vote_temperature=vote_temperature, conformal=conformal, negation_aware=negation_aware,
+                         finding_tokens=finding_tokens,
                          label_profiles=label_profiles)
 
 
