@@ -298,7 +298,7 @@ class Assistant:
         profile = practice.label_profiles.get(candidate_key(top))
         sims = [h.dense_score for h in result.dense if h.chunk.kind == "report" and h.chunk.label
                 and candidate_key(h.chunk.label) == candidate_key(top) and h.dense_score is not None]
-        cut = self.settings.diagnosis.outside_quantile
+        cut = self.settings.diagnosis.novel_quantile
         if profile is None or not sims or (rank := profile.rank(max(sims))) is None or rank >= cut:
             return None
         return (f"this case may be a diagnosis the practice has not recorded: its most similar past report of "

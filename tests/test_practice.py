@@ -384,6 +384,13 @@ def test_a_case_far_from_its_top_diagnosis_reports_is_flagged_as_possibly_unreco
     assert Assistant._novel(me, practice, result(0.85), dx) is None
     # no profile for a diagnosis with few reports: no judgement
     assert Assistant._novel(me, practice, result(0.5), [dx[0].model_copy(update={"diagnosis": "Eczema"})]) is None
+    # its own setting: the 10% least typical of the practice's gout reports sit below 0.72
+    narrow = SimpleNamespace(settings=Settings(diagnosis={"novel_quantile": 0.02}))
+    assert Assistant._novel(narrow, practice, result(0.71), dx) is None  # 0.71 is above the 2% quantile (0.704)
+    wide = SimpleNamespace(settings=Settings(diagnosis={"novel_quantile": 0.1, "outside_quantile": 0.02}))
+    assert "not recorded" in Assistant._novel(wide, practice, result(0.71), dx)
+    off = SimpleNamespace(settings=Settings(diagnosis={"novel_quantile": 0.0}))
+    assert Assistant._novel(off, practice, result(0.5), dx) is None
 
 
 def test_training_stores_per_diagnosis_profiles():
