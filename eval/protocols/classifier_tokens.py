@@ -14,21 +14,26 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from rag_dx.practice.negation import _token as _name  # the classifier's own token form
+
 VARIANTS = ("today", "tokens", "tokens-twice", "hpo-ids", "tokens-and-parents", "tokens-only")
 
 
-def _name(n: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", n.lower()).strip("_")
-
-
 def _load(path: Path) -> tuple[list[str], list[str]]:
-    rows = list(csv.DictReader(path.open(newline="", encoding="utf-8")))
+    """(texts, diagnoses) of a protocol CSV; a missing file or column stops with its name."""
+    if not path.is_file():
+        raise SystemExit(f"{path}: not found; build it with `python -m eval.protocols.build --out DIR`")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"text", "diagnosis"} - set(reader.fieldnames or ())
+        if missing:
+            raise SystemExit(f"{path}, line 1: missing column(s) {', '.join(sorted(missing))}")
+        rows = list(reader)
     return [r["text"] for r in rows], [r["diagnosis"] for r in rows]
 
 
