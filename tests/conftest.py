@@ -41,6 +41,34 @@ def _deterministic() -> None:
     np.random.seed(0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _vocabulary_parsed_once():
+    """`Vocabulary.load()` parses the whole ICD-10-CM tabular XML on every call (~7 s on these 2
+    cores), and every index build or update calls it (for the topic cards), as does every
+    `build_assistant` that loads a vocabulary (tests/test_lifecycle.py: 678 s parsing it per call,
+    154 s parsing it once). The default vocabulary depends only on files shipped in installed packages, so
+    within one test session it is parsed once and the same instance is returned. Its only state is
+    the per-instance memo of lookups (deterministic), so sharing it changes no result; a call with
+    explicit files still parses them. Processes a test starts (the CLI in a subprocess, a builder
+    killed mid-build) still parse it themselves."""
+    from rag_dx.vocab import Vocabulary
+
+    original = Vocabulary.__dict__["load"]
+    parsed: dict[str, Vocabulary] = {}
+
+    def load(cls, tabular_xml: Path | None = None, ccsr_json: Path | None = None):
+        if cls is not Vocabulary or tabular_xml is not None or ccsr_json is not None:
+            return original.__func__(cls, tabular_xml, ccsr_json)
+        if "default" not in parsed:
+            parsed["default"] = original.__func__(cls)
+        return parsed["default"]
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(Vocabulary, "load", classmethod(load))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
