@@ -6,6 +6,13 @@ fsync). LangChain is the usual recipe: ``RecursiveCharacterTextSplitter.from_hug
 with the same token budget, ``HuggingFaceEmbeddings`` (sentence-transformers, torch), and
 ``FAISS.from_documents``. rag-dx's headline row runs without de-identification (a pass-through, as
 LangChain has none); the "+ de-id" row adds presidio + spaCy as a real build does.
+
+A second pair measures issue 13's cost rule for the finding layer (at most 30% of build
+throughput): a build of labeled Symptom2Disease reports, where the version's practice model is
+trained, with the finding layer (`diagnosis.negation_aware`: every report's findings extracted
+with their assertion, denied ones kept out of the classifier and BM25 text) against the same
+build without it. MTSamples notes carry no diagnosis, so the headline pair trains no practice
+model and cannot show this cost.
 """
 
 from __future__ import annotations
@@ -146,7 +153,45 @@ def run(ctx) -> Section:
                                                                               speed["rag-dx [torch]"])
     sec.notes.append("headline rag-dx rows run without de-identification (pass-through), like the LangChain "
                      "pipeline; the '+ de-id' row is a real build with presidio + spaCy")
+    _finding_layer_cost(ctx, sec, torch_enc, rounds)
     # Real chunk embeddings for the FAISS section (seeds for synthetic vectors past corpus size).
     ctx.real_vectors = captured["torch"]
     ctx.real_vectors_source = f"{len(chunk_texts)} MTSamples chunks ({len(notes)} notes), torch encoder"
     return sec
+
+
+def _finding_layer_cost(ctx, sec: Section, encoder, rounds: int) -> None:
+    """Labeled builds with and without the finding layer, interleaved; throughput ratio in the headline."""
+    from rag_dx.build import build_index
+    from eval.bench.common import load_symptom2disease
+    from rag_dx.schemas import Report
+
+    rows = load_symptom2disease()
+    if not rows:
+        sec.notes.append("finding-layer rows skipped: ../shared/data/symptom2disease is absent")
+        return
+    n = 24 if ctx.quick else 480
+    picked = [rows[i * len(rows) // n] for i in range(min(n, len(rows)))]  # spread: the file is sorted by label
+    reports = [Report(report_id=rid, text=text, diagnosis=label, source="symptom2disease")
+               for rid, label, text in picked]
+    counter = {"i": 0}
+
+    def build(negation_aware: bool):
+        def go():
+            counter["i"] += 1
+            ds = ctx.settings.diagnosis.model_copy(update={"negation_aware": negation_aware})
+            s = ctx.settings.model_copy(update={"index_dir": ctx.work / "finding-bench", "diagnosis": ds})
+            build_index(s, f"f{counter['i']}", reports, [], encoder=encoder, deidentifier=_PassThroughDeid())
+        return go
+
+    variants = {"labeled build, finding layer on": build(True), "labeled build, finding layer off": build(False)}
+    build(True)()  # warm-up: loads the finding extractor (spaCy, HPO terms) once, as a long-running build has
+    times = interleave(variants, rounds)
+    sec.results["finding_layer"] = {
+        "reports": len(reports), "diagnoses": len({r.diagnosis for r in reports}), "rounds": rounds,
+        "variants": {name: {"seconds_median": round(statistics.median(ts), 2), "seconds": [round(t, 2) for t in ts],
+                            "reports_per_s": round(len(reports) / statistics.median(ts), 1)}
+                     for name, ts in times.items()}}
+    speed = {name: [len(reports) / t for t in ts] for name, ts in times.items()}
+    sec.headline["labeled build: finding layer on / off (throughput)"] = paired_ratio(
+        speed["labeled build, finding layer on"], speed["labeled build, finding layer off"])

@@ -36,6 +36,10 @@ def targets(data: dict) -> list[dict]:
         out.append({"target": "build throughput >= 2x the LangChain pipeline",
                     "measured": "; ".join(f"{k.split(' / ')[0]}: {v:.2f}x" for k, v in lc.items()),
                     "met": lc[best_k] >= 2.0})
+    if "labeled build: finding layer on / off (throughput)" in b:
+        v = b["labeled build: finding layer on / off (throughput)"]
+        out.append({"target": "finding layer costs <= 30% of index-build throughput",
+                    "measured": f"{v:.2f}x the throughput without it ({100 * (1 - v):.0f}% cost)", "met": v >= 0.7})
     r = s.get("retrieval", {}).get("results", {}).get("sizes", {})
     if "1000000" in r:
         row = r["1000000"]

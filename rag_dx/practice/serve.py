@@ -167,7 +167,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     topics: list[tuple[Candidate, float]] = []
     for c in source:
         share = g * c.vote / mass if mass > 0 else 0.0
-        keys = [c.key or concept_key(c.name, vocabulary)] + [candidate_key(a) for a in (c.aliases or [c.name])]
+        keys = _candidate_keys(c, vocabulary)
         row = next((row_of[k] for k in keys if k in row_of), None)
         practice_name = next((practice_of[k] for k in keys if k in practice_of), None)
         if row is None and practice_name is not None and share > 0:
@@ -201,6 +201,11 @@ def _name_keys(name: str, vocabulary: Any) -> tuple[str, str]:
     return concept_key(name, vocabulary), candidate_key(name)
 
 
+def _candidate_keys(c: Candidate, vocabulary: Any) -> list[str]:
+    """Every key a candidate is matched on: its concept key, then the text key of each of its names."""
+    return [c.key or concept_key(c.name, vocabulary)] + [candidate_key(a) for a in (c.aliases or [c.name])]
+
+
 def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit], ranker_keys: Collection[str],
                     ranker_top: Collection[str], vocabulary: Any) -> bool:
     """The reasons (see :func:`merge_outside`) to keep the ranker's order on a case unlike every report."""
@@ -224,11 +229,7 @@ def _mostly_reports_of(hits: Sequence[Hit], keys: Collection[str], vocabulary: A
 
 def cards_support_practice(cards: "CardTopics", practice_keys: Collection[str], vocabulary: Any = None) -> bool:
     """Whether any of the case's disease cards is one of the practice ranker's diagnoses (by concept or name key)."""
-    for c in cards.candidates:
-        keys = [c.key or concept_key(c.name, vocabulary)] + [candidate_key(a) for a in (c.aliases or [c.name])]
-        if any(k in practice_keys for k in keys):
-            return True
-    return False
+    return any(k in practice_keys for c in cards.candidates for k in _candidate_keys(c, vocabulary))
 
 
 @dataclass
