@@ -164,7 +164,8 @@ DATE_ROWS: list[Row] = [
      r"Father'?s\s+Day|Veterans\s+Day|Good\s+Friday|Martin\s+Luther\s+King\s+(?:Jr\.?\s+)?Day|Presidents'?\s+Day)"
      r"(?:,?\s+" + _YEAR4 + r")?\b", 0.6),
     # "scheduled for the 14th", "on the 3rd" (a day of the month alone)
-    ("day of month", r"(?i:\b(?:on|for|by|until|till|since|before|after)\s+the\s+)(?P<v>(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))\b"
+    ("day of month", r"(?i:\b(?:on|for|by|until|till|since|before|after|monday|tuesday|wednesday|thursday|friday|"
+     r"saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun),?\s+the\s+)(?P<v>(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))\b"
      r"(?!\s+(?:of\s+)?(?i:time|times|day|days|week|weeks|month|months|year|years|finger|toe|rib|digit|intercostal|"
      r"trimester|percentile|degree|grade|dose|cycle|attempt|episode|visit|floor|line|lumbar|cervical|thoracic|"
      r"postoperative|postop|hospital|generation))", 0.6),
@@ -232,6 +233,11 @@ URL_ROWS: list[Row] = [
     ("url scheme", r"(?i:\b(?:https?|ftp|sftp)://[^\s<>\"'\]\[)]+)", 0.9),
     ("url www", r"(?i:\bwww\.[^\s<>\"'\]\[)]+)", 0.9),
     # bare domain, with or without a path: portal.example.com/jsmith
+    # social-media handles: "@jdoe_1985"; a handle without a digit or underscore only after a platform
+    # word ("instagram @maria.okafor"), so "@home" or "meds @ bedtime" stay
+    ("social handle", r"(?<![\w.@])@(?=[A-Za-z0-9_.]*[\d_])[A-Za-z][A-Za-z0-9_.]{2,29}(?<!\.)(?![\w@])", 0.6),
+    ("labelled social handle", r"(?i:\b(?:twitter|instagram|insta|tiktok|facebook|snapchat|threads|bluesky|x|handle|"
+     r"username)\b[\s:]*(?:is\s+|handle\s+|account\s+)?)(?P<v>@[A-Za-z0-9_.]{2,30})(?<!\.)", 0.8),
     ("bare domain", r"(?i:(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+" + _TLD + r"\b(?:/[^\s<>\"'\]\[)]*)?)", 0.7),
 ]
 
@@ -478,12 +484,19 @@ PERSON_ROWS: list[Row] = [
         r"attending|attending\s+physician|referring\s+physician|referred\s+by|pcp|provider|seen\s+by|"
         r"examined\s+by|interpreter|contact\s+person|contact|cc|obtained\s+from|history\s+from|spoke\s+(?:with|to)|"
         r"discussed\s+with|accompanied\s+by|informant|used\s+for|translated\s+for|on\s+behalf\s+of|"
-        r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.))(?:\s*:\s*|\s+)"
+        r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.|attn\.?|attention|n[eé]e|maiden\s+name))(?:\s*:\s*|\s+)"
         r"(?P<v>(?:" + _NAME_WORD + r",\s+" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?"
         r"|" + _NAME_WORD_UP + r",?\s+" + _NAME_WORD_UP + r"(?:\s+[A-Z]\.?)?"
         r"|" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+" + _NAME_WORD + r"){0,2}))(?![\w])",
         0.6,
     ),
+    # "pt name: john smith." A name label is evidence enough for a name typed in lower case: "name"
+    # alone at the start of a line or sentence, or a person's name ("patient name"), not "drug name:".
+    # The value ends at punctuation, a line end or the next header field.
+    ("lower-case name after a name label",
+     r"(?i:(?:(?:^|(?<=[\n.;|(]\s{0,3}))name|\b(?:patient|pt|client|resident|member|insured|subscriber)(?:'s)?\s+name)"
+     r"\s*[:=]\s*)"
+     r"(?P<v>\p{Ll}[\p{Ll}'’-]+(?:\s+\p{Ll}[\p{Ll}'’-]+){0,3})(?=\s*(?:[.,;:(\n]|$|(?i:dob|mrn|age|sex|id)\b))", 0.6),
     # "The patient, Eberhardt, is stable"
     ("appositive", r"(?i:\b(?:patient|pt|client|resident))\s*,\s*(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)\s*,", 0.6),
     # "Linda (sister)", "Tom Baker (son)"
