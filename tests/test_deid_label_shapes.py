@@ -1,8 +1,9 @@
 """Identifier shapes found by hand-probing the de-identifier (2026-12-03) that it let through.
 
 Each was missed before the recognizer rows they name were added: a lower-case name after a name
-label, a first name after "attn:", a maiden name after "née", a weekday before "the 4th", and
-social-media handles. The clinical texts beside them must stay exactly as written, so the new
+label, a first name after "attn:", a maiden name after "née", a weekday before "the 4th",
+social-media handles, "LAST, First" with an upper-case surname, "my name is ...", a spelled day of
+the month, a spelled e-mail with a dotted local part, and initials after a label. The clinical texts beside them must stay exactly as written, so the new
 rows cannot buy recall by erasing what a clinician needs.
 """
 
@@ -25,6 +26,11 @@ from rag_dx.ingest.deid import Deidentifier
         ("Rash since Tuesday the 4th, worse since.", "4th"),
         ("Twitter handle @jdoe_1985 posted about it.", "jdoe_1985"),
         ("Her instagram @maria.okafor shows the lesion.", "maria.okafor"),
+        ("Patient: GARCÍA-LÓPEZ, José Antonio. Cough.", "José"),
+        ("my name is tom and i have a headache", "tom"),
+        ("Born on the fourth of March, 1958.", "fourth"),
+        ("Her email: keisha dot j at mail dot com", "keisha"),
+        ("Patient's initials: J.R.S.", "J.R.S"),
     ],
 )
 def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, text: str, secret: str) -> None:
@@ -41,6 +47,8 @@ def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, 
         "Test name: cbc with diff.",
         "Give meds @ bedtime; lives @home with family.",
         "Seen for the 3rd time with the same rash.",
+        "The second of two lesions was excised in March.",
+        "I am Diabetic and tired.",
     ],
 )
 def test_clinical_text_beside_those_shapes_is_kept(deidentifier: Deidentifier, text: str) -> None:

@@ -117,6 +117,9 @@ MONTH = r"(?:" + MONTH_FULL + "|" + MONTH_ABBR + r")"
 _DAY_NUM = r"(?:0?[1-9]|[12]\d|3[01])"
 _ORDINAL = r"(?:st|nd|rd|th)"
 _DAY = _DAY_NUM + _ORDINAL + "?"
+_SPELLED_ORDINAL = (r"(?:(?:twenty|thirty)[\s-])?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|tenth|"
+                    r"eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|"
+                    r"twentieth|thirtieth")
 _YEAR4 = r"(?:19|20)\d{2}"
 _WEEKDAY = r"(?:(?:" + title_or_upper(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
                                       "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"]) + r")\.?,?\s+)?"
@@ -169,6 +172,9 @@ DATE_ROWS: list[Row] = [
      r"(?!\s+(?:of\s+)?(?i:time|times|day|days|week|weeks|month|months|year|years|finger|toe|rib|digit|intercostal|"
      r"trimester|percentile|degree|grade|dose|cycle|attempt|episode|visit|floor|line|lumbar|cervical|thoracic|"
      r"postoperative|postop|hospital|generation))", 0.6),
+    # "the fourth of March", "March twenty-first": a spelled day names the day as a digit does
+    ("spelled day and month", r"(?i:\b(?:" + _SPELLED_ORDINAL + r")\s+(?:of\s+)?)" + MONTH_FULL + r"\b"
+     r"|\b" + MONTH_FULL + r"\s+(?i:the\s+)?(?i:" + _SPELLED_ORDINAL + r")\b", 0.7),
     # Jan. '19, March '21
     ("month 'yy", r"\b" + MONTH + r"\s*['’]\d{2}\b", 0.7),
     # DOB 19870314 / date of birth: 870314
@@ -225,7 +231,7 @@ PHONE_CONTEXT = ["phone", "tel", "telephone", "call", "cell", "mobile", "fax", "
 
 EMAIL_ROWS: list[Row] = [
     ("email", r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b", 0.9),
-    ("spelled email", r"(?i:(?<![\w.+-])[\w.+-]+\s*(?:\bat\b|\[at\]|\(at\))\s*[\w-]+(?:\s*(?:\bdot\b|\[dot\]|\(dot\))\s*[\w-]+)+)", 0.6),
+    ("spelled email", r"(?i:(?<![\w.+-])[\w.+-]+(?:\s*(?:\bdot\b|\[dot\]|\(dot\))\s*[\w-]+)*\s*(?:\bat\b|\[at\]|\(at\))\s*[\w-]+(?:\s*(?:\bdot\b|\[dot\]|\(dot\))\s*[\w-]+)+)", 0.6),
 ]
 
 _TLD = r"(?:com|org|net|edu|gov|mil|int|io|info|biz|health|care|clinic|us|uk|ca|au|de|fr|co|me|app|online|site)"
@@ -487,6 +493,7 @@ PERSON_ROWS: list[Row] = [
         r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.|attn\.?|attention|n[eé]e|maiden\s+name))(?:\s*:\s*|\s+)"
         r"(?P<v>(?:" + _NAME_WORD + r",\s+" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?"
         r"|" + _NAME_WORD_UP + r",?\s+" + _NAME_WORD_UP + r"(?:\s+[A-Z]\.?)?"
+        r"|" + _NAME_WORD_UP + r",\s+" + _NAME_WORD + r"(?:\s+(?:" + _NAME_WORD + r"|" + _INITIAL + r"))?"
         r"|" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+" + _NAME_WORD + r"){0,2}))(?![\w])",
         0.6,
     ),
@@ -497,6 +504,12 @@ PERSON_ROWS: list[Row] = [
      r"(?i:(?:(?:^|(?<=[\n.;|(]\s{0,3}))name|\b(?:patient|pt|client|resident|member|insured|subscriber)(?:'s)?\s+name)"
      r"\s*[:=]\s*)"
      r"(?P<v>\p{Ll}[\p{Ll}'’-]+(?:\s+\p{Ll}[\p{Ll}'’-]+){0,3})(?=\s*(?:[.,;:(\n]|$|(?i:dob|mrn|age|sex|id)\b))", 0.6),
+    # "my name is tom and ...": one or two words, in any case, the second not a function word
+    ("self-introduction",
+     r"(?i:\bmy\s+name\s+is\s+)(?P<v>\p{L}[\p{L}'’-]+(?:\s+(?!(?i:and|i|im|who|from|with|but|aged?|age|a|an|the)\b)\p{L}[\p{L}'’-]+)?)",
+     0.6),
+    # "initials: J.R.S." (initials identify a person as the name does)
+    ("initials", r"(?i:\binitials\s*[:=]?\s*)(?P<v>[A-Z]\.?(?:\s?[A-Z]\.?){1,3})(?![\w])", 0.7),
     # "The patient, Eberhardt, is stable"
     ("appositive", r"(?i:\b(?:patient|pt|client|resident))\s*,\s*(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)\s*,", 0.6),
     # "Linda (sister)", "Tom Baker (son)"
