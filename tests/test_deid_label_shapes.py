@@ -3,7 +3,10 @@
 Each was missed before the recognizer rows they name were added: a lower-case name after a name
 label, a first name after "attn:", a maiden name after "née", a weekday before "the 4th",
 social-media handles, "LAST, First" with an upper-case surname, "my name is ...", a spelled day of
-the month, a spelled e-mail with a dotted local part, and initials after a label. The clinical texts beside them must stay exactly as written, so the new
+the month, a spelled e-mail with a dotted local part, initials after a label, "RE: Last, First",
+"<Name> is a 34 yo", a weekday and comma before "11/6", "turned ninety-one", a quoted nickname
+after "goes by", and a birth year that makes the person 90 or older (Safe Harbor counts it as the
+age; a younger birth year is a year and stays). The clinical texts beside them must stay exactly as written, so the new
 rows cannot buy recall by erasing what a clinician needs.
 """
 
@@ -31,6 +34,12 @@ from rag_dx.ingest.deid import Deidentifier
         ("Born on the fourth of March, 1958.", "fourth"),
         ("Her email: keisha dot j at mail dot com", "keisha"),
         ("Patient's initials: J.R.S.", "J.R.S"),
+        ("RE: Okafor, Maria   DOB: 1971", "Okafor"),
+        ("HPI: Kwame is a 34 yo M with chest pain.", "Kwame"),
+        ("Discharged the following Monday, 11/6.", "11/6"),
+        ("She turned ninety-one last week.", "ninety-one"),
+        ("She goes by 'Bunny'.", "Bunny"),
+        ("He was born in 1901 and lives alone.", "1901"),
     ],
 )
 def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, text: str, secret: str) -> None:
@@ -49,7 +58,18 @@ def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, 
         "Seen for the 3rd time with the same rash.",
         "The second of two lesions was excised in March.",
         "I am Diabetic and tired.",
+        "Patient is a 45-year-old male.",
+        "The patient was turned 90 degrees onto the left side.",
+        "She was born in 1961.",
+        "Re: chest pain follow-up",
     ],
 )
 def test_clinical_text_beside_those_shapes_is_kept(deidentifier: Deidentifier, text: str) -> None:
     assert deidentifier.redact(text) == text
+
+
+def test_birth_year_counts_as_an_age_only_from_90() -> None:
+    from rag_dx.ingest.recognizers import birth_year_over_89
+
+    assert birth_year_over_89("1936", this_year=2026)
+    assert not birth_year_over_89("1937", this_year=2026)

@@ -136,7 +136,7 @@ _DM = (
 _DATE_CONTEXT_BEFORE = (
     r"(?i:\b(?:on|since|from|until|till|by|dated|date|dob|d\.o\.b\.|born|admitted|discharged|seen|visit|"
     r"surgery|procedure|onset|started|began|effective|expires?|exp\.?|through|thru|to|appointment|appt|follow-up|f/u|"
-    r"return|rtc|scheduled|due|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s*:?\s*)"
+    r"return|rtc|scheduled|due|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s*[:,]?\s*)"
 )
 
 DATE_ROWS: list[Row] = [
@@ -200,9 +200,27 @@ AGE_ROWS: list[Row] = [
     ("person of age", r"(?i:\b(?:man|woman|male|female|lady|gentleman|patient|person|resident|widow|widower)\s+of\s+)"
      r"(?P<v>" + _OLD + r")(?!\d|\.\d)", 0.8),
     ("age word", r"(?i:\b(?:nonagenarian|centenarian|supercentenarian)s?\b)", 0.85),
+    # "she turned ninety-one", "turning 93", "is now 95"
+    ("age turned", r"(?i:\b(?:turned|turning|turns|is\s+now)\s+)(?P<v>" + _OLD + r"(?!\d|\.\d)|(?i:ninety|one\s+hundred)"
+     r"(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?)\b(?!\s*(?i:°|degrees?|deg\b|percent|%))", 0.7),
     # "97M", "97 F" (sex after age, a common note shorthand)
     ("age sex", r"(?<![\w.,/])(?P<v>" + _OLD + r")\s?(?:M|F|yo[MF])\b(?!\w)", 0.6),
 ]
+
+# A birth year is a year (kept), unless it says the person is over 89 (Safe Harbor counts it as the age).
+BIRTH_YEAR_ROWS: list[Row] = [
+    ("birth year", r"(?i:\b(?:born\s+(?:in\s+)?|birth\s+year\s*:?\s*|year\s+of\s+birth\s*:?\s*|yob\s*:?\s*))"
+     r"(?P<v>(?:18|19|20)\d{2})\b", 0.7),
+]
+
+
+def birth_year_over_89(value: str, *, this_year: int | None = None) -> bool:
+    """Whether a birth year makes the person 90 or older this year."""
+    import datetime
+
+    year = this_year or datetime.date.today().year
+    return value.isdigit() and year - int(value) >= 90
+
 
 # ---------------------------------------------------------------------------------------------
 # Phone and fax numbers, every common shape.
@@ -490,7 +508,8 @@ PERSON_ROWS: list[Row] = [
         r"attending|attending\s+physician|referring\s+physician|referred\s+by|pcp|provider|seen\s+by|"
         r"examined\s+by|interpreter|contact\s+person|contact|cc|obtained\s+from|history\s+from|spoke\s+(?:with|to)|"
         r"discussed\s+with|accompanied\s+by|informant|used\s+for|translated\s+for|on\s+behalf\s+of|"
-        r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.|attn\.?|attention|n[eé]e|maiden\s+name))(?:\s*:\s*|\s+)"
+        r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.|attn\.?|attention|n[eé]e|maiden\s+name|re(?=\s*:)))"
+        r"(?:\s*:\s*|\s+)['\"“‘]?"
         r"(?P<v>(?:" + _NAME_WORD + r",\s+" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?"
         r"|" + _NAME_WORD_UP + r",?\s+" + _NAME_WORD_UP + r"(?:\s+[A-Z]\.?)?"
         r"|" + _NAME_WORD_UP + r",\s+" + _NAME_WORD + r"(?:\s+(?:" + _NAME_WORD + r"|" + _INITIAL + r"))?"
@@ -510,6 +529,10 @@ PERSON_ROWS: list[Row] = [
      0.6),
     # "initials: J.R.S." (initials identify a person as the name does)
     ("initials", r"(?i:\binitials\s*[:=]?\s*)(?P<v>[A-Z]\.?(?:\s?[A-Z]\.?){1,3})(?![\w])", 0.7),
+    # "HPI: Kwame is a 34 yo M with ...": a name-shaped word, then "is a <age>-year-old"
+    ("name is an age", r"\b(?!(?i:patient|client|resident|baby|infant|child|boy|girl|man|woman|male|female)\b)"
+     r"(?P<v>" + _NAME_WORD + r")\s+is\s+an?\s+\d{1,3}(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\b\.?|y/o|yo\b|mo\b|month))",
+     0.6),
     # "The patient, Eberhardt, is stable"
     ("appositive", r"(?i:\b(?:patient|pt|client|resident))\s*,\s*(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)\s*,", 0.6),
     # "Linda (sister)", "Tom Baker (son)"
