@@ -16,7 +16,12 @@ pytestmark = pytest.mark.slow  # loads spaCy and the HPO ontology (a few seconds
 
 @pytest.fixture(scope="module")
 def fx() -> FindingExtractor:
-    return FindingExtractor()
+    """The process-wide default extractor (a `FindingExtractor()` like any other): building one
+    loads spaCy and the HPO ontology (~13 s here), and the rest of the suite uses this one, so the
+    module shares it instead of building a second. Laziness is tested on a fresh one below."""
+    from rag_dx.findings import default_extractor
+
+    return default_extractor()
 
 
 def _by_name(findings: list[Finding]) -> dict[str, str]:
