@@ -110,14 +110,22 @@ def _digests(model_dir: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_tiny_training_run_is_byte_identical_on_rerun(tmp_path):
+def test_tiny_training_run_is_byte_identical_on_rerun(tmp_path, sources, monkeypatch):
+    """Reading the sources (HPO, ICD-10-CM, annotations) is ~40% of a tiny run here. Run a takes
+    the module's `sources` (its own earlier load_sources()), run b reads them all again, so the
+    rerun still compares two independent reads as well as two trainings; the other-seed run
+    reuses the module's."""
+    import finetune.clinical_encoder as clinical_encoder
     from finetune.clinical_encoder import ClinicalEncoderRecipe, set_card_results, train_clinical_encoder
     from rag_dx.models import dir_fingerprint
 
     recipe = ClinicalEncoderRecipe(caps=SMALL_CAPS, max_steps=2, batch_size=8, max_seq_length=24,
                                    heldout_fraction=0.3, learning_rate=1e-4)
+    monkeypatch.setattr(clinical_encoder, "load_sources", lambda: sources)
     a = train_clinical_encoder(tmp_path / "a", recipe)
+    monkeypatch.setattr(clinical_encoder, "load_sources", load_sources)
     b = train_clinical_encoder(tmp_path / "b", recipe)
+    monkeypatch.setattr(clinical_encoder, "load_sources", lambda: sources)
     assert _digests(a) == _digests(b)
     assert dir_fingerprint(a) == dir_fingerprint(b)
     manifest = json.loads((a / "rag_dx_training.json").read_text())
