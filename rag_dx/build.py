@@ -122,6 +122,10 @@ def with_practice_model(settings: "Settings", artefacts: Mapping[str, ArtefactWr
             from rag_dx.topic_cards import TopicCards
             from rag_dx.vocab import Vocabulary
 
+            if not any(c.kind == "guideline" and c.label for c in chunks):
+                # a reports-only version has no cards; reading the ICD-10-CM vocabulary (about 7 s on
+                # 2 cores) would only find that out
+                return {"cards": 0}
             cards = TopicCards.build(chunks, vectors, Vocabulary.load())
             return cards.save(partial) if cards is not None else {"cards": 0}
 
