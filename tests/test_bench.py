@@ -49,7 +49,9 @@ def test_synthetic_vectors_are_unit_and_clustered():
 def test_report_renders_targets():
     data = {"quick": False, "machine": {"cpu": "x", "cores": 2}, "sections": {
         "build": {"results": {}, "headline": {"rag-dx [torch] / bare encoder [torch]": 0.95,
-                                              "rag-dx [torch] / langchain [torch]": 1.1}, "notes": [], "skipped": None},
+                                              "rag-dx [torch] / langchain [torch]": 1.1,
+                                              "labeled build: finding layer on / off (throughput)": 0.65},
+                  "notes": [], "skipped": None},
         "diagnose": {"results": {}, "headline": {"diagnose p50 ms (full)": 2500.0, "explain p50 ms (full)": 120.0,
                                                  "explain cost: total full / explain off (paired)": 1.2},
                      "notes": [], "skipped": None},
@@ -57,6 +59,7 @@ def test_report_renders_targets():
     t = {x["target"]: x["met"] for x in targets(data)}
     assert t["build throughput >= 0.9x the bare encoder"] is True
     assert t["build throughput >= 2x the LangChain pipeline"] is False
+    assert t["finding layer costs <= 30% of index-build throughput"] is False  # 35% cost
     assert t["diagnose p50 <= 1 s with the bundled generator"] is False
     assert t["finding layer (explain step) costs <= 100 ms of diagnose latency"] is False
     md = render(data)
@@ -97,6 +100,11 @@ def test_quick_run_writes_bench_json(tmp_path):
         variants = s["build"]["results"]["variants"]
         assert {"bare encoder [torch]", "rag-dx [torch]"} <= set(variants)
         assert s["build"]["headline"]["rag-dx [torch] / bare encoder [torch]"] > 0
+        # the finding layer's build cost: labeled builds with it and without it, side by side
+        fl = s["build"]["results"]["finding_layer"]
+        assert set(fl["variants"]) == {"labeled build, finding layer on", "labeled build, finding layer off"}
+        assert fl["diagnoses"] > 1 and all(v["reports_per_s"] > 0 for v in fl["variants"].values())
+        assert s["build"]["headline"]["labeled build: finding layer on / off (throughput)"] > 0
     else:
         assert "mtsamples" in s["build"]["skipped"]
     if s["practice"]["skipped"] is None:
