@@ -398,3 +398,37 @@ def test_training_stores_per_diagnosis_profiles():
     model = train_practice(chunks, vectors)
     assert set(model.label_profiles) == set(WORDS)
     assert all(p.n >= 10 for p in model.label_profiles.values())
+
+
+def test_a_diagnosis_recorded_as_one_group_of_near_duplicates_keeps_its_classifier_probability():
+    """Serving averages the cross-fitting fold models; a diagnosis whose reports are all one group of
+    near-duplicates is missing from the model of the fold that holds it. With 3 folds the average
+    cut its probability on a case like it to 0.25 against a refit's 0.85; with CLASSIFIER_FOLDS (5) it keeps over half."""
+    from rag_dx.practice import train as T
+    from rag_dx.practice.textclf import TextFeatures
+
+    words = {"flu": "fever cough aches chills", "eczema": "itchy red rash dry skin",
+             "gout": "swollen painful big toe joint", "migraine": "throbbing headache light sensitivity nausea",
+             "uti": "burning urination frequency urgency", "asthma": "wheeze shortness breath tight chest"}
+    texts, labels, groups = [], [], []
+    for lab, w in words.items():
+        for i in range(6):
+            texts.append(f"{w} case {lab} variant {i} " + " ".join(w.split()[i % 4:]))
+            labels.append(lab)
+            groups.append(len(groups))
+    for i in range(4):  # one diagnosis, one group of near-duplicates
+        texts.append(f"jaw pain clicking when chewing temporomandibular {i}")
+        labels.append("tmj")
+        groups.append(10_000)
+    docs = T.Docs(ids=[str(i) for i in range(len(texts))], texts=texts, labels=labels, groups=np.array(groups),
+                  chunk_rows=[[i] for i in range(len(texts))])
+    features = TextFeatures.fit(texts)
+    X = features.transform(texts)
+    case = ["clicking jaw pain when chewing"]
+    everything = TextClassifier.fit_features(features, X, labels)
+    refit = dict(zip(everything.classes, everything.predict_proba(case)[0]))["tmj"]
+    _, models = T.oof_probabilities(docs, texts, features, X)
+    served = TextClassifier.average(models)
+    p = dict(zip(served.classes, served.predict_proba(case)[0]))
+    assert max(p, key=p.get) == "tmj"
+    assert p["tmj"] >= 0.5 * refit, (p["tmj"], refit)
