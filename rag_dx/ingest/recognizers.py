@@ -256,12 +256,12 @@ _TLD = r"(?:com|org|net|edu|gov|mil|int|io|info|biz|health|care|clinic|us|uk|ca|
 URL_ROWS: list[Row] = [
     ("url scheme", r"(?i:\b(?:https?|ftp|sftp)://[^\s<>\"'\]\[)]+)", 0.9),
     ("url www", r"(?i:\bwww\.[^\s<>\"'\]\[)]+)", 0.9),
-    # bare domain, with or without a path: portal.example.com/jsmith
     # social-media handles: "@jdoe_1985"; a handle without a digit or underscore only after a platform
     # word ("instagram @maria.okafor"), so "@home" or "meds @ bedtime" stay
     ("social handle", r"(?<![\w.@])@(?=[A-Za-z0-9_.]*[\d_])[A-Za-z][A-Za-z0-9_.]{2,29}(?<!\.)(?![\w@])", 0.6),
     ("labelled social handle", r"(?i:\b(?:twitter|instagram|insta|tiktok|facebook|snapchat|threads|bluesky|x|handle|"
      r"username)\b[\s:]*(?:is\s+|handle\s+|account\s+)?)(?P<v>@[A-Za-z0-9_.]{2,30})(?<!\.)", 0.8),
+    # bare domain, with or without a path: portal.example.com/jsmith
     ("bare domain", r"(?i:(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+" + _TLD + r"\b(?:/[^\s<>\"'\]\[)]*)?)", 0.7),
 ]
 
