@@ -21,7 +21,7 @@ import logging
 import statistics
 from pathlib import Path
 
-from eval.bench.common import Section, interleave, load_mtsamples, paired_ratio
+from eval.bench.common import Section, interleave, load_mtsamples, load_symptom2disease, paired_ratio
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,6 @@ def run(ctx) -> Section:
 def _finding_layer_cost(ctx, sec: Section, encoder, rounds: int) -> None:
     """Labeled builds with and without the finding layer, interleaved; throughput ratio in the headline."""
     from rag_dx.build import build_index
-    from eval.bench.common import load_symptom2disease
     from rag_dx.schemas import Report
 
     rows = load_symptom2disease()

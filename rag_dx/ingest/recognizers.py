@@ -16,6 +16,7 @@ case carries signal (names and month names are capitalized); case-insensitive pa
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable, Iterable
 
@@ -216,8 +217,6 @@ BIRTH_YEAR_ROWS: list[Row] = [
 
 def birth_year_over_89(value: str, *, this_year: int | None = None) -> bool:
     """Whether a birth year makes the person 90 or older this year."""
-    import datetime
-
     year = this_year or datetime.date.today().year
     return value.isdigit() and year - int(value) >= 90
 
