@@ -228,6 +228,51 @@ def test_guideline_share_needs_guideline_evidence(vocab: Vocabulary) -> None:
     assert [(d.diagnosis, d.probability) for d in out.differential] == [("Pneumonia", 0.9), ("Asthma", 0.1)]
 
 
+def test_passages_that_name_no_diagnosis_give_guideline_diagnoses_no_share(vocab: Vocabulary) -> None:
+    """Leaflets on a population or a body part are evidence but propose nothing: without cards their
+    weight must not be handed to a guideline diagnosis that a far weaker passage names (a prose
+    varicose-veins case was led by Hypertension this way); it stays with the practice."""
+    from rag_dx.candidates import collect_candidates
+    from rag_dx.schemas import Hit
+
+    chunks, _ = _corpus()
+    ranked, _ = _pneumonia_led()
+    leaflets = [Hit(chunk=chunks[4].model_copy(update={"chunk_id": f"G:4{i}", "doc_id": f"d4{i}"}), score=0.5,
+                    dense_score=0.6) for i in range(3)]  # "Toddler Health": not a diagnosis
+    hits = [Hit(chunk=chunks[0], score=0.5, dense_score=0.6), *leaflets,
+            Hit(chunk=chunks[3], score=0.1, dense_score=0.3)]  # one weak Pyelonephritis passage
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    out = merge_outside(ranked, pool, hits, temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab)
+    top = out.differential[0]
+    assert top.diagnosis == "Pneumonia" and top.probability == pytest.approx(0.9, abs=0.01)
+    pyelo = next(d for d in out.differential if d.icd10 and d.icd10.startswith("N1"))
+    assert pyelo.probability < 0.01  # counted with the leaflets, its share was 0.6
+
+
+def test_the_cards_take_the_share_of_passages_that_name_no_diagnosis(built, vocab: Vocabulary) -> None:
+    """With cards, the leaflets' weight goes to the diagnoses the cards rank for the whole case, not
+    to a weak passage's topic normalised up to half of the guidelines' share."""
+    from rag_dx.candidates import collect_candidates
+    from rag_dx.schemas import Hit
+
+    cards, chunks, _ = built
+    by_row = dict(enumerate(chunks))
+    topics = card_topics(cards, "burning on urination, frequency", np.zeros(DIM, np.float32),
+                         lambda rows: {r: by_row[r] for r in rows}, top=3)
+    assert topics.candidates[0].concept == "N39.0"  # the cards put urinary tract infection first
+    ranked, _ = _pneumonia_led()
+    hits = [Hit(chunk=chunks[0], score=0.5, dense_score=0.6),
+            Hit(chunk=chunks[4], score=0.5, dense_score=0.6),  # "Toddler Health": names no diagnosis
+            Hit(chunk=chunks[3], score=0.1, dense_score=0.45)]  # a weak Pyelonephritis passage
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=1.0, vocabulary=vocab)
+    out = merge_outside(ranked, pool, hits, temperature=0.05, guideline_weight=1.0, max_candidates=5,
+                        vocabulary=vocab, cards=topics)
+    probs = {d.icd10: d.probability for d in out.differential}
+    pyelo = max(p for code, p in probs.items() if code and code.startswith("N1"))
+    assert probs["N39.0"] > pyelo  # counted for the weak passage, Pyelonephritis had a quarter of everything
+    assert sum(d.probability for d in out.differential) == pytest.approx(1.0, abs=0.01)
+
+
 def test_a_guideline_diagnosis_the_practice_knows_adds_to_its_row(vocab: Vocabulary) -> None:
     from rag_dx.candidates import collect_candidates
     from rag_dx.schemas import Hit

@@ -136,15 +136,13 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     ranker_keys = {k for d in ranked.differential for k in _name_keys(d.diagnosis, vocabulary)}
     ranker_top = _name_keys(ranked.differential[0].diagnosis, vocabulary) if ranked.differential else ()
     ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
-    weights = hit_weights(hits, temperature, guideline_weight)
-    total = float(sum(weights))
-    g = float(sum(w for h, w in zip(hits, weights) if h.chunk.kind == "guideline")) / total if total > 0 else 0.0
     # Every diagnosis the retrieved guideline passages name, practice diagnoses included: in `pool` a
     # guideline topic that is also a report label is merged into the report candidate, and its
     # passages' share of `g` was lost to the guideline-only topics (prose urinary-infection cases on
     # a symptom-list practice, 8 passages naming it, were led by Medullary Sponge Kidney).
     source = list(collect_candidates([h for h in hits if h.chunk.kind == "guideline"], temperature=temperature,
                                      guideline_weight=guideline_weight, vocabulary=vocabulary).values())
+    g, named = _guideline_share(hits, hit_weights(hits, temperature, guideline_weight), source)
     # `pool` is keyed like concept_key (ICD-10-CM concept with a vocabulary, text otherwise), so a
     # topic that is the same concept as a practice diagnosis ("UTI" / "Urinary tract infection") is
     # that row, not a second one.
@@ -152,8 +150,11 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     for i, d in enumerate(ranked.differential):
         for k in _name_keys(d.diagnosis, vocabulary):
             row_of.setdefault(k, i)
-    if cards is not None:
-        source = blend_topics(source, cards, vocabulary)
+    if cards is not None and cards.candidates:
+        # the cards rank diagnoses for the whole case: they take the share of passages that name none
+        source = blend_topics(source, cards, vocabulary, card_share=1.0 - (1.0 - CARD_SHARE) * named)
+    else:
+        g *= named
     if source and not _floor_withheld(cards, hits, ranker_keys, ranker_top, vocabulary):
         g = max(g, guideline_share)
     practice_of: dict[str, str] = {}
@@ -194,6 +195,24 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
     return Ranked(differential=out, evidence=evidence)
+
+
+def _guideline_share(hits: Sequence[Hit], weights: Sequence[float], topics: Sequence[Candidate]) -> tuple[float, float]:
+    """The guidelines' share of the evidence (by similarity weight), and the part of it that names a diagnosis.
+
+    A passage on "Foot Health", "Edema" or "Anal Disorders" is guideline evidence but proposes no
+    diagnosis of its own. Its weight was handed to whatever diagnoses the other passages named,
+    however weakly: a prose varicose-veins case whose evidence was five such leaflets and one
+    varicose-veins report was led by Hypertension, on three BM25-only high-blood-pressure passages
+    at near-zero similarity. Now that part goes to the disease cards, which rank diagnoses for the
+    whole case, and without cards back to the practice (docs/results/protocols.md, "passages that
+    name no diagnosis").
+    """
+    cited = {e for c in topics for e in c.evidence}
+    total = float(sum(weights))
+    guideline = float(sum(w for h, w in zip(hits, weights) if h.chunk.kind == "guideline"))
+    named = float(sum(w for h, w in zip(hits, weights) if h.chunk.kind == "guideline" and h.id in cited))
+    return (guideline / total if total > 0 else 0.0), (named / guideline if guideline > 0 else 0.0)
 
 
 def _name_keys(name: str, vocabulary: Any) -> tuple[str, str]:
@@ -253,14 +272,15 @@ class CardTopics:
 CARD_SHARE = 0.5
 
 
-def blend_topics(passage_topics: Sequence[Candidate], cards: CardTopics, vocabulary: Any = None) -> list[Candidate]:
-    """Guideline diagnoses weighted CARD_SHARE x card probability + the rest x passage-vote share.
+def blend_topics(passage_topics: Sequence[Candidate], cards: CardTopics, vocabulary: Any = None,
+                 card_share: float = CARD_SHARE) -> list[Candidate]:
+    """Guideline diagnoses weighted `card_share` x card probability + the rest x passage-vote share.
 
     Votes of the result sum to 1; a diagnosis both name merges into one candidate citing both.
     """
     p_mass = float(sum(c.vote for c in passage_topics))
     c_mass = float(sum(c.vote for c in cards.candidates))
-    card_w = CARD_SHARE if p_mass > 0 else 1.0
+    card_w = card_share if p_mass > 0 else 1.0
     out: dict[str, Candidate] = {}
     by_name: dict[str, str] = {}  # text key of every name -> merge key (cards are concept-keyed, topics may be text-keyed)
     for c, w in [(c, card_w * c.vote / c_mass) for c in cards.candidates if c_mass > 0] + \
