@@ -40,6 +40,8 @@ from rag_dx.ingest.deid import Deidentifier
         ("She turned ninety-one last week.", "ninety-one"),
         ("She goes by 'Bunny'.", "Bunny"),
         ("He was born in 1901 and lives alone.", "1901"),
+        ("Call her at five five five, one two three, four five six seven.", "four five six seven"),
+        ("Insurance: Aetna PPO Group 0045A, member since 2019.", "0045A"),
     ],
 )
 def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, text: str, secret: str) -> None:
@@ -62,6 +64,8 @@ def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, 
         "The patient was turned 90 degrees onto the left side.",
         "She was born in 1961.",
         "Re: chest pain follow-up",
+        "Age group 65-74, blood group 0, Group A strep and group B streptococcus.",
+        "Rated the pain four or five out of ten, two to three times a day.",
     ],
 )
 def test_clinical_text_beside_those_shapes_is_kept(deidentifier: Deidentifier, text: str) -> None:

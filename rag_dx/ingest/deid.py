@@ -121,6 +121,7 @@ def _recognizer_table() -> dict[str, tuple[list[rec.Row], list[str] | None, Any]
         "AGE:birth year": (rec.BIRTH_YEAR_ROWS, None, rec.birth_year_over_89),
         "PHONE": (rec.PHONE_ROWS + rec.labelled_rows("PHONE"), rec.PHONE_CONTEXT, rec.phone_digits_ok),
         "PHONE:pager": (rec.PAGER_ROWS, None, None),
+        "PHONE:spelled": (rec.SPELLED_PHONE_ROWS, None, None),
         "EMAIL": (rec.EMAIL_ROWS, None, None),
         "URL": (rec.URL_ROWS, ["url", "website", "web", "portal", "link", "site"], None),
         "SSN": (rec.SSN_ROWS + rec.labelled_rows("SSN"), ["ssn", "social", "security"], None),

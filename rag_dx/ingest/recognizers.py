@@ -60,7 +60,9 @@ LABELS: dict[str, list[str]] = {
     ],
     "HEALTH_PLAN": [
         r"member(?:\s+(?:id|#|no|number))?", r"subscriber(?:\s+(?:id|#|no|number))?", r"policy(?:\s+(?:id|#|no|number))?",
-        r"group\s+(?:id|#|no|number)", r"group(?=\s*[:#])", r"insurance(?:\s+(?:id|#|no|number|policy))?", r"insured\s+id", r"medicare(?:\s+(?:id|#|no|number))?",
+        r"group\s+(?:id|#|no|number)", r"group(?=\s*[:#])",
+        # "Group 0045A" without a colon; not "age group 65-74" or "blood group 0"
+        r"(?<!age\s)(?<!blood\s)group(?=\s+[a-z]{0,3}\d)", r"insurance(?:\s+(?:id|#|no|number|policy))?", r"insured\s+id", r"medicare(?:\s+(?:id|#|no|number))?",
         r"medicaid(?:\s+(?:id|#|no|number))?", r"mbi", r"hicn", r"health\s+plan(?:\s+(?:beneficiary|member))?(?:\s+(?:id|#|no|number))?",
         r"beneficiary(?:\s+(?:id|#|no|number))?", r"plan\s+(?:id|#|no|number)", r"coverage\s+(?:id|#|number)",
         r"(?:bcbs|aetna|cigna|humana|uhc|kaiser|tricare)(?:\s+(?:id|#|no|number))?",
@@ -243,6 +245,12 @@ PHONE_ROWS: list[Row] = [
 ]
 PAGER_ROWS: list[Row] = [
     ("pager or extension", r"(?i:\b(?:pager|beeper|bleep|ext\.?|extension)\s*(?:#|no\.?|number)?\s*:?\s*)(?P<v>\d{3,6})\b", 0.7),
+]
+# "five five five, one two three, four five six seven": seven or more digits spelled out in a row
+# (no clinical text counts that far digit by digit).
+_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+SPELLED_PHONE_ROWS: list[Row] = [
+    ("spelled phone digits", r"(?i:\b" + _DIGIT_WORD + r"(?:[\s,.;-]+" + _DIGIT_WORD + r"){6,14}\b)", 0.7),
 ]
 PHONE_CONTEXT = ["phone", "tel", "telephone", "call", "cell", "mobile", "fax", "pager", "contact", "reach", "reached"]
 
