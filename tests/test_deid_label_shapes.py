@@ -42,6 +42,7 @@ from rag_dx.ingest.deid import Deidentifier
         ("He was born in 1901 and lives alone.", "1901"),
         ("Call her at five five five, one two three, four five six seven.", "four five six seven"),
         ("Insurance: Aetna PPO Group 0045A, member since 2019.", "0045A"),
+        ("Her mother lives nearby; she is 92 and independent.", "92"),
     ],
 )
 def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, text: str, secret: str) -> None:
@@ -66,6 +67,7 @@ def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, 
         "Re: chest pain follow-up",
         "Age group 65-74, blood group 0, Group A strep and group B streptococcus.",
         "Rated the pain four or five out of ten, two to three times a day.",
+        "The patient is 90 days post-op; she is 95% on room air and he is 92/60 lying.",
     ],
 )
 def test_clinical_text_beside_those_shapes_is_kept(deidentifier: Deidentifier, text: str) -> None:

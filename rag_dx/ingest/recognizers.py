@@ -206,6 +206,10 @@ AGE_ROWS: list[Row] = [
     # "she turned ninety-one", "turning 93", "is now 95"
     ("age turned", r"(?i:\b(?:turned|turning|turns|is\s+now)\s+)(?P<v>" + _OLD + r"(?!\d|\.\d)|(?i:ninety|one\s+hundred)"
      r"(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?)\b(?!\s*(?i:°|degrees?|deg\b|percent|%))", 0.7),
+    # "she is 92", "who is now 101"; not "is 95%", "is 90 days post-op", "is 98.6", "is 92/60"
+    ("person is age", r"(?i:\b(?:he|she|who|patient|pt)\s+is\s+(?:now\s+)?)(?P<v>" + _OLD + r")\b"
+     r"(?!\s*(?:[/%°-]|\.\d|,\d|(?i:degrees?|mm|bpm|kg|kilos?|lbs?|pounds?|cm|percent|beats|breaths|mg|ml|units?|"
+     r"days?|weeks?|months?|hours?|hrs?|minutes?|mins?|seconds?|points?|times?|on\b|at\b)))", 0.7),
     # "97M", "97 F" (sex after age, a common note shorthand)
     ("age sex", r"(?<![\w.,/])(?P<v>" + _OLD + r")\s?(?:M|F|yo[MF])\b(?!\w)", 0.6),
 ]
