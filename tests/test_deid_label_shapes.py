@@ -1,4 +1,4 @@
-"""Identifier shapes found by hand-probing the de-identifier (2026-12-03) that it let through.
+"""Identifier shapes found by hand-probing the de-identifier (2026-12-03, -04) that it let through.
 
 Each was missed before the recognizer rows they name were added: a lower-case name after a name
 label, a first name after "attn:", a maiden name after "née", a weekday before "the 4th",
@@ -43,6 +43,15 @@ from rag_dx.ingest.deid import Deidentifier
         ("Call her at five five five, one two three, four five six seven.", "four five six seven"),
         ("Insurance: Aetna PPO Group 0045A, member since 2019.", "0045A"),
         ("Her mother lives nearby; she is 92 and independent.", "92"),
+        ("I'm Keisha and I've had a cough for a week.", "Keisha"),
+        ("This is Marcus, I have chest pain since last night.", "Marcus"),
+        ("It's Priya again, the cough is worse.", "Priya"),
+        ("Im Dmitri, 34, with a sore throat.", "Dmitri"),
+        ("He flew in from Reykjavik last week with a fever.", "Reykjavik"),
+        ("She works at Raytheon in Andover and has headaches.", "Andover"),
+        ("My husband and I live in Fairhaven.", "Fairhaven"),
+        ("Fever since she got back from Tulsa.", "Tulsa"),
+        ("Her grandmother is 94 and lives with them.", "94"),
     ],
 )
 def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, text: str, secret: str) -> None:
@@ -68,6 +77,10 @@ def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, 
         "Age group 65-74, blood group 0, Group A strep and group B streptococcus.",
         "Rated the pain four or five out of ten, two to three times a day.",
         "The patient is 90 days post-op; she is 95% on room air and he is 92/60 lying.",
+        "I'm Hispanic and Catholic; I am Pregnant and I'm Allergic to penicillin.",
+        "Returned from Ghana two weeks ago; traveled to Central America and to Texas in June.",
+        "The patient was returned to Recovery in stable condition; blood work in December was normal.",
+        "Her mother is 93% saturated; her father is 90 mmHg systolic.",
     ],
 )
 def test_clinical_text_beside_those_shapes_is_kept(deidentifier: Deidentifier, text: str) -> None:

@@ -116,6 +116,7 @@ def _recognizer_table() -> dict[str, tuple[list[rec.Row], list[str] | None, Any]
     return {
         "PERSON": (rec.PERSON_ROWS, None, lambda v: rec.is_name_value(v) and not _is_clinical(v)),
         "PERSON:titled": (rec.PERSON_AFTER_TITLE_ROWS, None, lambda v: rec.is_name_after_relation(v) and not _is_clinical(v)),
+        "PERSON:introduced": (rec.INTRODUCED_NAME_ROWS, None, lambda v: rec.is_introduced_name(v) and not _is_clinical(v)),
         "DATE": (rec.DATE_ROWS, None, None),
         "AGE": (rec.AGE_ROWS, ["age", "aged", "old", "year", "years"], None),
         "AGE:birth year": (rec.BIRTH_YEAR_ROWS, None, rec.birth_year_over_89),
@@ -133,6 +134,7 @@ def _recognizer_table() -> dict[str, tuple[list[rec.Row], list[str] | None, Any]
         "DEVICE": (rec.labelled_rows("DEVICE"), None, labelled),
         "CREDIT_CARD": (rec.CARD_ROWS, ["card", "visa", "mastercard", "amex", "credit", "debit"], None),
         "ADDRESS": (rec.ADDRESS_ROWS, None, None),
+        "ADDRESS:travel": (rec.TRAVEL_PLACE_ROWS, None, rec.is_small_place),
         "FACILITY": (rec.FACILITY_ROWS, None, rec.is_facility_value),
         "ID": (rec.ID_ROWS, list(rec.ID_CONTEXT), None),
     }

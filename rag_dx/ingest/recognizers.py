@@ -207,7 +207,8 @@ AGE_ROWS: list[Row] = [
     ("age turned", r"(?i:\b(?:turned|turning|turns|is\s+now)\s+)(?P<v>" + _OLD + r"(?!\d|\.\d)|(?i:ninety|one\s+hundred)"
      r"(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?)\b(?!\s*(?i:°|degrees?|deg\b|percent|%))", 0.7),
     # "she is 92", "who is now 101"; not "is 95%", "is 90 days post-op", "is 98.6", "is 92/60"
-    ("person is age", r"(?i:\b(?:he|she|who|patient|pt)\s+is\s+(?:now\s+)?)(?P<v>" + _OLD + r")\b"
+    ("person is age", r"(?i:\b(?:he|she|who|patient|pt|wife|husband|spouse|partner|mother|father|mom|dad|"
+     r"grandmother|grandfather|grandma|grandpa|aunt|uncle|sister|brother)\s+is\s+(?:now\s+)?)(?P<v>" + _OLD + r")\b"
      r"(?!\s*(?:[/%°-]|\.\d|,\d|(?i:degrees?|mm|bpm|kg|kilos?|lbs?|pounds?|cm|percent|beats|breaths|mg|ml|units?|"
      r"days?|weeks?|months?|hours?|hrs?|minutes?|mins?|seconds?|points?|times?|on\b|at\b)))", 0.7),
     # "97M", "97 F" (sex after age, a common note shorthand)
@@ -362,6 +363,7 @@ STATE_NAMES = [
 ]
 _STATE = r"(?:" + "|".join(STATE_ABBR) + "|" + "|".join(n.replace(" ", r"\s") for n in STATE_NAMES) + r")"
 _CITY = r"[A-Z][a-z]+(?:[\s-](?:[A-Z][a-z]+|de|la|du|of)){0,3}"
+_STATE_NAMES_LOWER = frozenset(n.casefold() for n in STATE_NAMES)
 _ZIP = r"\d{5}(?:-\d{4})?"
 
 _STREET_WORD = (
@@ -406,16 +408,65 @@ ADDRESS_ROWS: list[Row] = [
     ("labelled address", r"(?i:\b(?:address|addr\.?|residence|residing\s+at|lives\s+at|home\s+address|mailing\s+address|"
      r"street)\s*:?\s*)(?P<v>\d{1,6}[A-Za-z]?\s+[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*){0,4})", 0.7),
     # "lives in Fairview", "resident of Ann Arbor", "moved from Duluth", "transferred from Tacoma"
-    ("city after verb", r"(?i:\b(?:lives|living|lived|resides|residing|resided|resident|moved|relocated|"
+    ("city after verb", r"(?i:\b(?:live|lives|living|lived|resides|residing|resided|resident|moved|relocated|"
      r"native|born|raised|grew\s+up|originally|hometown|town|city|village|neighborhood|neighbourhood)"
      r"\s+(?:(?:here|back|up|down|alone|together)\s+)?(?:in|of|from|to|near|is)\s+(?:the\s+(?:town|city|village)\s+of\s+)?)"
      r"(?P<v>" + _CITY + r")\b", 0.6),
     ("street without number", r"(?i:\b(?:lives|living|resides|residing|located|house|home|apartment)\s+(?:on|at|off)\s+)"
      r"(?P<v>(?:[A-Z][a-z]+\s+){1,3}" + _STREET_SUFFIX + r")", 0.7),
-    ("city in a residence clause", r"(?i:\b(?:lives|living|resides|residing|moved|relocated)\b)[^.;\n]{0,40}?\b(?:in|to|from)\s+"
+    ("city in a residence clause", r"(?i:\b(?:live|lives|living|resides|residing|moved|relocated)\b)[^.;\n]{0,40}?\b(?:in|to|from)\s+"
      r"(?P<v>" + _CITY + r")\b", 0.6),
     ("county", r"\b(?P<v>[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s+(?:County|Parish|Borough|Township))\b", 0.7),
 ]
+# "flew in from Reykjavik", "works at Raytheon in Andover", "back from Tulsa": a place after a travel or
+# work verb. A country, a US state or a continent names no place small enough to identify anyone
+# (Safe Harbor removes subdivisions smaller than a state) and is travel history a clinician needs
+# ("returned from Ghana"), so `is_small_place` keeps those.
+TRAVEL_PLACE_ROWS: list[Row] = [
+    ("city after travel", r"(?i:\b(?:flew|flown|flying|fly|travell?ed|travell?ing|trip|vacationing|vacation|holiday|"
+     r"visiting|visited)\s+(?:in\s+|home\s+|up\s+|down\s+|over\s+)?(?:from|to|in)\s+)(?P<v>" + _CITY + r")\b", 0.6),
+    # "returned to" and "arrived to" also take a ward ("returned to Recovery"): only "from" here
+    ("city after return", r"(?i:\b(?:returned|returning|arrived|(?:came|got|just|is|was|be)\s+back)\s+(?:home\s+)?from\s+)"
+     r"(?P<v>" + _CITY + r")\b", 0.6),
+    # "works at Raytheon in Andover", "missionary work in Jos": the place, not the employer
+    ("city after work", r"(?i:\b(?:works?|working|worked|stationed|deployed|commutes?|commuting)\s+(?:at\s+[^.;\n]{1,40}?\s+)?in\s+)"
+     r"(?P<v>" + _CITY + r")\b", 0.6),
+]
+#: Regions that are no smaller than a state (kept in travel history); countries come from `phonenumbers`.
+_LARGE_REGIONS = frozenset(
+    ["africa", "asia", "europe", "america", "americas", "antarctica", "australia", "oceania", "caribbean",
+     "scandinavia", "arctic", "usa", "us", "u.s", "uk", "england", "scotland", "wales", "britain", "great britain",
+     "north america", "south america", "central america", "latin america", "middle east", "far east",
+     "east africa", "west africa", "sub-saharan africa", "southeast asia", "south asia", "mainland", "overseas"]
+)
+_COUNTRIES: list[frozenset[str]] = []
+
+
+def country_names() -> frozenset[str]:
+    """Lower-cased English country names, from the region data `phonenumbers` ships (built on first use)."""
+    if not _COUNTRIES:
+        import phonenumbers
+        from phonenumbers import geocoder
+
+        names = set()
+        for region in phonenumbers.SUPPORTED_REGIONS:
+            number = phonenumbers.example_number(region)
+            if number is not None:
+                names.add(geocoder.country_name_for_number(number, "en").casefold())
+        _COUNTRIES.append(frozenset(n for n in names if n))
+    return _COUNTRIES[0]
+
+
+def is_small_place(value: str) -> bool:
+    """A place after a travel verb is an identifier unless it is a country, a US state, a large region,
+    a calendar word ("back in January") or a heading word."""
+    words = value.split()
+    for n in range(len(words), 0, -1):  # "Costa Rica last" -> "Costa Rica"
+        head = " ".join(words[:n]).casefold()
+        if head in country_names() or head in _LARGE_REGIONS or head in _STATE_NAMES_LOWER:
+            return False
+    first = words[0].strip(".,").casefold() if words else ""
+    return bool(first) and first not in CALENDAR_WORDS and first not in NAME_STOPWORDS
 
 # ---------------------------------------------------------------------------------------------
 # Facilities: hospital, clinic, medical center, nursing home names.
@@ -579,6 +630,34 @@ PERSON_ROWS: list[Row] = [
         0.85,
     ),
 ]
+
+# "I'm Keisha and ...", "This is Marcus, ...", "It's Priya again": a capitalized word after a
+# self-introduction. Unlike "my name is" the phrase also introduces descriptions ("I am Diabetic",
+# "I'm Hispanic"), so `is_introduced_name` rejects self-descriptions (adjective endings and a list).
+INTRODUCED_NAME_ROWS: list[Row] = [
+    ("introduced name", r"(?:^|(?<=[\s(\"“,;:]))(?:I['’]?m|I\s+am|(?i:this|it)\s+is|(?i:it)['’]s)\s+"
+     r"(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)(?![\w'’-])", 0.6),
+]
+_SELF_DESCRIPTIONS = frozenset(
+    """tired sick ill fine okay ok sorry sure here back home done better worse well sore weak dizzy
+    pregnant married single divorced widowed retired unemployed disabled deaf blind vegan vegetarian
+    asian black white latino latina latinx african american arab indian native hispanic jewish muslim
+    hindu christian catholic protestant buddhist sikh mormon gay lesbian bisexual straight trans
+    transgender nonbinary allergic diabetic asthmatic epileptic anemic hypertensive obese overweight
+    underweight new old young afraid scared worried concerned anxious nervous exhausted confused
+    depressed stressed bloated constipated nauseous feverish itchy hungry thirsty sleepy awake alone
+    also still just not very really so too always never now currently calling writing here""".split()
+)
+_ADJECTIVE_ENDINGS = ("ic", "ish", "ous", "ful", "less", "ive", "able", "ible", "ical", "ated", "ened", "ied")
+
+
+def is_introduced_name(value: str) -> bool:
+    """After "I'm" / "this is" a capitalized word is a name unless it describes the speaker."""
+    first = value.split()[0].strip(".,'’").casefold()
+    if first in _SELF_DESCRIPTIONS or first.endswith(_ADJECTIVE_ENDINGS):
+        return False
+    return is_name_value(value)
+
 
 # Words a "name" found by a label or title is not (headings, verbs, clinical words).
 NAME_STOPWORDS = frozenset(
