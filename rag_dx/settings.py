@@ -22,7 +22,8 @@ from pydantic_settings import (
 DEFAULT_CONFIG_FILE = "rag-dx.toml"
 
 
-def _default_cache_dir() -> Path:
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/rag-dx`` (``~/.cache/rag-dx``): prepared models and derived tables."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rag-dx"
 
@@ -222,7 +223,7 @@ class Settings(BaseSettings):
                                         "None = the server's first model")
     index_dir: Path = Field(Path("indexes"), description="where named, versioned indexes live")
     index_name: str = "demo"
-    cache_dir: Path = Field(default_factory=_default_cache_dir, description="prepared models live here")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="prepared models live here")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     generator_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="generator weights: auto = bfloat16 on a CUDA GPU that supports it, float32 on CPU")

@@ -44,7 +44,7 @@ def _deterministic() -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _vocabulary_parsed_once():
     """`Vocabulary.load()` parses the whole ICD-10-CM tabular XML on every call (~7 s on these 2
-    cores), and every index build or update calls it (for the topic cards), as does every
+    cores; ~1.7 s once its tables are in the on-disk cache, tests/test_vocab_cache.py), and every index build or update calls it (for the topic cards), as does every
     `build_assistant` that loads a vocabulary (tests/test_lifecycle.py: 678 s parsing it per call,
     154 s parsing it once). The default vocabulary depends only on files shipped in installed packages, so
     within one test session it is parsed once and the same instance is returned. Its only state is
