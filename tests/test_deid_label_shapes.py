@@ -52,6 +52,16 @@ from rag_dx.ingest.deid import Deidentifier
         ("My husband and I live in Fairhaven.", "Fairhaven"),
         ("Fever since she got back from Tulsa.", "Tulsa"),
         ("Her grandmother is 94 and lives with them.", "94"),
+        ("Mrs. O'Neil-Smith called about her mother.", "Smith"),
+        ("Seen by NP Kelly Nguyen today.", "Nguyen"),
+        ("Hi doctor, it's me, Latoya, my cough is back.", "Latoya"),
+        ("We live on Maple Avenue near the school.", "Maple"),
+        ("Baby boy Johnson, born yesterday at 38 weeks.", "Johnson"),
+        ("Name - Carlos Ruiz", "Carlos"),
+        ("My number is 555-0134 if the rash spreads.", "555-0134"),
+        ("Text me on 07700 900123 please.", "07700"),
+        ("She is a nurse at St. Luke's in Duluth.", "Duluth"),
+        ("I work as a teacher at Lincoln Elementary in Springfield.", "Springfield"),
     ],
 )
 def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, text: str, secret: str) -> None:
@@ -81,6 +91,8 @@ def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, 
         "Returned from Ghana two weeks ago; traveled to Central America and to Texas in June.",
         "The patient was returned to Recovery in stable condition; blood work in December was normal.",
         "Her mother is 93% saturated; her father is 90 mmHg systolic.",
+        "This is a 14-month-old baby boy Caucasian who came in with fever.",
+        "She works as an interpreter in Spanish; PA and lateral views were normal.",
     ],
 )
 def test_clinical_text_beside_those_shapes_is_kept(deidentifier: Deidentifier, text: str) -> None:

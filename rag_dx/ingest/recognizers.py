@@ -245,6 +245,8 @@ PHONE_ROWS: list[Row] = [
     ("bare 10 digits", r"(?<![\w.,/-])\d{10}(?![\w,]|\.\d)", 0.6),
     # international: +44 20 7946 0958, +91 98765 43210, +33 1 23 45 67 89
     ("international", r"(?<![\w+])\+(?:[2-9]\d{0,2})[\s.-]?(?:\(?\d{1,4}\)?[\s.-]?){1,5}\d{2,4}(?!\d)", 0.7),
+    # national numbers with a trunk 0 and no country code: 07700 900123, 020 7946 0958
+    ("trunk-zero national", r"(?<![\w+.,/-])0\d{2,4}[\s-]\d{3,4}[\s-]?\d{3,4}(?![\w,/-]|\.\d)", 0.6),
     # 7-digit local number, only with a phone word nearby
     ("local 7 digits", r"(?<![\d-])\d{3}-\d{4}(?![\d-])", 0.3),
 ]
@@ -257,7 +259,8 @@ _DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 SPELLED_PHONE_ROWS: list[Row] = [
     ("spelled phone digits", r"(?i:\b" + _DIGIT_WORD + r"(?:[\s,.;-]+" + _DIGIT_WORD + r"){6,14}\b)", 0.7),
 ]
-PHONE_CONTEXT = ["phone", "tel", "telephone", "call", "cell", "mobile", "fax", "pager", "contact", "reach", "reached"]
+PHONE_CONTEXT = ["phone", "tel", "telephone", "call", "cell", "mobile", "fax", "pager", "contact", "reach", "reached",
+                 "number", "text", "whatsapp", "sms"]
 
 EMAIL_ROWS: list[Row] = [
     ("email", r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b", 0.9),
@@ -412,7 +415,7 @@ ADDRESS_ROWS: list[Row] = [
      r"native|born|raised|grew\s+up|originally|hometown|town|city|village|neighborhood|neighbourhood)"
      r"\s+(?:(?:here|back|up|down|alone|together)\s+)?(?:in|of|from|to|near|is)\s+(?:the\s+(?:town|city|village)\s+of\s+)?)"
      r"(?P<v>" + _CITY + r")\b", 0.6),
-    ("street without number", r"(?i:\b(?:lives|living|resides|residing|located|house|home|apartment)\s+(?:on|at|off)\s+)"
+    ("street without number", r"(?i:\b(?:live|lives|living|resides|residing|located|house|home|apartment)\s+(?:on|at|off)\s+)"
      r"(?P<v>(?:[A-Z][a-z]+\s+){1,3}" + _STREET_SUFFIX + r")", 0.7),
     ("city in a residence clause", r"(?i:\b(?:live|lives|living|resides|residing|moved|relocated)\b)[^.;\n]{0,40}?\b(?:in|to|from)\s+"
      r"(?P<v>" + _CITY + r")\b", 0.6),
@@ -429,7 +432,10 @@ TRAVEL_PLACE_ROWS: list[Row] = [
     ("city after return", r"(?i:\b(?:returned|returning|arrived|(?:came|got|just|is|was|be)\s+back)\s+(?:home\s+)?from\s+)"
      r"(?P<v>" + _CITY + r")\b", 0.6),
     # "works at Raytheon in Andover", "missionary work in Jos": the place, not the employer
-    ("city after work", r"(?i:\b(?:works?|working|worked|stationed|deployed|commutes?|commuting)\s+(?:at\s+[^.;\n]{1,40}?\s+)?in\s+)"
+    ("city after work", r"(?i:\b(?:works?|working|worked|stationed|deployed|commutes?|commuting)\s+(?:[^.;\n]{1,60}?\s+)?in\s+)"
+     r"(?P<v>" + _CITY + r")\b", 0.6),
+    # "a nurse at St. Luke's in Duluth": a named place and the town it is in
+    ("town of a named place", r"\b(?i:at)\s+(?:the\s+)?[A-Z][\w'’.&-]*(?:\s+(?:[A-Z][\w'’.&-]*|of|and|&)){0,4}\s+in\s+"
      r"(?P<v>" + _CITY + r")\b", 0.6),
 ]
 #: Regions that are no smaller than a state (kept in travel history); countries come from `phonenumbers`.
@@ -466,7 +472,12 @@ def is_small_place(value: str) -> bool:
         if head in country_names() or head in _LARGE_REGIONS or head in _STATE_NAMES_LOWER:
             return False
     first = words[0].strip(".,").casefold() if words else ""
+    if first in _LANGUAGES or (len(words) == 1 and first.endswith(("ish", "ese", "ian", "ic"))):
+        return False  # "works as an interpreter in Spanish", "in Vietnamese"
     return bool(first) and first not in CALENDAR_WORDS and first not in NAME_STOPWORDS
+
+
+_LANGUAGES = frozenset("french dutch greek thai hindi urdu tagalog swahili farsi creole asl english spanish".split())
 
 # ---------------------------------------------------------------------------------------------
 # Facilities: hospital, clinic, medical center, nursing home names.
@@ -537,7 +548,7 @@ def is_facility_value(value: str) -> bool:
 # Names: titles, relatives, labels, credentials. spaCy's NER adds untitled full names.
 # ---------------------------------------------------------------------------------------------
 
-_NAME_WORD = r"(?:\p{Lu}\p{Ll}+(?:['’-]\p{L}\p{Ll}+)*|\p{Lu}['’]\p{Lu}\p{Ll}+|Mc\p{Lu}\p{Ll}+|Mac\p{Lu}\p{Ll}+)"
+_NAME_WORD = r"(?:\p{Lu}\p{Ll}+(?:['’-]\p{L}\p{Ll}+)*|\p{Lu}['’]\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)*|Mc\p{Lu}\p{Ll}+|Mac\p{Lu}\p{Ll}+)"
 _NAME_WORD_UP = r"(?:\p{Lu}['’]\p{Lu}{2,}(?:-\p{Lu}+)*|\p{Lu}{2,}(?:['’-]\p{Lu}+)*)"
 _PARTICLES = r"(?:(?:de|la|le|du|del|della|van|von|der|den|ter|ten|da|di|dos|das|bin|ibn|al|el|St\.?)\s+){0,3}"
 _INITIAL = r"(?:[A-Z]\.)"
@@ -571,7 +582,7 @@ PERSON_ROWS: list[Row] = [
         r"examined\s+by|interpreter|contact\s+person|contact|cc|obtained\s+from|history\s+from|spoke\s+(?:with|to)|"
         r"discussed\s+with|accompanied\s+by|informant|used\s+for|translated\s+for|on\s+behalf\s+of|"
         r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.|attn\.?|attention|n[eé]e|maiden\s+name|re(?=\s*:)))"
-        r"(?:\s*:\s*|\s+)['\"“‘]?"
+        r"(?:\s*:\s*|\s+[-–]\s+|\s+)['\"“‘]?"
         r"(?P<v>(?:" + _NAME_WORD + r",\s+" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?"
         r"|" + _NAME_WORD_UP + r",?\s+" + _NAME_WORD_UP + r"(?:\s+[A-Z]\.?)?"
         r"|" + _NAME_WORD_UP + r",\s+" + _NAME_WORD + r"(?:\s+(?:" + _NAME_WORD + r"|" + _INITIAL + r"))?"
@@ -589,6 +600,12 @@ PERSON_ROWS: list[Row] = [
     ("self-introduction",
      r"(?i:\bmy\s+name\s+is\s+)(?P<v>\p{L}[\p{L}'’-]+(?:\s+(?!(?i:and|i|im|who|from|with|but|aged?|age|a|an|the)\b)\p{L}[\p{L}'’-]+)?)",
      0.6),
+    # "Baby boy Johnson", "Baby Girl Okafor": a newborn is named by the family name
+    ("newborn", r"\b(?i:baby\s+(?:boy|girl))\s+(?!(?i:caucasian|white|black|hispanic|asian|african|latino|latina|"
+     r"native|infant|born|delivered|with|who|was|is)\b)(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)(?![\w'’-])", 0.7),
+    # "Seen by NP Kelly Nguyen", "RN Maria Okafor": a nursing or pharmacy credential before a full name
+    ("credential before name", r"\b(?:NP|NP-C|RN|LPN|LVN|CNA|APRN|FNP|CNM|CRNA|PharmD|MSW|LCSW)\s+"
+     r"(?P<v>" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?\s+" + _NAME_WORD + r")(?![\w'’-])", 0.7),
     # "initials: J.R.S." (initials identify a person as the name does)
     ("initials", r"(?i:\binitials\s*[:=]?\s*)(?P<v>[A-Z]\.?(?:\s?[A-Z]\.?){1,3})(?![\w])", 0.7),
     # "HPI: Kwame is a 34 yo M with ...": a name-shaped word, then "is a <age>-year-old"
@@ -635,13 +652,13 @@ PERSON_ROWS: list[Row] = [
 # self-introduction. Unlike "my name is" the phrase also introduces descriptions ("I am Diabetic",
 # "I'm Hispanic"), so `is_introduced_name` rejects self-descriptions (adjective endings and a list).
 INTRODUCED_NAME_ROWS: list[Row] = [
-    ("introduced name", r"(?:^|(?<=[\s(\"“,;:]))(?:I['’]?m|I\s+am|(?i:this|it)\s+is|(?i:it)['’]s)\s+"
+    ("introduced name", r"(?:^|(?<=[\s(\"“,;:]))(?:I['’]?m|I\s+am|(?i:this|it)\s+is|(?i:it)['’]s)\s+(?:(?i:me|only|just),?\s+)?"
      r"(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)(?![\w'’-])", 0.6),
 ]
 _SELF_DESCRIPTIONS = frozenset(
     """tired sick ill fine okay ok sorry sure here back home done better worse well sore weak dizzy
     pregnant married single divorced widowed retired unemployed disabled deaf blind vegan vegetarian
-    asian black white latino latina latinx african american arab indian native hispanic jewish muslim
+    asian black white caucasian latino latina latinx african american arab indian native hispanic jewish muslim
     hindu christian catholic protestant buddhist sikh mormon gay lesbian bisexual straight trans
     transgender nonbinary allergic diabetic asthmatic epileptic anemic hypertensive obese overweight
     underweight new old young afraid scared worried concerned anxious nervous exhausted confused
