@@ -395,4 +395,6 @@ def test_the_panel_and_chat_show_the_90_percent_set_and_the_ranking():
     assert "90% set: Gout, Cellulitis" in chat_summary(answer(["Gout", "Cellulitis"]))
     outside = answer(["Gout"], guaranteed=False)
     assert "no coverage guarantee" in differential_html(outside) and "no coverage guarantee" in chat_summary(outside)
+    assert "90% of the practice's past cases" in differential_html(answer(["Gout"]))
+    assert "90% of the practice's past cases" not in differential_html(outside)  # no guarantee, so no coverage claim
     assert "none (no candidate is probable enough" in differential_html(answer([]))

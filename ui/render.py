@@ -185,9 +185,14 @@ def prediction_set_html(result: Differential, level: float = 0.9) -> str:
         note = ("" if ps.guaranteed else
                 ' <span class="rdx-meta">(no coverage guarantee: this case is unlike the reports it was '
                 "calibrated on)</span>")
+        # The coverage sentence is the guarantee; a case outside the calibration has none, and saying
+        # "about 90% of past cases" beside an empty or one-name set would read as one.
+        meaning = (f'The right diagnosis is in this set for about {int(round(100 * ps.level))}% of the practice\'s '
+                   "past cases like this one." if ps.guaranteed else
+                   "Read it as a reading aid: how often such a set holds the right diagnosis is not known for a "
+                   "case like this.")
         parts.append(f'<p class="rdx-set" id="rdx-set"><b>{int(round(100 * ps.level))}% set:</b> {names}{note}'
-                     f'<br><span class="rdx-meta">The right diagnosis is in this set for about '
-                     f'{int(round(100 * ps.level))}% of the practice\'s past cases like this one.</span></p>')
+                     f'<br><span class="rdx-meta">{meaning}</span></p>')
     if result.ranking:
         parts.append(f'<p class="rdx-meta" id="rdx-ranking">Ranked by: {_e(result.ranking)}</p>')
     return "".join(parts)
