@@ -62,6 +62,17 @@ from rag_dx.ingest.deid import Deidentifier
         ("Text me on 07700 900123 please.", "07700"),
         ("She is a nurse at St. Luke's in Duluth.", "Duluth"),
         ("I work as a teacher at Lincoln Elementary in Springfield.", "Springfield"),
+        ("Mail to PO Box 771, Dayton OH.", "Dayton"),
+        ("First noted Feb 3, '21, the rash came back.", "Feb 3"),
+        ("José García, 52, reports dizziness.", "García"),
+        ("He was seen in Tulsa ER last week.", "Tulsa"),
+        ("She is from Oaxaca and speaks Mixteco.", "Oaxaca"),
+        ("Discharge: 04/09, home with family.", "04/09"),
+        ("She's 96 and still drives.", "96"),
+        ("Social: married to Sarah, two children.", "Sarah"),
+        ("Case 2023-00123 reviewed at the tumor board.", "2023-00123"),
+        ("Mrs. Garcia is 93 and lives alone.", "93"),
+        ("Mr. Lee, 99, presents with a cough.", "99"),
     ],
 )
 def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, text: str, secret: str) -> None:
@@ -93,6 +104,8 @@ def test_identifier_shapes_once_missed_are_redacted(deidentifier: Deidentifier, 
         "Her mother is 93% saturated; her father is 90 mmHg systolic.",
         "This is a 14-month-old baby boy Caucasian who came in with fever.",
         "She works as an interpreter in Spanish; PA and lateral views were normal.",
+        "PREOP DIAGNOSIS: Basal Cell CA. FHX: HTN, Colon CA. Gait ND. Temperature is 98.6 and saturation is 94%.",
+        "The case 2 of 3 was discussed; in case 12 of them recur, call.",
     ],
 )
 def test_clinical_text_beside_those_shapes_is_kept(deidentifier: Deidentifier, text: str) -> None:
@@ -104,3 +117,9 @@ def test_birth_year_counts_as_an_age_only_from_90() -> None:
 
     assert birth_year_over_89("1936", this_year=2026)
     assert not birth_year_over_89("1937", this_year=2026)
+
+
+def test_an_age_after_a_titled_name_is_redacted_but_not_a_duration(deidentifier: Deidentifier) -> None:
+    assert "93" not in deidentifier.redact("Mrs. Garcia is 93 and lives alone.")
+    out = deidentifier.redact("Mr. Lee is 90 days post-op.")
+    assert "90 days post-op" in out and "Lee" not in out

@@ -54,7 +54,7 @@ LABELS: dict[str, list[str]] = {
     "MRN": [
         r"mrn", r"mr\s*#", r"mr\s+(?:no|number)", r"medical\s+record(?:\s+(?:number|no|#))?", r"med\.?\s*rec(?:ord)?\.?",
         r"chart", r"record", r"hosp(?:ital)?\.?\s*(?:#|no|number)", r"patient\s+(?:id|identifier|number|no|#)", r"pt\.?\s*(?:id|#)", r"hospital\s+(?:number|no|#|id)",
-        r"unit\s+(?:number|no)", r"encounter", r"visit\s+(?:number|no|#|id)", r"accession", r"case\s+(?:number|no|#)",
+        r"unit\s+(?:number|no)", r"encounter", r"visit\s+(?:number|no|#|id)", r"accession", r"case\s+(?:number|no|#)", r"case(?=\s+\d)",
         r"admission\s+(?:number|no|#|id)", r"fin", r"csn", r"emr\s*#", r"ehr\s*#", r"specimen\s+(?:id|number|no|#)",
         r"lab\s+(?:id|number|no|#)", r"order\s+(?:number|no|#)", r"ref(?:erence)?\.?\s*(?:#|no|number)", r"identifier", r"id\s*(?:#|number|no)", r"id",
     ],
@@ -137,7 +137,7 @@ _DM = (
     r"|" + _DAY + r"\s*(?:of\s+)?" + MONTH_ABBR + r",?\s*" + _YEAR4 + r")"
 )
 _DATE_CONTEXT_BEFORE = (
-    r"(?i:\b(?:on|since|from|until|till|by|dated|date|dob|d\.o\.b\.|born|admitted|discharged|seen|visit|"
+    r"(?i:\b(?:on|since|from|until|till|by|dated|date|dob|d\.o\.b\.|born|admitted|admission|admit|discharged|discharge|dos|seen|visit|"
     r"surgery|procedure|onset|started|began|effective|expires?|exp\.?|through|thru|to|appointment|appt|follow-up|f/u|"
     r"return|rtc|scheduled|due|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s*[:,]?\s*)"
 )
@@ -179,7 +179,7 @@ DATE_ROWS: list[Row] = [
     ("spelled day and month", r"(?i:\b(?:" + _SPELLED_ORDINAL + r")\s+(?:of\s+)?)" + MONTH_FULL + r"\b"
      r"|\b" + MONTH_FULL + r"\s+(?i:the\s+)?(?i:" + _SPELLED_ORDINAL + r")\b", 0.7),
     # Jan. '19, March '21
-    ("month 'yy", r"\b" + MONTH + r"\s*['’]\d{2}\b", 0.7),
+    ("month 'yy", r"\b" + MONTH + r"\s*(?:" + _DAY_NUM + _ORDINAL + r"?,?\s*)?['’]\d{2}\b", 0.7),
     # DOB 19870314 / date of birth: 870314
     ("labelled compact date", r"(?i:\b(?:dob|d\.o\.b\.|date\s+of\s+birth|birth\s*date)\s*:?\s*)(?P<v>\d{6,8})\b", 0.85),
 ]
@@ -207,8 +207,8 @@ AGE_ROWS: list[Row] = [
     ("age turned", r"(?i:\b(?:turned|turning|turns|is\s+now)\s+)(?P<v>" + _OLD + r"(?!\d|\.\d)|(?i:ninety|one\s+hundred)"
      r"(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?)\b(?!\s*(?i:°|degrees?|deg\b|percent|%))", 0.7),
     # "she is 92", "who is now 101"; not "is 95%", "is 90 days post-op", "is 98.6", "is 92/60"
-    ("person is age", r"(?i:\b(?:he|she|who|patient|pt|wife|husband|spouse|partner|mother|father|mom|dad|"
-     r"grandmother|grandfather|grandma|grandpa|aunt|uncle|sister|brother)\s+is\s+(?:now\s+)?)(?P<v>" + _OLD + r")\b"
+    ("person is age", r"(?i:\b(?:(?:he|she|who|patient|pt|wife|husband|spouse|partner|mother|father|mom|dad|"
+     r"grandmother|grandfather|grandma|grandpa|aunt|uncle|sister|brother)\s+is|(?:he|she)['’]s)\s+(?:now\s+)?)(?P<v>" + _OLD + r")\b"
      r"(?!\s*(?:[/%°-]|\.\d|,\d|(?i:degrees?|mm|bpm|kg|kilos?|lbs?|pounds?|cm|percent|beats|breaths|mg|ml|units?|"
      r"days?|weeks?|months?|hours?|hrs?|minutes?|mins?|seconds?|points?|times?|on\b|at\b)))", 0.7),
     # "97M", "97 F" (sex after age, a common note shorthand)
@@ -434,6 +434,15 @@ TRAVEL_PLACE_ROWS: list[Row] = [
     # "works at Raytheon in Andover", "missionary work in Jos": the place, not the employer
     ("city after work", r"(?i:\b(?:works?|working|worked|stationed|deployed|commutes?|commuting)\s+(?:[^.;\n]{1,60}?\s+)?in\s+)"
      r"(?P<v>" + _CITY + r")\b", 0.6),
+    # "Mail to PO Box 771, Dayton OH.", "lives in Portland OR": a town and a state code closing a clause,
+    # after a number (an address line) or "in / from / near" ("Basal Cell CA." and "Colon CA" stay)
+    ("town and state code", r"(?:(?<=\d[^,\n]{0,40}),\s*|\b(?i:in|from|near)\s+)(?P<v>" + _CITY + r")\s+(?:" + "|".join(STATE_ABBR)
+     + r")(?=\s*(?:[.,;)\n]|$))", 0.6),
+    # "seen in Tulsa ER": a town before an emergency room
+    ("town before an emergency room", r"\b(?i:in|at|to|from)\s+(?P<v>" + _CITY + r")\s+(?:ER|ED|E\.R\.|ICU|"
+     r"(?i:urgent\s+care|emergency\s+(?:room|department)))\b", 0.6),
+    # "She is from Oaxaca", "comes from Tulsa"
+    ("town after be from", r"(?i:\b(?:is|are|was|were|comes?|came|hails?)\s+from\s+)(?P<v>" + _CITY + r")\b", 0.6),
     # "a nurse at St. Luke's in Duluth": a named place and the town it is in
     ("town of a named place", r"\b(?i:at)\s+(?:the\s+)?[A-Z][\w'’.&-]*(?:\s+(?:[A-Z][\w'’.&-]*|of|and|&)){0,4}\s+in\s+"
      r"(?P<v>" + _CITY + r")\b", 0.6),
@@ -567,7 +576,7 @@ PERSON_AFTER_TITLE_ROWS: list[Row] = [
         r"(?i:\b(?:wife|husband|spouse|partner|fianc[eé]e?|son|daughter|mother|father|mom|dad|brother|sister|sibling|aunt|"
         r"uncle|niece|nephew|cousin|grandson|granddaughter|grandmother|grandfather|grandma|grandpa|caregiver|"
         r"guardian|neighbou?r|friend|roommate|boyfriend|girlfriend|stepson|stepdaughter|"
-        r"emergency\s+contact|next\s+of\s+kin|nok|poa|proxy))(?:\s*[:,(]\s*|\s+)(?:(?i:is|named|called)\s+)?"
+        r"emergency\s+contact|next\s+of\s+kin|nok|poa|proxy|married\s+to|engaged\s+to))(?:\s*[:,(]\s*|\s+)(?:(?i:is|named|called)\s+)?"
         r"(?P<v>" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+" + _NAME_WORD + r"){0,2})(?![\w])",
         0.75,
     ),
@@ -612,6 +621,9 @@ PERSON_ROWS: list[Row] = [
     ("name is an age", r"\b(?!(?i:patient|client|resident|baby|infant|child|boy|girl|man|woman|male|female)\b)"
      r"(?P<v>" + _NAME_WORD + r")\s+is\s+an?\s+\d{1,3}(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\b\.?|y/o|yo\b|mo\b|month))",
      0.6),
+    # "José García, 52, reports dizziness": a full name, the age between commas, then what the person does
+    ("name, age,", r"\b(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r"){1,2}),\s+\d{1,3}(?:\s*(?:yo|y/o|[MF]))?,\s+"
+     r"(?=(?:presents|presented|reports|reported|is|was|has|had|comes|came|complains|denies|returns|here|with)\b)", 0.6),
     # "The patient, Eberhardt, is stable"
     ("appositive", r"(?i:\b(?:patient|pt|client|resident))\s*,\s*(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)\s*,", 0.6),
     # "Linda (sister)", "Tom Baker (son)"
@@ -674,6 +686,17 @@ def is_introduced_name(value: str) -> bool:
     if first in _SELF_DESCRIPTIONS or first.endswith(_ADJECTIVE_ENDINGS):
         return False
     return is_name_value(value)
+
+
+# An age over 89 right after a person's name: "Mrs. Garcia is 93", "Mr. Lee, 99, presents",
+# "José García, 92, reports ..." (AGE_ROWS come before the name patterns this needs).
+NAMED_AGE_ROWS: list[Row] = [
+    ("titled name is age", r"\b" + TITLES + r"\.?\s+" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?\s+is\s+(?:now\s+)?"
+     r"(?P<v>" + _OLD + r")\b(?!\s*(?:[/%°.-]\d|[/%°]|(?i:degrees?|mm|bpm|kg|lbs?|pounds?|cm|percent|days?|weeks?|months?)\b))", 0.7),
+    ("name, age,", r"\b(?:" + TITLES + r"\.?\s+" + _NAME_WORD + r"|" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r"){1,2}),\s+"
+     r"(?P<v>" + _OLD + r")(?:\s*(?:yo|y/o|[MF]))?,\s+(?=(?:presents|presented|reports|reported|is|was|has|had|comes|came|"
+     r"complains|denies|returns|here|with)\b)", 0.7),
+]
 
 
 # Words a "name" found by a label or title is not (headings, verbs, clinical words).
