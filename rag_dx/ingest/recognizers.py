@@ -17,6 +17,7 @@ case carries signal (names and month names are capitalized); case-insensitive pa
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable, Iterable
 
@@ -454,22 +455,21 @@ _LARGE_REGIONS = frozenset(
      "north america", "south america", "central america", "latin america", "middle east", "far east",
      "east africa", "west africa", "sub-saharan africa", "southeast asia", "south asia", "mainland", "overseas"]
 )
-_COUNTRIES: list[frozenset[str]] = []
+#: Languages a place row must not take for a town ("an interpreter in French"); a single word ending in -ish,
+#: -ese or -ian is taken for one too.
+_LANGUAGES = frozenset("french dutch greek thai hindi urdu tagalog swahili farsi creole asl english spanish".split())
 
 
+@functools.cache
 def country_names() -> frozenset[str]:
     """Lower-cased English country names, from the region data `phonenumbers` ships (built on first use)."""
-    if not _COUNTRIES:
-        import phonenumbers
-        from phonenumbers import geocoder
+    import phonenumbers
+    from phonenumbers import geocoder
 
-        names = set()
-        for region in phonenumbers.SUPPORTED_REGIONS:
-            number = phonenumbers.example_number(region)
-            if number is not None:
-                names.add(geocoder.country_name_for_number(number, "en").casefold())
-        _COUNTRIES.append(frozenset(n for n in names if n))
-    return _COUNTRIES[0]
+    names = {geocoder.country_name_for_number(number, "en").casefold()
+             for region in phonenumbers.SUPPORTED_REGIONS
+             if (number := phonenumbers.example_number(region)) is not None}
+    return frozenset(n for n in names if n)
 
 
 def is_small_place(value: str) -> bool:
@@ -484,9 +484,6 @@ def is_small_place(value: str) -> bool:
     if first in _LANGUAGES or (len(words) == 1 and first.endswith(("ish", "ese", "ian", "ic"))):
         return False  # "works as an interpreter in Spanish", "in Vietnamese"
     return bool(first) and first not in CALENDAR_WORDS and first not in NAME_STOPWORDS
-
-
-_LANGUAGES = frozenset("french dutch greek thai hindi urdu tagalog swahili farsi creole asl english spanish".split())
 
 # ---------------------------------------------------------------------------------------------
 # Facilities: hospital, clinic, medical center, nursing home names.
@@ -561,6 +558,9 @@ _NAME_WORD = r"(?:\p{Lu}\p{Ll}+(?:['’-]\p{L}\p{Ll}+)*|\p{Lu}['’]\p{Lu}\p{Ll}
 _NAME_WORD_UP = r"(?:\p{Lu}['’]\p{Lu}{2,}(?:-\p{Lu}+)*|\p{Lu}{2,}(?:['’-]\p{Lu}+)*)"
 _PARTICLES = r"(?:(?:de|la|le|du|del|della|van|von|der|den|ter|ten|da|di|dos|das|bin|ibn|al|el|St\.?)\s+){0,3}"
 _INITIAL = r"(?:[A-Z]\.)"
+# what follows "<name>, <age>," when it is a person: "José García, 52, reports ..."
+_PERSON_ACTS_NEXT = (r"(?=(?:presents|presented|reports|reported|is|was|has|had|comes|came|complains|denies|returns|"
+                     r"here|with)\b)")
 TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Rev|Sr|Sra|Mme|Mlle|Herr|Frau|MR|MRS|MS|DR|Nurse|Sister|Father|Doctor|Professor)"
 PERSON_AFTER_TITLE_ROWS: list[Row] = [
     # Ms. Eberhardt, Dr. Mary O'Neil, MR. FITZGERALD, Dr. J. Smith
@@ -623,7 +623,7 @@ PERSON_ROWS: list[Row] = [
      0.6),
     # "José García, 52, reports dizziness": a full name, the age between commas, then what the person does
     ("name, age,", r"\b(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r"){1,2}),\s+\d{1,3}(?:\s*(?:yo|y/o|[MF]))?,\s+"
-     r"(?=(?:presents|presented|reports|reported|is|was|has|had|comes|came|complains|denies|returns|here|with)\b)", 0.6),
+     + _PERSON_ACTS_NEXT, 0.6),
     # "The patient, Eberhardt, is stable"
     ("appositive", r"(?i:\b(?:patient|pt|client|resident))\s*,\s*(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)\s*,", 0.6),
     # "Linda (sister)", "Tom Baker (son)"
@@ -694,8 +694,7 @@ NAMED_AGE_ROWS: list[Row] = [
     ("titled name is age", r"\b" + TITLES + r"\.?\s+" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?\s+is\s+(?:now\s+)?"
      r"(?P<v>" + _OLD + r")\b(?!\s*(?:[/%°.-]\d|[/%°]|(?i:degrees?|mm|bpm|kg|lbs?|pounds?|cm|percent|days?|weeks?|months?)\b))", 0.7),
     ("name, age,", r"\b(?:" + TITLES + r"\.?\s+" + _NAME_WORD + r"|" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r"){1,2}),\s+"
-     r"(?P<v>" + _OLD + r")(?:\s*(?:yo|y/o|[MF]))?,\s+(?=(?:presents|presented|reports|reported|is|was|has|had|comes|came|"
-     r"complains|denies|returns|here|with)\b)", 0.7),
+     r"(?P<v>" + _OLD + r")(?:\s*(?:yo|y/o|[MF]))?,\s+" + _PERSON_ACTS_NEXT, 0.7),
 ]
 
 
