@@ -102,7 +102,7 @@ def run_eval(
     if vocabulary is None:
         from rag_dx.vocab import Vocabulary
 
-        vocabulary = Vocabulary.load()
+        vocabulary = Vocabulary.load(cache_dir=settings.cache_dir)
     pipeline = DefaultPipeline(progress=False, vocabulary=vocabulary)
     runs = run_systems(plan, assistant_factory or pipeline.assistant, index_builder or pipeline.build_index,
                        progress=progress)

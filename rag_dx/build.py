@@ -126,7 +126,7 @@ def with_practice_model(settings: "Settings", artefacts: Mapping[str, ArtefactWr
                 # a reports-only version has no cards; reading the ICD-10-CM vocabulary (about 7 s on
                 # 2 cores) would only find that out
                 return {"cards": 0}
-            cards = TopicCards.build(chunks, vectors, Vocabulary.load())
+            cards = TopicCards.build(chunks, vectors, Vocabulary.load(cache_dir=settings.cache_dir))
             return cards.save(partial) if cards is not None else {"cards": 0}
 
         out[CARDS_DIR] = write_cards

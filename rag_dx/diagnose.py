@@ -327,7 +327,8 @@ class Assistant:
                                    # diagnosis is weakly supported (`_novel`) was never helped by it on the
                                    # dev protocols and lost correct practice diagnoses
                                    guideline_share=ds.outside_guideline_share if unlike else 0.0,
-                                   practice_names=list(practice.names.values()))
+                                   practice_names=list(practice.names.values()),
+                                   support_share=ds.outside_support_share)
             # Flagged cases are right far less often than the ranker's probabilities say (0.62-0.64 on
             # the cross-style protocols, 0 on unrecorded diagnoses): show that, leaving the rest unassigned.
             ranked.differential = [d.model_copy(update={"probability": round(d.probability * ds.outside_confidence, 4)})
@@ -457,7 +458,7 @@ def build_assistant(
         try:
             from rag_dx.vocab import Vocabulary
 
-            vocabulary = Vocabulary.load()
+            vocabulary = Vocabulary.load(cache_dir=settings.cache_dir)
         except ImportError:
             vocabulary = None
     return Assistant(settings=settings, live=live, generator=generator, encoder=encoder,

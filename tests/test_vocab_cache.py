@@ -86,3 +86,19 @@ def test_the_cache_can_be_switched_off(files, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("RAG_DX_VOCAB_CACHE", "0")
     Vocabulary.load(xml, ccsr)
     assert not cache.exists()
+
+
+def test_the_settings_cache_dir_wins_over_the_environment(files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cache_dir` in rag-dx.toml must be where the cache goes (it was ignored before 2026-12-03)."""
+    from rag_dx.settings import load_settings
+
+    xml, ccsr, env_cache = files
+    toml_dir = tmp_path / "from-toml"
+    (tmp_path / "rag-dx.toml").write_text(f'cache_dir = "{toml_dir.as_posix()}"\n', encoding="utf-8")
+    monkeypatch.delenv("RAG_DX_CACHE_DIR")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert Path(settings.cache_dir) == toml_dir
+    Vocabulary.load(xml, ccsr, cache_dir=settings.cache_dir)
+    assert len(list((toml_dir / "vocabulary").glob("*.json"))) == 1
+    assert not (env_cache / "vocabulary").exists()
