@@ -99,6 +99,10 @@ class DiagnosisSettings(BaseModel):
         "also one of the ranker's diagnoses (then likely a practice diagnosis written another way), or when the "
         "ranker's top diagnosis has no card in the version (the cards cannot judge it), or when most of the case's "
         "evidence is past reports of the ranker's top diagnosis")
+    outside_support_share: float = Field(
+        0.0, ge=0, lt=1, description="the guideline floor is withheld when more than this share of the practice "
+        "ranker's probability is on diagnoses among the case's disease cards (0: any card that is one of the "
+        "ranker's diagnoses, however improbable)")
     topic_cards: bool = Field(
         True, description="build guideline disease cards into every index version and, for a case outside the "
         "practice, rank guideline diagnoses by how the whole case matches each card (rag_dx.topic_cards) instead "

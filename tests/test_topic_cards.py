@@ -367,6 +367,41 @@ def test_floor_is_withheld_when_the_cards_name_a_practice_diagnosis(built, vocab
     assert kept.differential[0].probability > 0.8
 
 
+def test_an_improbable_ranker_diagnosis_with_a_card_does_not_withhold_the_floor(built, vocab: Vocabulary) -> None:
+    """With `support_share`, the cards support the practice only when they hold diagnoses carrying
+    that share of the ranker's probability: a ranker lists nearly every practice diagnosis, so on a
+    practice of common diseases one of them at 0.01 always has a card among a case's best (a
+    mononucleosis vignette kept "Bronchial Asthma" on top through a 0.01 "Pneumonia")."""
+    from rag_dx.candidates import collect_candidates
+    from rag_dx.practice.serve import cards_support_share
+
+    cards, chunks, _ = built
+    by_row = dict(enumerate(chunks))
+    topics = card_topics(cards, "high fever with flank pain and vomiting", np.zeros(DIM, np.float32),
+                         lambda rows: {r: by_row[r] for r in rows}, top=1)
+    _, hits = _pneumonia_led()
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab, guideline_share=0.8,
+              cards=topics, support_share=0.5)
+
+    def ranked(p_pyelo: float) -> Ranked:
+        return Ranked(differential=[Diagnosis(diagnosis="Alport syndrome", probability=0.9 - p_pyelo, evidence=["R:1"]),
+                                    Diagnosis(diagnosis="Pyelonephritis", probability=p_pyelo, evidence=["R:1"]),
+                                    Diagnosis(diagnosis="Asthma", probability=0.1, evidence=["R:1"])], evidence=[])
+
+    keys = lambda r: [((d.diagnosis.lower(),), d.probability) for d in r.differential]  # noqa: E731
+    assert cards_support_share(topics, keys(ranked(0.01)), None) == pytest.approx(0.01)
+    floored = merge_outside(ranked(0.01), pool, hits, **kw)
+    assert floored.differential[0].diagnosis != "Alport syndrome"
+    assert next(d for d in floored.differential if d.diagnosis == "Alport syndrome").probability <= 0.2
+    # most of the ranker's belief on the diagnosis the cards also find: the ranker's order stays
+    kept = merge_outside(ranked(0.6), pool, hits, **kw)
+    assert kept.differential[0].diagnosis == "Pyelonephritis" and kept.differential[0].probability > 0.5
+    # the default (0) keeps the older rule: any card that is one of the ranker's diagnoses
+    assert merge_outside(ranked(0.01), pool, hits, **{**kw, "support_share": 0.0}).differential[0].diagnosis == \
+        "Alport syndrome"
+
+
 def test_floor_is_withheld_when_no_card_can_judge_the_rankers_top_diagnosis(built, vocab: Vocabulary) -> None:
     """A practice diagnosis without any card (Pneumonia, here) cannot be supported by the cards, so
     their silence is not evidence that the case lies outside the practice."""

@@ -87,7 +87,8 @@ def ranked_differential(
 def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[Hit], *, temperature: float,
                   guideline_weight: float, max_candidates: int, vocabulary: Any = None,
                   vote_weight: float = 0.0, cards: "CardTopics | None" = None,
-                  guideline_share: float = 0.0, practice_names: Collection[str] = ()) -> Ranked:
+                  guideline_share: float = 0.0, practice_names: Collection[str] = (),
+                  support_share: float = 0.0) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
@@ -111,6 +112,9 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     MedQuAD's common sources): their silence on it is missing evidence, not evidence against, and
     the ranker's order is kept (prose cases on a symptom-list practice with guidelines: 0.554 ->
     0.592, no change on unrecorded diagnoses; docs/results/protocols.md, "a top diagnosis without a card").
+    `support_share` > 0 counts the cards as support only when more than that share of the ranker's
+    probability lies on diagnoses among them (off by default; docs/results/protocols.md, "weighed by
+    the ranker's probability").
     Nor is the floor applied when most of the case's evidence is past reports of the ranker's top
     diagnosis (:func:`_mostly_reports_of`): retrieval itself then ties the case to that diagnosis
     (docs/results/protocols.md, "evidence that is mostly one diagnosis's reports").
@@ -134,6 +138,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     """
     # the ranker's own diagnoses, before the vote adds the retrieved reports' labels
     ranker_keys = {k for d in ranked.differential for k in _name_keys(d.diagnosis, vocabulary)}
+    ranker_probs = [(_name_keys(d.diagnosis, vocabulary), d.probability) for d in ranked.differential]
     ranker_top = _name_keys(ranked.differential[0].diagnosis, vocabulary) if ranked.differential else ()
     ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
     # Every diagnosis the retrieved guideline passages name, practice diagnoses included: in `pool` a
@@ -155,7 +160,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         source = blend_topics(source, cards, vocabulary, card_share=1.0 - (1.0 - CARD_SHARE) * named)
     else:
         g *= named
-    if source and not _floor_withheld(cards, hits, ranker_keys, ranker_top, vocabulary):
+    if source and not _floor_withheld(cards, hits, ranker_probs, ranker_top, vocabulary, support_share):
         g = max(g, guideline_share)
     practice_of: dict[str, str] = {}
     for name in practice_names:
@@ -225,11 +230,16 @@ def _candidate_keys(c: Candidate, vocabulary: Any) -> list[str]:
     return [c.key or concept_key(c.name, vocabulary)] + [candidate_key(a) for a in (c.aliases or [c.name])]
 
 
-def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit], ranker_keys: Collection[str],
-                    ranker_top: Collection[str], vocabulary: Any) -> bool:
+def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit],
+                    ranker_probs: Sequence[tuple[Collection[str], float]], ranker_top: Collection[str],
+                    vocabulary: Any, support_share: float = 0.0) -> bool:
     """The reasons (see :func:`merge_outside`) to keep the ranker's order on a case unlike every report."""
-    if cards is not None and (cards_support_practice(cards, ranker_keys, vocabulary) or not cards.judges(ranker_top)):
-        return True
+    if cards is not None:
+        keys = {k for ks, _ in ranker_probs for k in ks}
+        supported = (cards_support_share(cards, ranker_probs, vocabulary) > support_share if support_share > 0
+                     else cards_support_practice(cards, keys, vocabulary))
+        if supported or not cards.judges(ranker_top):
+            return True
     return _mostly_reports_of(hits, ranker_top, vocabulary)
 
 
@@ -249,6 +259,21 @@ def _mostly_reports_of(hits: Sequence[Hit], keys: Collection[str], vocabulary: A
 def cards_support_practice(cards: "CardTopics", practice_keys: Collection[str], vocabulary: Any = None) -> bool:
     """Whether any of the case's disease cards is one of the practice ranker's diagnoses (by concept or name key)."""
     return any(k in practice_keys for c in cards.candidates for k in _candidate_keys(c, vocabulary))
+
+
+def cards_support_share(cards: "CardTopics", ranker_probs: Sequence[tuple[Collection[str], float]],
+                        vocabulary: Any = None) -> float:
+    """The share of the practice ranker's probability on diagnoses that are among the case's disease cards.
+
+    0 when no card is one of the ranker's diagnoses. A ranker diagnosis at 0.001 that happens to
+    have a card among the case's 20 supports nothing: the ranker lists nearly every practice
+    diagnosis, so on a practice of common diseases some card always matches one of them.
+    """
+    card_keys = {k for c in cards.candidates for k in _candidate_keys(c, vocabulary)}
+    total = float(sum(p for _, p in ranker_probs))
+    if total <= 0:
+        return 1.0 if any(k in card_keys for keys, _ in ranker_probs for k in keys) else 0.0
+    return float(sum(p for keys, p in ranker_probs if any(k in card_keys for k in keys))) / total
 
 
 @dataclass
