@@ -137,7 +137,6 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     join the shown evidence.
     """
     # the ranker's own diagnoses, before the vote adds the retrieved reports' labels
-    ranker_keys = {k for d in ranked.differential for k in _name_keys(d.diagnosis, vocabulary)}
     ranker_probs = [(_name_keys(d.diagnosis, vocabulary), d.probability) for d in ranked.differential]
     ranker_top = _name_keys(ranked.differential[0].diagnosis, vocabulary) if ranked.differential else ()
     ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
