@@ -78,7 +78,10 @@ PHI = {
 }
 
 
-def test_phi_never_reaches_index_logs_or_output(env, generator, caplog):
+def test_phi_never_reaches_index_logs_or_output(env, generator, caplog, monkeypatch):
+    # `--config` sets RAG_DX_CONFIG for the process (the second call reads the same settings); set
+    # it through monkeypatch too, so it is undone after this test instead of leaking into later ones
+    monkeypatch.setenv("RAG_DX_CONFIG", str(_toml(env)))
     rows = fixture_rows()
     rows[0]["text"] = (
         f"Patient {PHI['name']}, {PHI['mrn']}, phone {PHI['phone']}, email {PHI['email']}, presents with a "

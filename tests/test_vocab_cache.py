@@ -96,7 +96,7 @@ def test_the_settings_cache_dir_wins_over_the_environment(files, tmp_path: Path,
     toml_dir = tmp_path / "from-toml"
     (tmp_path / "rag-dx.toml").write_text(f'cache_dir = "{toml_dir.as_posix()}"\n', encoding="utf-8")
     monkeypatch.delenv("RAG_DX_CACHE_DIR")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAG_DX_CONFIG", str(tmp_path / "rag-dx.toml"))
     settings = load_settings()
     assert Path(settings.cache_dir) == toml_dir
     Vocabulary.load(xml, ccsr, cache_dir=settings.cache_dir)
