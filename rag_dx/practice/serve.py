@@ -234,9 +234,8 @@ def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit],
                     vocabulary: Any, support_share: float = 0.0) -> bool:
     """The reasons (see :func:`merge_outside`) to keep the ranker's order on a case unlike every report."""
     if cards is not None:
-        keys = {k for ks, _ in ranker_probs for k in ks}
         supported = (cards_support_share(cards, ranker_probs, vocabulary) > support_share if support_share > 0
-                     else cards_support_practice(cards, keys, vocabulary))
+                     else bool(_supported_probabilities(cards, ranker_probs, vocabulary)))
         if supported or not cards.judges(ranker_top):
             return True
     return _mostly_reports_of(hits, ranker_top, vocabulary)
@@ -255,9 +254,11 @@ def _mostly_reports_of(hits: Sequence[Hit], keys: Collection[str], vocabulary: A
     return 2 * same > len(hits)
 
 
-def cards_support_practice(cards: "CardTopics", practice_keys: Collection[str], vocabulary: Any = None) -> bool:
-    """Whether any of the case's disease cards is one of the practice ranker's diagnoses (by concept or name key)."""
-    return any(k in practice_keys for c in cards.candidates for k in _candidate_keys(c, vocabulary))
+def _supported_probabilities(cards: "CardTopics", ranker_probs: Sequence[tuple[Collection[str], float]],
+                             vocabulary: Any = None) -> list[float]:
+    """The ranker's probabilities of its diagnoses that are among the case's disease cards (by concept or name key)."""
+    card_keys = {k for c in cards.candidates for k in _candidate_keys(c, vocabulary)}
+    return [p for keys, p in ranker_probs if any(k in card_keys for k in keys)]
 
 
 def cards_support_share(cards: "CardTopics", ranker_probs: Sequence[tuple[Collection[str], float]],
@@ -268,11 +269,11 @@ def cards_support_share(cards: "CardTopics", ranker_probs: Sequence[tuple[Collec
     have a card among the case's 20 supports nothing: the ranker lists nearly every practice
     diagnosis, so on a practice of common diseases some card always matches one of them.
     """
-    card_keys = {k for c in cards.candidates for k in _candidate_keys(c, vocabulary)}
+    matched = _supported_probabilities(cards, ranker_probs, vocabulary)
     total = float(sum(p for _, p in ranker_probs))
     if total <= 0:
-        return 1.0 if any(k in card_keys for keys, _ in ranker_probs for k in keys) else 0.0
-    return float(sum(p for keys, p in ranker_probs if any(k in card_keys for k in keys))) / total
+        return 1.0 if matched else 0.0
+    return float(sum(matched)) / total
 
 
 @dataclass
