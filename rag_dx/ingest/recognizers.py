@@ -140,7 +140,8 @@ _DM = (
 _DATE_CONTEXT_BEFORE = (
     r"(?i:\b(?:on|since|from|until|till|by|dated|date|dob|d\.o\.b\.|born|admitted|admission|admit|discharged|discharge|dos|seen|visit|"
     r"surgery|procedure|onset|started|began|effective|expires?|exp\.?|through|thru|to|appointment|appt|follow-up|f/u|"
-    r"return|rtc|scheduled|due|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s*[:,]?\s*)"
+    r"return|rtc|scheduled|due|occurred|happened|injured|injury|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"(?-i:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.?)\s*[:,]?\s*)"
 )
 
 DATE_ROWS: list[Row] = [
@@ -162,7 +163,8 @@ DATE_ROWS: list[Row] = [
     # 03/2023
     ("numeric month/year", r"(?<![\d/.-])(?:0?[1-9]|1[0-2])/" + _YEAR4 + r"(?![\d/])", 0.6),
     # "on 3/14", "DOB 3/14": month/day without a year only after a date word (7/10 pain stays)
-    ("context month/day", _DATE_CONTEXT_BEFORE + r"(?P<v>(?:0?[1-9]|[12]\d|3[01])[/-](?:0?[1-9]|[12]\d|3[01]))(?![\d/.-]?\d)", 0.6),
+    ("context month/day", _DATE_CONTEXT_BEFORE + r"(?P<v>(?:0?[1-9]|[12]\d|3[01])[/-](?:0?[1-9]|[12]\d|3[01]))(?![\d/.-]?\d)"
+     r"(?!\s*(?i:days?|weeks?|months?|years?|hours?|hrs?|minutes?|times?|feet|ft|foot|meters?|miles?)\b)", 0.6),
     ("context abbreviated month day", _DATE_CONTEXT_BEFORE + r"(?P<v>" + MONTH_ABBR + r"\s*" + _DAY_NUM + r")\b", 0.6),
     ("month of year", r"\b" + MONTH + r"\s+of\s+" + _YEAR4 + r"\b", 0.7),
     # holidays name a day: "Christmas Eve 2019", "on Thanksgiving"
@@ -190,11 +192,18 @@ DATE_ROWS: list[Row] = [
 # ---------------------------------------------------------------------------------------------
 
 _OLD = r"(?:9\d|1[0-2]\d)"
+_OLD_WORDS = (r"(?i:ninety|one\s+hundred(?:\s+and)?(?:\s+(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve))?)"
+              r"(?:[\s-](?i:one|two|three|four|five|six|seven|eight|nine))?")
 AGE_ROWS: list[Row] = [
     # 94-year-old, 94 years old, 94 yo, 94 y/o, 94-yr-old, 94 y.o., 94yo
     ("age years", r"(?<![\d.,/])(?P<v>" + _OLD + r")(?=\s*-?\s*(?i:years?|yrs?|y\.?\s?o\b\.?|y/o|yo\b|y\b))", 0.85),
-    # aged 97, age: 97, age of 97, Age 97
-    ("age label", r"(?i:\b(?:aged?|age\s+of|at\s+age)\s*:?\s*)(?P<v>" + _OLD + r")(?!\d|\.\d)", 0.85),
+    # aged 97, age: 97, age of 97, Age 97, aged ninety-two, Age/Sex: 94/M, Age (years): 91
+    ("age label", r"(?i:\b(?:aged?|age\s+of|at\s+age)(?:\s*/\s*(?:sex|gender))?(?:\s*\((?:years?|yrs?|y)\))?\s*:?\s*)"
+     r"(?P<v>" + _OLD + r"(?!\d|\.\d)|" + _OLD_WORDS + r"\b)", 0.85),
+    # "female, 92, with delirium"; "her 100th birthday"
+    ("sex, age,", r"(?i:\b(?:male|female|man|woman|gentleman|lady|widow|widower),\s*)(?P<v>" + _OLD + r")(?=\s*,)", 0.7),
+    ("birthday", r"(?i:\b(?P<v>(?:9\d|1[0-2]\d)(?:st|nd|rd|th)|ninetieth|ninety[\s-](?:first|second|third|fourth|fifth|sixth|"
+     r"seventh|eighth|ninth)|(?:one\s+)?hundredth)\s+birthday)", 0.7),
     # ninety-four years old, one hundred and two year-old
     ("age words", r"(?i:\b(?P<v>(?:ninety|one\s+hundred(?:\s+and)?(?:\s+(?:one|two|three|four|five|six|seven|eight|nine|ten|"
      r"eleven|twelve))?)(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?)(?=[\s-]+(?:years?|yrs?|y/?o)\b))", 0.85),
@@ -214,6 +223,11 @@ AGE_ROWS: list[Row] = [
      r"days?|weeks?|months?|hours?|hrs?|minutes?|mins?|seconds?|points?|times?|on\b|at\b)))", 0.7),
     # "97M", "97 F" (sex after age, a common note shorthand)
     ("age sex", r"(?<![\w.,/])(?P<v>" + _OLD + r")\s?(?:M|F|yo[MF])\b(?!\w)", 0.6),
+    # "He lives alone and is 92.": a sentence about a person that ends "and is <age>" (no vital sign in it)
+    ("person clause and is age", r"(?:^|(?<=[.!?;]\s{1,3})|(?<=\n))(?:He|She|The\s+patient|Patient|Pt)\s+(?![^.;\n]*?\b(?i:pulse|"
+     r"rate|hr|bp|pressure|systolic|diastolic|sats?|saturation|saturating|spo2|o2|oxygen|temp|temperature|glucose|sugar|"
+     r"weight|weighs|level|score|count|hypox\w*|tachy\w*|brady\w*|hypotens\w*|hypertens\w*|febrile|mmhg|bpm)\b)"
+     r"[^.;\n]{1,60}?\band\s+is\s+(?:now\s+)?(?P<v>" + _OLD + r")(?=\s*(?:[.;!?]|,\s|\s+and\b|$))", 0.7),
 ]
 
 # A birth year is a year (kept), unless it says the person is over 89 (Safe Harbor counts it as the age).
@@ -347,7 +361,8 @@ def dea_ok(value: str) -> bool:
     return len(d) == 7 and (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
 
 
-VIN_ROWS: list[Row] = [("vin", r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b", 0.7)]
+VIN_ROWS: list[Row] = [("vin", r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b", 0.7),
+                       ("uk plate", r"(?<![\w-])(?!CD\d|[A-Z]{2}\d{2} ?(?:POS|NEG)\b)[A-HJ-PR-Y]{2}\d{2} ?[A-HJ-PR-Z]{3}(?![\w-])", 0.5)]
 
 # ---------------------------------------------------------------------------------------------
 # Geography smaller than a state: street, P.O. box, apartment, city, ZIP.
@@ -369,6 +384,12 @@ _STATE = r"(?:" + "|".join(STATE_ABBR) + "|" + "|".join(n.replace(" ", r"\s") fo
 _CITY = r"[A-Z][a-z]+(?:[\s-](?:[A-Z][a-z]+|de|la|du|of)){0,3}"
 _STATE_NAMES_LOWER = frozenset(n.casefold() for n in STATE_NAMES)
 _ZIP = r"\d{5}(?:-\d{4})?"
+_POSTCODE_UK = r"(?:[A-Z]{1,2}\d[A-Z\d]?\s\d[ABD-HJLNP-UW-Z]{2})"
+_POSTCODE_CA = r"(?:[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ -]\d[ABCEGHJ-NPRSTV-Z]\d)"  # unlabelled: "T1N0M0" is a stage
+_PROVINCE = r"(?:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT)"
+# a town name with accents and joined words ("Montréal", "Stratford-upon-Avon"), never across a line or a label
+_TOWN = (r"\p{Lu}\p{Ll}+(?:[ \t-](?!(?:State|Zip|ZIP|Postal|Postcode|Province|County|Country)\b)"
+         r"(?:(?:upon|on|de|la|du|of|sur|en)[ \t-])?\p{Lu}\p{Ll}+){0,3}")
 
 _STREET_WORD = (
     r"(?:Street|Avenue|Road|Boulevard|Lane|Drive|Court|Way|Place|Terrace|Circle|Highway|Parkway|Square"
@@ -389,7 +410,7 @@ ADDRESS_ROWS: list[Row] = [
         r"(?:(?:[A-Z][A-Za-z'’.-]*|\d+(?:st|nd|rd|th))\s+){1,4}"  # street name, capitalized
         + _STREET_SUFFIX
         + r"(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?"  # quadrant
-        r"(?:,?\s*" + _UNIT + r"\.?\s*#?\s*[\w-]+)?"  # unit
+        r"(?:,?\s*" + _UNIT + r"\.?\s*#?\s*[\w-]+|,?\s*\d{1,3}(?:st|nd|rd|th)\s+(?:Floor|FLOOR|Fl\b\.?))?"  # unit
         r"(?:,?\s*" + _CITY + r",?\s+" + _STATE + r"(?:\s+" + _ZIP + r")?"  # city, ST zip
         r"|,\s*" + _CITY + r"(?=\s*(?:[.;\n]|$)))?",  # or ", City" closing the sentence
         0.8,
@@ -407,14 +428,29 @@ ADDRESS_ROWS: list[Row] = [
     ("city state", r"\b(?P<v>" + _CITY + r"),\s*" + _STATE + r"\b", 0.75),
     ("city state zip", r"\b(?P<v>" + _CITY + r")\s+" + _STATE + r"\s+" + _ZIP + r"\b", 0.75),
     ("state zip", r"\b" + _STATE + r"\.?,?\s+(?P<v>" + _ZIP + r")\b", 0.85),
-    ("labelled zip", r"(?i:\b(?:zip|postal|postcode)(?:[\s/]*(?:code|postal))?\s*(?:#|:|is)?\s*)(?P<v>" + _ZIP + r")\b", 0.85),
+    ("labelled zip", r"(?i:\b(?:zip|postal|postcode)(?:[\s/]*(?:code|postal))?\s*(?:#|:|is)?\s*)(?P<v>" + _ZIP + "|"
+     + _POSTCODE_UK + "|" + _POSTCODE_CA.replace("[ -]", "[ -]?") + r"|\d{4}(?: ?[A-Z]{2})?)\b", 0.85),
+    # UK "NW1 6XE", Canadian "M5H 2N2", and the town before them
+    ("postcode", r"(?<![\w-])(?:" + _POSTCODE_UK + "|" + _POSTCODE_CA + r")(?![\w-])", 0.6),
+    ("town before a postcode", r"\b(?P<v>" + _TOWN + r")(?=,?[ \t]+(?:" + _PROVINCE + r",?[ \t]+)?(?:" + _POSTCODE_UK + "|"
+     + _POSTCODE_CA + r")\b)", 0.6),
+    # "12 Rue des Lilas, 75020 Paris", "4 Calle de Alcalá": number, street word, name (no lower-case "via": "94 via V-P shunt")
+    ("street name first", r"\b\d{1,5}(?:\s?(?:bis|ter))?,?\s+(?:Rue|rue|Avenue|Boulevard|Calle|calle|Carrer|"
+     r"Via|Viale|Corso|Piazza|Avenida|avenida|Rua|rua|Chemin|chemin|Quai|quai|Allée|Impasse)\s+"
+     r"(?:(?:de|des|du|la|le|les|del|della|di|do|da|dos|das|l['’]|d['’])\s*){0,3}\p{Lu}[\p{L}'’-]+(?:\s+\p{Lu}[\p{L}'’-]+){0,3}"
+     r"(?:,\s*\d{4,5}\s+" + _TOWN + r")?", 0.7),
+    # "City: Kalamazoo", "Town: Little Snoring"
+    ("labelled town", r"(?i:\b(?:city|town|village|municipality|locality)[ \t]*:[ \t]*)(?P<v>" + _TOWN + r")", 0.7),
+    # "Address line 2: Floor 3", "Address 2: Building C, Room 210": a secondary line up to its number (40 chars, one clause)
+    ("address line 2", r"(?i:\b(?:address|addr\.?)[ \t]*(?:line[ \t]*)?2[ \t]*:[ \t]*)(?P<v>[^\n;.]{0,40}?\d[\w-]*)", 0.7),
     ("zip+4", r"(?<![\w-])\d{5}-\d{4}(?![\w-])", 0.5),
     ("labelled address", r"(?i:\b(?:address|addr\.?|residence|residing\s+at|lives\s+at|home\s+address|mailing\s+address|"
      r"street)\s*:?\s*)(?P<v>\d{1,6}[A-Za-z]?\s+[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*){0,4})", 0.7),
     # "lives in Fairview", "resident of Ann Arbor", "moved from Duluth", "transferred from Tacoma"
     ("city after verb", r"(?i:\b(?:live|lives|living|lived|resides|residing|resided|resident|moved|relocated|"
      r"native|born|raised|grew\s+up|originally|hometown|town|city|village|neighborhood|neighbourhood)"
-     r"\s+(?:(?:here|back|up|down|alone|together)\s+)?(?:in|of|from|to|near|is)\s+(?:the\s+(?:town|city|village)\s+of\s+)?)"
+     r"\s+(?:(?:here|back|up|down|alone|together)\s+)?(?:in|of|from|to|near|is)\s+(?:the\s+(?:town|city|village)\s+of\s+)?"
+     r"(?:(?:rural|suburban|downtown|nearby|upstate|downstate)\s+)?)"
      r"(?P<v>" + _CITY + r")\b", 0.6),
     ("street without number", r"(?i:\b(?:live|lives|living|resides|residing|located|house|home|apartment)\s+(?:on|at|off)\s+)"
      r"(?P<v>(?:[A-Z][a-z]+\s+){1,3}" + _STREET_SUFFIX + r")", 0.7),
@@ -590,9 +626,14 @@ PERSON_ROWS: list[Row] = [
         r"attending|attending\s+physician|referring\s+physician|referred\s+by|pcp|provider|seen\s+by|"
         r"examined\s+by|interpreter|contact\s+person|contact|cc|obtained\s+from|history\s+from|spoke\s+(?:with|to)|"
         r"discussed\s+with|accompanied\s+by|informant|used\s+for|translated\s+for|on\s+behalf\s+of|"
-        r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.|attn\.?|attention|n[eé]e|maiden\s+name|re(?=\s*:)))"
+        r"called|named|known\s+as|aka|a\.k\.a\.|goes\s+by|pt\.|attn\.?|attention|n[eé]e|maiden\s+name|re(?=\s*:)|"
+        # a role before a colon ("Radiologist: Gustavo Henrique Lima"), a signer before "by"
+        r"(?:radiologist|surgeon|assistant|anesthesiologist|anesthetist|pathologist|physician|nurse|witness|author|"
+        r"reviewer|therapist|pharmacist|consultant|proxy|case\s+manager|social\s+worker|midwife|scribe|technologist|"
+        r"sonographer|fellow|intern|(?:ordering|consulting|treating|admitting)\s+(?:provider|physician|doctor))(?=\s*:)|"
+        r"(?:performed|reviewed|read|verified|approved|co-?signed|ordered|authored|prepared|completed|witnessed)\s+by))"
         r"(?:\s*:\s*|\s+[-–]\s+|\s+)['\"“‘]?"
-        r"(?P<v>(?:" + _NAME_WORD + r",\s+" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?"
+        r"(?P<v>(?:" + _PARTICLES + _NAME_WORD + r",\s+" + _NAME_WORD + r"(?:\s+(?:" + _NAME_WORD + "|" + _INITIAL + r"))?"
         r"|" + _NAME_WORD_UP + r",?\s+" + _NAME_WORD_UP + r"(?:\s+[A-Z]\.?)?"
         r"|" + _NAME_WORD_UP + r",\s+" + _NAME_WORD + r"(?:\s+(?:" + _NAME_WORD + r"|" + _INITIAL + r"))?"
         r"|" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+" + _NAME_WORD + r"){0,2}))(?![\w])",
@@ -625,7 +666,7 @@ PERSON_ROWS: list[Row] = [
     ("name, age,", r"\b(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r"){1,2}),\s+\d{1,3}(?:\s*(?:yo|y/o|[MF]))?,\s+"
      + _PERSON_ACTS_NEXT, 0.6),
     # "The patient, Eberhardt, is stable"
-    ("appositive", r"(?i:\b(?:patient|pt|client|resident))\s*,\s*(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)\s*,", 0.6),
+    ("appositive", r"(?i:\b(?:patient|pt|client|resident))\s*,\s*(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r"){0,3})\s*,", 0.6),
     # "Linda (sister)", "Tom Baker (son)"
     ("name then relation", r"\b(?P<v>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)\s*\((?i:wife|husband|spouse|partner|son|"
      r"daughter|mother|father|mom|dad|brother|sister|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
@@ -645,6 +686,11 @@ PERSON_ROWS: list[Row] = [
         r"returned|underwent|arrived|agrees|tolerated|notes|describes|endorses|comes|came|lives|works)\b",
         0.6,
     ),
+    # "Nguyen Van An was admitted", "Maria del Carmen Ruiz Sanchez presented": a long name opening a sentence
+    ("long name before person verb", r"(?:^|(?<=[.!?;:]\s{1,3})|(?<=\n))(?P<v>" + _NAME_WORD + r"(?:\s+(?:(?:de|del|la|van|von|"
+     r"der|da|di|dos|du|le|bin|al|el)\s+)*" + _NAME_WORD + r"){2,4})\s+(?:presents|presented|reports|reported|denies|denied|"
+     r"complains|complained|states|stated|endorses|endorsed|underwent|was\s+(?:admitted|seen|transferred|brought|evaluated|"
+     r"examined)|is\s+an?\s+\d{1,3}[\s-]*(?i:years?|yrs?|y/?o\b|yo\b|month))\b", 0.6),
     # EBERHARDT, ANNA - DOB ... (a header line: upper-case "LAST, FIRST" at the start of a line or after "RE:")
     (
         "upper last, first",
