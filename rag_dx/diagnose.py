@@ -359,7 +359,7 @@ class Assistant:
             return None
         ds = self.settings.diagnosis
         return card_topics(cards, query, query_vector, retriever.index.docstore.get, top=ds.max_candidates * 2,
-                           rare_prior=ds.rare_source_prior)
+                           rare_prior=ds.rare_source_prior, common_prior=ds.commonness_prior)
 
     def _icd10_of(self, key: str, cites: list[Hit]) -> str | None:
         codes: dict[str, int] = {}

@@ -111,6 +111,10 @@ class DiagnosisSettings(BaseModel):
         -0.1, le=0, description="added to the card score of a guideline diagnosis whose passages all come from a "
         "rare-disease source (MedQuAD's GARD / GHR): common diseases before rare syndromes for a common "
         "presentation; 0 switches the prior off")
+    commonness_prior: float = Field(
+        0.03, ge=0, description="weight of log(1 + how many clinical notes name the diagnosis) in a disease card's "
+        "score (rag_dx.commonness, rag_dx/data/commonness.tsv): common diseases before rare syndromes for a common "
+        "presentation; 0 switches the prior off")
     adapter_calibration: bool = Field(
         True, description="apply the temperature (and scoring) stored with a LoRA adapter in rag_dx_calibration.json"
     )

@@ -10,6 +10,7 @@ concept with :func:`rag_dx.candidates.concept_key`, non-diagnoses dropped with
 
     score = cosine(case, mean of the card's passage vectors) + TEXT_WEIGHT x TF-IDF cosine
             + RARE_PRIOR when every passage comes from a rare-disease source (MedQuAD's GARD, GHR)
+            + COMMON_PRIOR x log(1 + notes naming the disease as a diagnosis) (rag_dx.commonness)
 
 The vectors are the index's own (no second embedding pass); the TF-IDF is fitted on the cards.
 Weights and temperature were chosen on the disease-symptom dev queries of the guidelines-only
@@ -48,6 +49,10 @@ TEXT_WEIGHT = 1.0
 #: +0.011 on S2D narratives (p = 2e-4), top-1 +0.019 on physician notes, nothing significantly
 #: worse (`python -m eval.protocols.card_prior`, docs/results/protocols.md).
 RARE_PRIOR = -0.1
+#: 0.03, the middle of 0.01-0.08 tried on the guidelines-only dev queries: card-level top-1 0.098 ->
+#: 0.198 (S2D narratives), 0.116 -> 0.216 (DSP lists), 0.253 -> 0.266 (physician notes, n.s.); 0.05
+#: gained more top-1 but 0.08 lost top-5 on DSP (docs/results/protocols.md, "a commonness prior").
+COMMON_PRIOR = 0.03
 #: Softmax temperature over card scores: mean top-1 confidence ~ top-1 accuracy on the dev queries.
 TEMPERATURE = 0.12
 #: Passages a card cites (best section first).
@@ -111,16 +116,17 @@ class TopicCards:
                    vectors=card_vectors, vocabulary={t: int(i) for t, i in vectorizer.vocabulary_.items()},
                    idf=vectorizer.idf_.astype(np.float32), matrix=matrix)
 
-    def scores(self, query: str, query_vector: np.ndarray, *, rare_prior: float = RARE_PRIOR) -> np.ndarray:
-        """One score per card (see the module docstring); `rare_prior` 0 switches the commonness prior off."""
+    def scores(self, query: str, query_vector: np.ndarray, *, rare_prior: float = RARE_PRIOR,
+               common_prior: float = COMMON_PRIOR) -> np.ndarray:
+        """One score per card (see the module docstring); either prior at 0 is switched off."""
         dense = self.vectors @ np.asarray(query_vector, dtype=np.float32)
         text = np.asarray((self.matrix @ self._tfidf(query).T).todense()).ravel()
-        return dense + TEXT_WEIGHT * text + rare_prior * self.rare
+        return dense + TEXT_WEIGHT * text + rare_prior * self.rare + common_prior * self.common
 
     def rank(self, query: str, query_vector: np.ndarray, top: int = 10, *,
-             rare_prior: float = RARE_PRIOR) -> list[tuple[int, float]]:
+             rare_prior: float = RARE_PRIOR, common_prior: float = COMMON_PRIOR) -> list[tuple[int, float]]:
         """The `top` cards as (card index, probability), probabilities a softmax over those cards."""
-        s = self.scores(query, query_vector, rare_prior=rare_prior)
+        s = self.scores(query, query_vector, rare_prior=rare_prior, common_prior=common_prior)
         order = np.argsort(-s, kind="stable")[:top]
         p = np.exp((s[order] - s[order].max()) / TEMPERATURE)
         p /= p.sum()
@@ -128,12 +134,15 @@ class TopicCards:
 
     def __post_init__(self) -> None:
         from rag_dx.candidates import candidate_key
+        from rag_dx.commonness import log_counts, read_commonness
 
         # Built once per loaded version; transform() only reads it, so threads can share it.
         self._vectorizer = card_vectorizer(len(self.keys), vocabulary=self.vocabulary)
         self._vectorizer.idf_ = self.idf
         # every concept and name key with a card in this version: "can the cards judge this diagnosis?"
         self.known: frozenset[str] = frozenset(self.keys) | frozenset(candidate_key(n) for n in self.names)
+        # looked up when loaded, from the table that ships with the code (not stored in the version)
+        self.common: np.ndarray = log_counts(self.keys, self.names, read_commonness())
 
     def _tfidf(self, text: str) -> Any:
         return self._vectorizer.transform([text])

@@ -257,7 +257,8 @@ def _mostly_reports_of(hits: Sequence[Hit], keys: Collection[str], vocabulary: A
 def _supported_probabilities(cards: "CardTopics", ranker_probs: Sequence[tuple[Collection[str], float]],
                              vocabulary: Any = None) -> list[float]:
     """The ranker's probabilities of its diagnoses that are among the case's disease cards (by concept or name key)."""
-    card_keys = {k for c in cards.candidates for k in _candidate_keys(c, vocabulary)}
+    judged = cards.matched if cards.matched is not None else cards.candidates
+    card_keys = {k for c in judged for k in _candidate_keys(c, vocabulary)}
     return [p for keys, p in ranker_probs if any(k in card_keys for k in keys)]
 
 
@@ -283,6 +284,11 @@ class CardTopics:
     candidates: list[Candidate]
     hits: list[Hit]
     known: frozenset[str]  # every key with a card in the version, not only this case's best
+    # The case's best cards by match alone, when the commonness prior changed the ranking. Whether the
+    # case matches a practice diagnosis's card (the guideline floor's test, :func:`_floor_withheld`) is a
+    # question about the case: with the prior in it, the big cards of common practice diagnoses (peptic
+    # ulcer, GERD) entered the best 20 of hemorrhoid cases and kept the practice's wrong answer on top.
+    matched: list[Candidate] | None = None
 
     def judges(self, keys: Collection[str]) -> bool:
         """Whether the version has a card for a diagnosis with any of these keys (empty keys: nothing to judge, yes)."""
@@ -361,6 +367,12 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
     `fetch(rows)` returns the version's chunks by docstore row (``LoadedIndex.docstore.get``).
     """
     ranked = cards.rank(query, query_vector, top=top, **rank_options)
+    matched = None
+    if rank_options.get("common_prior", 1.0) != 0:
+        by_match = cards.rank(query, query_vector, top=top, **{**rank_options, "common_prior": 0.0})
+        if [i for i, _ in by_match] != [i for i, _ in ranked]:
+            matched = [Candidate(name=cards.names[i], vote=p, evidence=[], key=cards.keys[i], concept=cards.codes[i],
+                                 aliases=[cards.names[i]]) for i, p in by_match]
     chunks = fetch(sorted({r for i, _ in ranked for r in cards.rows[i]}))
     out: list[Candidate] = []
     hits: dict[str, Hit] = {}
@@ -372,7 +384,7 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
             hits.setdefault(c.chunk_id, Hit(chunk=c, score=round(prob, 5)))
         out.append(Candidate(name=cards.names[i], vote=prob, evidence=[c.chunk_id for c in cites], key=cards.keys[i],
                              concept=cards.codes[i], aliases=[cards.names[i]], kinds={"guideline": len(cites)}))
-    return CardTopics(candidates=out, hits=list(hits.values()), known=cards.known)
+    return CardTopics(candidates=out, hits=list(hits.values()), known=cards.known, matched=matched)
 
 
 def _from_candidate(c: Candidate, probability: float) -> Diagnosis:
