@@ -33,7 +33,7 @@ DX_SECTIONS = re.compile(r"DIAGNOS|IMPRESSION|ASSESSMENT|MEDICAL HISTORY|PROBLEM
 _HEADING = re.compile(r"([A-Z][A-Z /&\-]{3,60}):")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 MAX_WORDS = 8
-HEADER = "# concept key\tnotes naming it in a diagnosis section\tnames counted (MTSamples; eval/commonness_table.py)\n"
+HEADER = "# concept key\tnotes naming it in a diagnosis section\tnames counted (counts from MTSamples transcriptions, mtsamples.com, via Kaggle CC0; eval/commonness_table.py)\n"
 
 
 def diagnosis_text(transcription: str) -> str:

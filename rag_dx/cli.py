@@ -39,6 +39,7 @@ app = typer.Typer(help="rag-dx: retrieval-augmented diagnostic decision support 
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     config: Annotated[Optional[Path], typer.Option(help="TOML settings file (default ./rag-dx.toml)")] = None,
 ) -> None:
     """rag-dx: ranked, cited differentials from a practice's own reports and guidelines."""
@@ -49,7 +50,18 @@ def main(
     if config is not None:
         if not config.is_file():
             fail(RagDxError(f"settings file not found: {config}"))
+        # settings read the file from RAG_DX_CONFIG; put back what was there when the command ends, so
+        # an in-process caller (a test, a notebook using CliRunner) does not keep this file afterwards
+        previous = os.environ.get("RAG_DX_CONFIG")
         os.environ["RAG_DX_CONFIG"] = str(config)
+        ctx.call_on_close(lambda: _restore_env("RAG_DX_CONFIG", previous))
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 app.add_typer(index_app, name="index")

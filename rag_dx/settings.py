@@ -315,8 +315,40 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def _config_error(exc: Any, prefix: str = "") -> Exception:
-    """A ConfigError naming every problem of a pydantic ValidationError."""
+    """A ConfigError naming every problem of a pydantic ValidationError, and where each value came from.
+
+    pydantic-settings merges the environment and the TOML file before validating, so its error
+    names the field only; a user with a long rag-dx.toml then had to search for the bad line.
+    """
     from rag_dx.errors import ConfigError
 
-    problems = "; ".join(f"{prefix}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    return ConfigError(f"invalid settings: {problems}")
+    problems = []
+    for e in exc.errors():
+        field = f"{prefix}{'.'.join(str(p) for p in e['loc'])}"
+        where = _value_source(field)
+        problems.append(f"{field}: {e['msg']}" + (f" ({where})" if where else ""))
+    return ConfigError(f"invalid settings: {'; '.join(problems)}")
+
+
+def _value_source(field: str) -> str | None:
+    """The environment variable or the TOML file and line that set a dotted settings field, if either did."""
+    parts = [p for p in field.split(".") if p and not p.isdigit()]
+    if not parts:
+        return None
+    env = "RAG_DX_" + "__".join(parts).upper()
+    if env in os.environ:
+        return f"environment variable {env}"
+    path = Path(os.environ.get("RAG_DX_CONFIG", DEFAULT_CONFIG_FILE))
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    section, key = ".".join(parts[:-1]), parts[-1]
+    current = ""
+    for n, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if text.startswith("[") and text.endswith("]"):
+            current = text.strip("[] ").strip()
+        elif current == section and text.split("=", 1)[0].strip().strip('"') == key and "=" in text:
+            return f"{path}:{n}"
+    return None

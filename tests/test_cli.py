@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -79,8 +80,8 @@ PHI = {
 
 
 def test_phi_never_reaches_index_logs_or_output(env, generator, caplog, monkeypatch):
-    # `--config` sets RAG_DX_CONFIG for the process (the second call reads the same settings); set
-    # it through monkeypatch too, so it is undone after this test instead of leaking into later ones
+    # `--config` applies to its own command only; the second call reads the same settings through
+    # RAG_DX_CONFIG, set through monkeypatch so it is undone after this test
     monkeypatch.setenv("RAG_DX_CONFIG", str(_toml(env)))
     rows = fixture_rows()
     rows[0]["text"] = (
@@ -106,6 +107,15 @@ def test_phi_never_reaches_index_logs_or_output(env, generator, caplog, monkeypa
     cited = [e for e in data["evidence"] if e["id"] == "R:fx-000#0"]
     assert cited and "<PERSON>" in cited[0]["text"] and "headache" in cited[0]["text"]
 
+
+def test_config_option_is_undone_when_the_command_ends(env, monkeypatch):
+    monkeypatch.delenv("RAG_DX_CONFIG", raising=False)
+    res = runner.invoke(app, ["--config", str(_toml(env)), "diagnose", "--index", "missing", "anything"])
+    assert res.exit_code == 2 and "rag-dx index build --name missing" in res.output
+    assert "RAG_DX_CONFIG" not in os.environ
+    monkeypatch.setenv("RAG_DX_CONFIG", "/elsewhere.toml")
+    runner.invoke(app, ["--config", str(_toml(env)), "diagnose", "--index", "missing", "anything"])
+    assert os.environ["RAG_DX_CONFIG"] == "/elsewhere.toml"
 
 def _toml(env: Path) -> Path:
     cfg = env / "cfg.toml"

@@ -33,6 +33,21 @@ def test_invalid_settings_name_every_problem(monkeypatch, tmp_path):
         load_settings(encoder=str(tmp_path / "nope"))
 
 
+
+def test_an_invalid_setting_names_its_toml_line_or_environment_variable(monkeypatch, tmp_path):
+    cfg = tmp_path / "rag-dx.toml"
+    cfg.write_text('index_name = "x"\n\n[diagnosis]\n# the floor\noutside_support_share = 1.5\n'
+                   '[retrieval]\nk_dense = "many"\n', encoding="utf-8")
+    monkeypatch.setenv("RAG_DX_CONFIG", str(cfg))
+    monkeypatch.setenv("RAG_DX_DIAGNOSIS__COMMONNESS_PRIOR", "-1")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    msg = str(err.value)
+    assert f"diagnosis.outside_support_share: Input should be less than 1 ({cfg}:5)" in msg
+    assert "retrieval.k_dense: Input should be a valid integer" in msg and f"({cfg}:7)" in msg
+    assert "diagnosis.commonness_prior: Input should be greater than or equal to 0 " \
+           "(environment variable RAG_DX_DIAGNOSIS__COMMONNESS_PRIOR)" in msg
+
 def test_ui_state_dir_and_users_come_from_settings(monkeypatch, tmp_path):
     from rag_dx.settings import Settings
 
