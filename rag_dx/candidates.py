@@ -137,7 +137,7 @@ def topic_kind(topic: str, vocabulary: Vocabulary | None = None) -> TopicKind:
         return "procedure"  # the head noun is a test or treatment ("Varicella Vaccination")
     if concept is not None and concept.match in ("exact", "synonym"):
         # A recognized disease name wins over word patterns ("Bell's palsy", "Food allergy").
-        return _chapter_kind(concept.code)
+        return chapter_kind(concept.code)
     if (_PROCEDURE.search(text) and not _DISEASE_MORPHOLOGY.search(text)):
         return "procedure"  # "Cervical Cancer Screening", "Cancer Chemotherapy", "Flu Shot"
     if _GROUP.search(text):
@@ -147,7 +147,7 @@ def topic_kind(topic: str, vocabulary: Vocabulary | None = None) -> TopicKind:
     if concept is None and (len(words) > _MAX_DIAGNOSIS_WORDS or " and " in f" {text} "):
         return "group"  # several conditions, or a condition and a topic ("Physical Activity and Diabetes")
     if concept is not None:
-        return _chapter_kind(concept.code)
+        return chapter_kind(concept.code)
     if not _DISEASE_MORPHOLOGY.search(text):
         # Not a recognized disease name and nothing disease-like in it ("Caregivers", "Arsenic",
         # "Blood Thinners"); rare diseases almost always carry a morphology (syndrome, -osis, ...).
@@ -232,8 +232,19 @@ def diagnosis_name(topic: str, vocabulary: Vocabulary | None = None) -> str | No
     return None
 
 
-def _chapter_kind(code: str) -> TopicKind:
-    if code.startswith("R"):
+#: ICD-10-CM codes outside chapter R that still name a symptom: G89 "Pain, not elsewhere
+#: classified" and its acute and chronic pain codes ("Pain", "Chronic pain"; central pain syndrome
+#: G89.0 and neoplasm-related pain G89.3 stay diagnoses). As a card, "Pain" was the most common
+#: concept in the notes' diagnosis sections after hypertension, so the commonness prior put it in the
+#: top 5 of 78 lay narratives of cervical spondylosis, urinary infection and varicose veins
+#: (docs/results/protocols.md, "pain is a symptom").
+SYMPTOM_CODES = ("G89",)
+SYMPTOM_CODE_PREFIXES = ("G89.1", "G89.2")
+
+
+def chapter_kind(code: str) -> TopicKind:
+    """What an ICD-10-CM code names: symptoms (chapter R, SYMPTOM_CODES) and statuses cannot compete as diagnoses."""
+    if code.startswith("R") or code in SYMPTOM_CODES or code.startswith(SYMPTOM_CODE_PREFIXES):
         return "symptom"
     if code.startswith("Z"):
         return "status"

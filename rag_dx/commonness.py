@@ -35,7 +35,11 @@ def read_commonness(path: str | Path | None = None) -> dict[str, int]:
         text = resources.files("rag_dx").joinpath("data", TABLE).read_text(encoding="utf-8")
         where = f"rag_dx/data/{TABLE}"
     else:
-        text, where = Path(path).read_text(encoding="utf-8"), str(path)
+        where = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where}: the commonness table cannot be read ({exc})") from None
     out: dict[str, int] = {}
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):

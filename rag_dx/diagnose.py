@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -50,6 +51,8 @@ class Assistant:
     calibration_temperature: float = 1.0
     #: A practice model to rank with instead of the serving version's (eval's signal ablations).
     practice_override: "PracticeModel | None" = None
+    #: The practice's own commonness table (`diagnosis.commonness_table`), read once; None: the bundled one.
+    commonness: dict[str, int] | None = None
     # name -> generator log-likelihood with no case (the PMI prior), cached for this generator.
     _prior: NoCasePrior | None = field(default=None, repr=False)
 
@@ -171,17 +174,25 @@ class Assistant:
                                       vocabulary=self.vocabulary)
             cards = self._card_topics(retriever, query, query_vector)
             if cards is not None:
-                pool = with_card_topics(pool, cards, self.vocabulary)
+                pool = with_card_topics(pool, cards, self.vocabulary, ds.card_share)
                 card_hits = cards.hits
         timings.setdefault("retrieve_ms", (time.perf_counter() - t0) * 1000)
 
         t1 = time.perf_counter()
         differential = self._vote_differential(text, pool, hits, mode)
+        guidelines_only = mode != "generator" and bool(hits) and all(h.chunk.kind == "guideline" for h in hits)
+        if guidelines_only and ds.guidelines_only_confidence < 1.0:
+            # Answers from guideline passages alone were right less than half as often as their vote and
+            # generator probabilities said (guidelines-only dev protocol: shown 0.29-0.33, right 0.12-0.15).
+            differential = [d.model_copy(update={"probability": round(d.probability * ds.guidelines_only_confidence, 4)})
+                            for d in differential]
         if card_hits:  # the passages the shown card diagnoses cite join the evidence
             cited, shown = {e for d in differential for e in d.evidence}, {h.id for h in hits}
             hits = hits + [h for h in card_hits if h.id in cited and h.id not in shown]
         timings["score_ms"] = (time.perf_counter() - t1) * 1000
         abstained, reason = self._abstain(differential, hits, mode)
+        if abstained and guidelines_only and reason and reason.startswith("top diagnosis probability"):
+            reason = f"the differential rests on guideline passages alone, with no past report among the evidence: {reason}"
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         answer = Differential(differential=differential, evidence=[_evidence(h) for h in hits], abstained=abstained,
                               abstain_reason=reason, versions=self.versions_for(retriever),
@@ -328,7 +339,7 @@ class Assistant:
                                    # dev protocols and lost correct practice diagnoses
                                    guideline_share=ds.outside_guideline_share if unlike else 0.0,
                                    practice_names=list(practice.names.values()),
-                                   support_share=ds.outside_support_share)
+                                   support_share=ds.outside_support_share, card_share=ds.card_share)
             # Flagged cases are right far less often than the ranker's probabilities say (0.62-0.64 on
             # the cross-style protocols, 0 on unrecorded diagnoses): show that, leaving the rest unassigned.
             ranked.differential = [d.model_copy(update={"probability": round(d.probability * ds.outside_confidence, 4)})
@@ -354,7 +365,7 @@ class Assistant:
             return None
         from rag_dx.topic_cards import DIRNAME, TopicCards
 
-        cards = retriever.index.artefact(DIRNAME, TopicCards.load)
+        cards = retriever.index.artefact(DIRNAME, partial(TopicCards.load, commonness=self.commonness))
         if cards is None:
             return None
         ds = self.settings.diagnosis
@@ -461,8 +472,13 @@ def build_assistant(
             vocabulary = Vocabulary.load(cache_dir=settings.cache_dir)
         except ImportError:
             vocabulary = None
+    commonness = None
+    if settings.diagnosis.commonness_table is not None:
+        from rag_dx.commonness import read_commonness
+
+        commonness = read_commonness(settings.diagnosis.commonness_table)  # a bad row fails here, naming file:line
     return Assistant(settings=settings, live=live, generator=generator, encoder=encoder,
-                     vocabulary=vocabulary, calibration_temperature=temperature)
+                     vocabulary=vocabulary, calibration_temperature=temperature, commonness=commonness)
 
 
 def _adapter_calibration(settings: Settings, generator: CandidateScorer | None) -> tuple[Settings, float]:

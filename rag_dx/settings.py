@@ -92,6 +92,11 @@ class DiagnosisSettings(BaseModel):
     outside_confidence: float = Field(
         0.5, gt=0, le=1, description="probabilities of a case outside the practice (or of a possibly unrecorded "
         "diagnosis) are multiplied by this; the rest is left unassigned")
+    guidelines_only_confidence: float = Field(
+        0.4, gt=0, le=1, description="probabilities of an answer whose evidence is guideline passages alone (an index "
+        "without the practice's reports, or a case that retrieves none) are multiplied by this; the rest is left "
+        "unassigned. Fitted on the guidelines-only dev protocol's symptom lists (ECE 0.18 -> 0.02); checked on its "
+        "lay narratives (0.19 -> 0.02)")
     outside_guideline_share: float = Field(
         0.8, ge=0, le=1, description="for a case unlike every past report, the least share of the probability that goes "
         "to the diagnoses guidelines support (the share of guideline passages among the retrieved evidence when "
@@ -107,6 +112,10 @@ class DiagnosisSettings(BaseModel):
         True, description="build guideline disease cards into every index version and, for a case outside the "
         "practice, rank guideline diagnoses by how the whole case matches each card (rag_dx.topic_cards) instead "
         "of by which topics the retrieved passages carry")
+    card_share: float = Field(
+        0.75, ge=0, le=1, description="share of a guideline diagnosis's weight that comes from how the whole case "
+        "matches its disease card; the rest comes from how strongly the retrieved passages name it "
+        "(rag_dx.practice.serve.blend_topics)")
     rare_source_prior: float = Field(
         -0.1, le=0, description="added to the card score of a guideline diagnosis whose passages all come from a "
         "rare-disease source (MedQuAD's GARD / GHR): common diseases before rare syndromes for a common "
@@ -115,6 +124,10 @@ class DiagnosisSettings(BaseModel):
         0.03, ge=0, description="weight of log(1 + how many clinical notes name the diagnosis) in a disease card's "
         "score (rag_dx.commonness, rag_dx/data/commonness.tsv): common diseases before rare syndromes for a common "
         "presentation; 0 switches the prior off")
+    commonness_table: Path | None = Field(
+        None, description="the practice's own table for the commonness prior, in the format of the bundled "
+        "rag_dx/data/commonness.tsv (concept key, count, names; tab-separated, '#' comments); unset: the bundled "
+        "counts from MTSamples notes")
     adapter_calibration: bool = Field(
         True, description="apply the temperature (and scoring) stored with a LoRA adapter in rag_dx_calibration.json"
     )

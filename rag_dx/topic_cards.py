@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +72,8 @@ class TopicCards:
     vocabulary: dict[str, int]
     idf: np.ndarray
     matrix: Any             # scipy CSR (n, V), L2-normalised TF-IDF rows
+    #: concept key -> notes naming it (rag_dx.commonness); None: the bundled table
+    commonness: Mapping[str, int] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -127,13 +129,14 @@ class TopicCards:
              rare_prior: float = RARE_PRIOR, common_prior: float = COMMON_PRIOR) -> list[tuple[int, float]]:
         """The `top` cards as (card index, probability), probabilities a softmax over those cards."""
         s = self.scores(query, query_vector, rare_prior=rare_prior, common_prior=common_prior)
-        order = np.argsort(-s, kind="stable")[:top]
+        s = np.where(self.candidate, s, -np.inf)
+        order = np.argsort(-s, kind="stable")[:min(top, int(self.candidate.sum()))]
         p = np.exp((s[order] - s[order].max()) / TEMPERATURE)
         p /= p.sum()
         return [(int(i), float(q)) for i, q in zip(order, p)]
 
     def __post_init__(self) -> None:
-        from rag_dx.candidates import candidate_key
+        from rag_dx.candidates import chapter_kind, candidate_key
         from rag_dx.commonness import log_counts, read_commonness
 
         # Built once per loaded version; transform() only reads it, so threads can share it.
@@ -142,7 +145,11 @@ class TopicCards:
         # every concept and name key with a card in this version: "can the cards judge this diagnosis?"
         self.known: frozenset[str] = frozenset(self.keys) | frozenset(candidate_key(n) for n in self.names)
         # looked up when loaded, from the table that ships with the code (not stored in the version)
-        self.common: np.ndarray = log_counts(self.keys, self.names, read_commonness())
+        self.common: np.ndarray = log_counts(self.keys, self.names,
+                                             read_commonness() if self.commonness is None else self.commonness)
+        # Cards that may compete as a diagnosis under today's rules: a version built before a concept
+        # was ruled a symptom (G89 pain) still holds its card, which stays evidence-only.
+        self.candidate: np.ndarray = np.array([c is None or chapter_kind(c) == "diagnosis" for c in self.codes], bool)
 
     def _tfidf(self, text: str) -> Any:
         return self._vectorizer.transform([text])
@@ -169,8 +176,13 @@ class TopicCards:
                 "files": artefact_checksums(version_dir, DIRNAME, files)}
 
     @classmethod
-    def load(cls, version_dir: Path, entry: Mapping[str, Any] | None) -> "TopicCards | None":
-        """The version's cards, or None for a version without guideline diagnoses or built before cards."""
+    def load(cls, version_dir: Path, entry: Mapping[str, Any] | None,
+             commonness: Mapping[str, int] | None = None) -> "TopicCards | None":
+        """The version's cards, or None for a version without guideline diagnoses or built before cards.
+
+        `commonness`: a practice's own table for the prior (`diagnosis.commonness_table`), read and
+        checked when the assistant is built so that its errors name that file, not the index.
+        """
         if not entry or not entry.get("files"):
             return None
         from scipy.sparse import load_npz
@@ -185,7 +197,8 @@ class TopicCards:
                        rows=[list(map(int, r)) for r in meta["rows"]], rare=np.array(meta["rare"], dtype=bool),
                        vectors=np.load(base / VECTORS_FILE, allow_pickle=False),
                        vocabulary={str(t): int(i) for t, i in meta["vocabulary"].items()},
-                       idf=np.load(base / IDF_FILE, allow_pickle=False), matrix=load_npz(base / TFIDF_FILE).tocsr())
+                       idf=np.load(base / IDF_FILE, allow_pickle=False), matrix=load_npz(base / TFIDF_FILE).tocsr(),
+                       commonness=commonness)
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"index version {version_dir.name}: disease cards cannot be read ({exc}); "
                                     "rebuild it with `rag-dx index rebuild`") from None

@@ -105,3 +105,38 @@ def test_the_floors_card_test_reads_the_match_alone_not_the_prior(vocab) -> None
     same = card_topics(cards, "fever and rash", np.eye(1, DIM, pneu, dtype=np.float32)[0], fetch, top=1)
     assert same.matched is None  # the prior changed nothing: the cards shown are the cards judged
     assert _supported_probabilities(same, ranker, vocab) == [0.9]
+
+
+def test_a_practices_own_table_replaces_the_bundled_counts(tmp_path, vocab) -> None:
+    """`diagnosis.commonness_table`: a practice that sees Kawasaki disease daily can say so."""
+    cards = _cards(vocab)
+    entry = cards.save(tmp_path)
+    own = {"icd:M30.3": 500}
+    loaded = TopicCards.load(tmp_path, entry, commonness=own)
+    q = np.ones(DIM, np.float32) / np.sqrt(DIM)
+    kawa, cell = loaded.names.index("Kawasaki Disease"), loaded.names.index("Cellulitis")
+    assert loaded.keys[kawa] == "icd:M30.3"
+    assert loaded.common[kawa] == pytest.approx(np.log1p(500)) and loaded.common[cell] == 0.0
+    assert loaded.rank("red swollen skin and fever", q, top=1)[0][0] == kawa
+    assert TopicCards.load(tmp_path, entry).rank("red swollen skin and fever", q, top=1)[0][0] == cell
+
+
+def test_a_bad_own_table_stops_the_assistant_at_start_naming_the_file(tmp_path, fake_encoder) -> None:
+    from rag_dx.diagnose import build_assistant
+    from tests.helpers import KeywordScorer, build_fixture_assistant
+
+    plain = build_fixture_assistant(tmp_path / "idx", fake_encoder)
+    bad = tmp_path / "ours.tsv"
+    bad.write_text("icd:I10\tlots\tHypertension\n", encoding="utf-8")
+    for path, message in ((bad, r"ours.tsv:1 field 'count'"), (tmp_path / "missing.tsv", r"missing.tsv: the commonness")):
+        settings = plain.settings.model_copy(update={"diagnosis": plain.settings.diagnosis.model_copy(
+            update={"commonness_table": path})})
+        with pytest.raises(ConfigError, match=message):
+            build_assistant(settings, "fx", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+    good = tmp_path / "good.tsv"
+    good.write_text("# ours\nicd:I10\t7\tHypertension\n", encoding="utf-8")
+    settings = plain.settings.model_copy(update={"diagnosis": plain.settings.diagnosis.model_copy(
+        update={"commonness_table": good})})
+    assistant = build_assistant(settings, "fx", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+    assert assistant.commonness == {"icd:I10": 7}
+    assert assistant.diagnose("burning urination and frequency").differential

@@ -173,3 +173,33 @@ def test_warm_up_answers_a_made_up_case_and_leaves_the_assistant_ready(assistant
     assert seen == [assistant.WARM_UP_CASE]  # one made-up case, never a patient's words
     d = assistant.diagnose("fever and productive cough")
     assert d.differential
+
+
+def test_an_answer_from_guidelines_alone_shows_its_lower_confidence(tmp_path, fake_encoder):
+    """Guideline passages alone were right about a third as often as their probabilities said, so an
+    index without reports scales them by `guidelines_only_confidence` (same order) and says why it abstains."""
+    settings = Settings(index_dir=tmp_path / "idx")
+    build_index(settings, "gl", [], fixture_guidelines(), encoder=fake_encoder, deidentifier=PassThroughDeid())
+
+    def assistant(confidence: float):
+        s = settings.model_copy(update={"diagnosis": settings.diagnosis.model_copy(
+            update={"guidelines_only_confidence": confidence})})
+        return build_assistant(s, "gl", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+
+    case = "throbbing headache with nausea, photophobia and aura"
+    full, scaled = assistant(1.0).diagnose(case), assistant(0.2).diagnose(case)
+    assert {e.kind for e in scaled.evidence} == {"guideline"}
+    assert [d.diagnosis for d in scaled.differential] == [d.diagnosis for d in full.differential]
+    assert sum(d.probability for d in full.differential) == pytest.approx(1.0, abs=1e-3)
+    assert [d.probability for d in scaled.differential] == pytest.approx(
+        [0.2 * d.probability for d in full.differential], abs=2e-4)
+    assert scaled.differential[0].probability < settings.diagnosis.abstain_below <= full.differential[0].probability
+    assert not full.abstained
+    assert scaled.abstained and "guideline passages alone" in (scaled.abstain_reason or "")
+
+
+def test_an_index_with_reports_keeps_its_probabilities_whole(assistant):
+    """The guidelines-only scaling is for answers without any past report among the evidence."""
+    result = assistant.diagnose("burning urination and frequency")
+    assert any(e.kind == "report" for e in result.evidence)
+    assert sum(d.probability for d in result.differential) == pytest.approx(1.0, abs=1e-3)

@@ -444,3 +444,41 @@ def test_a_guideline_diagnosis_the_practice_records_is_shown_under_the_practices
     assert sum(d.icd10 == "N39.0" for d in named.differential) == 1
     other = merge_outside(ranked, pool, hits, practice_names=["Pneumonia", "Asthma"], **kw)
     assert other.differential[0].diagnosis == "Urinary Tract Infections"  # not the practice's: the guideline's name
+
+
+def test_card_share_sets_how_much_the_cards_weigh_against_the_passages(built) -> None:
+    """`diagnosis.card_share` reaches the blend: at 1 only the cards count, at 0 only the passages."""
+    from rag_dx.candidates import Candidate
+    from rag_dx.practice.serve import blend_topics
+
+    cards, chunks, _ = built
+    by_row = dict(enumerate(chunks))
+    topics = card_topics(cards, "flank pain and fever", np.zeros(DIM, np.float32),
+                         lambda rows: {r: by_row[r] for r in rows}, top=5)
+    passage = [Candidate(name="Toddler Health", vote=1.0, evidence=["G:4"], key="toddler health")]
+    only_cards = {c.name: c.vote for c in blend_topics(passage, topics, card_share=1.0)}
+    only_passages = {c.name: c.vote for c in blend_topics(passage, topics, card_share=0.0)}
+    mixed = {c.name: c.vote for c in blend_topics(passage, topics, card_share=0.75)}
+    assert only_cards.get("Toddler Health", 0.0) == 0.0 and only_passages["Toddler Health"] == pytest.approx(1.0)
+    assert mixed["Toddler Health"] == pytest.approx(0.25)
+    top_card = topics.candidates[0].name
+    assert mixed[top_card] == pytest.approx(0.75 * only_cards[top_card])
+
+
+def test_a_card_whose_concept_is_now_a_symptom_stays_out_of_the_ranking(built) -> None:
+    """A version built before G89 pain was ruled a symptom keeps its card; ranking skips it."""
+    from dataclasses import replace
+
+    from rag_dx.candidates import chapter_kind
+
+    assert chapter_kind("G89") == chapter_kind("G89.29") == chapter_kind("G89.11") == "symptom"
+    assert chapter_kind("G89.0") == chapter_kind("G89.3") == chapter_kind("G90.5") == "diagnosis"
+    cards, _, _ = built
+    zero = np.zeros(DIM, np.float32)
+    case = "burning on urination and frequency, lower abdominal pain"
+    before = cards.rank(case, zero, top=len(cards))
+    uti = cards.keys.index("icd:N39.0")
+    old = replace(cards, codes=["G89" if i == uti else c for i, c in enumerate(cards.codes)])
+    after = old.rank(case, zero, top=len(cards))
+    assert uti in [i for i, _ in before] and uti not in [i for i, _ in after]
+    assert len(after) == len(before) - 1 and abs(sum(p for _, p in after) - 1.0) < 1e-6

@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 #: Reports cited per diagnosis when none of the shown evidence carries it.
 CITES_PER_CANDIDATE = 2
 
+#: Share of a guideline diagnosis's weight that comes from its disease card; the rest is the
+#: passage vote (how strongly the retrieved passages carry it). Cards alone spread their mass
+#: thinly (their softmax is calibrated over many similar diseases) and lose a topic the passages
+#: agree on ("Hemorrhoids" for a hemorrhoid case on the outside dev protocol); passages alone
+#: let a leaflet that shares words win. The default of `diagnosis.card_share`: 0.5 until the
+#: commonness prior made the cards the better judge of the whole case (docs/results/protocols.md,
+#: "cards before the passage vote").
+CARD_SHARE = 0.75
+
 
 def channels_of(result: SearchResult, k_dense: int) -> Channels:
     """The ranker's view of a search: the first k_dense dense hits (cosine) and the BM25 hits."""
@@ -88,7 +97,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
                   guideline_weight: float, max_candidates: int, vocabulary: Any = None,
                   vote_weight: float = 0.0, cards: "CardTopics | None" = None,
                   guideline_share: float = 0.0, practice_names: Collection[str] = (),
-                  support_share: float = 0.0) -> Ranked:
+                  support_share: float = 0.0, card_share: float = CARD_SHARE) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
@@ -133,8 +142,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     "Hypertension" should not read "High Blood Pressure" as a diagnosis the practice does not know.
 
     `cards`: the guideline diagnoses ranked by disease card (rag_dx.topic_cards) are blended with
-    the topics the retrieved passages carry (:func:`blend_topics`); the passages each card cites
-    join the shown evidence.
+    the topics the retrieved passages carry (:func:`blend_topics`, `card_share` of the weight from
+    the cards); the passages each card cites join the shown evidence.
     """
     # the ranker's own diagnoses, before the vote adds the retrieved reports' labels
     ranker_probs = [(_name_keys(d.diagnosis, vocabulary), d.probability) for d in ranked.differential]
@@ -156,7 +165,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
             row_of.setdefault(k, i)
     if cards is not None and cards.candidates:
         # the cards rank diagnoses for the whole case: they take the share of passages that name none
-        source = blend_topics(source, cards, vocabulary, card_share=1.0 - (1.0 - CARD_SHARE) * named)
+        source = blend_topics(source, cards, vocabulary, card_share=1.0 - (1.0 - card_share) * named)
     else:
         g *= named
     if source and not _floor_withheld(cards, hits, ranker_probs, ranker_top, vocabulary, support_share):
@@ -295,14 +304,6 @@ class CardTopics:
         return not keys or any(k in self.known for k in keys)
 
 
-#: Share of a guideline diagnosis's weight that comes from its disease card; the rest is the
-#: passage vote (how strongly the retrieved passages carry it). Cards alone spread their mass
-#: thinly (their softmax is calibrated over many similar diseases) and lose a topic the passages
-#: agree on ("Hemorrhoids" for a hemorrhoid case on the outside dev protocol); passages alone
-#: let a leaflet that shares words win. Even split, not tuned.
-CARD_SHARE = 0.5
-
-
 def blend_topics(passage_topics: Sequence[Candidate], cards: CardTopics, vocabulary: Any = None,
                  card_share: float = CARD_SHARE) -> list[Candidate]:
     """Guideline diagnoses weighted `card_share` x card probability + the rest x passage-vote share.
@@ -331,7 +332,8 @@ def blend_topics(passage_topics: Sequence[Candidate], cards: CardTopics, vocabul
     return sorted(out.values(), key=lambda c: -c.vote)
 
 
-def with_card_topics(pool: Mapping[str, Candidate], cards: CardTopics, vocabulary: Any = None) -> dict[str, Candidate]:
+def with_card_topics(pool: Mapping[str, Candidate], cards: CardTopics, vocabulary: Any = None,
+                     card_share: float = CARD_SHARE) -> dict[str, Candidate]:
     """The vote pool with its guideline-only topics re-weighted by disease card (:func:`blend_topics`).
 
     The blended topics share the vote mass the passage topics had, so the balance between the
@@ -349,7 +351,7 @@ def with_card_topics(pool: Mapping[str, Candidate], cards: CardTopics, vocabular
     # by concept key and by name: an assistant without a vocabulary keys reports by text ("migraine")
     # while cards are keyed by concept at build time ("icd:G43")
     by_name = {candidate_key(a): c for c in reports.values() for a in (c.aliases or [c.name])}
-    for c in blend_topics(topics, cards, vocabulary):
+    for c in blend_topics(topics, cards, vocabulary, card_share):
         same = out.get(c.key) or next((by_name[n] for n in (candidate_key(a) for a in (c.aliases or [c.name]))
                                        if n in by_name), None)
         if same is not None:  # the guidelines point to a diagnosis the reports carry: it gets their share
