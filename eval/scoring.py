@@ -51,17 +51,26 @@ def top1_correct(p: CasePrediction, vocab: "Vocabulary") -> bool:
     return bool(p.ranked) and vocab.concept_key(p.ranked[0][0]) == vocab.concept_key(p.gold)
 
 
+def gold_positions(p: CasePrediction, vocab: "Vocabulary") -> tuple[int, int]:
+    """Where the gold label sits in one case's ranked list (0-based, -1 = absent): strictly, leniently.
+
+    One definition for the metrics and for each row of predictions.jsonl, so a case read by hand
+    counts exactly as it does in top-k.
+    """
+    gold, gold_lenient = vocab.concept_key(p.gold), vocab.lenient_keys(p.gold)
+    strict = next((j for j, (name, _) in enumerate(p.ranked) if vocab.concept_key(name) == gold), -1)
+    lenient = next((j for j, (name, _) in enumerate(p.ranked) if vocab.lenient_keys(name) & gold_lenient), -1)
+    return strict, lenient
+
+
 def _ranks(preds: Sequence[CasePrediction], vocab: "Vocabulary") -> _Ranks:
     n = len(preds)
     r = _Ranks([vocab.concept_key(p.gold) for p in preds], [vocab.lenient_keys(p.gold) for p in preds],
                np.full(n, -1, dtype=int), np.full(n, -1, dtype=int), [], np.zeros(n))
     for i, p in enumerate(preds):
-        keys = [vocab.concept_key(name) for name, _ in p.ranked]
-        r.top1_key.append(keys[0] if keys else NO_PREDICTION)
+        r.top1_key.append(vocab.concept_key(p.ranked[0][0]) if p.ranked else NO_PREDICTION)
         r.confidence[i] = p.ranked[0][1] if p.ranked else 0.0
-        r.strict[i] = next((j for j, k in enumerate(keys) if k == r.gold_keys[i]), -1)
-        r.lenient[i] = next((j for j, (name, _) in enumerate(p.ranked)
-                             if vocab.lenient_keys(name) & r.gold_lenient[i]), -1)
+        r.strict[i], r.lenient[i] = gold_positions(p, vocab)
     return r
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eval.plan import EvalPlan
+from eval.scoring import gold_positions
 from eval.systems import RETRIEVAL_K, CasePrediction, Runs
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def _code(key: str) -> str | None:
 
 def _prediction_row(p: CasePrediction, vocab: "Vocabulary") -> dict[str, Any]:
     gold_key = vocab.concept_key(p.gold)
+    strict, lenient = gold_positions(p, vocab)
     return {
         "id": p.case_id,
         "gold": p.gold,
@@ -55,6 +57,9 @@ def _prediction_row(p: CasePrediction, vocab: "Vocabulary") -> dict[str, Any]:
         "abstained": p.abstained,
         "abstain_reason": p.abstain_reason,
         "correct_top1": bool(p.ranked) and vocab.concept_key(p.ranked[0][0]) == gold_key,
+        # 1-based rank of the gold diagnosis in the list (null: not listed), as top-k counts it
+        "gold_rank": strict + 1 if strict >= 0 else None,
+        "gold_rank_lenient": lenient + 1 if lenient >= 0 else None,
         "predictions": [
             {
                 "diagnosis": name,

@@ -194,6 +194,14 @@ def test_holdout_with_ablations_writes_every_file(tmp_path, fixture_csv, vocab) 
     # the reason travels with the flag, so a case can be read by hand without re-running it
     assert all(bool(p["abstain_reason"]) == bool(p["abstained"]) for p in preds)
     assert {"diagnosis", "probability", "evidence", "icd10"} <= set(first["predictions"][0])
+    # each row says where its gold diagnosis was listed, exactly as top-k counts it
+    for k in (1, 5):
+        rows_k = [p["gold_rank"] is not None and p["gold_rank"] <= k for p in preds]
+        assert sum(rows_k) / len(preds) == pytest.approx(saved[f"top{k}"])
+        lenient_k = [p["gold_rank_lenient"] is not None and p["gold_rank_lenient"] <= k for p in preds]
+        assert sum(lenient_k) / len(preds) == pytest.approx(saved[f"top{k}_lenient"])
+    assert all((p["gold_rank"] == 1) == p["correct_top1"] for p in preds)
+    assert any(p["gold_rank"] not in (None, 1) for p in preds) or saved["top5"] == saved["top1"]
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 3
