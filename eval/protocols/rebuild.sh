@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Rebuild every issue-13 dev protocol's data and index from ../shared (runs/ is git-ignored, so a
+# fresh checkout has none of them). About 15-25 minutes on 2 cores. Usage:
+#   eval/protocols/rebuild.sh [RUNS_DIR]        (default runs)
+# Produces: $R/protocols (queries), $R/proto/medquad_common.jsonl.gz, the indexes
+#   $R/dev-indexes/dev-outside   outside protocol's reports + MedQuAD common sources + NGC
+#   $R/xg-dsp, $R/xg-s2d         the same guidelines with the cross-style practice swapped in
+#   $R/gl-only                   the same guidelines, every report deleted
+# Then eval/protocols/run_practice.sh runs the five practice protocols on them.
+set -euo pipefail
+R=${1:-runs}
+SHARED=${SHARED:-../shared/data}
+PY=${PY:-.venv/bin/python}
+DX=${DX:-.venv/bin/rag-dx}
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+mkdir -p "$R/proto"
+$PY -m eval.protocols.build --shared "$SHARED" --out "$R/protocols"
+$PY -m eval.protocols.extra medquad-common --out "$R/proto/medquad_common.jsonl.gz"
+$PY -m eval.protocols.extra notes --out "$R/protocols/notes/queries.csv"
+for x in dsp s2d; do
+  $PY -m eval.protocols.extra subset --queries "$R/protocols/guidelines_only/${x}_queries.csv" --n 100 --out "$R/proto/gl_${x}_100.csv"
+done
+rm -rf "$R/dev-indexes" "$R/xg-dsp" "$R/xg-s2d" "$R/gl-only"
+$DX index build --name dev-outside --index-dir "$R/dev-indexes" --reports "$R/protocols/outside/index.csv" \
+    --guidelines "$R/proto/medquad_common.jsonl.gz" --guidelines "$SHARED/guidelines/ngc_unrestricted_summaries.jsonl.gz"
+# v0002: one NGC summary removed, as in every measurement since the cards (docs/results/protocols.md)
+echo ngc-10302 > "$R/del1.txt"
+$DX index update --name dev-outside --index-dir "$R/dev-indexes" --delete "$R/del1.txt"
+$PY -c "import csv,sys; print(*(r['report_id'] for r in csv.DictReader(open(sys.argv[1]))), sep='\n')" \
+    "$R/protocols/outside/index.csv" > "$R/del_reports.txt"
+for x in dsp s2d; do
+  mkdir -p "$R/xg-$x"; cp -r "$R/dev-indexes/dev-outside" "$R/xg-$x/"
+  $DX index update --name dev-outside --index-dir "$R/xg-$x" --delete "$R/del_reports.txt"
+  $DX index update --name dev-outside --index-dir "$R/xg-$x" --reports "$R/protocols/cross_style/${x}_index.csv"
+done
+mkdir -p "$R/gl-only"; cp -r "$R/dev-indexes/dev-outside" "$R/gl-only/"
+$DX index update --name dev-outside --index-dir "$R/gl-only" --delete "$R/del_reports.txt"
+echo "rebuilt under $R"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Run the five practice protocols of issue 13 on the indexes eval/protocols/rebuild.sh made, with
+# whatever RAG_DX_* settings the environment holds (about 8-10 minutes on 2 cores). Usage:
+#   [RAG_DX_...=...] eval/protocols/run_practice.sh TAG [RUNS_DIR]
+# Writes $R/eval-TAG-{lists,narr,out,in,notes}; pair two tags with eval.protocols.score paired.
+set -euo pipefail
+T=${1:?tag}; R=${2:-runs}
+DX=${DX:-.venv/bin/rag-dx}
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+$DX eval --index dev-outside --index-dir "$R/xg-s2d" --labeled "$R/protocols/cross_style/dsp_queries.csv" --out "$R/eval-$T-lists"
+$DX eval --index dev-outside --index-dir "$R/xg-dsp" --labeled "$R/protocols/cross_style/s2d_queries.csv" --out "$R/eval-$T-narr"
+$DX eval --index dev-outside --index-dir "$R/dev-indexes" --labeled "$R/protocols/outside/queries_out.csv" --out "$R/eval-$T-out"
+$DX eval --index dev-outside --index-dir "$R/dev-indexes" --labeled "$R/protocols/outside/queries_in.csv" --out "$R/eval-$T-in"
+$DX eval --index dev-outside --index-dir "$R/dev-indexes" --labeled "$R/protocols/notes/queries.csv" --out "$R/eval-$T-notes"
