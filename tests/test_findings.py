@@ -162,3 +162,27 @@ def test_obo_reader_keeps_synonym_types_definitions_and_obsolete_terms(tmp_path)
     assert names == {"HP:0000118": "Phenotypic abnormality", "HP:1": "Pyrexia"}
     assert synonyms == {"HP:0000118": [], "HP:1": ["Fever", "Hot", "Hyperthermia"]}
     assert parents == {"HP:0000118": [], "HP:1": ["HP:0000118"]}
+
+
+def test_findings_are_remembered_by_digest_and_bounded(fx: FindingExtractor, monkeypatch: pytest.MonkeyPatch) -> None:
+    ex = FindingExtractor(memo_size=2)
+    ex._state = fx._ensure()  # share the loaded pipeline: building a second one costs ~13 s
+    calls: list[str] = []
+    real = ex._extract_segment
+    monkeypatch.setattr(ex, "_extract_segment", lambda text, *rest: calls.append(text) or real(text, *rest))
+    a, b, c = "No fever, denies chest pain.", "Fever and cough.", "Runny nose, no rash."
+    first = ex.extract(a)
+    again = ex.extract(a)
+    assert again == first and _by_name(first) == {"Fever": "absent", "Chest pain": "absent"}
+    assert len(calls) == 1  # the second call read the memo
+    again.clear()  # a caller changing its list does not change what is remembered
+    assert ex.extract(a) == first and len(calls) == 1
+    ex.extract(b), ex.extract(c)  # a is now the oldest of three with room for two: forgotten
+    n = len(calls)
+    assert ex.extract(a) == first and len(calls) == n + 1
+    assert all(isinstance(k, bytes) and len(k) == 16 for k in ex._memo)  # digests: the memo holds no text
+    ex.memo_size = 0  # switched off: nothing is read from or added to it
+    ex.clear_memo()
+    n = len(calls)
+    ex.extract(b), ex.extract(b)
+    assert len(calls) == n + 2 and not ex._memo

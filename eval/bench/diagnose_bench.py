@@ -116,6 +116,31 @@ def _ui(ctx, assistant) -> dict:
             "what": "Send pressed -> differential table visible, headless chromium, real de-identifier"}
 
 
+def _finding_memo(assistant, cases: list[str], rounds: int) -> dict:
+    """Full diagnose with the findings memo off, cold (cleared before each case: only the reuse
+    inside one answer) and filled by the cases before it in the round (as a running server's)."""
+    from rag_dx.findings import default_extractor
+
+    ex = default_extractor()
+    size = ex.memo_size
+    times: dict[str, list[float]] = {"off": [], "cold": [], "filled": []}
+    try:
+        for _ in range(rounds):
+            for variant in ("off", "cold", "filled"):
+                ex.memo_size = 0 if variant == "off" else size
+                ex.clear_memo()
+                for case in cases:
+                    if variant == "cold":
+                        ex.clear_memo()
+                    times[variant].append(assistant.diagnose(case).timings_ms["total_ms"])
+    finally:
+        ex.memo_size = size
+    return {"cases": len(cases), "rounds": rounds, "memo_size": size,
+            "p50_ms": {k: round(percentile(v, 50), 1) for k, v in times.items()},
+            "speedup_cold": paired_ratio(times["off"], times["cold"]),
+            "speedup_filled": paired_ratio(times["off"], times["filled"])}
+
+
 def run(ctx) -> Section:
     from rag_dx.diagnose import build_assistant, configure_threads
 
@@ -197,6 +222,9 @@ def run(ctx) -> Section:
     sec.headline["explain cost: total full / explain off (paired)"] = paired_ratio(
         [t["total_ms"] for t in samples["full"]], [t["total_ms"] for t in samples["full, explain off"]])
     sec.headline["ranking by (full)"] = main.diagnose(cases[0]).ranking
+    sec.results["finding_memo"] = memo = _finding_memo(main, cases, rounds)
+    sec.headline["findings memo speedup, cold (total, paired)"] = memo["speedup_cold"]
+    sec.headline["findings memo speedup, filled by earlier cases (total, paired)"] = memo["speedup_filled"]
     sec.headline["scoring share of total (p50)"] = round(full["score_ms"]["p50_ms"] / max(full["total_ms"]["p50_ms"], 1e-9), 3)
     if "full, generator fast path off" in samples:
         sec.headline["generator fast path speedup (total, paired)"] = paired_ratio(
