@@ -469,7 +469,8 @@ _default: list[FindingExtractor] = []
 
 
 def default_extractor() -> FindingExtractor:
-    """One shared extractor per process, created on first use (thread-safe; read-only after)."""
+    """One shared extractor per process, created on first use (thread-safe: its pipeline is read-only
+    after the build, and its findings memo changes only behind its lock)."""
     if not _default:
         with _default_lock:
             if not _default:
