@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +58,7 @@ from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
     POSSIBLE_TRIGGERS,
 )
 from rag_dx.hpo_obo import read_obo_terms
+from rag_dx.lru import BoundedLRU
 from rag_dx.package_data import shipped_hpo_obo
 
 Assertion = Literal["present", "absent", "possible", "historical", "family"]
@@ -196,8 +196,15 @@ class FindingExtractor:
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
         self._state: dict[str, Any] | None = None
-        self._memo: OrderedDict[bytes, tuple[Finding, ...]] = OrderedDict()
-        self.memo_size = memo_size
+        self._memo: BoundedLRU[bytes, tuple[Finding, ...]] = BoundedLRU(memo_size)
+
+    @property
+    def memo_size(self) -> int:
+        return self._memo.limit
+
+    @memo_size.setter
+    def memo_size(self, size: int) -> None:
+        self._memo.limit = size
 
     # ------------------------------------------------------------------ construction (lazy)
     def _ensure(self) -> dict[str, Any]:
@@ -299,22 +306,20 @@ class FindingExtractor:
         if not text or not text.strip():
             return []
         state = self._ensure()
-        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+               if self.memo_size > 0 else None)
         out: list[Finding] = []
         # One doc per sentence: NegEx scopes never cross a sentence, and negspacy's cost grows
         # with (boundaries x mentions) per doc, so long passages are cut first (same result).
         # spaCy adds unseen words to its shared vocabulary while tokenizing: one caller at a time
         # (a query takes well under a millisecond, so threads barely wait). The memo shares that lock.
         with self._run_lock:
-            if self.memo_size > 0 and (known := self._memo.get(key)) is not None:
-                self._memo.move_to_end(key)
+            if key is not None and (known := self._memo.get(key)) is not None:
                 return list(known)
             for start, end in _segments(text):
                 out.extend(self._extract_segment(text[start:end], start, state))
-            if self.memo_size > 0:
-                self._memo[key] = tuple(out)
-                while len(self._memo) > self.memo_size:
-                    self._memo.popitem(last=False)
+            if key is not None:
+                self._memo.put(key, tuple(out))
         return out
 
     def _extract_segment(self, text: str, offset: int, state: dict[str, Any]) -> list[Finding]:

@@ -16,8 +16,9 @@ import hashlib
 import hmac
 import secrets
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
+
+from rag_dx.lru import BoundedLRU
 
 __all__ = ["BearerAuth", "new_token", "split_token"]
 
@@ -52,8 +53,7 @@ class BearerAuth:
         self._verify = verify
         self.failure_delay = failure_delay
         self._key = secrets.token_bytes(32)
-        self._known: OrderedDict[bytes, str] = OrderedDict()
-        self._remember = remember
+        self._known: BoundedLRU[bytes, str] = BoundedLRU(remember)
         self._lock = threading.Lock()
 
     @property
@@ -74,15 +74,12 @@ class BearerAuth:
         with self._lock:
             known = self._known.get(digest)
             if known is not None:
-                self._known.move_to_end(digest)
                 return known
         name, secret = parts
         if not self._verify(name, secret):
             return None
         with self._lock:
-            self._known[digest] = name
-            while len(self._known) > self._remember:
-                self._known.popitem(last=False)
+            self._known.put(digest, name)
         return name
 
     def __repr__(self) -> str:  # never show keys or tokens
