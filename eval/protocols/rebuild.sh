@@ -20,19 +20,24 @@ $PY -m eval.protocols.extra notes --out "$R/protocols/notes/queries.csv"
 for x in dsp s2d; do
   $PY -m eval.protocols.extra subset --queries "$R/protocols/guidelines_only/${x}_queries.csv" --n 100 --out "$R/proto/gl_${x}_100.csv"
 done
-rm -rf "$R/dev-indexes" "$R/xg-dsp" "$R/xg-s2d" "$R/gl-only"
-$DX index build --name dev-outside --index-dir "$R/dev-indexes" --reports "$R/protocols/outside/index.csv" \
+# The indexes are built in a scratch folder and moved into place only when all four exist, so a
+# failure leaves the previous set as it was and no half-built one beside it.
+T=$(mktemp -d "$R/.rebuild.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+$DX index build --name dev-outside --index-dir "$T/dev-indexes" --reports "$R/protocols/outside/index.csv" \
     --guidelines "$R/proto/medquad_common.jsonl.gz" --guidelines "$SHARED/guidelines/ngc_unrestricted_summaries.jsonl.gz"
 # v0002: one NGC summary removed, as in every measurement since the cards (docs/results/protocols.md)
-echo ngc-10302 > "$R/del1.txt"
-$DX index update --name dev-outside --index-dir "$R/dev-indexes" --delete "$R/del1.txt"
+echo ngc-10302 > "$T/del1.txt"
+$DX index update --name dev-outside --index-dir "$T/dev-indexes" --delete "$T/del1.txt"
 $PY -c "import csv,sys; print(*(r['report_id'] for r in csv.DictReader(open(sys.argv[1]))), sep='\n')" \
-    "$R/protocols/outside/index.csv" > "$R/del_reports.txt"
+    "$R/protocols/outside/index.csv" > "$T/del_reports.txt"
 for x in dsp s2d; do
-  mkdir -p "$R/xg-$x"; cp -r "$R/dev-indexes/dev-outside" "$R/xg-$x/"
-  $DX index update --name dev-outside --index-dir "$R/xg-$x" --delete "$R/del_reports.txt"
-  $DX index update --name dev-outside --index-dir "$R/xg-$x" --reports "$R/protocols/cross_style/${x}_index.csv"
+  mkdir -p "$T/xg-$x"; cp -r "$T/dev-indexes/dev-outside" "$T/xg-$x/"
+  $DX index update --name dev-outside --index-dir "$T/xg-$x" --delete "$T/del_reports.txt"
+  $DX index update --name dev-outside --index-dir "$T/xg-$x" --reports "$R/protocols/cross_style/${x}_index.csv"
 done
-mkdir -p "$R/gl-only"; cp -r "$R/dev-indexes/dev-outside" "$R/gl-only/"
-$DX index update --name dev-outside --index-dir "$R/gl-only" --delete "$R/del_reports.txt"
+mkdir -p "$T/gl-only"; cp -r "$T/dev-indexes/dev-outside" "$T/gl-only/"
+$DX index update --name dev-outside --index-dir "$T/gl-only" --delete "$T/del_reports.txt"
+for d in dev-indexes xg-dsp xg-s2d gl-only; do rm -rf "${R:?}/$d"; mv "$T/$d" "$R/$d"; done
+mv "$T/del1.txt" "$T/del_reports.txt" "$R/"
 echo "rebuilt under $R"
