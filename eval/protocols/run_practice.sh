@@ -4,7 +4,10 @@
 #   [RAG_DX_...=...] eval/protocols/run_practice.sh TAG [RUNS_DIR]
 # Writes $R/eval-TAG-{lists,narr,out,in,notes}; pair two tags with eval.protocols.score paired.
 set -euo pipefail
-T=${1:?tag}; R=${2:-runs}
+T=${1:?usage: eval/protocols/run_practice.sh TAG [RUNS_DIR]}; R=${2:-runs}
+for need in xg-s2d xg-dsp dev-indexes gl-only protocols/cross_style protocols/outside protocols/notes; do
+  [ -e "$R/$need" ] || { echo "error: $R/$need is missing; run eval/protocols/rebuild.sh $R first" >&2; exit 2; }
+done
 DX=${DX:-.venv/bin/rag-dx}
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 $DX eval --index dev-outside --index-dir "$R/xg-s2d" --labeled "$R/protocols/cross_style/dsp_queries.csv" --out "$R/eval-$T-lists"
