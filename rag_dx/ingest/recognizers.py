@@ -227,7 +227,10 @@ AGE_ROWS: list[Row] = [
     ("person clause and is age", r"(?:^|(?<=[.!?;]\s{1,3})|(?<=\n))(?:He|She|The\s+patient|Patient|Pt)\s+(?![^.;\n]*?\b(?i:pulse|"
      r"rate|hr|bp|pressure|systolic|diastolic|sats?|saturation|saturating|spo2|o2|oxygen|temp|temperature|glucose|sugar|"
      r"weight|weighs|level|score|count|hypox\w*|tachy\w*|brady\w*|hypotens\w*|hypertens\w*|febrile|mmhg|bpm)\b)"
-     r"[^.;\n]{1,60}?\band\s+is\s+(?:now\s+)?(?P<v>" + _OLD + r")(?=\s*(?:[.;!?]|,\s|\s+and\b|$))", 0.7),
+     r"[^.;\n]{1,60}?\band\s+is\s+(?:now\s+)?(?P<v>" + _OLD + r")(?=(?:\s+now)?\s*(?:[.;!?]|,\s|\s+and\b|$))", 0.7),
+    # "At 96, she still gardens": a sentence that opens with the age, then the person
+    ("at age, person", r"(?:^|(?<=[.!?]\s{1,3})|(?<=\n))(?i:at)\s+(?P<v>" + _OLD + r"),\s+(?=(?i:he|she|they|the\s+patient|"
+     r"patient|pt|mr|mrs|ms|my|our|his|her)\b)", 0.7),
 ]
 
 # A birth year is a year (kept), unless it says the person is over 89 (Safe Harbor counts it as the age).
@@ -484,12 +487,56 @@ TRAVEL_PLACE_ROWS: list[Row] = [
     ("town of a named place", r"\b(?i:at)\s+(?:the\s+)?[A-Z][\w'’.&-]*(?:\s+(?:[A-Z][\w'’.&-]*|of|and|&)){0,4}\s+in\s+"
      r"(?P<v>" + _CITY + r")\b", 0.6),
 ]
+# "treated at the VA in Houston for ...", "her dentist in Sacaton before ...", "a scan in Sioux City in 1981": a town
+# after a bare preposition, taken only when `is_town` finds it in the GeoNames list or it has a town's shape,
+# and only when what follows ends the phrase or is a function word ("in Allen stirrups", "in Wilson disease" stay).
+_TOWN_WORD = r"\p{Lu}[\p{Ll}'’-]*\p{Ll}"
+_TOWN_FOLLOWERS = ("for|in|on|and|with|at|where|which|who|when|since|last|this|that|about|until|before|after|during|to|"
+                   "from|by|or|but|is|was|were|are|has|had|have|he|she|they|we|it|her|his|their|as|because|so|then|now|"
+                   "today|yesterday|recently|ago|area|while|brought|came|went|said|says|saw|sees|told|called|lives|works|"
+                   "drove|took|gave|got|\\p{Ll}+ed")
+TOWN_ROWS: list[Row] = [
+    ("town after a preposition", r"(?<![\w-])(?i:in|from|near|outside(?:\s+of)?|around|visiting)[ \t]+(?P<v>" + _TOWN_WORD
+     + r"(?:[ \t]+" + _TOWN_WORD + r"){0,2})(?=[ \t]*(?:[.,;:!?)]|\n|$)|[ \t]+(?:" + _TOWN_FOLLOWERS + r")\b)", 0.6),
+]
+#: Town shapes that no common word has ("East Jennifer", "Port Susan", "Harleton", "Stanfield Springs"); "-burg"
+#: is left out for "in Trendelenburg".
+TOWN_SHAPE = re.compile(
+    r"(?:(?:North|South|East|West|New|Lake|Port|Mount|Fort)\s+[A-Z][a-z]+|[A-Z][a-z]+(?:ville|ton|burgh|borough|bury|"
+    r"field|ford|port|mouth|stad|chester|haven|side|shire|wood|land|view|dale|town)(?:\s+(?:Springs|Falls|Heights|Park|"
+    r"Hills|Beach|City))?)"
+)
+#: Common words of a town's shape ("in Review:", "in Bedside").
+_SHAPED_WORDS = frozenset("""review preview overview interview support report passport transport skeleton cotton button
+    baton proton crouton inside outside beside upside bedside seaside downtown mainland infield afford""".split())
+#: First words that make a run a region, not a town ("in Central and South America", "from East Asia").
+_REGION_FIRST = frozenset("central north south east west northern southern eastern western upper lower".split())
+
+
+def is_town(value: str) -> bool:
+    """A run of capitalized words after a bare preposition is a town if it is a known one (GeoNames, see
+    `rag_dx.ingest.gazetteer`) or has a town's shape, and is no country, state, region, month or heading word."""
+    from rag_dx.ingest.gazetteer import town_names
+
+    if not is_small_place(value) or len(value) < 4:
+        return False
+    words = value.split()
+    if len(words) > 1 and words[0].casefold() in _REGION_FIRST and words[-1].casefold() in _LARGE_REGIONS:
+        return False
+    if words[0].casefold() in _REGION_FIRST and len(words) == 1:
+        return False
+    if value.casefold() in town_names():
+        return True
+    return TOWN_SHAPE.fullmatch(value) is not None and words[0].casefold() not in _SHAPED_WORDS
+
+
 #: Regions that are no smaller than a state (kept in travel history); countries come from `phonenumbers`.
 _LARGE_REGIONS = frozenset(
     ["africa", "asia", "europe", "america", "americas", "antarctica", "australia", "oceania", "caribbean",
      "scandinavia", "arctic", "usa", "us", "u.s", "uk", "england", "scotland", "wales", "britain", "great britain",
      "north america", "south america", "central america", "latin america", "middle east", "far east",
-     "east africa", "west africa", "sub-saharan africa", "southeast asia", "south asia", "mainland", "overseas"]
+     "east africa", "west africa", "sub-saharan africa", "southeast asia", "south asia", "mainland", "overseas",
+     "new england"]
 )
 #: Languages a place row must not take for a town ("an interpreter in French"); a single word ending in -ish,
 #: -ese or -ian is taken for one too.
