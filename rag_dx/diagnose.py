@@ -139,6 +139,10 @@ class Assistant:
         if not text:
             raise RagDxError("the case description is empty")
         ds = self.settings.diagnosis
+        if ds.expand_abbreviations:
+            from rag_dx.abbreviations import expand
+
+            text = expand(text)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
 

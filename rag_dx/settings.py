@@ -60,6 +60,10 @@ class DiagnosisSettings(BaseModel):
     prompt_evidence: int = Field(4, ge=0, description="passages included in the generator prompt")
     practice_model: bool = Field(
         True, description="train the practice model (classifier + ranker) into every index version built")
+    expand_abbreviations: bool = Field(
+        True, description="write the long form beside each clinical abbreviation of a case ('SOB (shortness of "
+        "breath)') before it is retrieved, classified and matched (rag_dx/abbreviations.py); only "
+        "abbreviations with one dominant sense in real notes")
     negation_aware: bool = Field(
         True, description="retrieve and classify on the case without its denied findings ('no fever' is not a "
         "query term); the practice model is trained the same way")
