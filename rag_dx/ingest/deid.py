@@ -117,6 +117,7 @@ def _recognizer_table() -> dict[str, tuple[list[rec.Row], list[str] | None, Any]
         "PERSON": (rec.PERSON_ROWS, None, lambda v: rec.is_name_value(v) and not _is_clinical(v)),
         "PERSON:titled": (rec.PERSON_AFTER_TITLE_ROWS, None, lambda v: rec.is_name_after_relation(v) and not _is_clinical(v)),
         "PERSON:introduced": (rec.INTRODUCED_NAME_ROWS, None, lambda v: rec.is_introduced_name(v) and not _is_clinical(v)),
+        "PERSON:handover": (rec.HANDOVER_NAME_ROWS, None, lambda v: rec.is_handover_name(v) and not _is_clinical(v)),
         "DATE": (rec.DATE_ROWS, None, None),
         "AGE": (rec.AGE_ROWS + rec.NAMED_AGE_ROWS, ["age", "aged", "old", "year", "years"], None),
         "AGE:birth year": (rec.BIRTH_YEAR_ROWS, None, rec.birth_year_over_89),

