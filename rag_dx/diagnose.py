@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from rag_dx import __version__
+from rag_dx.abbreviations import expand as expand_abbreviations
 from rag_dx.calibration import apply_temperature, read_adapter_calibration
 from rag_dx.embed import TextEncoder
 from rag_dx.errors import RagDxError
@@ -139,10 +140,7 @@ class Assistant:
         if not text:
             raise RagDxError("the case description is empty")
         ds = self.settings.diagnosis
-        if ds.expand_abbreviations:
-            from rag_dx.abbreviations import expand
-
-            text = expand(text)
+        text = expand_abbreviations(text) if ds.expand_abbreviations else text
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
 
