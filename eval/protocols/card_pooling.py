@@ -1,0 +1,137 @@
+"""How should a disease card's passage vectors be pooled? Card level, one pooling against another, paired.
+
+Why: a card's vector was the plain mean of its describing passages, so the section with most
+passages led it, usually "exams and tests" (Heart Failure: 16 of 31 passages, 3 of symptoms),
+while a case describes what the patient has. This re-pools the cards of an index version from its
+own docstore rows and FAISS vectors (no second embedding pass) and scores the guidelines-only dev
+queries exactly as :meth:`rag_dx.topic_cards.TopicCards.scores` does (the case written out and its
+denied findings removed, as `diagnose` reads it), gold matched strictly through ``concept_key``,
+among the cases whose gold has a card. Prints top-1 / top-5 / MRR per pooling and what each wins and
+loses against the plain mean.
+
+Usage::
+
+    python -m eval.protocols.card_pooling --version-dir runs/gl-only/dev-outside/versions/v0003 --runs runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+#: pooling name -> (per-section weights, balanced: each section's mean counts once)
+POOLINGS: dict[str, tuple[dict[str, float], bool]] = {
+    "plain mean": ({}, False),
+    "section-balanced": ({}, True),
+    "section-balanced, symptoms x2": ({"symptoms": 2.0}, True),
+    "symptoms x3 per passage": ({"symptoms": 3.0}, False),
+    "tests x0.5 per passage": ({"exams and tests": 0.5}, False),
+    "no tests": ({"exams and tests": 0.0}, False),
+}
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-9)
+
+
+def main() -> None:
+    import faiss
+
+    from rag_dx.abbreviations import expand
+    from rag_dx.candidates import concept_key, diagnosis_name
+    from rag_dx.cards import section_of
+    from rag_dx.embed import load_encoder
+    from rag_dx.practice.negation import query_text
+    from rag_dx.schemas import Chunk
+    from rag_dx.settings import Settings
+    from rag_dx.topic_cards import COMMON_PRIOR, DESCRIBING, RARE_PRIOR, TEXT_WEIGHT, TopicCards
+    from rag_dx.vocab import Vocabulary
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--version-dir", type=Path, required=True, help="an index version with guideline cards")
+    ap.add_argument("--runs", type=Path, default=Path("runs"), help="where eval/protocols/rebuild.sh wrote protocols/")
+    ap.add_argument("--s2d-sample", type=int, default=300, help="lay narratives sampled (seed 13)")
+    a = ap.parse_args()
+
+    vd = a.version_dir
+    con = sqlite3.connect(vd / "docstore.sqlite")
+    rows = con.execute("select chunk_id, kind, doc_id, title, text, label, icd10, source from chunks order by row_id")
+    chunks = [Chunk(chunk_id=r[0], kind=r[1], doc_id=r[2], title=r[3], text=r[4], label=r[5], icd10=r[6],
+                    source=r[7] or "") for r in rows]
+    index = faiss.read_index(str(vd / "dense.faiss"))
+    vectors = index.reconstruct_n(0, index.ntotal)
+    vocab = Vocabulary.load()
+    cards = TopicCards.load(vd, json.loads((vd / "manifest.json").read_text(encoding="utf-8"))["cards"])
+    if cards is None:
+        raise SystemExit(f"{vd}: no disease cards")
+    groups: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    names: dict[str, str | None] = {}
+    for row, c in enumerate(chunks):
+        if c.kind != "guideline" or not c.label:
+            continue
+        if c.label not in names:
+            names[c.label] = diagnosis_name(c.label, vocab)
+        name = names[c.label]
+        section = section_of(c.title)
+        if name is not None and section in DESCRIBING:
+            groups[concept_key(name, vocab)].append((section, row))
+    if sorted(groups) != cards.keys:
+        raise SystemExit(f"{vd}: cards regrouped from the docstore differ from the stored ones")
+
+    def pooled(weights: dict[str, float], balanced: bool) -> np.ndarray:
+        out = []
+        for k in cards.keys:
+            if balanced:
+                by: dict[str, list[int]] = defaultdict(list)
+                for s, r in groups[k]:
+                    by[s].append(r)
+                v = sum(weights.get(s, 1.0) * _unit(vectors[rs].mean(axis=0)) for s, rs in by.items())
+            else:
+                w = np.array([weights.get(s, 1.0) for s, _ in groups[k]])
+                v = (vectors[[r for _, r in groups[k]]] * w[:, None]).sum(axis=0)
+            out.append(_unit(v))
+        return np.stack(out).astype(np.float32)
+
+    pools = {name: pooled(*spec) for name, spec in POOLINGS.items()}
+    stored = [n for n, v in pools.items() if np.abs(v - cards.vectors).max() < 1e-5]
+    print(f"{len(cards)} cards; the stored vectors are the '{stored[0] if stored else 'none'}' pooling")
+
+    def read(path: Path, n: int | None = None) -> list[dict[str, str]]:
+        with path.open(newline="", encoding="utf-8") as f:
+            r = list(csv.DictReader(f))
+        return random.Random(13).sample(r, n) if n and n < len(r) else r
+
+    sets = {"physician notes": read(a.runs / "protocols/notes/queries.csv"),
+            "symptom lists": read(a.runs / "protocols/guidelines_only/dsp_queries.csv"),
+            "lay narratives": read(a.runs / "protocols/guidelines_only/s2d_queries.csv", a.s2d_sample)}
+    encoder = load_encoder(Settings())
+    where = {k: i for i, k in enumerate(cards.keys)}
+    prior = RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common
+    for set_name, queries in sets.items():
+        texts = [query_text(expand(q["text"])) for q in queries]
+        qv = encoder.encode(texts)
+        tf = np.stack([np.asarray((cards.matrix @ cards._tfidf(t).T).todense()).ravel() for t in texts])
+        gold = [where.get(concept_key(q["diagnosis"], vocab)) for q in queries]
+        has = [i for i, g in enumerate(gold) if g is not None]
+        ranks = {}
+        for name, v in pools.items():
+            s = np.where(cards.candidate, qv @ v.T + TEXT_WEIGHT * tf + prior, -np.inf)
+            ranks[name] = np.array([int((s[i] > s[i, gold[i]]).sum()) + 1 for i in has])
+        base = ranks["plain mean"]
+        print(f"\n{set_name}: {len(queries)} cases, {len(has)} with a card for the gold diagnosis")
+        for name, r in ranks.items():
+            print(f"  {name:32s} top-1 {np.mean(r == 1):.3f}  top-5 {np.mean(r <= 5):.3f}  MRR {np.mean(1 / r):.3f}  "
+                  f"top-1 won/lost {int(((r == 1) & (base != 1)).sum())}/{int(((r != 1) & (base == 1)).sum())}  "
+                  f"top-5 won/lost {int(((r <= 5) & (base > 5)).sum())}/{int(((r > 5) & (base <= 5)).sum())}  "
+                  f"ranked higher/lower {int((r < base).sum())}/{int((r > base).sum())}")
+
+
+if __name__ == "__main__":
+    main()
