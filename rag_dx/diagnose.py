@@ -363,16 +363,16 @@ class Assistant:
 
     def _card_topics(self, retriever: Retriever, query: str, query_vector: np.ndarray) -> "CardTopics | None":
         """Guideline diagnoses ranked by disease card, when the version has cards and they are switched on."""
-        if not self.settings.diagnosis.topic_cards:
+        if not (ds := self.settings.diagnosis).topic_cards:
             return None
         from rag_dx.topic_cards import DIRNAME, TopicCards
 
         cards = retriever.index.artefact(DIRNAME, partial(TopicCards.load, commonness=self.commonness))
         if cards is None:
             return None
-        ds = self.settings.diagnosis
         return card_topics(cards, query, query_vector, retriever.index.docstore.get, top=ds.max_candidates * 2,
-                           rare_prior=ds.rare_source_prior, common_prior=ds.commonness_prior)
+                           rare_prior=ds.rare_source_prior, common_prior=ds.commonness_prior,
+                           finding_words=ds.card_finding_words)
 
     def _icd10_of(self, key: str, cites: list[Hit]) -> str | None:
         codes: dict[str, int] = {}

@@ -276,8 +276,13 @@ class FindingExtractor:
             "family": Negex(nlp, "rag_dx_family", neg_termset=context(FAMILY_TRIGGERS, []),
                             extension_name="rag_dx_family", span_keys=[_SPAN_KEY]),
         }
-        return {"nlp": nlp, "sentencizer": sentencizer, "matcher": matcher, "names": names,
+        return {"nlp": nlp, "sentencizer": sentencizer, "matcher": matcher, "names": names, "synonyms": synonyms,
                 "components": components, "n_terms": len(terms)}
+
+    def words_of(self, concept_id: str) -> list[str]:
+        """An HPO concept's name and its exact and lay synonyms ("Orthopnea", "shortness of breath lying down")."""
+        state = self._ensure()
+        return [state["names"].get(concept_id, concept_id), *state["synonyms"].get(concept_id, ())]
 
     @property
     def n_terms(self) -> int:

@@ -60,6 +60,10 @@ class DiagnosisSettings(BaseModel):
     prompt_evidence: int = Field(4, ge=0, description="passages included in the generator prompt")
     practice_model: bool = Field(
         True, description="train the practice model (classifier + ranker) into every index version built")
+    card_finding_words: bool = Field(
+        True, description="the disease cards' TF-IDF also reads the HPO names and synonyms of the case's present "
+        "findings ('orthopnea' -> 'shortness of breath when lying down'), bridging clinical and lay wording "
+        "(rag_dx.topic_cards.with_finding_words)")
     expand_abbreviations: bool = Field(
         True, description="write the long form beside each clinical abbreviation of a case ('SOB (shortness of "
         "breath)') before it is retrieved, classified and matched (rag_dx/abbreviations.py); only "

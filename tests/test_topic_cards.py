@@ -482,3 +482,32 @@ def test_a_card_whose_concept_is_now_a_symptom_stays_out_of_the_ranking(built) -
     after = old.rank(case, zero, top=len(cards))
     assert uti in [i for i, _ in before] and uti not in [i for i, _ in after]
     assert len(after) == len(before) - 1 and abs(sum(p for _, p in after) - 1.0) < 1e-6
+
+
+def test_the_cards_text_half_reads_the_synonyms_of_present_findings_only() -> None:
+    from rag_dx.topic_cards import with_finding_words
+
+    out = with_finding_words("itchy skin for a week; no fever")
+    assert out.startswith("itchy skin for a week; no fever ")
+    assert "Pruritus" in out  # the HPO name a guideline page may use instead
+    assert "Fever" not in out.split("; no fever", 1)[1]  # a denied finding adds nothing
+    assert with_finding_words("nothing clinical here") == "nothing clinical here"
+
+
+def test_card_topics_passes_the_finding_words_to_the_text_half_only(built) -> None:
+    cards, chunks, vectors = built
+    seen: list[dict] = []
+    real = cards.rank
+
+    def spy(*args, **kw):
+        seen.append(kw)
+        return real(*args, **kw)
+
+    cards.rank = spy  # type: ignore[method-assign]
+    try:
+        fetch = lambda rows: {r: chunks[r] for r in rows}  # noqa: E731
+        card_topics(cards, "itchy skin", vectors[1], fetch, finding_words=True)
+        card_topics(cards, "itchy skin", vectors[1], fetch)
+    finally:
+        del cards.rank
+    assert "Pruritus" in seen[0]["words"] and "words" not in seen[-1]

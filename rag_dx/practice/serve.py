@@ -363,11 +363,17 @@ def with_card_topics(pool: Mapping[str, Candidate], cards: CardTopics, vocabular
 
 
 def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Callable[[list[int]], Mapping[int, Any]],
-                top: int = 10, **rank_options: Any) -> CardTopics:
+                top: int = 10, finding_words: bool = False, **rank_options: Any) -> CardTopics:
     """The `top` cards for a case as candidates (vote = card probability) citing their passages.
 
-    `fetch(rows)` returns the version's chunks by docstore row (``LoadedIndex.docstore.get``).
+    `fetch(rows)` returns the version's chunks by docstore row (``LoadedIndex.docstore.get``);
+    `finding_words`: the cards' TF-IDF also reads the synonyms of the case's findings
+    (:func:`rag_dx.topic_cards.with_finding_words`).
     """
+    if finding_words:
+        from rag_dx.topic_cards import with_finding_words
+
+        rank_options = {**rank_options, "words": with_finding_words(query)}
     ranked = cards.rank(query, query_vector, top=top, **rank_options)
     matched = None
     if rank_options.get("common_prior", 1.0) != 0:

@@ -1,0 +1,80 @@
+"""Should the disease cards' TF-IDF read the synonyms of a case's findings? Card level, paired.
+
+Why: guideline pages and cases name the same finding in different words ("orthopnea" against
+"shortness of breath when lying down", "my skin itches" against "pruritus"). This scores the
+guidelines-only dev queries against an index version's stored cards as
+:meth:`rag_dx.topic_cards.TopicCards.scores` does, three ways: the case as `diagnose` reads it
+(abbreviations written out, denied findings removed), its TF-IDF text followed by the HPO names and
+synonyms of its present findings (:func:`rag_dx.topic_cards.with_finding_words`), and the same words
+given to the encoder too. Gold matched by concept key among cases whose gold has a card.
+
+Usage::
+
+    python -m eval.protocols.card_words --version-dir runs/gl-only/dev-outside/versions/v0003 --runs runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    from rag_dx.abbreviations import expand
+    from rag_dx.candidates import concept_key
+    from rag_dx.embed import load_encoder
+    from rag_dx.practice.negation import query_text
+    from rag_dx.settings import Settings
+    from rag_dx.topic_cards import COMMON_PRIOR, RARE_PRIOR, TEXT_WEIGHT, TopicCards, with_finding_words
+    from rag_dx.vocab import Vocabulary
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--version-dir", type=Path, required=True)
+    ap.add_argument("--runs", type=Path, default=Path("runs"))
+    ap.add_argument("--s2d-sample", type=int, default=300)
+    a = ap.parse_args()
+    cards = TopicCards.load(a.version_dir, json.loads((a.version_dir / "manifest.json").read_text())["cards"])
+    if cards is None:
+        raise SystemExit(f"{a.version_dir}: no disease cards")
+    vocab, encoder = Vocabulary.load(), load_encoder(Settings())
+    where = {k: i for i, k in enumerate(cards.keys)}
+    prior = RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common
+
+    def read(path: Path, n: int | None = None) -> list[dict[str, str]]:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        return random.Random(13).sample(rows, n) if n and n < len(rows) else rows
+
+    def tfidf(texts: list[str]) -> np.ndarray:
+        return np.stack([np.asarray((cards.matrix @ cards._tfidf(t).T).todense()).ravel() for t in texts])
+
+    sets = {"physician notes": read(a.runs / "protocols/notes/queries.csv"),
+            "symptom lists": read(a.runs / "protocols/guidelines_only/dsp_queries.csv"),
+            "lay narratives": read(a.runs / "protocols/guidelines_only/s2d_queries.csv", a.s2d_sample)}
+    for set_name, queries in sets.items():
+        plain = [query_text(expand(q["text"])) for q in queries]
+        worded = [with_finding_words(t) for t in plain]
+        qv, qv_worded = encoder.encode(plain), encoder.encode(worded)
+        tf, tf_worded = tfidf(plain), tfidf(worded)
+        gold = [where.get(concept_key(q["diagnosis"], vocab)) for q in queries]
+        has = [i for i, g in enumerate(gold) if g is not None]
+        ranks = {}
+        for name, (v, t) in {"as diagnose reads it": (qv, tf), "+ finding words, TF-IDF only": (qv, tf_worded),
+                             "+ finding words, TF-IDF and encoder": (qv_worded, tf_worded)}.items():
+            s = np.where(cards.candidate, v @ cards.vectors.T + TEXT_WEIGHT * t + prior, -np.inf)
+            ranks[name] = np.array([int((s[i] > s[i, gold[i]]).sum()) + 1 for i in has])
+        base = ranks["as diagnose reads it"]
+        print(f"\n{set_name}: {len(queries)} cases, {len(has)} with a card for the gold diagnosis")
+        for name, r in ranks.items():
+            print(f"  {name:38s} top-1 {np.mean(r == 1):.3f}  top-5 {np.mean(r <= 5):.3f}  MRR {np.mean(1 / r):.3f}  "
+                  f"top-1 won/lost {int(((r == 1) & (base != 1)).sum())}/{int(((r != 1) & (base == 1)).sum())}  "
+                  f"top-5 won/lost {int(((r <= 5) & (base > 5)).sum())}/{int(((r > 5) & (base <= 5)).sum())}")
+
+
+if __name__ == "__main__":
+    main()
