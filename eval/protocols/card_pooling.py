@@ -124,13 +124,18 @@ def main() -> None:
         for name, v in pools.items():
             s = np.where(cards.candidate, qv @ v.T + TEXT_WEIGHT * tf + prior, -np.inf)
             ranks[name] = np.array([int((s[i] > s[i, gold[i]]).sum()) + 1 for i in has])
-        base = ranks["plain mean"]
         print(f"\n{set_name}: {len(queries)} cases, {len(has)} with a card for the gold diagnosis")
-        for name, r in ranks.items():
-            print(f"  {name:32s} top-1 {np.mean(r == 1):.3f}  top-5 {np.mean(r <= 5):.3f}  MRR {np.mean(1 / r):.3f}  "
-                  f"top-1 won/lost {int(((r == 1) & (base != 1)).sum())}/{int(((r != 1) & (base == 1)).sum())}  "
-                  f"top-5 won/lost {int(((r <= 5) & (base > 5)).sum())}/{int(((r > 5) & (base <= 5)).sum())}  "
-                  f"ranked higher/lower {int((r < base).sum())}/{int((r > base).sum())}")
+        report(ranks, "plain mean")
+
+
+def report(ranks: dict[str, np.ndarray], baseline: str) -> None:
+    """Print top-1 / top-5 / MRR of each variant's gold ranks and what it wins and loses against `baseline`."""
+    base = ranks[baseline]
+    for name, r in ranks.items():
+        print(f"  {name:38s} top-1 {np.mean(r == 1):.3f}  top-5 {np.mean(r <= 5):.3f}  MRR {np.mean(1 / r):.3f}  "
+              f"top-1 won/lost {int(((r == 1) & (base != 1)).sum())}/{int(((r != 1) & (base == 1)).sum())}  "
+              f"top-5 won/lost {int(((r <= 5) & (base > 5)).sum())}/{int(((r > 5) & (base <= 5)).sum())}  "
+              f"ranked higher/lower {int((r < base).sum())}/{int((r > base).sum())}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import numpy as np
 
 
 def main() -> None:
+    from eval.protocols.card_pooling import report
     from rag_dx.abbreviations import expand
     from rag_dx.candidates import concept_key
     from rag_dx.embed import load_encoder
@@ -68,12 +69,8 @@ def main() -> None:
                              "+ finding words, TF-IDF and encoder": (qv_worded, tf_worded)}.items():
             s = np.where(cards.candidate, v @ cards.vectors.T + TEXT_WEIGHT * t + prior, -np.inf)
             ranks[name] = np.array([int((s[i] > s[i, gold[i]]).sum()) + 1 for i in has])
-        base = ranks["as diagnose reads it"]
         print(f"\n{set_name}: {len(queries)} cases, {len(has)} with a card for the gold diagnosis")
-        for name, r in ranks.items():
-            print(f"  {name:38s} top-1 {np.mean(r == 1):.3f}  top-5 {np.mean(r <= 5):.3f}  MRR {np.mean(1 / r):.3f}  "
-                  f"top-1 won/lost {int(((r == 1) & (base != 1)).sum())}/{int(((r != 1) & (base == 1)).sum())}  "
-                  f"top-5 won/lost {int(((r <= 5) & (base > 5)).sum())}/{int(((r > 5) & (base <= 5)).sum())}")
+        report(ranks, "as diagnose reads it")
 
 
 if __name__ == "__main__":
