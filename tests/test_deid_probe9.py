@@ -14,14 +14,7 @@ import pytest
 
 from rag_dx.ingest.deid import Deidentifier
 from rag_dx.ingest.recognizers import is_town
-
-
-def _leaked(deid: Deidentifier, text: str, secret: str) -> list[str]:
-    """Letters and digits of `secret` (as it stands in `text`) that no finding covers."""
-    start = text.index(secret)
-    spans = [(s, e) for _, s, e in deid.find(text)]
-    return [text[k] for k in range(start, start + len(secret))
-            if text[k].isalnum() and not any(s <= k < e for s, e in spans)]
+from tests.helpers import leaked as _leaked
 
 
 @pytest.mark.parametrize(
