@@ -23,7 +23,7 @@ Stored in `cards/` of a version as JSON + `.npy` / `.npz` (no pickle), checksumm
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,27 +81,12 @@ class TopicCards:
     @classmethod
     def build(cls, chunks: Sequence["Chunk"], vectors: np.ndarray, vocabulary: Any = None) -> "TopicCards | None":
         """Cards from a version's guideline chunks; None when no guideline topic is a diagnosis."""
-        from rag_dx.candidates import concept_key, diagnosis_name
-        from rag_dx.cards import section_of
-
-        names: dict[str, str | None] = {}
         groups: dict[str, dict[str, Any]] = {}
-        for row, chunk in enumerate(chunks):
-            if chunk.kind != "guideline" or not chunk.label:
-                continue
-            if chunk.label not in names:
-                names[chunk.label] = diagnosis_name(chunk.label, vocabulary)
-            name = names[chunk.label]
-            if name is None:
-                continue
-            section = section_of(chunk.title)
-            if section not in DESCRIBING:
-                continue
-            key = concept_key(name, vocabulary)
+        for key, name, section, row in describing_chunks(chunks, vocabulary):
             g = groups.setdefault(key, {"names": {}, "rows": [], "sources": set(), "code": None})
             g["names"][name] = g["names"].get(name, 0) + 1
             g["rows"].append((DESCRIBING.index(section), row))
-            g["sources"].add(chunk.source)
+            g["sources"].add(chunks[row].source)
             if key.startswith("icd:"):
                 g["code"] = key[4:]
         if not groups:
@@ -204,6 +189,24 @@ class TopicCards:
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"index version {version_dir.name}: disease cards cannot be read ({exc}); "
                                     "rebuild it with `rag-dx index rebuild`") from None
+
+
+def describing_chunks(chunks: Sequence["Chunk"], vocabulary: Any = None) -> Iterator[tuple[str, str, str, int]]:
+    """(concept key, diagnosis name, section, row) for every guideline chunk a card is made of: a
+    topic that is a diagnosis, in a section that describes what the disease looks like."""
+    from rag_dx.candidates import concept_key, diagnosis_name
+    from rag_dx.cards import section_of
+
+    names: dict[str, str | None] = {}
+    for row, chunk in enumerate(chunks):
+        if chunk.kind != "guideline" or not chunk.label:
+            continue
+        if chunk.label not in names:
+            names[chunk.label] = diagnosis_name(chunk.label, vocabulary)
+        name = names[chunk.label]
+        section = section_of(chunk.title)
+        if name is not None and section in DESCRIBING:
+            yield concept_key(name, vocabulary), name, section, row
 
 
 def with_finding_words(text: str) -> str:

@@ -45,13 +45,12 @@ def main() -> None:
     import faiss
 
     from rag_dx.abbreviations import expand
-    from rag_dx.candidates import concept_key, diagnosis_name
-    from rag_dx.cards import section_of
+    from rag_dx.candidates import concept_key
     from rag_dx.embed import load_encoder
     from rag_dx.practice.negation import query_text
     from rag_dx.schemas import Chunk
     from rag_dx.settings import Settings
-    from rag_dx.topic_cards import COMMON_PRIOR, DESCRIBING, RARE_PRIOR, TEXT_WEIGHT, TopicCards
+    from rag_dx.topic_cards import COMMON_PRIOR, RARE_PRIOR, TEXT_WEIGHT, TopicCards, describing_chunks
     from rag_dx.vocab import Vocabulary
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -72,16 +71,8 @@ def main() -> None:
     if cards is None:
         raise SystemExit(f"{vd}: no disease cards")
     groups: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    names: dict[str, str | None] = {}
-    for row, c in enumerate(chunks):
-        if c.kind != "guideline" or not c.label:
-            continue
-        if c.label not in names:
-            names[c.label] = diagnosis_name(c.label, vocab)
-        name = names[c.label]
-        section = section_of(c.title)
-        if name is not None and section in DESCRIBING:
-            groups[concept_key(name, vocab)].append((section, row))
+    for key, _, section, row in describing_chunks(chunks, vocab):  # what TopicCards.build groups
+        groups[key].append((section, row))
     if sorted(groups) != cards.keys:
         raise SystemExit(f"{vd}: cards regrouped from the docstore differ from the stored ones")
 
