@@ -48,16 +48,24 @@ HEADER = ("# abbreviation\tlong form\tlowest share of its uses over the inventor
 
 
 def senses(path: Path) -> dict[str, dict[str, float]]:
-    """abbreviation -> sense -> share, from one inventory (header row skipped; the share is the last column)."""
+    """abbreviation -> sense -> share, from one inventory (its header row skipped; the share is the last
+    column). A malformed row stops the script with its file, line and field: a skipped one would
+    quietly change which abbreviations count as unambiguous."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"{path}: cannot be read ({exc})") from None
     out: dict[str, dict[str, float]] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+    for n, line in enumerate(lines, start=1):
         cols = line.split("\t")
-        if n == 0 and cols[0] == "abbreviation" or len(cols) < 3:
+        if not line.strip() or (n == 1 and cols[0] == "abbreviation"):
             continue
+        if len(cols) < 3:
+            raise SystemExit(f"{path}:{n}: expected 'abbreviation<TAB>sense<TAB>...<TAB>share', got {len(cols)} field(s)")
         try:
             share = float(cols[-1])
         except ValueError:
-            continue
+            raise SystemExit(f"{path}:{n}: field 'share' is not a number") from None
         out.setdefault(cols[0].strip().lower(), {})[cols[1].strip().lower()] = share
     return out
 
@@ -99,7 +107,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("rag_dx/data/clinical_abbreviations.tsv"))
     a = ap.parse_args()
     rows = table(a.shared)
-    a.out.write_text(HEADER + "".join(f"{x}\t{s}\t{share:.3f}\n" for x, s, share in rows), encoding="utf-8")
+    partial = a.out.with_name(a.out.name + ".partial")  # written whole, then moved: never half a table
+    partial.write_text(HEADER + "".join(f"{x}\t{s}\t{share:.3f}\n" for x, s, share in rows), encoding="utf-8")
+    partial.replace(a.out)
     print(f"{len(rows)} abbreviations -> {a.out}")
 
 

@@ -47,19 +47,21 @@ def long_forms() -> dict[str, str]:
 def expand(text: str, table: dict[str, str] | None = None) -> str:
     """`text` with " (long form)" after each known abbreviation; unchanged when it has none.
 
-    >>> expand("55M c/o SOB and DOE", {"sob": "shortness of breath", "doe": "dyspnea on exertion",
-    ...                                "c/o": "complains of"})
-    '55M c/o (complains of) SOB (shortness of breath) and DOE (dyspnea on exertion)'
+    >>> expand("a man of 55 c/o SOB and DOE on stairs", {"sob": "shortness of breath",
+    ...        "doe": "dyspnea on exertion", "c/o": "complains of"})
+    'a man of 55 c/o (complains of) SOB (shortness of breath) and DOE (dyspnea on exertion) on stairs'
     """
     letters = [c for c in text if c.isalpha()]
     if not letters or sum(c.isupper() for c in letters) > CAPS_TEXT * len(letters):
         return text
     forms = long_forms() if table is None else table
 
+    lowered = text.lower()
+
     def one(m: re.Match[str]) -> str:
         token = m.group(0)
         long = forms.get(token.lower())
-        if long is None or text[m.end():m.end() + len(long) + 2].lower() == f" ({long.lower()}"[:len(long) + 2]:
+        if long is None or lowered.startswith(f" ({long.lower()}", m.end()):  # unknown, or written out already
             return token
         return f"{token} ({long})"
 

@@ -521,9 +521,7 @@ def is_town(value: str) -> bool:
     if not is_small_place(value) or len(value) < 4:
         return False
     words = value.split()
-    if len(words) > 1 and words[0].casefold() in _REGION_FIRST and words[-1].casefold() in _LARGE_REGIONS:
-        return False
-    if words[0].casefold() in _REGION_FIRST and len(words) == 1:
+    if words[0].casefold() in _REGION_FIRST and (len(words) == 1 or words[-1].casefold() in _LARGE_REGIONS):
         return False
     if value.casefold() in town_names():
         return True
