@@ -29,8 +29,13 @@ def main() -> None:
     ap.add_argument("--queries", type=Path, required=True, help="a CSV with a 'text' column")
     ap.add_argument("--n", type=int, default=40)
     a = ap.parse_args()
+    if not a.queries.is_file():
+        raise SystemExit(f"{a.queries}: not found")
     with a.queries.open(newline="", encoding="utf-8") as f:
-        texts = [r["text"] for r in csv.DictReader(f)][:a.n]
+        reader = csv.DictReader(f)
+        if "text" not in (reader.fieldnames or []):
+            raise SystemExit(f"{a.queries}:1: missing column 'text'")
+        texts = [r["text"] for r in reader][:a.n]
 
     def assistant(on: bool):
         settings = Settings(index_dir=a.index_dir, diagnosis={"expand_abbreviations": on, "card_finding_words": on})

@@ -37,6 +37,18 @@ POOLINGS: dict[str, tuple[dict[str, float], bool]] = {
 }
 
 
+def read_queries(path: Path, n: int | None = None) -> list[dict[str, str]]:
+    """A protocol's query rows (text, diagnosis), or a seeded sample of `n` of them (seed 13, as elsewhere)."""
+    if not path.is_file():
+        raise SystemExit(f"{path}: not found; eval/protocols/rebuild.sh writes the protocols' queries")
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    missing = {"text", "diagnosis"} - set(rows[0] if rows else ())
+    if missing:
+        raise SystemExit(f"{path}:1: missing column(s) {', '.join(sorted(missing))}")
+    return random.Random(13).sample(rows, n) if n and n < len(rows) else rows
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-9)
 
@@ -94,14 +106,9 @@ def main() -> None:
     stored = [n for n, v in pools.items() if np.abs(v - cards.vectors).max() < 1e-5]
     print(f"{len(cards)} cards; the stored vectors are the '{stored[0] if stored else 'none'}' pooling")
 
-    def read(path: Path, n: int | None = None) -> list[dict[str, str]]:
-        with path.open(newline="", encoding="utf-8") as f:
-            r = list(csv.DictReader(f))
-        return random.Random(13).sample(r, n) if n and n < len(r) else r
-
-    sets = {"physician notes": read(a.runs / "protocols/notes/queries.csv"),
-            "symptom lists": read(a.runs / "protocols/guidelines_only/dsp_queries.csv"),
-            "lay narratives": read(a.runs / "protocols/guidelines_only/s2d_queries.csv", a.s2d_sample)}
+    sets = {"physician notes": read_queries(a.runs / "protocols/notes/queries.csv"),
+            "symptom lists": read_queries(a.runs / "protocols/guidelines_only/dsp_queries.csv"),
+            "lay narratives": read_queries(a.runs / "protocols/guidelines_only/s2d_queries.csv", a.s2d_sample)}
     encoder = load_encoder(Settings())
     where = {k: i for i, k in enumerate(cards.keys)}
     prior = RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common

@@ -16,16 +16,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import random
 from pathlib import Path
 
 import numpy as np
 
 
 def main() -> None:
-    from eval.protocols.card_pooling import report
+    from eval.protocols.card_pooling import read_queries, report
     from rag_dx.abbreviations import expand
     from rag_dx.candidates import concept_key
     from rag_dx.embed import load_encoder
@@ -46,17 +44,12 @@ def main() -> None:
     where = {k: i for i, k in enumerate(cards.keys)}
     prior = RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common
 
-    def read(path: Path, n: int | None = None) -> list[dict[str, str]]:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        return random.Random(13).sample(rows, n) if n and n < len(rows) else rows
-
     def tfidf(texts: list[str]) -> np.ndarray:
         return np.stack([np.asarray((cards.matrix @ cards._tfidf(t).T).todense()).ravel() for t in texts])
 
-    sets = {"physician notes": read(a.runs / "protocols/notes/queries.csv"),
-            "symptom lists": read(a.runs / "protocols/guidelines_only/dsp_queries.csv"),
-            "lay narratives": read(a.runs / "protocols/guidelines_only/s2d_queries.csv", a.s2d_sample)}
+    sets = {"physician notes": read_queries(a.runs / "protocols/notes/queries.csv"),
+            "symptom lists": read_queries(a.runs / "protocols/guidelines_only/dsp_queries.csv"),
+            "lay narratives": read_queries(a.runs / "protocols/guidelines_only/s2d_queries.csv", a.s2d_sample)}
     for set_name, queries in sets.items():
         plain = [query_text(expand(q["text"])) for q in queries]
         worded = [with_finding_words(t) for t in plain]
