@@ -52,11 +52,18 @@ _SECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def section_of(title: str) -> str:
+def section_of(title: str, topic: str | None = None) -> str:
     """The section a passage title or MedQuAD question belongs to ("What are the symptoms of
-    Cystitis?" -> "symptoms"); "other" when nothing matches."""
+    Cystitis?" -> "symptoms"); "other" when nothing matches.
+
+    `topic`: the disease the title names, read out of the title first. Without it the disease's own
+    words count as a section's: "What is (are) Common Cold ?" was "frequency" ("common") and "What is
+    (are) Drug Reactions ?" "treatment" ("drug"), so neither disease had a card."""
+    title = title or ""
+    if topic and topic.strip():
+        title = re.sub(re.escape(topic.strip()), " ", title, flags=re.I)
     for name, pattern in _SECTION_PATTERNS:
-        if pattern.search(title or ""):
+        if pattern.search(title):
             return name
     return "other"
 
@@ -174,7 +181,7 @@ class CardIndex:
                 card = cards[key] = DiseaseCard(key=key, name=name, concept=key[4:] if key.startswith("icd:") else None)
             if name not in card.aliases:
                 card.aliases.append(name)
-            section = (p.section or section_of(p.title or p.text.split("\n", 1)[0])).lower()
+            section = (p.section or section_of(p.title or p.text.split("\n", 1)[0], topic)).lower()
             weight = SECTION_WEIGHTS.get(section, SECTION_WEIGHTS["other"])
             card.sections[section] = card.sections.get(section, 0) + 1
             if p.passage_id:

@@ -204,7 +204,7 @@ def describing_chunks(chunks: Sequence["Chunk"], vocabulary: Any = None) -> Iter
         if chunk.label not in names:
             names[chunk.label] = diagnosis_name(chunk.label, vocabulary)
         name = names[chunk.label]
-        section = section_of(chunk.title)
+        section = section_of(chunk.title, chunk.label)
         if name is not None and section in DESCRIBING:
             yield concept_key(name, vocabulary), name, section, row
 

@@ -120,6 +120,17 @@ def test_artefact_checksum_helpers_keep_order_and_name_version_file_and_fix(tmp_
         verify_artefact(version, {"art/a.npy": files["art/a.npy"]}, "thing")
 
 
+def test_a_disease_whose_name_holds_a_section_word_gets_its_card(vocab: Vocabulary) -> None:
+    # "common" is a frequency word and "drug" a treatment word: read from the whole title, these pages
+    # were not describing sections and the two diseases had no card
+    chunks = [_g(1, "Common Cold", "What is (are) Common Cold ?", "Sneezing, a runny nose and a sore throat."),
+              _g(2, "Drug Reactions", "What is (are) Drug Reactions ?", "Rash and hives after a new medicine."),
+              _g(3, "Common Cold", "How to prevent Common Cold ?", "Wash your hands.")]
+    cards = TopicCards.build(chunks, np.eye(3, DIM, dtype=np.float32), vocab)
+    assert cards is not None and sorted(cards.names) == ["Common Cold", "Drug Reactions"]
+    assert [chunks[r].chunk_id for r in cards.rows[cards.names.index("Common Cold")]] == ["G:1"]
+
+
 def test_no_guideline_diagnosis_means_no_cards(vocab: Vocabulary) -> None:
     chunks, vectors = _corpus()
     assert TopicCards.build([chunks[0], chunks[4]], vectors[[0, 4]], vocab) is None
