@@ -108,7 +108,8 @@ _MAX_DIAGNOSIS_WORDS = 8  # NGC "Disease/Condition(s)" fields that list several 
 def topic_kind(topic: str, vocabulary: Vocabulary | None = None) -> TopicKind:
     """Why a guideline topic is or is not a diagnosis (see :func:`is_diagnosis`).
 
-    Order: leaflet titles, populations, procedures/tests/treatments and grouping pages by pattern
+    Order: leaflet titles, populations, then a name the curated synonym table resolves (its code's
+    chapter decides), then procedures/tests/treatments and grouping pages by pattern
     ("Eye Diseases", "Heart Disease in Women", "Childhood Immunization", "4 Steps to Manage Your
     Diabetes"); then, with a vocabulary, the resolved ICD-10-CM chapter: R codes are symptoms and
     signs ("Cough", "Chest Pain"), Z codes are statuses and encounters, V-Y external causes.
@@ -123,6 +124,10 @@ def topic_kind(topic: str, vocabulary: Vocabulary | None = None) -> TopicKind:
         return "leaflet"
     if _POPULATION.search(text):
         return "population"
+    if vocabulary is not None and (curated := vocabulary.curated_code(topic)) is not None:
+        # a name the curated table resolves is what its code is: "Rotator Cuff Injuries" is one
+        # diagnosis, not a group of injuries (rag_dx/data/curated_synonyms.tsv, guideline page names)
+        return chapter_kind(curated)
     concept = vocabulary.normalize(topic) if vocabulary is not None else None
     if _ORGAN_GROUP.search(text) or text in ("cancer", "infections", "tumors", "benign tumors"):
         return "group"  # "Heart Disease", "Kidney Diseases" ("Lung Cancer" is not matched here)

@@ -133,15 +133,9 @@ class Vocabulary:
     plain dict; a race only computes a value twice).
     """
 
-    def __init__(
-        self,
-        nodes: Mapping[str, _Node],
-        ccsr: Mapping[str, str | None],
-        inclusion_terms: Mapping[str, list[str]] | None,
-        curated: Mapping[str, str] | None = None,
-        *,
-        _tables: Mapping[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, nodes: Mapping[str, _Node], ccsr: Mapping[str, str | None],
+                 inclusion_terms: Mapping[str, list[str]] | None, curated: Mapping[str, str] | None = None, *,
+                 _tables: Mapping[str, Any] | None = None) -> None:
         self._nodes = dict(nodes)
         self._ccsr = dict(ccsr)
         self._exact: dict[str, str] = {}
@@ -252,6 +246,10 @@ class Vocabulary:
             return self._resolve_target(curated[target], curated, depth + 1)
         key = compact_key(target)
         return self._exact.get(key) or self._synonym.get(key)
+
+    def curated_code(self, name: str) -> str | None:
+        """The code the curated table gives `name` itself ("MI" -> "I21"); None when it has no row."""
+        return self._curated.get(compact_key(name))
 
     def unresolved_curated(self) -> list[str]:
         """Curated aliases whose target is not in this vocabulary (should be empty; a test checks)."""

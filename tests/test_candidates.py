@@ -54,6 +54,25 @@ def test_diagnoses(vocab: Vocabulary, topic: str, name: str) -> None:
     assert diagnosis_name(topic, vocab) == name
 
 
+@pytest.mark.parametrize(
+    ("topic", "concept"),
+    [("Rotator Cuff Injuries", "icd:M75.1"), ("Poison Ivy, Oak and Sumac", "icd:L23.7"),
+     ("Psychotic Disorders", "icd:F29"), ("Anxiety Disorders", "icd:F41"), ("Alcoholism and Alcohol Abuse", "icd:F10.2"),
+     ("Temporomandibular Joint Dysfunction", "icd:M26.6")],
+)
+def test_a_guideline_page_name_the_curated_table_resolves_is_a_diagnosis(vocab: Vocabulary, topic: str,
+                                                                           concept: str) -> None:
+    # without the curated rows the group and substance patterns dropped these pages, so the disease had no card
+    assert diagnosis_name(topic, vocab) == topic, topic_kind(topic, vocab)
+    assert concept_key(topic, vocab) == concept
+    assert vocab.curated_code("Eye Diseases") is None and not is_diagnosis("Eye Diseases", vocab)
+
+
+def test_a_curated_name_is_what_its_code_is(vocab: Vocabulary) -> None:
+    assert vocab.curated_code("pinkeye") is not None and topic_kind("Pinkeye", vocab) == "diagnosis"
+    assert topic_kind("Cyclic Vomiting Syndrome", vocab) == "symptom"  # not curated; chapter R decides
+
+
 def test_concept_key(vocab: Vocabulary) -> None:
     assert concept_key("COPD", vocab) == concept_key("chronic obstructive pulmonary disease", vocab) == "icd:J44"
     assert concept_key("Asthma", vocab) == concept_key("Bronchial Asthma", vocab) == "icd:J45"
