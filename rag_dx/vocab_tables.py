@@ -84,6 +84,10 @@ _COSTLY_EXTRA = frozenset({
     "induced", "alcoholic", "diabetic", "secondary", "postprocedural", "postoperative", "puerperal",
     "gestational", "hereditary", "familial", "malignant", "benign", "metastatic", "juvenile",
     "radiation", "toxic", "poisoning", "pregnancy", "childbirth", "sequela", "personal", "history",
+    # a nutrient is not its deficiency ("Vitamin D" was E55 "Vitamin D deficiency", so MedlinePlus's
+    # nutrient pages became disease cards), nor an organ its transplant ("Skin Infections" was T86.822
+    # "Skin graft infection")
+    "deficiency", "graft", "transplant",
 })
 # A one-word name may only gain these words by containment ("Chikungunya" -> "Chikungunya virus
 # disease", "Rickets" -> "Rickets, active", "Mononucleosis" -> "Infectious mononucleosis").

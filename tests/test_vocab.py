@@ -98,6 +98,19 @@ def test_unmatched_and_near_misses(vocab: Vocabulary) -> None:
     assert c is None or c.code not in {"E10", "E11"}
 
 
+@pytest.mark.parametrize("name", ["Vitamin D", "Vitamin C", "Folic Acid", "B Vitamins", "Skin Infections"])
+def test_a_nutrient_is_not_its_deficiency_nor_an_organ_its_graft(vocab: Vocabulary, name: str) -> None:
+    # containment used to add the missing word: "Vitamin D" -> E55 "Vitamin D deficiency", "Skin
+    # Infections" -> T86.822 "Skin graft infection"; MedlinePlus's nutrient pages then became disease cards
+    assert vocab.normalize(name) is None
+
+
+def test_named_deficiencies_still_resolve(vocab: Vocabulary) -> None:
+    assert vocab.normalize("Vitamin D deficiency").code == "E55"
+    assert vocab.normalize("Iron deficiency anemia").code == "D50"
+    assert vocab.normalize("G6PD Deficiency").code == "D55.0"
+
+
 def test_same_strict_and_lenient(vocab: Vocabulary) -> None:
     assert vocab.same_strict("MI", "Acute myocardial infarction")
     assert vocab.same_strict("Covid-19 infection", "COVID 19")
