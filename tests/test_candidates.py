@@ -57,8 +57,9 @@ def test_diagnoses(vocab: Vocabulary, topic: str, name: str) -> None:
 @pytest.mark.parametrize(
     ("topic", "concept"),
     [("Rotator Cuff Injuries", "icd:M75.1"), ("Poison Ivy, Oak and Sumac", "icd:L23.7"),
-     ("Psychotic Disorders", "icd:F29"), ("Anxiety Disorders", "icd:F41"), ("Alcoholism and Alcohol Abuse", "icd:F10.2"),
-     ("Temporomandibular Joint Dysfunction", "icd:M26.6")],
+     ("Psychotic Disorders", "icd:F29"), ("Anxiety Disorders", "icd:F41"),
+     ("Alcoholism and Alcohol Abuse", "icd:F10.2"), ("Temporomandibular Joint Dysfunction", "icd:M26.6"),
+     ("Insect Bites and Stings", "icd:T63.4")],
 )
 def test_a_guideline_page_name_the_curated_table_resolves_is_a_diagnosis(vocab: Vocabulary, topic: str,
                                                                            concept: str) -> None:
