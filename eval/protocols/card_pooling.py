@@ -23,8 +23,13 @@ import random
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rag_dx.schemas import Chunk
+    from rag_dx.topic_cards import TopicCards
 
 #: pooling name -> (per-section weights, balanced: each section's mean counts once)
 POOLINGS: dict[str, tuple[dict[str, float], bool]] = {
@@ -49,39 +54,59 @@ def read_queries(path: Path, n: int | None = None) -> list[dict[str, str]]:
     return random.Random(13).sample(rows, n) if n and n < len(rows) else rows
 
 
+def card_args(doc: str | None) -> argparse.Namespace:
+    """The card harnesses' command line: --version-dir, --runs, --s2d-sample."""
+    ap = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    ap.add_argument("--version-dir", type=Path, required=True, help="an index version with guideline cards")
+    ap.add_argument("--runs", type=Path, default=Path("runs"), help="where eval/protocols/rebuild.sh wrote protocols/")
+    ap.add_argument("--s2d-sample", type=int, default=300, help="lay narratives sampled (seed 13)")
+    return ap.parse_args()
+
+
+def stored_cards(version_dir: Path) -> "TopicCards":
+    """The disease cards stored in an index version; exits naming the version when it has none."""
+    from rag_dx.topic_cards import TopicCards
+
+    manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+    cards = TopicCards.load(version_dir, manifest.get("cards"))
+    if cards is None:
+        raise SystemExit(f"{version_dir}: no disease cards")
+    return cards
+
+
+def version_chunks(version_dir: Path) -> tuple[list["Chunk"], np.ndarray]:
+    """An index version's chunks in docstore row order and their FAISS vectors (no embedding pass)."""
+    import faiss
+
+    from rag_dx.schemas import Chunk
+
+    con = sqlite3.connect(version_dir / "docstore.sqlite")
+    rows = con.execute("select chunk_id, kind, doc_id, title, text, label, icd10, source from chunks order by row_id")
+    chunks = [Chunk(chunk_id=r[0], kind=r[1], doc_id=r[2], title=r[3], text=r[4], label=r[5], icd10=r[6],
+                    source=r[7] or "") for r in rows]
+    index = faiss.read_index(str(version_dir / "dense.faiss"))
+    return chunks, index.reconstruct_n(0, index.ntotal)
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-9)
 
 
 def main() -> None:
-    import faiss
-
     from rag_dx.abbreviations import expand
     from rag_dx.candidates import concept_key
     from rag_dx.embed import load_encoder
     from rag_dx.practice.negation import query_text
-    from rag_dx.schemas import Chunk
     from rag_dx.settings import Settings
-    from rag_dx.topic_cards import COMMON_PRIOR, RARE_PRIOR, TEXT_WEIGHT, TopicCards, describing_chunks
+    from rag_dx.topic_cards import COMMON_PRIOR, RARE_PRIOR, TEXT_WEIGHT, describing_chunks
     from rag_dx.vocab import Vocabulary
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--version-dir", type=Path, required=True, help="an index version with guideline cards")
-    ap.add_argument("--runs", type=Path, default=Path("runs"), help="where eval/protocols/rebuild.sh wrote protocols/")
-    ap.add_argument("--s2d-sample", type=int, default=300, help="lay narratives sampled (seed 13)")
-    a = ap.parse_args()
+    a = card_args(__doc__)
 
     vd = a.version_dir
-    con = sqlite3.connect(vd / "docstore.sqlite")
-    rows = con.execute("select chunk_id, kind, doc_id, title, text, label, icd10, source from chunks order by row_id")
-    chunks = [Chunk(chunk_id=r[0], kind=r[1], doc_id=r[2], title=r[3], text=r[4], label=r[5], icd10=r[6],
-                    source=r[7] or "") for r in rows]
-    index = faiss.read_index(str(vd / "dense.faiss"))
-    vectors = index.reconstruct_n(0, index.ntotal)
+    chunks, vectors = version_chunks(vd)
     vocab = Vocabulary.load()
-    cards = TopicCards.load(vd, json.loads((vd / "manifest.json").read_text(encoding="utf-8"))["cards"])
-    if cards is None:
-        raise SystemExit(f"{vd}: no disease cards")
+    cards = stored_cards(vd)
     groups: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for key, _, section, row in describing_chunks(chunks, vocab):  # what TopicCards.build groups
         groups[key].append((section, row))
