@@ -16,15 +16,18 @@ Usage::
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rag_dx.topic_cards import TopicCards
 
 MISSING = 10**6
 
 
 def main() -> None:
-    from eval.protocols.card_pooling import card_args, read_queries, stored_cards, version_chunks
+    from eval.protocols.card_pooling import card_args, read_queries, stored_cards, text_scores, version_chunks
     from rag_dx.abbreviations import expand
     from rag_dx.candidates import concept_key
     from rag_dx.embed import load_encoder
@@ -52,8 +55,10 @@ def main() -> None:
     for set_name, queries in sets.items():
         texts = [query_text(expand(q["text"])) for q in queries]
         qv = encoder.encode(texts)
-        ranks = {name: _ranks(cards, qv, [with_finding_words(t) for t in texts], queries, vocab, concept_key,
-                              RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common, TEXT_WEIGHT)
+        worded = [with_finding_words(t) for t in texts]
+        gold = [concept_key(q["diagnosis"], vocab) for q in queries]
+        ranks = {name: _ranks(cards, qv @ cards.vectors.T + TEXT_WEIGHT * text_scores(cards, worded)
+                              + RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common, gold)
                  for name, cards in (("stored", stored), ("rebuilt", rebuilt))}
         print(f"\n{set_name}: {len(queries)} cases; gold has a card: "
               + ", ".join(f"{n} {int((r < MISSING).sum())}" for n, r in ranks.items()))
@@ -66,13 +71,13 @@ def main() -> None:
             print(f"    {queries[i]['diagnosis']}: {show(base[i])} -> {show(new[i])}")
 
 
-def _ranks(cards, qv, worded, queries, vocab, concept_key, prior, text_weight) -> np.ndarray:  # noqa: ANN001
+def _ranks(cards: "TopicCards", score: np.ndarray, gold: list[str]) -> np.ndarray:
+    """Each case's gold rank among the candidate cards; MISSING when the gold has no candidate card."""
     where = {k: i for i, k in enumerate(cards.keys)}
-    tf = np.stack([np.asarray((cards.matrix @ cards._tfidf(t).T).todense()).ravel() for t in worded])
-    s = np.where(cards.candidate, qv @ cards.vectors.T + text_weight * tf + prior, -np.inf)
-    out = np.full(len(queries), MISSING)
-    for i, q in enumerate(queries):
-        g = where.get(concept_key(q["diagnosis"], vocab))
+    s = np.where(cards.candidate, score, -np.inf)
+    out = np.full(len(gold), MISSING)
+    for i, key in enumerate(gold):
+        g = where.get(key)
         if g is not None and cards.candidate[g]:
             out[i] = int((s[i] > s[i, g]).sum()) + 1
     return out

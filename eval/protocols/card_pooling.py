@@ -67,25 +67,42 @@ def stored_cards(version_dir: Path) -> "TopicCards":
     """The disease cards stored in an index version; exits naming the version when it has none."""
     from rag_dx.topic_cards import TopicCards
 
-    manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
-    cards = TopicCards.load(version_dir, manifest.get("cards"))
+    manifest = version_dir / "manifest.json"
+    if not manifest.is_file():
+        raise SystemExit(f"{manifest}: not found; --version-dir must be an index version (indexes/NAME/versions/vNNNN)")
+    cards = TopicCards.load(version_dir, json.loads(manifest.read_text(encoding="utf-8")).get("cards"))
     if cards is None:
         raise SystemExit(f"{version_dir}: no disease cards")
     return cards
 
 
 def version_chunks(version_dir: Path) -> tuple[list["Chunk"], np.ndarray]:
-    """An index version's chunks in docstore row order and their FAISS vectors (no embedding pass)."""
+    """An index version's chunks in docstore row order and their FAISS vectors (no embedding pass).
+
+    Opened read-only: a wrong --version-dir must not leave an empty docstore behind."""
     import faiss
 
     from rag_dx.schemas import Chunk
 
-    con = sqlite3.connect(version_dir / "docstore.sqlite")
-    rows = con.execute("select chunk_id, kind, doc_id, title, text, label, icd10, source from chunks order by row_id")
-    chunks = [Chunk(chunk_id=r[0], kind=r[1], doc_id=r[2], title=r[3], text=r[4], label=r[5], icd10=r[6],
-                    source=r[7] or "") for r in rows]
-    index = faiss.read_index(str(version_dir / "dense.faiss"))
+    docstore, dense = version_dir / "docstore.sqlite", version_dir / "dense.faiss"
+    for f in (docstore, dense):
+        if not f.is_file():
+            raise SystemExit(f"{f}: not found; --version-dir must be an index version (indexes/NAME/versions/vNNNN)")
+    con = sqlite3.connect(f"{docstore.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = con.execute("select chunk_id, kind, doc_id, title, text, label, icd10, source"
+                           " from chunks order by row_id")
+        chunks = [Chunk(chunk_id=r[0], kind=r[1], doc_id=r[2], title=r[3], text=r[4], label=r[5], icd10=r[6],
+                        source=r[7] or "") for r in rows]
+    finally:
+        con.close()
+    index = faiss.read_index(str(dense))
     return chunks, index.reconstruct_n(0, index.ntotal)
+
+
+def text_scores(cards: "TopicCards", texts: list[str]) -> np.ndarray:
+    """(texts x cards) TF-IDF cosines, the text half of :meth:`rag_dx.topic_cards.TopicCards.scores`, in one pass."""
+    return np.asarray((cards._vectorizer.transform(texts) @ cards.matrix.T).todense())
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -140,7 +157,7 @@ def main() -> None:
     for set_name, queries in sets.items():
         texts = [query_text(expand(q["text"])) for q in queries]
         qv = encoder.encode(texts)
-        tf = np.stack([np.asarray((cards.matrix @ cards._tfidf(t).T).todense()).ravel() for t in texts])
+        tf = text_scores(cards, texts)
         gold = [where.get(concept_key(q["diagnosis"], vocab)) for q in queries]
         has = [i for i, g in enumerate(gold) if g is not None]
         ranks = {}

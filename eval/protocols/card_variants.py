@@ -57,7 +57,7 @@ def presenting(text: str) -> str:
 
 
 def main() -> None:
-    from eval.protocols.card_pooling import read_queries, report, stored_cards
+    from eval.protocols.card_pooling import read_queries, report, stored_cards, text_scores
     from rag_dx.abbreviations import expand
     from rag_dx.candidates import concept_key
     from rag_dx.embed import load_encoder
@@ -78,7 +78,7 @@ def main() -> None:
     prior = RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common
 
     def tfidf(texts: list[str]) -> np.ndarray:
-        return np.stack([np.asarray((cards.matrix @ cards._tfidf(t).T).todense()).ravel() for t in texts])
+        return text_scores(cards, texts)
 
     def ranks(score: np.ndarray, gold: list[int | None]) -> np.ndarray:
         s = np.where(cards.candidate, score + prior, -np.inf)

@@ -23,7 +23,7 @@ import numpy as np
 
 
 def main() -> None:
-    from eval.protocols.card_pooling import read_queries, report
+    from eval.protocols.card_pooling import read_queries, report, text_scores
     from rag_dx.abbreviations import expand
     from rag_dx.candidates import concept_key
     from rag_dx.embed import load_encoder
@@ -45,7 +45,7 @@ def main() -> None:
     prior = RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common
 
     def tfidf(texts: list[str]) -> np.ndarray:
-        return np.stack([np.asarray((cards.matrix @ cards._tfidf(t).T).todense()).ravel() for t in texts])
+        return text_scores(cards, texts)
 
     sets = {"physician notes": read_queries(a.runs / "protocols/notes/queries.csv"),
             "symptom lists": read_queries(a.runs / "protocols/guidelines_only/dsp_queries.csv"),
