@@ -58,25 +58,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag_dx.vocab_tables import (  # noqa: F401  (normalize_text, compact_key, ... re-exported)
-    _CHEAP_EXTRA,
-    _CODE_RE,
-    _CONTAINMENT_MAX_COST,
-    _COSTLY_EXTRA,
-    _GENERIC_EXTRA,
-    _GENERIC_HEADS,
-    _PAREN_RE,
-    _Node,
-    _cancer_rewrite,
-    _ccsr_for_all,
-    _parenthetical_contents,
-    _parse_tabular,
-    _strict_tokens,
-    _variants,
-    canonical_tokens,
-    compact_key,
-    lay_rewrites,
-    load_curated_synonyms,
-    normalize_text,
+    _CHEAP_EXTRA, _CODE_RE, _CONTAINMENT_MAX_COST, _COSTLY_EXTRA, _GENERIC_EXTRA, _GENERIC_HEADS, _PAREN_RE,
+    _cancer_rewrite, _ccsr_for_all, _Node, _parenthetical_contents, _parse_tabular,
+    _strict_tokens, _variants, canonical_tokens, compact_key, is_siteless_injury, lay_rewrites,
+    load_curated_synonyms, normalize_text, siteless_injury_code,
 )
 
 MatchKind = Literal["exact", "synonym", "fuzzy", "contained"]
@@ -280,6 +265,9 @@ class Vocabulary:
         if name in self._cache:
             return self._cache[name]
         result = self._normalize_uncached(name)
+        if result is not None and result.code.startswith("S") and is_siteless_injury(name):
+            code = siteless_injury_code(name)  # "Sprain" is no sprain of the thorax: T14.8 or nothing
+            result = self.concept(code, result.match) if code else None
         self._cache[name] = result
         return result
 

@@ -8,6 +8,7 @@ constant tables; nothing is read at import.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -256,6 +257,50 @@ _LAY_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None
     (re.compile(r"^(.+) bleeding ulcer$|^bleeding (.+ )?ulcer$"), lambda m: "peptic ulcer with hemorrhage"),
     (re.compile(r"^(.+) ulcer bleeding$"), lambda m: m.group(1) + " ulcer with hemorrhage"),
 )
+
+
+# An injury named without a site ("Sprain", "Laceration", "Open wound") has no site-specific code.
+# ICD-10-CM codes injuries by body region (S00-S99); a title variant with its "of unspecified parts of
+# thorax" or "without foreign body of scalp" removed left the bare injury word on whichever region
+# registered it first ("Sprain" -> S23.9, thorax; "Fractures" -> S02.9, skull). Such a name is T14.8,
+# "Other injury of unspecified body region", only when it is one of that code's own inclusion terms
+# (fracture, contusion, abrasion, crush injury, wound NOS); any other kind (sprain, laceration,
+# dislocation, bite) has no site-less code, and no code is better than a wrong one.
+SITELESS_INJURY_CODE = "T14.8"
+# The words a site-less injury name is made of: one of the first set, any of the second.
+_INJURY_HEADS = (
+    "sprain", "strain", "laceration", "dislocation", "subluxation", "wound", "bite", "sting", "contusion",
+    "abrasion", "fracture", "avulsion", "injury", "trauma", "puncture", "crush", "tear", "rupture",
+    "blister", "splinter", "cut",
+)
+# the kinds T14.8 lists as inclusion terms ("Fracture NOS", "Contusion NOS", "Wound NOS", ...)
+_SITELESS_CODE_HEADS = ("fracture", "contusion", "abrasion", "crush", "wound")
+_INJURY_QUALIFIERS = (
+    "open", "superficial", "insect", "animal", "nonvenomous", "minor", "simple", "closed", "acute",
+    "unspecified", "nos", "other", "site", "ligament", "muscle", "tendon", "soft", "tissue", "without",
+    "foreign", "body", "skin", "partial", "complete",
+)
+
+
+@functools.cache
+def _injury_tokens() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The two word sets as canonical tokens, plurals included ("injuries", "cuts")."""
+    def canon(words: tuple[str, ...]) -> frozenset[str]:
+        forms = [f for w in words for f in (w, w + "s", w[:-1] + "ies" if w.endswith("y") else w)]
+        return frozenset(t for f in forms for t in canonical_tokens(f))
+    return canon(_INJURY_HEADS), canon(_INJURY_QUALIFIERS), canon(_SITELESS_CODE_HEADS)
+
+
+def is_siteless_injury(name: str) -> bool:
+    """Whether `name` is an injury with no body site in it ("Sprain", "Open wound", "Insect bites")."""
+    heads, qualifiers, _ = _injury_tokens()
+    toks = set(canonical_tokens(name))
+    return bool(toks & heads) and toks <= heads | qualifiers
+
+
+def siteless_injury_code(name: str) -> str | None:
+    """T14.8 for a site-less injury of a kind that code includes ("Fractures", "Open wound"), else None."""
+    return SITELESS_INJURY_CODE if set(canonical_tokens(name)) & _injury_tokens()[2] else None
 
 
 def lay_rewrites(name: str) -> list[str]:

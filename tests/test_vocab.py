@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from rag_dx.vocab import CURATED_SYNONYMS, Concept, Vocabulary, compact_key, normalize_text
+from rag_dx.vocab_tables import is_siteless_injury
 
 SYMPTOM2DISEASE = {
     "Psoriasis": "L40", "Varicose Veins": "I83", "Typhoid": "A01.0", "Chicken pox": "B01", "Impetigo": "L01",
@@ -109,6 +110,29 @@ def test_named_deficiencies_still_resolve(vocab: Vocabulary) -> None:
     assert vocab.normalize("Vitamin D deficiency").code == "E55"
     assert vocab.normalize("Iron deficiency anemia").code == "D50"
     assert vocab.normalize("G6PD Deficiency").code == "D55.0"
+
+
+@pytest.mark.parametrize(("name", "code"), [
+    ("Fractures", "T14.8"), ("Open wound", "T14.8"), ("Puncture wound", "T14.8"),
+    ("Sprain", None), ("Sprains", None), ("Laceration", None), ("Dislocations", None), ("Insect bites", None),
+    ("Muscle strain", None), ("Superficial injury", None),
+])
+def test_an_injury_without_a_site_is_not_coded_to_one(vocab: Vocabulary, name: str, code: str | None) -> None:
+    # ICD-10-CM codes injuries by body region; a title variant with its site removed left the bare
+    # word on whichever region came first: "Sprain" -> S23.9 (thorax), "Fractures" -> S02.9 (skull).
+    # T14.8 (injury of unspecified body region) where it lists the kind, else no code at all.
+    assert is_siteless_injury(name)
+    c = vocab.normalize(name)
+    assert (c.code if c else None) == code
+
+
+@pytest.mark.parametrize(("name", "code"), [
+    ("Ankle sprain", "S93.4"), ("Hip fracture", "S72.009"), ("Whiplash", "S13.4"), ("Concussion", "S06.0"),
+    ("Head injury", "S09.90"), ("Central cord syndrome", "S14.129"), ("Meniscus tear", "S83.20"),
+])
+def test_an_injury_with_a_site_or_its_own_name_keeps_its_code(vocab: Vocabulary, name: str, code: str) -> None:
+    assert vocab.normalize(name).code == code
+    assert not is_siteless_injury(name)
 
 
 def test_same_strict_and_lenient(vocab: Vocabulary) -> None:
