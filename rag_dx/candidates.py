@@ -70,7 +70,7 @@ _LEAFLET = re.compile(
     r"facing|taking|keep|know|learn|help|monitor|monitoring|manage|controlling|a guide|guide|questions|faq|find|"
     r"surviving|overview)\b|"
     r"\b(your|you|resource list|need to know|for health care professionals|"
-    r"information for|fact sheet|comprehensive report|right for you|what to expect|eat right)\b"
+    r"information for|fact sheet|comprehensive report|right for you|what to expect|eat right|living with)\b"
 )
 _POPULATION = re.compile(
     r"\b(in (women|men|children|teens|adults|older adults|seniors|infants|pregnancy|babies|"
@@ -88,7 +88,7 @@ _PROCEDURE = re.compile(
     r"x rays?|anesthesia|counseling|donation|insurance|medicare|medicaid|clinical trials|"
     r"first aid|cpr|hygiene|prevention|checkup|statistics|research|testing|chemotherapy|grafts?|"
     r"reconstruction|diagnosis of|mastectomy|hysterectomy|circumcision|section|treatment|treatments|"
-    r"vaccination|how its treated)\b"
+    r"vaccination|how its treated|control|stimulation)\b"
 )
 _GROUP = re.compile(
     r"\b(diseases|disorders|problems|conditions|injuries|infections and|abnormalities|defects|"
@@ -138,8 +138,10 @@ def topic_kind(topic: str, vocabulary: Vocabulary | None = None) -> TopicKind:
     if _ANATOMY_ONLY.fullmatch(text):
         return "group"  # body parts only ("Tonsils and Adenoids", a synonym of J35.9 "Chronic disease of ...")
     words = text.split()
-    if _PROCEDURE.search(words[-1]):
-        return "procedure"  # the head noun is a test or treatment ("Varicella Vaccination")
+    if _PROCEDURE.search(words[-1]) or _PROCEDURE.fullmatch(" ".join(words[-2:])):
+        return "procedure"  # the head noun is a test or treatment ("Varicella Vaccination", "Mobility Aids")
+    if " for " in text and _PROCEDURE.search(text.split(" for ")[0]):
+        return "procedure"  # "Deep Brain Stimulation for Parkinson's Disease"
     if concept is not None and concept.match in ("exact", "synonym"):
         # A recognized disease name wins over word patterns ("Bell's palsy", "Food allergy").
         return chapter_kind(concept.code)
