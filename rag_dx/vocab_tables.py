@@ -284,9 +284,9 @@ _INJURY_QUALIFIERS = (
 
 @functools.cache
 def _injury_tokens() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """The two word sets as canonical tokens, plurals included ("injuries", "cuts")."""
+    """Heads, qualifiers and the heads T14.8 lists, as canonical tokens with plurals ("injuries", "cuts")."""
     def canon(words: tuple[str, ...]) -> frozenset[str]:
-        forms = [f for w in words for f in (w, w + "s", w[:-1] + "ies" if w.endswith("y") else w)]
+        forms = [f for w in words for f in (w, w + "s", w[:-1] + "ies" if w.endswith("y") else w + "s")]
         return frozenset(t for f in forms for t in canonical_tokens(f))
     return canon(_INJURY_HEADS), canon(_INJURY_QUALIFIERS), canon(_SITELESS_CODE_HEADS)
 
