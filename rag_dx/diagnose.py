@@ -22,6 +22,7 @@ from rag_dx.embed import TextEncoder
 from rag_dx.errors import RagDxError
 from rag_dx.generate import CandidateScorer
 from rag_dx.index.reader import LiveIndex
+from rag_dx.practice.model import practice_of
 from rag_dx.practice.ranker import softmax_t
 from rag_dx.practice.serve import (CardTopics, best_report_similarity, card_topics, merge_outside, prediction_sets,
                                    ranked_differential, with_card_topics)
@@ -269,11 +270,11 @@ class Assistant:
         """The serving version's learned ranker, when it has one and ranking by it is switched on."""
         if not self.settings.diagnosis.ranker:
             return None
-        practice = self.practice_override or _practice_of(retriever)
+        practice = self.practice_override or practice_of(retriever.index)
         return practice if practice is not None and practice.active else None
 
     def _practice_note(self, retriever: Retriever) -> str:
-        practice = self.practice_override or _practice_of(retriever)
+        practice = self.practice_override or practice_of(retriever.index)
         if not self.settings.diagnosis.ranker:
             return "learned ranker switched off in settings"
         if practice is None:
@@ -335,13 +336,13 @@ class Assistant:
                                    guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates,
                                    vocabulary=self.vocabulary,
                                    vote_weight=ds.outside_vote_weight if unlike else ds.novel_vote_weight,
-                                   cards=self._card_topics(retriever, query, query_vector),
-                                   # only for a case unlike every report: a case like the reports whose top
-                                   # diagnosis is weakly supported (`_novel`) was never helped by it on the
-                                   # dev protocols and lost correct practice diagnoses
+                                   cards=self._card_topics(retriever, query, query_vector, practice),
+                                   # only for a case unlike every report: one like the reports with a weakly supported
+                                   # top (`_novel`) never gained from it on the dev protocols and lost practice answers
                                    guideline_share=ds.outside_guideline_share if unlike else 0.0,
                                    practice_names=list(practice.names.values()),
-                                   support_share=ds.outside_support_share, card_share=ds.card_share)
+                                   support_share=ds.outside_support_share, card_share=ds.card_share,
+                                   practice_mass=ds.outside_card_mass)
             # Flagged cases are right far less often than the ranker's probabilities say (0.62-0.64 on
             # the cross-style protocols, 0 on unrecorded diagnoses): show that, leaving the rest unassigned.
             ranked.differential = [d.model_copy(update={"probability": round(d.probability * ds.outside_confidence, 4)})
@@ -361,8 +362,9 @@ class Assistant:
                             timings_ms={k: round(v, 1) for k, v in timings.items()},
                             best_similarity=_rounded(best_report_similarity(result.dense)))
 
-    def _card_topics(self, retriever: Retriever, query: str, query_vector: np.ndarray) -> "CardTopics | None":
-        """Guideline diagnoses ranked by disease card, when the version has cards and they are switched on."""
+    def _card_topics(self, retriever: Retriever, query: str, query_vector: np.ndarray,
+                     practice: "PracticeModel | None" = None) -> "CardTopics | None":
+        """Guideline diagnoses by disease card (and their mass on `practice`'s diagnoses when asked), if switched on."""
         if not (ds := self.settings.diagnosis).topic_cards:
             return None
         from rag_dx.topic_cards import DIRNAME, TopicCards
@@ -370,9 +372,10 @@ class Assistant:
         cards = retriever.index.artefact(DIRNAME, partial(TopicCards.load, commonness=self.commonness))
         if cards is None:
             return None
+        keys = practice.concept_keys(self.vocabulary) if practice is not None and ds.outside_card_mass > 0 else None
         return card_topics(cards, query, query_vector, retriever.index.docstore.get, top=ds.max_candidates * 2,
                            rare_prior=ds.rare_source_prior, common_prior=ds.commonness_prior,
-                           finding_words=ds.card_finding_words)
+                           finding_words=ds.card_finding_words, practice_keys=keys)
 
     def _icd10_of(self, key: str, cites: list[Hit]) -> str | None:
         codes: dict[str, int] = {}
@@ -416,13 +419,6 @@ def _evidence(hit: Hit) -> Evidence:
     c = hit.chunk
     return Evidence(id=hit.id, kind=c.kind, title=c.title, text=c.text, score=round(hit.score, 5), label=c.label,
                     source=c.source, url=c.url, date=c.date)
-
-
-def _practice_of(retriever: Retriever) -> "PracticeModel | None":
-    """The serving version's practice model (None for versions built before practice models)."""
-    from rag_dx.practice.model import DIRNAME, PracticeModel
-
-    return retriever.index.artefact(DIRNAME, PracticeModel.load)
 
 
 def configure_threads(settings: Settings) -> None:

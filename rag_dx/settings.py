@@ -108,14 +108,21 @@ class DiagnosisSettings(BaseModel):
     outside_guideline_share: float = Field(
         0.8, ge=0, le=1, description="for a case unlike every past report, the least share of the probability that goes "
         "to the diagnoses guidelines support (the share of guideline passages among the retrieved evidence when "
-        "that is more); the practice ranker's diagnoses keep the rest. Withheld when one of the case's disease cards is "
-        "also one of the ranker's diagnoses (then likely a practice diagnosis written another way), or when the "
+        "that is more); the practice ranker's diagnoses keep the rest. Withheld when the disease cards find the case "
+        "likely one of the practice's diagnoses written another way (outside_card_mass), or when the "
         "ranker's top diagnosis has no card in the version (the cards cannot judge it), or when most of the case's "
         "evidence is past reports of the ranker's top diagnosis")
     outside_support_share: float = Field(
         0.0, ge=0, lt=1, description="the guideline floor is withheld when more than this share of the practice "
         "ranker's probability is on diagnoses among the case's disease cards (0: any card that is one of the "
-        "ranker's diagnoses, however improbable)")
+        "ranker's diagnoses, however improbable); only when outside_card_mass is 0")
+    outside_card_mass: float = Field(
+        0.05, ge=0, lt=1, description="the guideline floor is withheld when the disease cards put at least this share "
+        "of their probability (a softmax over every card) on the practice's diagnoses: the guidelines, which do not "
+        "depend on how the practice writes, then find the case likely one of them. 0.05, the middle of 0.04-0.06 "
+        "that gained on the dev protocols (0.07 lost symptom lists on a 24-diagnosis practice); a practice of "
+        "fewer diagnoses gets the floor more often. 0: the older test, any of the case's cards being one of the "
+        "ranker's diagnoses however improbable (docs/results/protocols.md, 'the cards' probability on the practice')")
     topic_cards: bool = Field(
         True, description="build guideline disease cards into every index version and, for a case outside the "
         "practice, rank guideline diagnoses by how the whole case matches each card (rag_dx.topic_cards) instead "

@@ -23,7 +23,7 @@ Stored in `cards/` of a version as JSON + `.npy` / `.npz` (no pickle), checksumm
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,6 +121,23 @@ class TopicCards:
         p = np.exp((s[order] - s[order].max()) / TEMPERATURE)
         p /= p.sum()
         return [(int(i), float(q)) for i, q in zip(order, p)]
+
+    def mass(self, query: str, query_vector: np.ndarray, members: np.ndarray, *, rare_prior: float = RARE_PRIOR,
+             common_prior: float = COMMON_PRIOR, words: str | None = None) -> float:
+        """The share of the softmax over every candidate card that falls on the `members` cards (a bool mask).
+
+        Over all cards, not the `top` that :meth:`rank` returns: how much of the guidelines' belief
+        about the whole case lies on a set of diagnoses (a practice's), however far down they rank."""
+        s = self.scores(query, query_vector, rare_prior=rare_prior, common_prior=common_prior, words=words)
+        s = np.where(self.candidate, s, -np.inf)
+        p = np.exp((s - s.max()) / TEMPERATURE)
+        return float(p[members].sum() / p.sum())
+
+    def members(self, keys: "Collection[str]") -> np.ndarray:
+        """Which cards are one of these diagnoses: a card whose concept key or name key is among `keys`."""
+        from rag_dx.candidates import candidate_key
+
+        return np.array([k in keys or candidate_key(n) in keys for k, n in zip(self.keys, self.names)], bool)
 
     def __post_init__(self) -> None:
         from rag_dx.candidates import chapter_kind, candidate_key

@@ -413,6 +413,59 @@ def test_an_improbable_ranker_diagnosis_with_a_card_does_not_withhold_the_floor(
         "Alport syndrome"
 
 
+def test_cards_mass_is_their_probability_over_every_card(built) -> None:
+    """`mass` is a softmax share over all candidate cards, not over the few a case's answer shows."""
+    cards, _, _ = built
+    q, v = "high fever with flank pain and vomiting", np.zeros(DIM, np.float32)
+    everything, nothing = np.ones(len(cards), bool), np.zeros(len(cards), bool)
+    assert cards.mass(q, v, everything & cards.candidate) == pytest.approx(1.0)
+    assert cards.mass(q, v, nothing) == 0.0
+    pyelo = cards.members({"pyelonephritis"})
+    assert pyelo.sum() == 1  # matched on the card's name key
+    assert cards.mass(q, v, pyelo) > cards.mass("burning on urination and urgency", v, pyelo)
+    assert cards.mass(q, v, pyelo) + cards.mass(q, v, ~pyelo) == pytest.approx(1.0)
+
+
+def test_floor_is_decided_by_the_cards_mass_on_the_practices_diagnoses(built, vocab: Vocabulary) -> None:
+    """With `practice_mass`, the floor is withheld exactly when the cards, over all of them, put that
+    share of their probability on the practice's diagnoses: not because one improbable ranker
+    diagnosis has a card among the case's best (the older test, which a practice of many common
+    diseases nearly always passes), and not missed because the ranker happened to omit the one the
+    cards find (dev protocols: docs/results/protocols.md, "the cards' probability on the practice")."""
+    from rag_dx.candidates import collect_candidates
+    from rag_dx.practice.model import PracticeModel
+
+    cards, chunks, _ = built
+    by_row = dict(enumerate(chunks))
+    practice = PracticeModel(status="ranker", reason="", names={"alport syndrome": "Alport syndrome",
+                                                                "pyelonephritis": "Pyelonephritis"})
+    keys = practice.concept_keys(vocab)
+    assert "pyelonephritis" in keys and practice.concept_keys(vocab) is keys  # cached on the model
+    v = np.zeros(DIM, np.float32)
+
+    def topics(case: str):
+        return card_topics(cards, case, v, lambda rows: {r: by_row[r] for r in rows}, top=3, practice_keys=keys)
+
+    ranked = Ranked(differential=[Diagnosis(diagnosis="Alport syndrome", probability=0.89, evidence=["R:1"]),
+                                  Diagnosis(diagnosis="Pyelonephritis", probability=0.01, evidence=["R:1"])],
+                    evidence=[])
+    _, hits = _pneumonia_led()
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab, guideline_share=0.8)
+    uti_case, pyelo_case = topics("burning on urination and urgency"), topics("high fever with flank pain and vomiting")
+    assert "Pyelonephritis" in {c.name for c in uti_case.candidates}  # the older test finds support here
+    assert uti_case.practice_mass < 0.5 < pyelo_case.practice_mass
+    older = merge_outside(ranked, pool, hits, cards=uti_case, **kw)
+    assert older.differential[0].diagnosis == "Alport syndrome"
+    floored = merge_outside(ranked, pool, hits, cards=uti_case, practice_mass=0.5, **kw)
+    assert floored.differential[0].icd10 == "N39.0"
+    assert sum(d.probability for d in floored.differential if d.diagnosis in practice.names.values()) <= 0.2 + 1e-3
+    kept = merge_outside(ranked, pool, hits, cards=pyelo_case, practice_mass=0.5, **kw)
+    assert kept.differential[0].diagnosis == "Alport syndrome" and kept.differential[0].probability > 0.8
+    # without practice keys there is no mass to judge by, and the older test decides
+    assert card_topics(cards, "x", v, lambda rows: {r: by_row[r] for r in rows}).practice_mass is None
+
+
 def test_floor_is_withheld_when_no_card_can_judge_the_rankers_top_diagnosis(built, vocab: Vocabulary) -> None:
     """A practice diagnosis without any card (Pneumonia, here) cannot be supported by the cards, so
     their silence is not evidence that the case lies outside the practice."""

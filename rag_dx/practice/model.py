@@ -55,6 +55,20 @@ class PracticeModel:
     #: Per diagnosis (candidate key): nearest same-diagnosis report similarity of its reports (train.py).
     label_profiles: dict[str, SimilarityProfile] = field(default_factory=dict)
 
+    def concept_keys(self, vocabulary: Any = None) -> frozenset[str]:
+        """Every key the practice's diagnoses are matched on: each one's concept key and its name key.
+
+        Cached on the loaded model (its diagnoses never change); the cache is written whole, so
+        threads that race here compute the same set and none reads a half-built one."""
+        cached = self.__dict__.get("_concept_keys")
+        if cached is None or cached[0] is not vocabulary:
+            from rag_dx.candidates import concept_key
+
+            keys = frozenset(k for n in self.names.values() for k in (concept_key(n, vocabulary), candidate_key(n)))
+            cached = (vocabulary, keys)
+            self.__dict__["_concept_keys"] = cached
+        return cached[1]
+
     @property
     def active(self) -> bool:
         return self.status == "ranker" and self.classifier is not None and self.ranker is not None
@@ -141,3 +155,8 @@ def display_names(labels: Sequence[str]) -> dict[str, str]:
         spellings = counts.setdefault(candidate_key(label), {})
         spellings[label] = spellings.get(label, 0) + 1
     return {k: max(v.items(), key=lambda kv: kv[1])[0] for k, v in counts.items()}
+
+
+def practice_of(index: Any) -> PracticeModel | None:
+    """A loaded index version's practice model (None for versions built before practice models)."""
+    return index.artefact(DIRNAME, PracticeModel.load)

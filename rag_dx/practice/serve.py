@@ -97,7 +97,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
                   guideline_weight: float, max_candidates: int, vocabulary: Any = None,
                   vote_weight: float = 0.0, cards: "CardTopics | None" = None,
                   guideline_share: float = 0.0, practice_names: Collection[str] = (),
-                  support_share: float = 0.0, card_share: float = CARD_SHARE) -> Ranked:
+                  support_share: float = 0.0, card_share: float = CARD_SHARE, practice_mass: float = 0.0) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
@@ -121,9 +121,17 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     MedQuAD's common sources): their silence on it is missing evidence, not evidence against, and
     the ranker's order is kept (prose cases on a symptom-list practice with guidelines: 0.554 ->
     0.592, no change on unrecorded diagnoses; docs/results/protocols.md, "a top diagnosis without a card").
-    `support_share` > 0 counts the cards as support only when more than that share of the ranker's
-    probability lies on diagnoses among them (off by default; docs/results/protocols.md, "weighed by
-    the ranker's probability").
+    `practice_mass` > 0 (the serving default, `diagnosis.outside_card_mass`) replaces that test: the
+    floor is withheld when the cards, softmaxed over all of them, put at least that share of their
+    probability on the practice's diagnoses (`CardTopics.practice_mass`). The older test counted a
+    ranker diagnosis at 0.00 whose card was 15th of 20 as support, so it was passed by nearly every
+    case on a practice of common diseases, vignettes of diseases it never recorded included; and it
+    was failed by a practice diagnosis the ranker happened to leave out. At 0.05 the dev protocols
+    gained on narratives on a symptom-list practice (7 won, 0 lost) and on unrecorded diagnoses (11/0),
+    symptom lists on a narrative practice unchanged (1/1) (docs/results/protocols.md, "the cards'
+    probability on the practice"). `support_share` > 0 (when `practice_mass` is 0) counts the cards as
+    support only when more than that share of the ranker's probability lies on diagnoses among them
+    (docs/results/protocols.md, "weighed by the ranker's probability").
     Nor is the floor applied when most of the case's evidence is past reports of the ranker's top
     diagnosis (:func:`_mostly_reports_of`): retrieval itself then ties the case to that diagnosis
     (docs/results/protocols.md, "evidence that is mostly one diagnosis's reports").
@@ -168,7 +176,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         source = blend_topics(source, cards, vocabulary, card_share=1.0 - (1.0 - card_share) * named)
     else:
         g *= named
-    if source and not _floor_withheld(cards, hits, ranker_probs, ranker_top, vocabulary, support_share):
+    if source and not _floor_withheld(cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass):
         g = max(g, guideline_share)
     practice_of: dict[str, str] = {}
     for name in practice_names:
@@ -240,11 +248,15 @@ def _candidate_keys(c: Candidate, vocabulary: Any) -> list[str]:
 
 def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit],
                     ranker_probs: Sequence[tuple[Collection[str], float]], ranker_top: Collection[str],
-                    vocabulary: Any, support_share: float = 0.0) -> bool:
+                    vocabulary: Any, support_share: float = 0.0, practice_mass: float = 0.0) -> bool:
     """The reasons (see :func:`merge_outside`) to keep the ranker's order on a case unlike every report."""
     if cards is not None:
-        supported = (cards_support_share(cards, ranker_probs, vocabulary) > support_share if support_share > 0
-                     else bool(_supported_probabilities(cards, ranker_probs, vocabulary)))
+        if practice_mass > 0 and cards.practice_mass is not None:
+            supported = cards.practice_mass >= practice_mass
+        elif support_share > 0:
+            supported = cards_support_share(cards, ranker_probs, vocabulary) > support_share
+        else:
+            supported = bool(_supported_probabilities(cards, ranker_probs, vocabulary))
         if supported or not cards.judges(ranker_top):
             return True
     return _mostly_reports_of(hits, ranker_top, vocabulary)
@@ -298,6 +310,8 @@ class CardTopics:
     # question about the case: with the prior in it, the big cards of common practice diagnoses (peptic
     # ulcer, GERD) entered the best 20 of hemorrhoid cases and kept the practice's wrong answer on top.
     matched: list[Candidate] | None = None
+    #: The cards' probability, over every card, on the practice's diagnoses (None: not asked for).
+    practice_mass: float | None = None
 
     def judges(self, keys: Collection[str]) -> bool:
         """Whether the version has a card for a diagnosis with any of these keys (empty keys: nothing to judge, yes)."""
@@ -363,12 +377,14 @@ def with_card_topics(pool: Mapping[str, Candidate], cards: CardTopics, vocabular
 
 
 def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Callable[[list[int]], Mapping[int, Any]],
-                top: int = 10, finding_words: bool = False, **rank_options: Any) -> CardTopics:
+                top: int = 10, finding_words: bool = False, practice_keys: Collection[str] | None = None,
+                **rank_options: Any) -> CardTopics:
     """The `top` cards for a case as candidates (vote = card probability) citing their passages.
 
     `fetch(rows)` returns the version's chunks by docstore row (``LoadedIndex.docstore.get``);
     `finding_words`: the cards' TF-IDF also reads the synonyms of the case's findings
-    (:func:`rag_dx.topic_cards.with_finding_words`).
+    (:func:`rag_dx.topic_cards.with_finding_words`); `practice_keys`: the keys of the practice's
+    diagnoses, whose share of the cards' probability becomes `CardTopics.practice_mass`.
     """
     if finding_words:
         from rag_dx.topic_cards import with_finding_words
@@ -392,7 +408,10 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
             hits.setdefault(c.chunk_id, Hit(chunk=c, score=round(prob, 5)))
         out.append(Candidate(name=cards.names[i], vote=prob, evidence=[c.chunk_id for c in cites], key=cards.keys[i],
                              concept=cards.codes[i], aliases=[cards.names[i]], kinds={"guideline": len(cites)}))
-    return CardTopics(candidates=out, hits=list(hits.values()), known=cards.known, matched=matched)
+    mass = None
+    if practice_keys is not None:
+        mass = cards.mass(query, query_vector, cards.members(practice_keys), **rank_options)
+    return CardTopics(candidates=out, hits=list(hits.values()), known=cards.known, matched=matched, practice_mass=mass)
 
 
 def _from_candidate(c: Candidate, probability: float) -> Diagnosis:
