@@ -24,8 +24,8 @@ from rag_dx.generate import CandidateScorer
 from rag_dx.index.reader import LiveIndex
 from rag_dx.practice.model import practice_of
 from rag_dx.practice.ranker import softmax_t
-from rag_dx.practice.serve import (CardTopics, best_report_similarity, card_topics, merge_outside, prediction_sets,
-                                   ranked_differential, with_card_topics)
+from rag_dx.practice.serve import (CardTopics, best_report_similarity, card_topics, floor_for, merge_outside,
+                                   prediction_sets, ranked_differential, with_card_topics)
 from rag_dx.retrieve import Retriever, SearchResult
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, hit_weights  # noqa: F401 (re-exported)
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Hit, Versions
@@ -332,14 +332,13 @@ class Assistant:
         if outside is not None:
             pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight,
                                       vocabulary=self.vocabulary)
+            cards = self._card_topics(retriever, query, query_vector, practice)
             ranked = merge_outside(ranked, pool, hits, temperature=ds.vote_temperature,
                                    guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates,
                                    vocabulary=self.vocabulary,
-                                   vote_weight=ds.outside_vote_weight if unlike else ds.novel_vote_weight,
-                                   cards=self._card_topics(retriever, query, query_vector, practice),
-                                   # only for a case unlike every report: one like the reports with a weakly supported
-                                   # top (`_novel`) never gained from it on the dev protocols and lost practice answers
-                                   guideline_share=ds.outside_guideline_share if unlike else 0.0,
+                                   vote_weight=ds.outside_vote_weight if unlike else ds.novel_vote_weight, cards=cards,
+                                   guideline_share=floor_for(ds.outside_guideline_share, unlike=unlike is not None,
+                                                             cards=cards),
                                    practice_names=list(practice.names.values()),
                                    support_share=ds.outside_support_share, card_share=ds.card_share,
                                    practice_mass=ds.outside_card_mass)

@@ -106,12 +106,13 @@ class DiagnosisSettings(BaseModel):
         "unassigned. Fitted on the guidelines-only dev protocol's symptom lists (ECE 0.18 -> 0.02); checked on its "
         "lay narratives (0.19 -> 0.02)")
     outside_guideline_share: float = Field(
-        0.8, ge=0, le=1, description="for a case unlike every past report, the least share of the probability that goes "
-        "to the diagnoses guidelines support (the share of guideline passages among the retrieved evidence when "
-        "that is more); the practice ranker's diagnoses keep the rest. Withheld when the disease cards find the case "
-        "likely one of the practice's diagnoses written another way (outside_card_mass), or when the "
-        "ranker's top diagnosis has no card in the version (the cards cannot judge it), or when most of the case's "
-        "evidence is past reports of the ranker's top diagnosis")
+        0.8, ge=0, le=1, description="for a case unlike every past report (and for one like them whose top "
+        "diagnosis is weakly supported, when the disease cards' mass on the practice can judge it), the least share "
+        "of the probability that goes to the diagnoses guidelines support (the share of guideline passages among "
+        "the retrieved evidence when that is more); the practice ranker's diagnoses keep the rest. Withheld when "
+        "the disease cards find the case likely one of the practice's diagnoses written another way "
+        "(outside_card_mass), or when the ranker's top diagnosis has no card in the version (the cards cannot "
+        "judge it), or when most of the case's evidence is past reports of the ranker's top diagnosis")
     outside_support_share: float = Field(
         0.0, ge=0, lt=1, description="the guideline floor is withheld when more than this share of the practice "
         "ranker's probability is on diagnoses among the case's disease cards (0: any card that is one of the "

@@ -466,6 +466,24 @@ def test_floor_is_decided_by_the_cards_mass_on_the_practices_diagnoses(built, vo
     assert card_topics(cards, "x", v, lambda rows: {r: by_row[r] for r in rows}).practice_mass is None
 
 
+def test_a_case_like_the_reports_gets_the_floor_only_when_the_cards_mass_can_judge_it(built) -> None:
+    """A possibly unrecorded diagnosis in the practice's own style (`_novel`) used to never get the
+    floor (it cost practice answers); guarded by the cards' mass on the practice it may."""
+    from rag_dx.practice.serve import CardTopics, floor_for
+
+    cards, chunks, _ = built
+    by_row = dict(enumerate(chunks))
+    fetch = lambda rows: {r: by_row[r] for r in rows}  # noqa: E731
+    v = np.zeros(DIM, np.float32)
+    judged = card_topics(cards, "burning on urination", v, fetch, practice_keys={"pyelonephritis"})
+    unjudged = card_topics(cards, "burning on urination", v, fetch)
+    assert floor_for(0.8, unlike=True, cards=None) == 0.8  # unlike every report: always
+    assert floor_for(0.8, unlike=False, cards=None) == 0.0
+    assert floor_for(0.8, unlike=False, cards=unjudged) == 0.0
+    assert floor_for(0.8, unlike=False, cards=judged) == 0.8
+    assert isinstance(judged, CardTopics) and judged.practice_mass is not None
+
+
 def test_floor_is_withheld_when_no_card_can_judge_the_rankers_top_diagnosis(built, vocab: Vocabulary) -> None:
     """A practice diagnosis without any card (Pneumonia, here) cannot be supported by the cards, so
     their silence is not evidence that the case lies outside the practice."""

@@ -218,6 +218,20 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     return Ranked(differential=out, evidence=evidence)
 
 
+def floor_for(share: float, *, unlike: bool, cards: "CardTopics | None") -> float:
+    """The guideline floor `merge_outside` gets for a flagged case: `share` or 0.
+
+    A case unlike every past report always gets it. A case like the reports whose top diagnosis is
+    only weakly supported (`Assistant._novel`) gets it only when the cards' probability on the
+    practice's diagnoses can judge it (`CardTopics.practice_mass`): without that guard the floor never
+    helped such cases on the dev protocols and cost correct practice diagnoses; with it, 8 reflux
+    cases of the unrecorded-diagnoses protocol that the practice's peptic ulcer had led were won and
+    no in-practice top-1 lost, though 3 right ones fell from about 0.45 to 0.09 (docs/results/protocols.md,
+    "the cards' probability on the practice").
+    """
+    return share if unlike or (cards is not None and cards.practice_mass is not None) else 0.0
+
+
 def _guideline_share(hits: Sequence[Hit], weights: Sequence[float], topics: Sequence[Candidate]) -> tuple[float, float]:
     """The guidelines' share of the evidence (by similarity weight), and the part of it that names a diagnosis.
 
