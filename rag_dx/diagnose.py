@@ -357,7 +357,8 @@ class Assistant:
                             warnings=list(retriever.index.warnings),
                             prediction_sets=prediction_sets(practice, ranked.differential, outside=outside is not None),
                             ranking="learned ranker" if outside is None else
-                            "learned ranker blended with guideline topics (case outside the practice's recorded diagnoses)",
+                            "learned ranker blended with guideline topics (case outside the practice's recorded "
+                            f"diagnoses{'; ' + ranked.note if ranked.note else ''})",
                             timings_ms={k: round(v, 1) for k, v in timings.items()},
                             best_similarity=_rounded(best_report_similarity(result.dense)))
 

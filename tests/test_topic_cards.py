@@ -462,6 +462,11 @@ def test_floor_is_decided_by_the_cards_mass_on_the_practices_diagnoses(built, vo
     assert sum(d.probability for d in floored.differential if d.diagnosis in practice.names.values()) <= 0.2 + 1e-3
     kept = merge_outside(ranked, pool, hits, cards=pyelo_case, practice_mass=0.5, **kw)
     assert kept.differential[0].diagnosis == "Alport syndrome" and kept.differential[0].probability > 0.8
+    # the verdict is said beside the ranking, with the mass it rests on
+    assert floored.note.startswith("diagnoses the practice has not recorded hold at least 80%")
+    assert f"{uti_case.practice_mass:.1%}" in floored.note
+    assert kept.note.startswith("the practice's diagnoses keep their weight") and f"{pyelo_case.practice_mass:.1%}" in kept.note
+    assert older.note is None  # withheld by the older test: no mass to report
     # without practice keys there is no mass to judge by, and the older test decides
     assert card_topics(cards, "x", v, lambda rows: {r: by_row[r] for r in rows}).practice_mass is None
 

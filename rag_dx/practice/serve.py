@@ -53,6 +53,8 @@ def best_report_similarity(hits: Iterable[Hit]) -> float | None:
 class Ranked:
     differential: list[Diagnosis]
     evidence: list[Hit]
+    #: For a flagged case, why the guidelines' diagnoses got the share they did (shown with the ranking).
+    note: str | None = None
 
 
 def ranked_differential(
@@ -176,7 +178,9 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         source = blend_topics(source, cards, vocabulary, card_share=1.0 - (1.0 - card_share) * named)
     else:
         g *= named
-    if source and not _floor_withheld(cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass):
+    floored = bool(source) and guideline_share > 0 and not _floor_withheld(
+        cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass)
+    if floored:
         g = max(g, guideline_share)
     practice_of: dict[str, str] = {}
     for name in practice_names:
@@ -215,7 +219,20 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         cited = {e for d in out for e in d.evidence}
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
-    return Ranked(differential=out, evidence=evidence)
+    return Ranked(differential=out, evidence=evidence,
+                  note=_floor_note(floored, guideline_share, cards, practice_mass))
+
+
+def _floor_note(floored: bool, share: float, cards: "CardTopics | None", threshold: float) -> str | None:
+    """What the clinician reads of the floor's verdict beside the ranking (None: nothing to say)."""
+    mass = cards.practice_mass if cards is not None else None
+    if floored:
+        why = "" if mass is None else f": the guidelines' disease cards put only {mass:.1%} of theirs on its diagnoses"
+        return f"diagnoses the practice has not recorded hold at least {share:.0%} of the probability{why}"
+    if share > 0 and mass is not None and threshold > 0 and mass >= threshold:
+        return (f"the practice's diagnoses keep their weight: the guidelines' disease cards put {mass:.1%} of their "
+                f"probability on them")
+    return None
 
 
 def floor_for(share: float, *, unlike: bool, cards: "CardTopics | None") -> float:
