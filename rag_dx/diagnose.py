@@ -22,6 +22,7 @@ from rag_dx.embed import TextEncoder
 from rag_dx.errors import RagDxError
 from rag_dx.generate import CandidateScorer
 from rag_dx.index.reader import LiveIndex
+from rag_dx.patient_sex import without_other_sex
 from rag_dx.practice.model import practice_of
 from rag_dx.practice.ranker import softmax_t
 from rag_dx.practice.serve import (CardTopics, best_report_similarity, card_topics, floor_for, merge_outside,
@@ -207,6 +208,7 @@ class Assistant:
     def _explained(self, text: str, answer: Differential, timings: dict[str, float]) -> Differential:
         """The answer with what a clinician checks it by: per diagnosis the case findings its evidence
         matches and contradicts, red flags the differential omits, and the next questions to ask."""
+        answer = without_other_sex(answer, text) if self.settings.diagnosis.sex_filter else answer
         if not self.settings.diagnosis.explain:  # the benchmark's baseline for what this step costs
             return answer
         from rag_dx.advice import annotate

@@ -64,6 +64,9 @@ class DiagnosisSettings(BaseModel):
         True, description="the disease cards' TF-IDF also reads the HPO names and synonyms of the case's present "
         "findings ('orthopnea' -> 'shortness of breath when lying down'), bridging clinical and lay wording "
         "(rag_dx.topic_cards.with_finding_words)")
+    sex_filter: bool = Field(
+        True, description="leave out diagnoses of the other sex's genital organs or of pregnancy when the case states "
+        "the patient's sex ('a 58-year-old woman'), and say so in the answer's warnings (rag_dx/patient_sex.py)")
     expand_abbreviations: bool = Field(
         True, description="write the long form beside each clinical abbreviation of a case ('SOB (shortness of "
         "breath)') before it is retrieved, classified and matched (rag_dx/abbreviations.py); only "
