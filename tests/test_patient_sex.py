@@ -75,3 +75,13 @@ def test_the_assistant_applies_it_unless_switched_off() -> None:
     assert len(Assistant._explained(on, text, _answer(), {}).differential) == 2
     off = SimpleNamespace(settings=Settings(diagnosis={"explain": False, "sex_filter": False}))
     assert len(Assistant._explained(off, text, _answer(), {}).differential) == 3
+
+
+def test_the_terminal_and_the_ui_show_what_was_left_out() -> None:
+    from rag_dx.commands.render import format_differential
+    from ui.render import prediction_set_html
+
+    out = without_other_sex(_answer(), "A 67-year-old woman with painless hematuria.")
+    assert "note: left out as diagnoses of the other sex" in format_differential(out)
+    html = prediction_set_html(out)
+    assert "Note: left out as diagnoses of the other sex" in html and "Benign Prostatic Hyperplasia" in html

@@ -176,7 +176,7 @@ def next_questions_html(result: Differential) -> str:
 
 
 def prediction_set_html(result: Differential, level: float = 0.9) -> str:
-    """The conformal set at `level` ("90% set: A, B") and how the candidates were ranked."""
+    """The conformal set at `level` ("90% set: A, B"), how the candidates were ranked, and the answer's notes."""
     parts = []
     for ps in result.prediction_sets:
         if abs(ps.level - level) > 1e-9:
@@ -195,6 +195,7 @@ def prediction_set_html(result: Differential, level: float = 0.9) -> str:
                      f'<br><span class="rdx-meta">{meaning}</span></p>')
     if result.ranking:
         parts.append(f'<p class="rdx-meta" id="rdx-ranking">Ranked by: {_e(result.ranking)}</p>')
+    parts += [f'<p class="rdx-meta rdx-warning">Note: {_e(w)}</p>' for w in result.warnings]
     return "".join(parts)
 
 

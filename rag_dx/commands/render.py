@@ -38,6 +38,8 @@ def format_differential(result) -> str:
             lines.append(f"90% set: {names}{note}")
     if result.ranking:
         lines.append(f"ranked by: {result.ranking}")
+    for warning in getattr(result, "warnings", None) or []:
+        lines.append(f"note: {warning}")
     for a, b, qs in question_groups(getattr(result, "next_questions", None) or []):
         lines.append(f"to tell {a} from {b}, ask about: {', '.join(q.finding.lower() for q in qs)}")
     lines.append("")
