@@ -280,7 +280,7 @@ def _candidate_keys(c: Candidate, vocabulary: Any) -> list[str]:
 def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit],
                     ranker_probs: Sequence[tuple[Collection[str], float]], ranker_top: Collection[str],
                     vocabulary: Any, support_share: float = 0.0, practice_mass: float = 0.0) -> bool:
-    """The reasons (see :func:`merge_outside`) to keep the ranker's order on a case unlike every report."""
+    """The reasons (see :func:`merge_outside`) to keep the ranker's order on a flagged case."""
     if cards is not None:
         if practice_mass > 0 and cards.practice_mass is not None:
             supported = cards.practice_mass >= practice_mass
