@@ -84,12 +84,14 @@ def without_other_sex(answer: "Differential", text: str) -> "Differential":
     sex = stated_sex(text)
     if sex is None:
         return answer
-    out = [d for d in answer.differential if diagnosis_sex(d.diagnosis, d.icd10) in (None, sex)]
-    if len(out) == len(answer.differential):
+    out, gone = [], []
+    for d in answer.differential:
+        (out if diagnosis_sex(d.diagnosis, d.icd10) in (None, sex) else gone).append(d)
+    if not gone:
         return answer
-    gone = [d.diagnosis for d in answer.differential if d not in out]
     kept = {d.diagnosis for d in out}
     sets = [s.model_copy(update={"diagnoses": [n for n in s.diagnoses if n in kept]}) for s in answer.prediction_sets]
-    note = f"left out as diagnoses of the other sex (the case describes a {sex} patient): {', '.join(gone)}"
+    note = (f"left out as diagnoses of the other sex (the case describes a {sex} patient): "
+            f"{', '.join(d.diagnosis for d in gone)}")
     return answer.model_copy(update={"differential": out, "prediction_sets": sets,
                                      "warnings": [*answer.warnings, note]})

@@ -115,8 +115,12 @@ class TopicCards:
     def rank(self, query: str, query_vector: np.ndarray, top: int = 10, *, rare_prior: float = RARE_PRIOR,
              common_prior: float = COMMON_PRIOR, words: str | None = None) -> list[tuple[int, float]]:
         """The `top` cards as (card index, probability), probabilities a softmax over those cards."""
-        s = self.scores(query, query_vector, rare_prior=rare_prior, common_prior=common_prior, words=words)
-        s = np.where(self.candidate, s, -np.inf)
+        return self.top_cards(self.scores(query, query_vector, rare_prior=rare_prior, common_prior=common_prior,
+                                          words=words), top)
+
+    def top_cards(self, scores: np.ndarray, top: int = 10) -> list[tuple[int, float]]:
+        """:meth:`rank` on scores already computed by :meth:`scores` (one pass serves several questions)."""
+        s = np.where(self.candidate, scores, -np.inf)
         order = np.argsort(-s, kind="stable")[:min(top, int(self.candidate.sum()))]
         p = np.exp((s[order] - s[order].max()) / TEMPERATURE)
         p /= p.sum()
@@ -128,16 +132,18 @@ class TopicCards:
 
         Over all cards, not the `top` that :meth:`rank` returns: how much of the guidelines' belief
         about the whole case lies on a set of diagnoses (a practice's), however far down they rank."""
-        s = self.scores(query, query_vector, rare_prior=rare_prior, common_prior=common_prior, words=words)
-        s = np.where(self.candidate, s, -np.inf)
+        return self.share_of(self.scores(query, query_vector, rare_prior=rare_prior, common_prior=common_prior,
+                                         words=words), members)
+
+    def share_of(self, scores: np.ndarray, members: np.ndarray) -> float:
+        """:meth:`mass` on scores already computed by :meth:`scores`."""
+        s = np.where(self.candidate, scores, -np.inf)
         p = np.exp((s - s.max()) / TEMPERATURE)
         return float(p[members].sum() / p.sum())
 
     def members(self, keys: "Collection[str]") -> np.ndarray:
         """Which cards are one of these diagnoses: a card whose concept key or name key is among `keys`."""
-        from rag_dx.candidates import candidate_key
-
-        return np.array([k in keys or candidate_key(n) in keys for k, n in zip(self.keys, self.names)], bool)
+        return np.array([k in keys or n in keys for k, n in zip(self.keys, self._name_keys)], bool)
 
     def __post_init__(self) -> None:
         from rag_dx.candidates import chapter_kind, candidate_key
@@ -147,7 +153,8 @@ class TopicCards:
         self._vectorizer = card_vectorizer(len(self.keys), vocabulary=self.vocabulary)
         self._vectorizer.idf_ = self.idf
         # every concept and name key with a card in this version: "can the cards judge this diagnosis?"
-        self.known: frozenset[str] = frozenset(self.keys) | frozenset(candidate_key(n) for n in self.names)
+        self._name_keys = [candidate_key(n) for n in self.names]
+        self.known: frozenset[str] = frozenset(self.keys) | frozenset(self._name_keys)
         # looked up when loaded, from the table that ships with the code (not stored in the version)
         self.common: np.ndarray = log_counts(self.keys, self.names,
                                              read_commonness() if self.commonness is None else self.commonness)

@@ -421,7 +421,8 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
         from rag_dx.topic_cards import with_finding_words
 
         rank_options = {**rank_options, "words": with_finding_words(query)}
-    ranked = cards.rank(query, query_vector, top=top, **rank_options)
+    scores = cards.scores(query, query_vector, **rank_options)  # once, for the ranking and the practice's share
+    ranked = cards.top_cards(scores, top)
     matched = None
     if rank_options.get("common_prior", 1.0) != 0:
         by_match = cards.rank(query, query_vector, top=top, **{**rank_options, "common_prior": 0.0})
@@ -441,7 +442,7 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
                              concept=cards.codes[i], aliases=[cards.names[i]], kinds={"guideline": len(cites)}))
     mass = None
     if practice_keys is not None:
-        mass = cards.mass(query, query_vector, cards.members(practice_keys), **rank_options)
+        mass = cards.share_of(scores, cards.members(practice_keys))
     return CardTopics(candidates=out, hits=list(hits.values()), known=cards.known, matched=matched, practice_mass=mass)
 
 
