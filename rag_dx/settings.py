@@ -114,8 +114,9 @@ class DiagnosisSettings(BaseModel):
         "of the probability that goes to the diagnoses guidelines support (the share of guideline passages among "
         "the retrieved evidence when that is more); the practice ranker's diagnoses keep the rest. Withheld when "
         "the disease cards find the case likely one of the practice's diagnoses written another way "
-        "(outside_card_mass), or when the ranker's top diagnosis has no card in the version (the cards cannot "
-        "judge it), or when most of the case's evidence is past reports of the ranker's top diagnosis")
+        "(outside_card_mass), or, with outside_card_mass 0, when the ranker's top diagnosis has no card in the "
+        "version (that test cannot judge it), or when most of the case's evidence is past reports of the ranker's "
+        "top diagnosis")
     outside_support_share: float = Field(
         0.0, ge=0, lt=1, description="the guideline floor is withheld when more than this share of the practice "
         "ranker's probability is on diagnoses among the case's disease cards (0: any card that is one of the "

@@ -123,6 +123,10 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     MedQuAD's common sources): their silence on it is missing evidence, not evidence against, and
     the ranker's order is kept (prose cases on a symptom-list practice with guidelines: 0.554 ->
     0.592, no change on unrecorded diagnoses; docs/results/protocols.md, "a top diagnosis without a card").
+    That holds only for the older tests: the mass test asks about the case, not about the top
+    diagnosis, and under it the rule kept 33 wrong answers of the notes and unrecorded protocols at
+    0.23-0.47 (Cervical spondylosis for a stroke, Jaundice for cholestasis) for 1 right narrative
+    (docs/results/protocols.md, "a top diagnosis without a card, under the mass test").
     `practice_mass` > 0 (the serving default, `diagnosis.outside_card_mass`) replaces that test: the
     floor is withheld when the cards, softmaxed over all of them, put at least that share of their
     probability on the practice's diagnoses (`CardTopics.practice_mass`). The older test counted a
@@ -283,8 +287,9 @@ def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit],
     """The reasons (see :func:`merge_outside`) to keep the ranker's order on a flagged case."""
     if cards is not None:
         if practice_mass > 0 and cards.practice_mass is not None:
-            supported = cards.practice_mass >= practice_mass
-        elif support_share > 0:
+            # the mass judges the case as a whole: a top diagnosis without a card is no reason to keep it
+            return cards.practice_mass >= practice_mass or _mostly_reports_of(hits, ranker_top, vocabulary)
+        if support_share > 0:
             supported = cards_support_share(cards, ranker_probs, vocabulary) > support_share
         else:
             supported = bool(_supported_probabilities(cards, ranker_probs, vocabulary))
