@@ -513,7 +513,7 @@ def test_floor_is_withheld_when_no_card_can_judge_the_rankers_top_diagnosis(buil
 def test_under_the_mass_test_a_top_diagnosis_without_a_card_gets_the_floor(built, vocab: Vocabulary) -> None:
     """The mass asks about the case, not about the ranker's top diagnosis: when the cards put little of
     their probability on the practice, a top diagnosis they have no card for is not kept at the
-    ranker's confidence (notes and unrecorded cases led by Cervical spondylosis at 0.23-0.47, all
+    ranker's confidence (notes and unrecorded cases led by Cervical spondylosis at up to 0.47, all
     wrong; docs/results/protocols.md, "a top diagnosis without a card, under the mass test")."""
     from rag_dx.candidates import collect_candidates
     from rag_dx.practice.model import PracticeModel
