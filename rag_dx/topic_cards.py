@@ -142,8 +142,19 @@ class TopicCards:
         return float(p[members].sum() / p.sum())
 
     def members(self, keys: "Collection[str]") -> np.ndarray:
-        """Which cards are one of these diagnoses: a card whose concept key or name key is among `keys`."""
-        return np.array([k in keys or n in keys for k, n in zip(self.keys, self._name_keys)], bool)
+        """Which cards are one of these diagnoses: a card whose concept key or name key is among `keys`.
+
+        The last answer for a frozenset is kept while the same object is asked again (a practice's
+        cached key set, on every flagged case); the pair is written whole, so racing threads never
+        read half of it. The mask is read-only: it may be shared."""
+        cached = self.__dict__.get("_members")
+        if cached is not None and cached[0] is keys:
+            return cached[1]
+        mask = np.array([k in keys or n in keys for k, n in zip(self.keys, self._name_keys)], bool)
+        mask.flags.writeable = False
+        if isinstance(keys, frozenset):
+            self.__dict__["_members"] = (keys, mask)
+        return mask
 
     def __post_init__(self) -> None:
         from rag_dx.candidates import chapter_kind, candidate_key

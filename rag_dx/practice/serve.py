@@ -288,12 +288,10 @@ def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit],
     if cards is not None:
         if practice_mass > 0 and cards.practice_mass is not None:
             # the mass judges the case as a whole: a top diagnosis without a card is no reason to keep it
-            return cards.practice_mass >= practice_mass or _mostly_reports_of(hits, ranker_top, vocabulary)
-        if support_share > 0:
-            supported = cards_support_share(cards, ranker_probs, vocabulary) > support_share
-        else:
-            supported = bool(_supported_probabilities(cards, ranker_probs, vocabulary))
-        if supported or not cards.judges(ranker_top):
+            if cards.practice_mass >= practice_mass:
+                return True
+        elif (cards_support_share(cards, ranker_probs, vocabulary) > support_share if support_share > 0
+              else bool(_supported_probabilities(cards, ranker_probs, vocabulary))) or not cards.judges(ranker_top):
             return True
     return _mostly_reports_of(hits, ranker_top, vocabulary)
 
