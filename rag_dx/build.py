@@ -27,6 +27,7 @@ from rag_dx.index.faiss_index import DenseIndex
 from rag_dx.index.layout import DENSE_FILE, DOCSTORE_FILE, check_encoder
 from rag_dx.index.store import IndexStore
 from rag_dx.index.writer import ArtefactWriter, check_unique, write_version
+from rag_dx.ingest.loaders import unique_doc_ids
 from rag_dx.schemas import Chunk, Guideline, Report
 
 if TYPE_CHECKING:
@@ -268,7 +269,10 @@ def update_index(
         if unknown:
             raise RagDxError(f"cannot delete {len(unknown)} id(s) that index '{name}' does not hold "
                              f"(first: {sorted(unknown)[0]})")
-        new_chunks = prepare_chunks(settings, encoder, reports, guidelines or [], deid)
+        # A guideline replaces a held one only as its revision (same id and title); MedQuAD's reused
+        # ids would otherwise delete other diseases' pages (rag_dx.ingest.loaders.unique_doc_ids).
+        held = {c.doc_id: (c.title if c.kind == "guideline" else None) for c in old_chunks if c.doc_id not in delete}
+        new_chunks = prepare_chunks(settings, encoder, reports, unique_doc_ids(guidelines or [], held), deid)
         replaced = {c.doc_id for c in new_chunks}
         chunks = [c for c in old_chunks if c.doc_id not in delete and c.doc_id not in replaced] + new_chunks
         if not reembed and _same_chunks(old_chunks, chunks):

@@ -46,6 +46,7 @@ def test_gate_refuses_then_accepts_and_rollback(env, generator):
     assert res.exit_code == 0, res.output
     assert "gate passed" in res.output and store.current_version() == "v0003"
     assert "(3 embedded)" in res.output  # only the three new reports were embedded
+    assert "documents: 3 added, 0 replaced, 0 deleted" in res.output
 
     res = runner.invoke(app, ["index", "rollback", "--name", "fx", "--to", "v0001"])
     assert res.exit_code == 0 and store.current_version() == "v0001"

@@ -79,6 +79,26 @@ def test_update_adds_replaces_deletes_and_embeds_only_new_text(base, fake_encode
     assert loaded.dense.ntotal == len(loaded.sparse.row_ids) == loaded.docstore.count() == 14
 
 
+def test_a_guideline_reusing_a_held_id_replaces_only_its_own_revision(base, fake_encoder):
+    """MedQuAD numbers answers per sub-collection: an added page that reuses the id of a different
+    page must be added beside it, not delete it; the same page revised (same title) replaces it."""
+    from rag_dx.schemas import Guideline
+
+    other = Guideline(doc_id="gl-migraine", title="What is GERD?", topic="GERD", source="fixture",
+                      text="GERD: acid reflux with heartburn after meals and a sour taste.")
+    revised = Guideline(doc_id="gl-cluster", title="Cluster headache", topic="Cluster headache", source="fixture",
+                        text="Cluster headache: severe unilateral orbital pain with tearing and a blocked nostril.")
+    path = update_index(base, "fx", [], guidelines=[other, revised], encoder=fake_encoder)
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["changes"] == {"added": 1, "replaced": 1, "deleted": 0}
+    loaded = _open(base, fake_encoder)
+    docs = {c.doc_id: c for c in loaded.docstore.get(loaded.docstore.all_row_ids()).values()}
+    assert docs["gl-migraine"].label == "Migraine" and docs["gl-migraine~2"].label == "GERD"
+    assert "blocked nostril" in docs["gl-cluster"].text and "gl-cluster~2" not in docs
+    # the same file added again changes nothing: each page finds its own id (GERD its ~2)
+    assert update_index(base, "fx", [], guidelines=[other, revised], encoder=fake_encoder) == path
+
+
 def test_update_refuses_unknown_delete_ids_and_writes_nothing(base, fake_encoder):
     with pytest.raises(RagDxError, match="does not hold"):
         update_index(base, "fx", [], delete_ids=["nope"], encoder=fake_encoder, deidentifier=PassThroughDeid())

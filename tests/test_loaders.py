@@ -289,6 +289,20 @@ def test_guideline_jsonl_flavours(tmp_path: Path) -> None:
     assert mq2.doc_id == "0000001_1-1~2"  # MedQuAD reuses ids: later ones are suffixed
 
 
+def test_guideline_ids_are_unique_across_the_files_of_one_build(tmp_path: Path) -> None:
+    """Two MedQuAD parts as two --guidelines files: the second part's reused id is suffixed, as
+    it is when the same files are loaded as a directory (it used to stop the build)."""
+    from rag_dx.commands.inputs import load_inputs
+
+    other = dict(MEDQUAD_LINE, focus="GERD", question="What is GERD?", answer="Acid reflux with heartburn.")
+    a = _write(tmp_path / "a.jsonl", json.dumps(MEDQUAD_LINE) + "\n")
+    b = _write(tmp_path / "b.jsonl", json.dumps(other) + "\n")
+    _, guidelines, _ = load_inputs([], [a, b], "text", "diagnosis", "report_id", skip_invalid=False)
+    assert [(g.doc_id, g.topic) for g in guidelines] == [
+        ("0000001_1-1", "Adult Acute Lymphoblastic Leukemia"), ("0000001_1-1~2", "GERD")]
+    assert [g.doc_id for g in load_guidelines(tmp_path)] == ["0000001_1-1", "0000001_1-1~2"]
+
+
 def test_guideline_jsonl_errors(tmp_path: Path) -> None:
     p = _write(tmp_path / "g.jsonl", json.dumps(MEDQUAD_LINE) + "\n" + json.dumps({"foo": 1}) + "\n")
     with pytest.raises(InputError) as info:

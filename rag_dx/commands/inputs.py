@@ -10,7 +10,7 @@ from rag_dx.errors import RagDxError
 def load_inputs(reports: list[Path], guidelines: list[Path], text_col: str, label_col: str, id_col: str,
                 skip_invalid: bool) -> tuple[list, list, list]:
     """(reports, guidelines, rejected rows) from every given file; a bad row raises unless skip_invalid."""
-    from rag_dx.ingest.loaders import load_guidelines, load_reports
+    from rag_dx.ingest.loaders import load_guidelines, load_reports, unique_doc_ids
 
     all_reports, all_guidelines, rejects = [], [], []
     for path in reports:
@@ -19,7 +19,8 @@ def load_inputs(reports: list[Path], guidelines: list[Path], text_col: str, labe
         rejects.extend(loaded.rejects)
     for path in guidelines:
         all_guidelines.extend(load_guidelines(path))
-    return all_reports, all_guidelines, rejects
+    # ids unique across the files too, as within one file or directory (MedQuAD reuses its ids)
+    return all_reports, unique_doc_ids(all_guidelines), rejects
 
 
 def read_ids(path: Path) -> list[str]:

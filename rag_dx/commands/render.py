@@ -62,6 +62,9 @@ def report_version(name: str, path: Path) -> None:
     typer.echo(f"index '{name}' version {manifest['version']}: {c['reports']} reports, "
                f"{c['guidelines']} guideline documents, {c['chunks']} chunks "
                f"({manifest.get('embedded_chunks', c['chunks'])} embedded) -> {path}")
+    changes = manifest.get("changes")
+    if changes:  # an update: what it did to the documents the index held (ids, reports and guidelines)
+        typer.echo(f"  documents: {changes['added']} added, {changes['replaced']} replaced, {changes['deleted']} deleted")
 
 
 def report_rejects(rejects: list, version_dir: Path) -> None:

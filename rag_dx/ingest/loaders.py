@@ -29,7 +29,7 @@ import stat
 import sys
 import unicodedata
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -735,15 +735,28 @@ def load_guidelines(path: str | Path) -> list[Guideline]:
     else:
         named = [(root, _strip_name(root))]
 
+    return unique_doc_ids([g for file, doc_id in named for g in _load_guideline_file(file, doc_id)])
+
+
+def unique_doc_ids(guidelines: list[Guideline], held: Mapping[str, str | None] | None = None) -> list[Guideline]:
+    """The guidelines with ids unique among themselves and against the documents an index holds.
+
+    Why: MedQuAD numbers its answers per sub-collection, so 2,491 of its ids name two or more
+    different answers; loaded as two files, or added to an index that holds the other part, the
+    second "GERD" id silently replaced an Alagille-syndrome page (and the GERD card vanished). An id
+    met again gets `~2`, `~3`... in the order met, the rule a single file or directory always had.
+    `held` maps the ids already in the index to their titles (None for a report): an incoming
+    guideline that reuses the id of a held guideline with the same title is its revised version and
+    keeps the id, so the update replaces it; any other reuse is a new document.
+    """
+    held = held or {}
     out: list[Guideline] = []
     seen: set[str] = set()
-    for file, doc_id in named:
-        for g in _load_guideline_file(file, doc_id):
-            if g.doc_id in seen:
-                n = 2
-                while f"{g.doc_id}~{n}" in seen:
-                    n += 1
-                g = g.model_copy(update={"doc_id": f"{g.doc_id}~{n}"})
-            seen.add(g.doc_id)
-            out.append(g)
+    for g in guidelines:
+        n, doc_id = 1, g.doc_id
+        while doc_id in seen or (doc_id in held and held[doc_id] != g.title):
+            n += 1
+            doc_id = f"{g.doc_id}~{n}"
+        seen.add(doc_id)
+        out.append(g if doc_id == g.doc_id else g.model_copy(update={"doc_id": doc_id}))
     return out
