@@ -68,7 +68,7 @@ def test_extra_medquad_common_keeps_describing_answers_of_common_sources(tmp_pat
     import gzip
     import json
 
-    from eval.protocols.extra import medquad_common, subset
+    from eval.protocols.extra import main, medquad_common, subset
 
     (tmp_path / "medquad").mkdir()
     recs = [{"source": "GARD", "qtype": "symptoms"}, {"source": "NIDDK", "qtype": "symptoms"},
@@ -78,11 +78,32 @@ def test_extra_medquad_common_keeps_describing_answers_of_common_sources(tmp_pat
     assert medquad_common(tmp_path, tmp_path / "out.jsonl.gz") == 2
     with gzip.open(tmp_path / "out.jsonl.gz", "rt") as fh:
         assert [json.loads(line)["source"] for line in fh] == ["NIDDK", "MPlusHealthTopics"]
+    assert main(["medquad-rare", "--shared", str(tmp_path), "--out", str(tmp_path / "rare.jsonl.gz")]) == 0
+    with gzip.open(tmp_path / "rare.jsonl.gz", "rt") as fh:  # the common and the rare files together: all of it
+        assert [json.loads(line)["source"] for line in fh] == ["GARD"]
     q = tmp_path / "q.csv"
     q.write_text("text,diagnosis,report_id\n" + "".join(f"t{i},d,r{i}\n" for i in range(20)))
     assert subset(q, 5, tmp_path / "a.csv") == 5
     subset(q, 5, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_short_notes_keep_the_presenting_story_without_headings_or_history_lists(tmp_path) -> None:
+    from eval.protocols.extra import SHORT_WORDS, presenting_story, short_notes
+
+    note = ("SUBJECTIVE:, This 59 year old female presents with three days of dysuria and frequency. "
+            "She denies fever.,PAST MEDICAL HISTORY:, Hypertension.,MEDICATIONS:, Lisinopril.")
+    assert presenting_story(note) == ("This 59 year old female presents with three days of dysuria and frequency. "
+                                      "She denies fever.")
+    # a history list at the very start is the note's subject, not a list to cut at
+    assert presenting_story("PAST MEDICAL HISTORY:, " + "word " * 30).startswith("word")
+    long = " ".join(f"Sentence number {i} is here." for i in range(40))
+    story = presenting_story(long)
+    assert story.endswith(".") and 60 <= len(story.split()) <= SHORT_WORDS
+    q = tmp_path / "q.csv"
+    q.write_text(f'text,diagnosis,report_id\n"{note}",Cystitis,mts-1\n"HPI:, tiny.",Flu,mts-2\n')
+    assert short_notes(q, tmp_path / "short.csv") == 1  # a story under 80 characters is dropped
+    assert _rows(tmp_path / "short.csv")[0]["text"].startswith("This 59 year old female")
 
 
 def test_extra_bad_input_names_file_line_and_field_and_leaves_nothing(tmp_path, capsys) -> None:

@@ -4,6 +4,9 @@
     python -m eval.protocols.extra medquad-common --shared ../shared/data --out runs/proto/medquad_common.jsonl.gz
     python -m eval.protocols.extra subset --queries runs/protocols/guidelines_only/dsp_queries.csv --n 100 \
         --out runs/proto/gl_dsp_100.csv
+    python -m eval.protocols.extra short-notes --queries runs/protocols/notes/queries.csv \
+        --out runs/protocols/notes/short_queries.csv
+    python -m eval.protocols.extra medquad-rare --shared ../shared/data --out runs/proto/medquad_rare.jsonl.gz
 
 `notes`: MTSamples consult / SOAP / general-medicine / emergency / discharge notes whose sample name
 is a diagnosis (``diagnosis_name`` with the ICD-10-CM vocabulary, and a concept found), the text
@@ -12,6 +15,13 @@ the diagnosis name masked as "[...]": physician prose without its answer, the ne
 clinical vignette in ../shared. Rough by design: some sample names are symptoms ("Foot Pain").
 `medquad-common`: MedQuAD answers from its common-disease sources (not GARD / GHR / CancerGov) for
 the questions that describe a disease, small enough to embed on 2 cores in ~15 minutes.
+`short-notes`: the same notes cut to their presenting story: the text before the first history list
+(past history, medications, allergies, social / family history, review of systems), section headings
+removed, at most 90 words (cut at a sentence end when there is one past 60). Physician prose as short
+as the held-out vignettes (median 81 words against the notes' 258), which have no headings to cut by.
+`medquad-rare`: the describing answers of MedQuAD's other sources (GARD, GHR, CancerGov), to add to
+an index built with `medquad-common`: all of MedQuAD's describing answers, as the held-out
+vignettes' index holds them, without re-embedding the common ones.
 `subset`: a seeded sample of a queries file (seed 13, as eval.protocols.build uses).
 """
 
@@ -29,6 +39,7 @@ import tempfile
 from pathlib import Path
 
 COMMON_SOURCES = ("MPlusHealthTopics", "NIHSeniorHealth", "NIDDK", "NHLBI", "CDC", "NINDS")
+OTHER_SOURCES = ("GARD", "GHR", "CancerGov")
 DESCRIBING_QTYPES = ("symptoms", "information", "causes", "exams and tests")
 _NOTE_KINDS = re.compile(r"Consult|SOAP|General Medicine|Emergency|Discharge")
 _NAME_NOISE = re.compile(
@@ -37,7 +48,12 @@ _NAME_NOISE = re.compile(
 _ANSWER_HEADINGS = re.compile(
     r"\b(ASSESSMENT|IMPRESSION|DIAGNOS[IE]S|FINAL DIAGNOSIS|PLAN|A/P|ASSESSMENT AND PLAN|DISCHARGE DIAGNOSIS|"
     r"ADMITTING DIAGNOSIS|PHYSICAL EXAM\w*|LABORATORY|HOSPITAL COURSE)\s*:", re.I)
+_HISTORY_LISTS = re.compile(
+    r"\b(PAST MEDICAL HISTORY|PAST SURGICAL HISTORY|PAST HISTORY|SURGICAL HISTORY|PMH|(?:CURRENT )?MEDICATIONS?|"
+    r"ALLERG\w*|SOCIAL HISTORY|FAMILY HISTORY|REVIEW OF SYSTEMS|ROS|IMMUNIZATIONS|HABITS)\s*:", re.I)
+_HEADING = re.compile(r"\b[A-Z][A-Z /&]{2,40}:\s*,?\s*")
 MIN_CHARS, MAX_CHARS = 200, 2000
+SHORT_WORDS, SHORT_MIN_WORDS, SHORT_MIN_CHARS = 90, 60, 80
 QUERY_COLUMNS = ("text", "diagnosis", "report_id")
 
 
@@ -84,7 +100,32 @@ def notes(shared: Path, out: Path) -> int:
     return len(rows)
 
 
-def medquad_common(shared: Path, out: Path) -> int:
+def presenting_story(text: str) -> str:
+    """A note's presenting story in at most SHORT_WORDS words, headings removed (see `short-notes`)."""
+    cut = _HISTORY_LISTS.search(text)
+    if cut and cut.start() > SHORT_MIN_CHARS:  # a list right at the start is the note's whole subject
+        text = text[:cut.start()]
+    text = _HEADING.sub("", text).replace(" ,", ",").strip(" ,")
+    words = text.split()
+    if len(words) <= SHORT_WORDS:
+        return " ".join(words)
+    head = " ".join(words[:SHORT_WORDS])
+    floor = len(" ".join(words[:SHORT_MIN_WORDS]))
+    end = head.rfind(". ", floor)
+    return head[:end + 1] if end > 0 else head
+
+
+def short_notes(queries: Path, out: Path) -> int:
+    rows = []
+    for r in read_queries(queries):
+        story = presenting_story(r["text"])
+        if len(story) >= SHORT_MIN_CHARS:
+            rows.append({**r, "text": story})
+    _write(out, rows)
+    return len(rows)
+
+
+def medquad_common(shared: Path, out: Path, sources: tuple[str, ...] = COMMON_SOURCES) -> int:
     source = shared / "medquad" / "medquad_answered.jsonl.gz"
     if not source.is_file():
         raise InputError(f"{source}: not found (needs ../shared/data's medquad/)")
@@ -101,7 +142,7 @@ def medquad_common(shared: Path, out: Path) -> int:
                     raise InputError(f"{source}: line {line_no}: not JSON ({exc.msg})") from None
                 if not isinstance(rec, dict):
                     raise InputError(f"{source}: line {line_no}: not a JSON object")
-                if rec.get("source") in COMMON_SOURCES and rec.get("qtype") in DESCRIBING_QTYPES:
+                if rec.get("source") in sources and rec.get("qtype") in DESCRIBING_QTYPES:
                     dst.write(line)
                     n += 1
         os.replace(tmp, out)
@@ -143,19 +184,21 @@ def _write(out: Path, rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["notes", "medquad-common", "subset"])
+    ap.add_argument("what", choices=["notes", "short-notes", "medquad-common", "medquad-rare", "subset"])
     ap.add_argument("--shared", type=Path, default=Path("../shared/data"))
     ap.add_argument("--queries", type=Path)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
-    if a.what == "subset" and a.queries is None:
-        ap.error("subset needs --queries")
+    if a.what in ("subset", "short-notes") and a.queries is None:
+        ap.error(f"{a.what} needs --queries")
     try:
         if a.what == "notes":
             n = notes(a.shared, a.out)
-        elif a.what == "medquad-common":
-            n = medquad_common(a.shared, a.out)
+        elif a.what == "short-notes":
+            n = short_notes(a.queries, a.out)
+        elif a.what in ("medquad-common", "medquad-rare"):
+            n = medquad_common(a.shared, a.out, COMMON_SOURCES if a.what == "medquad-common" else OTHER_SOURCES)
         else:
             n = subset(a.queries, a.n, a.out)
     except InputError as exc:

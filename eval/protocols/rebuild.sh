@@ -6,6 +6,7 @@
 #   $R/dev-indexes/dev-outside   outside protocol's reports + MedQuAD common sources + NGC
 #   $R/xg-dsp, $R/xg-s2d         the same guidelines with the cross-style practice swapped in
 #   $R/gl-only                   the same guidelines, every report deleted
+#   $R/full-indexes (FULL=1)     dev-indexes plus MedQuAD's other sources (GARD, GHR, CancerGov)
 # Then eval/protocols/run_practice.sh runs the five practice protocols on them.
 set -euo pipefail
 R=${1:-runs}
@@ -17,6 +18,7 @@ mkdir -p "$R/proto"
 $PY -m eval.protocols.build --shared "$SHARED" --out "$R/protocols"
 $PY -m eval.protocols.extra medquad-common --out "$R/proto/medquad_common.jsonl.gz"
 $PY -m eval.protocols.extra notes --out "$R/protocols/notes/queries.csv"
+$PY -m eval.protocols.extra short-notes --queries "$R/protocols/notes/queries.csv" --out "$R/protocols/notes/short_queries.csv"
 for x in dsp s2d; do
   $PY -m eval.protocols.extra subset --queries "$R/protocols/guidelines_only/${x}_queries.csv" --n 100 --out "$R/proto/gl_${x}_100.csv"
 done
@@ -38,6 +40,16 @@ for x in dsp s2d; do
 done
 mkdir -p "$T/gl-only"; cp -r "$T/dev-indexes/dev-outside" "$T/gl-only/"
 $DX index update --name dev-outside --index-dir "$T/gl-only" --delete "$T/del_reports.txt"
-for d in dev-indexes xg-dsp xg-s2d gl-only; do rm -rf "${R:?}/$d"; mv "$T/$d" "$R/$d"; done
+# FULL=1: also the held-out vignettes' configuration, all of MedQuAD's describing answers (the other
+# sources added to a copy of dev-indexes, about 12 more minutes)
+if [ "${FULL:-0}" = 1 ]; then
+  $PY -m eval.protocols.extra medquad-rare --out "$R/proto/medquad_rare.jsonl.gz"
+  mkdir -p "$T/full-indexes"; cp -r "$T/dev-indexes/dev-outside" "$T/full-indexes/"
+  $DX index update --name dev-outside --index-dir "$T/full-indexes" --guidelines "$R/proto/medquad_rare.jsonl.gz"
+fi
+for d in dev-indexes xg-dsp xg-s2d gl-only full-indexes; do
+  [ -e "$T/$d" ] || continue
+  rm -rf "${R:?}/$d"; mv "$T/$d" "$R/$d"
+done
 mv "$T/del1.txt" "$T/del_reports.txt" "$R/"
 echo "rebuilt under $R"
