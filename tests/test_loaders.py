@@ -303,6 +303,27 @@ def test_guideline_ids_are_unique_across_the_files_of_one_build(tmp_path: Path) 
     assert [g.doc_id for g in load_guidelines(tmp_path)] == ["0000001_1-1", "0000001_1-1~2"]
 
 
+def test_a_report_id_given_in_two_files_names_the_file_line_and_column_not_the_id(tmp_path: Path) -> None:
+    """It used to stop the build on "duplicate chunk id R:mrn-4471#0": the id, no file, no line."""
+    from rag_dx.commands.inputs import load_inputs
+    from rag_dx.ingest.loaders import derive_report_id
+
+    a = _write(tmp_path / "a.csv", "report_id,diagnosis,text\nmrn-4471,Migraine,throbbing headache with nausea\n")
+    b = _write(tmp_path / "b.csv", "report_id,diagnosis,text\nx-1,Asthma,wheeze\nmrn-4471,Asthma,wheezing at night\n")
+    with pytest.raises(InputError) as info:
+        load_inputs([a, b], [], "text", "diagnosis", "report_id", skip_invalid=False)
+    assert (info.value.path, info.value.line, info.value.field) == (str(b), 3, "report_id")
+    assert f"first seen in {a} line 2" in str(info.value) and "4471" not in str(info.value)
+    reports, _, rejects = load_inputs([a, b], [], "text", "diagnosis", "report_id", skip_invalid=True)
+    assert [r.report_id for r in reports] == ["mrn-4471", "x-1"] and len(rejects) == 1
+    # reports without an id are named by their text: the same text in two files is a twin, suffixed
+    c = _write(tmp_path / "c.csv", "diagnosis,text\nMigraine,throbbing headache with nausea\n")
+    d = _write(tmp_path / "d.csv", "diagnosis,text\nMigraine,throbbing headache with nausea\n")
+    reports, _, _ = load_inputs([c, d], [], "text", "diagnosis", "report_id", skip_invalid=False)
+    base = derive_report_id("throbbing headache with nausea")
+    assert [r.report_id for r in reports] == [base, base + "-2"]
+
+
 def test_guideline_jsonl_errors(tmp_path: Path) -> None:
     p = _write(tmp_path / "g.jsonl", json.dumps(MEDQUAD_LINE) + "\n" + json.dumps({"foo": 1}) + "\n")
     with pytest.raises(InputError) as info:

@@ -59,7 +59,9 @@ def check_unique(chunks: Iterable[Chunk]) -> None:
     seen: set[str] = set()
     for chunk in chunks:
         if chunk.chunk_id in seen:
-            raise RagDxError(f"duplicate chunk id {chunk.chunk_id}: report and guideline ids must be unique")
+            # a report's id may identify a patient: it is never quoted (guideline ids are public text)
+            which = chunk.chunk_id if chunk.kind == "guideline" else "of a report"
+            raise RagDxError(f"duplicate chunk id {which}: report and guideline ids must be unique")
         seen.add(chunk.chunk_id)
 
 
