@@ -251,7 +251,8 @@ def update_index(
     encoder = _encoder(settings, encoder)
     # Reports are de-identified (fail closed); with no new reports nothing needs it.
     deid = deidentifier or (Deidentifier.load() if reports else None)
-    delete = set(delete_ids)
+    delete_list = list(delete_ids)
+    delete = set(delete_list)
     with store.writer_lock():
         store.clean_partials()
         current = store.current_dir()
@@ -267,8 +268,10 @@ def update_index(
         old_docs = {c.doc_id for c in old_chunks}
         unknown = delete - old_docs
         if unknown:
+            # by its place in the list, not its value: a report id may identify a patient
+            first = next(i for i, d in enumerate(delete_list, start=1) if d in unknown)
             raise RagDxError(f"cannot delete {len(unknown)} id(s) that index '{name}' does not hold "
-                             f"(first: {sorted(unknown)[0]})")
+                             f"(the first is id number {first} of the list given)")
         # A guideline replaces a held one only as its revision (same id and title); MedQuAD's reused
         # ids would otherwise delete other diseases' pages (rag_dx.ingest.loaders.unique_doc_ids).
         held = {c.doc_id: (c.title if c.kind == "guideline" else None) for c in old_chunks if c.doc_id not in delete}

@@ -100,8 +100,10 @@ def test_a_guideline_reusing_a_held_id_replaces_only_its_own_revision(base, fake
 
 
 def test_update_refuses_unknown_delete_ids_and_writes_nothing(base, fake_encoder):
-    with pytest.raises(RagDxError, match="does not hold"):
-        update_index(base, "fx", [], delete_ids=["nope"], encoder=fake_encoder, deidentifier=PassThroughDeid())
+    with pytest.raises(RagDxError, match="does not hold") as info:
+        update_index(base, "fx", [], delete_ids=["fx-011", "mrn-4471"], encoder=fake_encoder,
+                     deidentifier=PassThroughDeid())
+    assert "id number 2 of the list" in str(info.value) and "4471" not in str(info.value)  # never the id
     assert [p.name for p in IndexStore(base.index_dir, "fx").versions()] == ["v0001"]
 
 
