@@ -742,9 +742,10 @@ def unique_doc_ids(guidelines: list[Guideline], held: Mapping[str, str | None] |
     """The guidelines with ids unique among themselves and against the documents an index holds.
 
     Why: MedQuAD numbers its answers per sub-collection, so 2,491 of its ids name two or more
-    different answers; loaded as two files, or added to an index that holds the other part, the
-    second "GERD" id silently replaced an Alagille-syndrome page (and the GERD card vanished). An id
-    met again gets `~2`, `~3`... in the order met, the rule a single file or directory always had.
+    different answers. Two such files stopped a build; added to an index that held the common part,
+    the rare-disease answers silently replaced 1,014 pages with the same ids, NIDDK's "What is GERD?"
+    among them (and the GERD card vanished). An id met again gets `~2`, `~3`... in the order met,
+    the rule a single file or directory always had.
     `held` maps the ids already in the index to their titles (None for a report): an incoming
     guideline that reuses the id of a held guideline with the same title is its revised version and
     keeps the id, so the update replaces it; any other reuse is a new document.
