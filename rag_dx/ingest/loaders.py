@@ -29,7 +29,7 @@ import stat
 import sys
 import unicodedata
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +44,8 @@ __all__ = [
     "derive_report_id",
     "load_guidelines",
     "load_reports",
+    "twin_id",
+    "unique_doc_ids",
 ]
 
 MAX_TEXT_CHARS = 1_000_000
@@ -195,6 +197,16 @@ def derive_report_id(text: str) -> str:
     return "r" + _stable_hash(text)[:12]
 
 
+def twin_id(base: str, taken: Collection[str]) -> str:
+    """`base`, else the first free `base-2`, `base-3`...: the id of a report named by its text
+    whose twin (the same text) already holds `base`."""
+    report_id, n = base, 1
+    while report_id in taken:
+        n += 1
+        report_id = f"{base}-{n}"
+    return report_id
+
+
 # --------------------------------------------------------------------------------------------
 # Reports
 # --------------------------------------------------------------------------------------------
@@ -275,11 +287,7 @@ class _ReportBuilder:
         else:
             # Identical texts (symptom2disease has 47 twins) get the same hash; suffix the later
             # ones so ids stay unique while the shared stem still shows they are twins.
-            base = derive_report_id(text)
-            report_id, n = base, 1
-            while report_id in self.seen_ids:
-                n += 1
-                report_id = f"{base}-{n}"
+            report_id = twin_id(derive_report_id(text), self.seen_ids)
         self.seen_ids[report_id] = line
 
         diagnosis = _as_optional_str(path, line, cols.label, rec.get(cols.label))

@@ -290,9 +290,13 @@ def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit],
             # the mass judges the case as a whole: a top diagnosis without a card is no reason to keep it
             if cards.practice_mass >= practice_mass:
                 return True
-        elif (cards_support_share(cards, ranker_probs, vocabulary) > support_share if support_share > 0
-              else bool(_supported_probabilities(cards, ranker_probs, vocabulary))) or not cards.judges(ranker_top):
-            return True
+        else:
+            if support_share > 0:
+                supported = cards_support_share(cards, ranker_probs, vocabulary) > support_share
+            else:
+                supported = bool(_supported_probabilities(cards, ranker_probs, vocabulary))
+            if supported or not cards.judges(ranker_top):
+                return True
     return _mostly_reports_of(hits, ranker_top, vocabulary)
 
 
