@@ -6,7 +6,8 @@ becomes a candidate, so a leaflet that happens to share words ("Toddler Health")
 syndrome with a long symptom list wins. A card instead gathers everything the guidelines say a
 disease looks like (its "symptoms", "information" and "exams" passages, merged on the disease
 concept with :func:`rag_dx.candidates.concept_key`, non-diagnoses dropped with
-:func:`rag_dx.candidates.diagnosis_name`) and the case is scored against every card at once:
+:func:`rag_dx.candidates.diagnosis_name`, a rare-disease page kept off a common disease's card
+unless it names that disease, :func:`joining_chunks`) and the case is scored against every card at once:
 
     score = cosine(case, mean of the card's passage vectors) + TEXT_WEIGHT x TF-IDF cosine
             + RARE_PRIOR when every passage comes from a rare-disease source (MedQuAD's GARD, GHR)
@@ -82,7 +83,7 @@ class TopicCards:
     def build(cls, chunks: Sequence["Chunk"], vectors: np.ndarray, vocabulary: Any = None) -> "TopicCards | None":
         """Cards from a version's guideline chunks; None when no guideline topic is a diagnosis."""
         groups: dict[str, dict[str, Any]] = {}
-        for key, name, section, row in describing_chunks(chunks, vocabulary):
+        for key, name, section, row in joining_chunks(chunks, vocabulary):
             g = groups.setdefault(key, {"names": {}, "rows": [], "sources": set(), "code": None})
             g["names"][name] = g["names"].get(name, 0) + 1
             g["rows"].append((DESCRIBING.index(section), row))
@@ -242,6 +243,44 @@ def describing_chunks(chunks: Sequence["Chunk"], vocabulary: Any = None) -> Iter
         section = section_of(chunk.title, chunk.label)
         if name is not None and section in DESCRIBING:
             yield concept_key(name, vocabulary), name, section, row
+
+
+def joining_chunks(chunks: Sequence["Chunk"], vocabulary: Any = None) -> list[tuple[str, str, str, int]]:
+    """:func:`describing_chunks` less the rare-disease pages that would join a common disease's
+    card under a name that is not that disease's.
+
+    Why: cards merge on the ICD-10-CM concept, and a rare disease's name often resolves only by a
+    looser rule, onto a common disease: GHR's "Pfeiffer syndrome" (a craniosynostosis) went to
+    B27 through "Pfeiffer's disease", so the card for infectious mononucleosis carried its pages,
+    its name and a vector half about skull sutures, and ranked below 80 other cards for a textbook
+    mononucleosis case; "Werner syndrome" joined multiple endocrine neoplasia, "Medullary cystic
+    kidney disease" medullary sponge kidney. A page from a rare-disease source (`RARE_SOURCES`)
+    joins a concept that a common source also describes only when its name is one of that card's
+    names or resolves to the concept as written (:meth:`Vocabulary.literal_code`); otherwise it
+    stays evidence for passage retrieval, and the common pages make the card. Concepts only rare
+    sources describe are merged as before.
+    """
+    from rag_dx.candidates import concept_key
+    from rag_dx.labels import candidate_key
+
+    found = list(describing_chunks(chunks, vocabulary))
+    if vocabulary is None:
+        return found
+    common: dict[str, set[str]] = {}
+    for key, name, _, row in found:
+        if chunks[row].source not in RARE_SOURCES:
+            common.setdefault(key, set()).add(candidate_key(name))
+    verdict: dict[tuple[str, str], bool] = {}
+
+    def joins(key: str, name: str) -> bool:
+        if (key, name) not in verdict:
+            literal = vocabulary.literal_code(name)
+            verdict[key, name] = candidate_key(name) in common[key] or (
+                literal is not None and concept_key(literal, vocabulary) == key)
+        return verdict[key, name]
+
+    return [(key, name, section, row) for key, name, section, row in found
+            if key not in common or chunks[row].source not in RARE_SOURCES or joins(key, name)]
 
 
 def with_finding_words(text: str) -> str:

@@ -271,6 +271,16 @@ class Vocabulary:
         self._cache[name] = result
         return result
 
+    def literal_code(self, name: str) -> str | None:
+        """The code `name` has as written (a title, inclusion term or curated synonym, its words in any
+        order), or None where only a looser tier resolves it: a head noun swapped, a spelling distance,
+        containment, one part of the name. Those serve names that must resolve (gold labels); a rare
+        page joining a common disease's card needs the name itself (rag_dx.topic_cards.joining_chunks)."""
+        variants = _variants(name)
+        code = next((c for v in variants if (c := self._lookup_synonym(v.replace(" ", "")))), None)
+        rewritten = variants + [r for r in map(_cancer_rewrite, variants) if r]
+        return code or next((c for v in rewritten if (c := self._canon.get(" ".join(canonical_tokens(v))))), None)
+
     def _normalize_uncached(self, name: str) -> Concept | None:
         if not name or not name.strip():
             return None

@@ -131,6 +131,38 @@ def test_a_disease_whose_name_holds_a_section_word_gets_its_card(vocab: Vocabula
     assert [chunks[r].chunk_id for r in cards.rows[cards.names.index("Common Cold")]] == ["G:1"]
 
 
+def test_a_rare_disease_page_joins_a_common_card_only_under_that_diseases_name(vocab: Vocabulary) -> None:
+    # Looser tiers resolve these rare-disease names onto a common disease's concept: one part of the
+    # name ("... dystonia ..." -> G24 Dystonia), a spelling distance ("Encephalomyopathy" ->
+    # "Encephalopathy"). Merged, the common card carried their pages and took their names (GHR's
+    # "Pfeiffer syndrome" named the infectious mononucleosis card this way until it was curated).
+    leuko, myo = "Leukoencephalopathy - dystonia - motor neuropathy", "Encephalomyopathy"
+    assert vocab.concept_key(leuko) == vocab.concept_key("Dystonia")
+    assert vocab.concept_key(myo) == vocab.concept_key("Encephalopathy")
+    chunks = [_g(1, "Dystonia", "What is (are) Dystonia ?", "Involuntary muscle contractions and twisting."),
+              _g(2, leuko, f"What are the signs and symptoms of {leuko} ?", "White matter disease in infancy.",
+                 source="GARD"),
+              _g(3, leuko, f"What is (are) {leuko} ?", "A genetic leukoencephalopathy.", source="GHR"),
+              _g(4, "Encephalopathy", "What is (are) Encephalopathy ?", "Altered mental state, confusion."),
+              _g(5, myo, f"What is (are) {myo} ?", "Muscle weakness and seizures in a mitochondrial disease.",
+                 source="GARD"),
+              _g(6, "Dengue fever", "What are the symptoms of Dengue fever ?", "High fever, rash, joint pain.",
+                 source="GARD"),
+              _g(7, "Dengue", "What is (are) Dengue ?", "A mosquito-borne viral infection."),
+              _g(8, "Alport syndrome", "What is (are) Alport syndrome ?", "Blood in urine, hearing loss.",
+                 source="GARD")]
+    cards = TopicCards.build(chunks, np.eye(len(chunks), DIM, dtype=np.float32), vocab)
+    assert cards is not None
+    cited = {cards.names[i]: sorted(chunks[r].chunk_id for r in rows) for i, rows in enumerate(cards.rows)}
+    assert cited["Dystonia"] == ["G:1"]  # named and made by its common page, not by the two rare ones
+    assert cited["Encephalopathy"] == ["G:4"]
+    # a rare page whose name is the concept as written still joins ("Dengue fever" is A90's inclusion term)
+    dengue = next(rows for name, rows in cited.items() if name.lower().startswith("dengue"))
+    assert dengue == ["G:6", "G:7"]
+    assert cited["Alport syndrome"] == ["G:8"]  # a concept only rare sources describe keeps its card
+    assert cards.rare.tolist() == [n == "Alport syndrome" for n in cards.names]
+
+
 def test_no_guideline_diagnosis_means_no_cards(vocab: Vocabulary) -> None:
     chunks, vectors = _corpus()
     assert TopicCards.build([chunks[0], chunks[4]], vectors[[0, 4]], vocab) is None

@@ -270,3 +270,17 @@ def test_concept_code_climbs_only_default_children(vocab: Vocabulary) -> None:
 def test_issue_13_examples(vocab: Vocabulary, name: str, code: str) -> None:
     got = vocab.normalize(name)
     assert got is not None and vocab.concept_code(got.code) == vocab.concept_code(code), (name, got)
+
+
+def test_literal_code_is_the_name_as_written_not_a_looser_reading(vocab: Vocabulary) -> None:
+    # titles, inclusion terms, curated synonyms, reordered words, "X cancer": as written
+    assert vocab.literal_code("Dengue fever") == "A90"
+    assert vocab.literal_code("breast cancer") == vocab.normalize("breast cancer").code
+    assert vocab.literal_code("Heart attack") == vocab.normalize("Heart attack").code
+    # a swapped head noun, a spelling distance, one part of the name: normalize resolves them,
+    # literal_code does not
+    assert vocab.normalize("Kawasaki syndrome").code == "M30.3" and vocab.literal_code("Kawasaki syndrome") is None
+    assert vocab.normalize("Encephalomyopathy") is not None and vocab.literal_code("Encephalomyopathy") is None
+    name = "Leukoencephalopathy - dystonia - motor neuropathy"
+    assert vocab.normalize(name).code == "G24" and vocab.literal_code(name) is None
+    assert vocab.literal_code("Toddler Health") is None
