@@ -113,6 +113,24 @@ def test_entered_in_error_reports_are_left_out_and_ids_fall_back_to_full_url(tmp
     assert ids[4] == "dr-" + entry["fullUrl"].removeprefix("urn:uuid:")
 
 
+def test_reports_named_by_their_text_that_repeat_are_twins_as_in_a_csv(tmp_path: Path) -> None:
+    # NDJSON has no fullUrl, so a DiagnosticReport without an id is named by its text; the same text
+    # twice was rejected as a duplicate id, where the CSV loader keeps both as `<id>`, `<id>-2`
+    bundle = make_bundle([FIXTURE_CASES[0], FIXTURE_CASES[0], FIXTURE_CASES[1]], name_in_text=False, urn_refs=False)
+    twins = [resource(bundle, "DiagnosticReport", f"note-{i}") for i in (0, 1)]
+    for r in twins:
+        del r["id"]
+    reports = load_reports(write_ndjson(tmp_path / "twins.ndjson", bundle)).reports
+    ids = [r.report_id for r in reports]
+    assert len(ids) == 3 and ids[0].startswith("r") and ids[1] == ids[0] + "-2" and ids[2] == "dr-note-2"
+    assert reports[0].text == reports[1].text
+    # an id the file itself gives twice stays an error
+    bundle = make_bundle([FIXTURE_CASES[0], FIXTURE_CASES[1]], name_in_text=False, urn_refs=False)
+    resource(bundle, "DiagnosticReport", "note-1")["id"] = "note-0"
+    with pytest.raises(InputError, match="duplicate report id"):
+        load_reports(write_ndjson(tmp_path / "dup.ndjson", bundle))
+
+
 def test_skipped_attachment_is_logged_once_without_text(tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.WARNING, logger="rag_dx.ingest.fhir")
     load_reports(write_bundle(tmp_path / "b.json", make_bundle()))
