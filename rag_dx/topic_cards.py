@@ -253,8 +253,10 @@ def joining_chunks(chunks: Sequence["Chunk"], vocabulary: Any = None) -> list[tu
     looser rule, onto a common disease: GHR's "Pfeiffer syndrome" (a craniosynostosis) went to
     B27 through "Pfeiffer's disease", so the card for infectious mononucleosis carried its pages,
     its name and a vector half about skull sutures, and ranked below 80 other cards for a textbook
-    mononucleosis case; "Werner syndrome" joined multiple endocrine neoplasia, "Medullary cystic
-    kidney disease" medullary sponge kidney. A page from a rare-disease source (`RARE_SOURCES`)
+    mononucleosis case; "Werner syndrome" joined multiple endocrine neoplasia. Those names are
+    curated now (rag_dx/data/curated_synonyms.tsv); this rule catches the ones nobody has read
+    ("Leukoencephalopathy - dystonia - motor neuropathy" named the Dystonia card, "Encephalomyopathy"
+    joined Encephalopathy). A page from a rare-disease source (`RARE_SOURCES`)
     joins a concept that a common source also describes only when its name is one of that card's
     names or resolves to the concept as written (:meth:`Vocabulary.literal_code`); otherwise it
     stays evidence for passage retrieval, and the common pages make the card. Concepts only rare
