@@ -257,8 +257,8 @@ def joining_chunks(chunks: Sequence["Chunk"], vocabulary: Any = None) -> list[tu
     curated now (rag_dx/data/curated_synonyms.tsv); this rule catches the ones nobody has read
     ("Leukoencephalopathy - dystonia - motor neuropathy" named the Dystonia card, "Encephalomyopathy"
     joined Encephalopathy). A page from a rare-disease source (`RARE_SOURCES`)
-    joins a concept that a common source also describes only when its name is one of that card's
-    names or resolves to the concept as written (:meth:`Vocabulary.literal_code`); otherwise it
+    joins a concept that a common source also describes only when its whole topic is one of that
+    card's names or resolves to the concept as written (:meth:`Vocabulary.literal_code`); otherwise it
     stays evidence for passage retrieval, and the common pages make the card. Concepts only rare
     sources describe are merged as before.
     """
@@ -274,15 +274,18 @@ def joining_chunks(chunks: Sequence["Chunk"], vocabulary: Any = None) -> list[tu
             common.setdefault(key, set()).add(candidate_key(name))
     verdict: dict[tuple[str, str], bool] = {}
 
-    def joins(key: str, name: str) -> bool:
-        if (key, name) not in verdict:
-            literal = vocabulary.literal_code(name)
-            verdict[key, name] = candidate_key(name) in common[key] or (
+    def joins(key: str, topic: str) -> bool:
+        # the page's whole topic, not the diagnosis read off its first part: "Cataract and
+        # cardiomyopathy" and "Deafness and myopia syndrome" are one syndrome each, not a cataract
+        # and a hearing loss
+        if (key, topic) not in verdict:
+            literal = vocabulary.literal_code(topic)
+            verdict[key, topic] = candidate_key(topic) in common[key] or (
                 literal is not None and concept_key(literal, vocabulary) == key)
-        return verdict[key, name]
+        return verdict[key, topic]
 
     return [(key, name, section, row) for key, name, section, row in found
-            if key not in common or chunks[row].source not in RARE_SOURCES or joins(key, name)]
+            if key not in common or chunks[row].source not in RARE_SOURCES or joins(key, chunks[row].label or name)]
 
 
 def with_finding_words(text: str) -> str:

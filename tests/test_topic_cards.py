@@ -150,7 +150,10 @@ def test_a_rare_disease_page_joins_a_common_card_only_under_that_diseases_name(v
                  source="GARD"),
               _g(7, "Dengue", "What is (are) Dengue ?", "A mosquito-borne viral infection."),
               _g(8, "Alport syndrome", "What is (are) Alport syndrome ?", "Blood in urine, hearing loss.",
-                 source="GARD")]
+                 source="GARD"),
+              _g(9, "Cataract", "What is (are) Cataract ?", "Clouding of the lens; blurry, faded vision."),
+              _g(10, "Cataract and cardiomyopathy", "What is (are) Cataract and cardiomyopathy ?",
+                 "Congenital cataracts, a thick heart muscle and lactic acidosis in infancy.", source="GARD")]
     cards = TopicCards.build(chunks, np.eye(len(chunks), DIM, dtype=np.float32), vocab)
     assert cards is not None
     cited = {cards.names[i]: sorted(chunks[r].chunk_id for r in rows) for i, rows in enumerate(cards.rows)}
@@ -160,6 +163,8 @@ def test_a_rare_disease_page_joins_a_common_card_only_under_that_diseases_name(v
     dengue = next(rows for name, rows in cited.items() if name.lower().startswith("dengue"))
     assert dengue == ["G:6", "G:7"]
     assert cited["Alport syndrome"] == ["G:8"]  # a concept only rare sources describe keeps its card
+    # read as a diagnosis, "Cataract and cardiomyopathy" is its first part; the page is one syndrome
+    assert cited["Cataract"] == ["G:9"]
     assert cards.rare.tolist() == [n == "Alport syndrome" for n in cards.names]
 
 
