@@ -251,7 +251,7 @@ def joining_chunks(chunks: Sequence["Chunk"], vocabulary: Any = None) -> list[tu
 
     Why: cards merge on the ICD-10-CM concept, and a rare disease's name often resolves only by a
     looser rule, onto a common disease: GHR's "Pfeiffer syndrome" (a craniosynostosis) went to
-    B27 through "Pfeiffer's disease", so the card for infectious mononucleosis carried its pages,
+    B27 through "Pfeiffer's disease", so the card for infectious mononucleosis carried its page,
     its name and a vector half about skull sutures, and ranked below 80 other cards for a textbook
     mononucleosis case; "Werner syndrome" joined multiple endocrine neoplasia. Those names are
     curated now (rag_dx/data/curated_synonyms.tsv); this rule catches the ones nobody has read
