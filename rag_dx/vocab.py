@@ -277,9 +277,7 @@ class Vocabulary:
         containment, one part of the name. Those serve names that must resolve (gold labels); a rare
         page joining a common disease's card needs the name itself (rag_dx.topic_cards.joining_chunks)."""
         variants = _variants(name)
-        code = next((c for v in variants if (c := self._lookup_synonym(v.replace(" ", "")))), None)
-        rewritten = variants + [r for r in map(_cancer_rewrite, variants) if r]
-        return code or next((c for v in rewritten if (c := self._canon.get(" ".join(canonical_tokens(v))))), None)
+        return self._synonym_of(variants) or self._reordered(variants)
 
     def _normalize_uncached(self, name: str) -> Concept | None:
         if not name or not name.strip():
@@ -293,11 +291,7 @@ class Vocabulary:
             return self.concept(name.strip().upper(), "exact")
         main = _variants(_PAREN_RE.sub(" ", name)) if _PAREN_RE.search(name) else []
         main = _variants(name) + [v for v in main if v not in _variants(name)]
-        for v in main:
-            code = self._lookup_synonym(v.replace(" ", ""))
-            if code:
-                return self.concept(code, "synonym")
-        code = self._canonical(main)
+        code = self._synonym_of(main) or self._canonical(main)
         if code:
             return self.concept(code, "synonym")
         # Everyday phrasings with a regular medical form ("gallbladder inflammation" ->
@@ -331,15 +325,10 @@ class Vocabulary:
     def _canonical(self, variants: list[str]) -> str | None:
         """Order-free token key (spellings folded), then the same with "+ infection", "X cancer"
         as "malignant neoplasm of X", then the key without generic head nouns."""
-        tries: list[str] = list(variants)
-        for v in variants:
-            rewritten = _cancer_rewrite(v)
-            if rewritten:
-                tries.append(rewritten)
-        for v in tries:
-            code = self._canon.get(" ".join(canonical_tokens(v)))
-            if code:
-                return code
+        code = self._reordered(variants)
+        if code:
+            return code
+        tries = variants + [r for r in map(_cancer_rewrite, variants) if r]
         for v in variants:
             toks = canonical_tokens(v)
             if len(toks) == 1:  # "Salmonella" -> "Salmonella infection"
@@ -399,6 +388,15 @@ class Vocabulary:
         if best[0] >= 1.0 and len(rivals) > 1:
             return None
         return best[3]
+
+    def _synonym_of(self, variants: list[str]) -> str | None:
+        """The first variant that is a title, inclusion term or curated synonym, spaces ignored."""
+        return next((code for v in variants if (code := self._lookup_synonym(v.replace(" ", "")))), None)
+
+    def _reordered(self, variants: list[str]) -> str | None:
+        """The same words in any order (spellings folded), "X cancer" also as "malignant neoplasm of X"."""
+        tries = variants + [r for r in map(_cancer_rewrite, variants) if r]
+        return next((code for v in tries if (code := self._canon.get(" ".join(canonical_tokens(v))))), None)
 
     def _lookup_synonym(self, key: str) -> str | None:
         return self._curated.get(key) or self._exact.get(key) or self._synonym.get(key)

@@ -115,7 +115,7 @@ def main() -> None:
     from rag_dx.embed import load_encoder
     from rag_dx.practice.negation import query_text
     from rag_dx.settings import Settings
-    from rag_dx.topic_cards import COMMON_PRIOR, RARE_PRIOR, TEXT_WEIGHT, describing_chunks
+    from rag_dx.topic_cards import COMMON_PRIOR, RARE_PRIOR, TEXT_WEIGHT, joining_chunks
     from rag_dx.vocab import Vocabulary
 
     a = card_args(__doc__)
@@ -125,7 +125,7 @@ def main() -> None:
     vocab = Vocabulary.load()
     cards = stored_cards(vd)
     groups: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for key, _, section, row in describing_chunks(chunks, vocab):  # what TopicCards.build groups
+    for key, _, section, row in joining_chunks(chunks, vocab):  # what TopicCards.build groups
         groups[key].append((section, row))
     if sorted(groups) != cards.keys:
         raise SystemExit(f"{vd}: cards regrouped from the docstore differ from the stored ones")

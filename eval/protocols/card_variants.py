@@ -115,7 +115,7 @@ def main() -> None:
 def _hub_scores(cards, vd: Path, tfidf, text_weight: float) -> dict[str, np.ndarray]:  # noqa: ANN001
     """Per card, the mean of its k best reference scores (CSLS's r_T), k 10 and 50, two references."""
     from eval.protocols.card_pooling import version_chunks
-    from rag_dx.topic_cards import describing_chunks
+    from rag_dx.topic_cards import joining_chunks
     from rag_dx.vocab import Vocabulary
 
     chunks, vectors = version_chunks(vd)
@@ -125,7 +125,7 @@ def _hub_scores(cards, vd: Path, tfidf, text_weight: float) -> dict[str, np.ndar
     sample = sorted(np.random.default_rng(0).choice(guideline, size=min(3000, len(guideline)), replace=False))
     pc = vectors[sample] @ cards.vectors.T + text_weight * tfidf([chunks[i].text for i in sample])
     where, pos = {k: j for j, k in enumerate(cards.keys)}, {r: n for n, r in enumerate(sample)}
-    for key, _, _, row in describing_chunks(chunks, Vocabulary.load()):
+    for key, _, _, row in joining_chunks(chunks, Vocabulary.load()):
         if row in pos and key in where:
             pc[pos[row], where[key]] = -np.inf  # a card's own passages are not its neighbours
 

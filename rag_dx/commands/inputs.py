@@ -42,13 +42,12 @@ def _unique_across_files(report: "Report", path: Path, id_col: str, first_seen: 
     within a file. None when the report is skipped (`skip_invalid`).
     """
     from rag_dx.errors import InputError
-    from rag_dx.ingest.loaders import derive_report_id, twin_id
+    from rag_dx.ingest.loaders import derive_report_id, named_by_text, twin_id
 
     if report.report_id not in first_seen:
         return report
-    base = derive_report_id(report.text)
-    if report.report_id == base or report.report_id.startswith(base + "-"):
-        return report.model_copy(update={"report_id": twin_id(base, first_seen)})
+    if named_by_text(report.report_id, report.text):
+        return report.model_copy(update={"report_id": twin_id(derive_report_id(report.text), first_seen)})
     first_path, first_line = first_seen[report.report_id]
     err = InputError(path, report.line, id_col, f"duplicate {id_col} (first seen in {first_path} line {first_line})")
     if not skip_invalid:

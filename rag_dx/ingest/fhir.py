@@ -42,6 +42,7 @@ from rag_dx.ingest.loaders import (
     _first_undecodable_line,
     _physical_lines,
     derive_report_id,
+    named_by_text,
     twin_id,
 )
 from rag_dx.schemas import Report
@@ -461,7 +462,7 @@ def load_fhir_reports(path: Path, text: str, *, ndjson: bool, skip_invalid: bool
         try:
             text = _report_text(e, skips)
             report_id = _report_id(e, text)
-            if report_id in seen and report_id == derive_report_id(text):
+            if report_id in seen and named_by_text(report_id, text):
                 # no id of its own and the same text as an earlier report: a twin, suffixed as the CSV
                 # loader does (an id the file gives twice is still an error)
                 report_id = twin_id(report_id, seen)

@@ -44,6 +44,7 @@ __all__ = [
     "derive_report_id",
     "load_guidelines",
     "load_reports",
+    "named_by_text",
     "twin_id",
     "unique_doc_ids",
 ]
@@ -195,6 +196,13 @@ def _stable_hash(*parts: str) -> str:
 def derive_report_id(text: str) -> str:
     """The id a report without a `report_id` gets: `"r" + sha1(normalized text)[:12]`."""
     return "r" + _stable_hash(text)[:12]
+
+
+def named_by_text(report_id: str, text: str) -> bool:
+    """Whether `report_id` is the id derived from `text`, as given or with a twin's `-n`: a report
+    without an id of its own, whose repeat is a twin rather than a duplicate id."""
+    base = derive_report_id(text)
+    return report_id == base or report_id.startswith(base + "-")
 
 
 def twin_id(base: str, taken: Collection[str]) -> str:
