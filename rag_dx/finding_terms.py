@@ -89,7 +89,71 @@ LAY_FINDINGS: Mapping[str, str] = {
     "bruising": "Bruising susceptibility", "bleeding gums": "Gingival bleeding",
     "mouth ulcers": "Oral ulcer", "ulcers on tongue": "Oral ulcer", "sores in mouth": "Oral ulcer",
     "hair loss": "Alopecia", "dark urine": "Dark urine", "pale stools": "Acholic stools",
+    "sensitivity to light": "Photophobia", "sensitive to light": "Photophobia", "light sensitivity": "Photophobia",
+    "sensitivity to sound": "Phonophobia", "sensitivity to noise": "Phonophobia", "sensitive to noise": "Phonophobia",
+    "sensitive to sound": "Phonophobia", "flashing lights": "Photopsia", "flashes of light": "Photopsia",
+    "sticky discharge": "Purulent eye discharge", "eye discharge": "Purulent eye discharge",
+    "discharge from the eye": "Purulent eye discharge", "discharge from the eyes": "Purulent eye discharge",
+    "discharge from her eyes": "Purulent eye discharge", "discharge from his eyes": "Purulent eye discharge",
+    "crusted eyelids": "Purulent eye discharge", "bruised": "Ecchymosis",
 }
+
+# Swollen or enlarged body parts, as patients and leaflets write them: site -> (HPO preferred name,
+# which words apply). HPO names a few of these ("Enlarged liver", "Swollen lymph nodes") but not
+# the everyday variants, so "enlarged spleen", "swollen lymph glands" and "swelling of the joints"
+# found nothing, or only Edema through "swelling". "enlarged" is not offered for soft parts
+# ("enlarged eyes" is another finding), nor "swollen" for the heart or kidney.
+_SWELL, _ENLARGE, _BOTH = ("swell",), ("enlarge",), ("swell", "enlarge")
+SWELLING_SITES: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    **{s: ("Lymphadenopathy", _BOTH) for s in (
+        "lymph nodes", "lymph node", "lymph glands", "lymph gland", "glands", "nodes")},
+    **{s: ("Cervical lymphadenopathy", _BOTH) for s in (
+        "lymph nodes in the neck", "lymph nodes in his neck", "lymph nodes in her neck",
+        "lymph nodes in my neck", "neck lymph nodes", "glands in the neck", "glands in his neck",
+        "glands in her neck", "glands in my neck", "neck glands", "cervical lymph nodes", "cervical nodes")},
+    "spleen": ("Splenomegaly", _BOTH), "liver": ("Hepatomegaly", _BOTH),
+    "liver and spleen": ("Hepatosplenomegaly", _BOTH),
+    "thyroid": ("Goiter", _BOTH), "thyroid gland": ("Goiter", _BOTH),
+    "tonsils": ("Enlarged tonsils", _BOTH), "tonsil": ("Enlarged tonsils", _BOTH),
+    "parotid gland": ("Enlargement of parotid gland", _BOTH),
+    "parotid glands": ("Enlargement of parotid gland", _BOTH),
+    "salivary glands": ("Enlargement of parotid gland", _BOTH),
+    **{s: ("Joint swelling", _SWELL) for s in ("joints", "joint", "knee", "knees", "knuckles")},
+    "fingers": ("Finger swelling", _SWELL), "finger": ("Finger swelling", _SWELL),
+    "lips": ("Swollen lip", _SWELL), "lip": ("Swollen lip", _SWELL),
+    "eyelids": ("Palpebral edema", _SWELL), "eyelid": ("Palpebral edema", _SWELL),
+    "face": ("Facial edema", _SWELL),
+    **{s: ("Edema", _SWELL) for s in ("legs", "leg", "feet", "foot")},
+    # one swollen ankle is an injury or a joint; "swollen ankles" stays Edema (LAY_FINDINGS)
+    "ankle": ("Ankle swelling", _SWELL),
+    **{s: ("Abdominal distention", _SWELL) for s in ("abdomen", "belly", "stomach")},
+    "gums": ("Gingivitis", _SWELL),
+    "heart": ("Cardiomegaly", _ENLARGE), "kidney": ("Enlarged kidney", _ENLARGE),
+    "kidneys": ("Enlarged kidney", _ENLARGE), "prostate": ("Benign prostatic hyperplasia", _ENLARGE),
+}
+_SWELLING_FORMS: Mapping[str, tuple[str, ...]] = {
+    "swell": ("swollen {s}", "swelled {s}", "{s} swelling", "swelling of {d}{s}", "swelling in {d}{s}",
+              "{s} {be} swollen"),
+    "enlarge": ("enlarged {s}", "{s} enlargement", "enlargement of {d}{s}", "{s} {be} enlarged"),
+}
+_DETERMINERS = ("", "the ", "my ", "his ", "her ", "both ")
+
+
+def swelling_phrases() -> dict[str, str]:
+    """Every phrasing of :data:`SWELLING_SITES` -> its HPO preferred name ("swollen spleen" -> Splenomegaly).
+
+    "is" / "was" only after a singular site and "are" / "were" after a plural one, so "the sores on
+    my face are swollen" does not read as a swollen face."""
+    out: dict[str, str] = {}
+    for site, (target, words) in SWELLING_SITES.items():
+        head = site.split(" in ")[0]
+        verbs = ("are", "were") if head.endswith("s") or " and " in head else ("is", "was")
+        for form in (f for w in words for f in _SWELLING_FORMS[w]):
+            for d in _DETERMINERS if "{d}" in form else ("",):
+                for be in verbs if "{be}" in form else ("",):
+                    out[form.format(s=site, d=d, be=be)] = target
+    return out
+
 
 # NegEx-style trigger sets for the non-negation assertion classes (ConText categories).
 POSSIBLE_TRIGGERS: Mapping[str, list[str]] = {

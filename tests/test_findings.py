@@ -90,6 +90,50 @@ def test_lay_table_targets_exist_in_hpo(fx: FindingExtractor) -> None:
     assert len(LAY_FINDINGS) > 150
 
 
+@pytest.mark.parametrize(("text", "name"), [
+    ("enlarged spleen", "Splenomegaly"), ("his spleen is enlarged", "Splenomegaly"),
+    ("swollen lymph glands", "Lymphadenopathy"), ("enlarged lymph nodes", "Lymphadenopathy"),
+    ("swelling of the lymph nodes", "Lymphadenopathy"), ("swollen glands in her neck", "Cervical lymphadenopathy"),
+    ("an enlarged thyroid", "Goiter"), ("swollen tonsils", "Enlarged tonsils"),
+    ("a swollen knee", "Joint swelling"), ("swelling of the joints", "Joint swelling"),
+    ("swollen salivary glands", "Enlargement of parotid gland"),
+])
+def test_swollen_or_enlarged_body_parts_are_their_finding_not_edema(fx: FindingExtractor, text: str, name: str) -> None:
+    """Leaflets and patients write "swollen lymph glands", "enlarged spleen": these found nothing,
+    or Edema through the bare word "swelling", so a mononucleosis page lacked both of its signs."""
+    assert _by_name(fx.extract(text)) == {name: "present"}
+    assert _by_name(fx.extract(f"No {text}.")) == {name: "absent"}
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("sensitivity to light", "Photophobia"), ("sensitive to noise", "Phonophobia"),
+    ("flashing lights in her vision", "Photopsia"), ("sticky discharge", "Purulent eye discharge"),
+    ("her left ankle is swollen", "Ankle swelling"), ("swollen ankles", "Edema"),
+])
+def test_everyday_phrasings_of_common_findings(fx: FindingExtractor, text: str, name: str) -> None:
+    """How clinicians and patients write a migraine, a conjunctivitis or a sprain: none of these found
+    a finding before. One swollen ankle is an injury; swollen ankles (both) are oedema."""
+    assert _by_name(fx.extract(text)) == {name: "present"}
+
+
+def test_swelling_phrases_resolve_and_agree_with_hpo(fx: FindingExtractor) -> None:
+    from rag_dx.finding_terms import swelling_phrases
+    from rag_dx.findings import parse_hpo_obo
+    from rag_dx.package_data import shipped_hpo_obo
+
+    names, synonyms, _ = parse_hpo_obo(shipped_hpo_obo())
+    hpo = {t.lower(): names[h] for h in sorted(names) for t in [names[h], *synonyms[h]]}
+    phrases = swelling_phrases()
+    fx.extract("warm-up")
+    assert fx.unresolved_lay == [] and len(phrases) > 500
+    # Where HPO already names a phrasing ("enlarged heart", "swollen lymph nodes"), the table agrees.
+    assert {p: (hpo[p], t) for p, t in phrases.items() if p in hpo and hpo[p] != t} == {}
+    assert "enlarged eyelids" not in phrases and "swollen heart" not in phrases
+    # "the sores on my face are swollen": the sores are, not the face
+    assert "Facial edema" not in _by_name(fx.extract("The sores on my face are swollen and tender."))
+    assert _by_name(fx.extract("Along with the swelling in my lymph nodes")) == {"Lymphadenopathy": "present"}
+
+
 def test_extractor_is_lazy_and_shareable() -> None:
     fresh = FindingExtractor()
     assert fresh._state is None  # nothing built until first use
