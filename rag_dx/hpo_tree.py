@@ -43,14 +43,18 @@ class HpoTree:
                 self._by_name.update({n.casefold(): i for i, n in self.names.items()})
         return self._by_name.get(term.casefold())
 
-    def descendants(self, hid: str) -> frozenset[str]:
-        """`hid` and every concept below it."""
+    def children_of(self, hid: str) -> tuple[str, ...]:
+        """The concepts directly below `hid`."""
         with self._lock:
             if not self._children:
                 for child, ps in self.parents.items():
                     for p in ps:
                         self._children.setdefault(p, []).append(child)
-        return frozenset(_closure([hid], lambda n: self._children.get(n, ())))
+        return tuple(self._children.get(hid, ()))
+
+    def descendants(self, hid: str) -> frozenset[str]:
+        """`hid` and every concept below it."""
+        return frozenset(_closure([hid], self.children_of))
 
     def ancestors(self, hid: str) -> frozenset[str]:
         """`hid` and every concept above it."""

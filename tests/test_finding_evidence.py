@@ -58,3 +58,28 @@ def test_ui_and_cli_show_matches_and_against() -> None:
     text = format_differential(out)
     pyelo_line = text.splitlines()[[i for i, l in enumerate(text.splitlines()) if "Pyelonephritis" in l][0] + 2]
     assert pyelo_line.strip().startswith("matches: dysuria; against: ")
+
+
+def _one(text: str) -> Differential:
+    ev = [Evidence(id="G:1", kind="guideline", title="t", text=text, score=0.5)]
+    return Differential(differential=[Diagnosis(diagnosis="D", probability=0.5, evidence=["G:1"])], evidence=ev,
+                        abstained=False, versions=Versions(package="t", encoder="e"))
+
+
+def test_a_broader_or_narrower_finding_in_the_evidence_matches_through_hpo() -> None:
+    """A leaflet's "swollen lymph glands" (Lymphadenopathy) supports a case's "posterior cervical
+    lymphadenopathy", and a case's "fever" is supported by "a low-grade fever"; compared by exact
+    concept neither matched."""
+    page = _one("Symptoms include fever, sore throat and swollen lymph glands, sometimes an enlarged spleen.")
+    d = with_findings(page, "Sore throat and posterior cervical lymphadenopathy; splenomegaly.").differential[0]
+    assert {"cervical lymphadenopathy", "splenomegaly", "pharyngalgia"} <= set(d.matches)
+    assert "fever" in with_findings(_one("Patients have a low-grade fever."), "Fever for 3 days.").differential[0].matches
+
+
+def test_only_a_narrower_evidence_finding_counts_against_a_denied_one() -> None:
+    # denying fever denies a low-grade fever; denying a low-grade fever says nothing against "fever"
+    assert with_findings(_one("Patients have a low-grade fever."), "No fever.").differential[0].against == ["no fever"]
+    assert with_findings(_one("Patients have a fever."), "No low-grade fever.").differential[0].against == []
+    # evidence that denies a cough denies a productive one
+    d = with_findings(_one("There is no cough."), "Productive cough.").differential[0]
+    assert d.against == ["productive cough (absent in evidence)"]
