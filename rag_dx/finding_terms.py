@@ -193,6 +193,11 @@ _NOT_NEGATIONS = {"cannot", "can't", "cant", "couldn't", "couldnt", "versus", "r
                   "evaluate for", "rule him out", "rule her out", "rule patient out", "rule the patient out"}
 _EXTRA_NEGATIONS = ["absent", "denies any", "no history of", "not having", "haven't had", "havent had",
                     "have not had", "hasn't had", "has not had", "not experiencing", "no signs of", "none"]
+# A review of systems writes "negative cough, negative rash.": negspacy's termset has bare "negative"
+# only after a finding ("HIV negative"), so the last item of such a list read as present. As a
+# preceding trigger its scope would run on ("CT negative, headache persists"), so it negates only
+# the finding written right after it.
+_NEGATIVE_BEFORE = frozenset({"negative", "neg"})
 _EXTRA_FOLLOWING_NEGATIONS = ["absent", "not present", "denied", "negative", "resolved"]
 
 _MIN_TERM_CHARS = 3

@@ -14,10 +14,9 @@ How:
   plus :data:`LAY_FINDINGS`, a small documented table of lay phrasings that HPO lacks ("burning
   on urination" -> Dysuria, "runny nose" -> Rhinorrhea). Matching is a spaCy ``PhraseMatcher``
   on lower-cased tokens (simple plurals added), longest match wins.
-* Assertion: negspacy's NegEx component (the maintained spaCy NegEx implementation), run once
-  per assertion class with its own trigger set: its clinical negation termset for *absent*
-  (adapted for patient-written text: "can't stop coughing" is not a negation), and small
-  ConText-style trigger lists (:data:`POSSIBLE_TRIGGERS`, :data:`HISTORICAL_TRIGGERS`,
+* Assertion: negspacy's NegEx, run once per assertion class with its own triggers: its clinical
+  termset for *absent* (adapted to patient text: "can't stop coughing" is no negation; "negative
+  rash" is), ConText-style lists (:data:`POSSIBLE_TRIGGERS`, :data:`HISTORICAL_TRIGGERS`,
   :data:`FAMILY_TRIGGERS`) for the others. Precedence: family > absent > historical > possible >
   present. (medspaCy's ConText was the first choice; its 1.3.1 sdist does not build from PyPI.)
 
@@ -47,6 +46,7 @@ from typing import Any, Literal
 from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
     _EXTRA_FOLLOWING_NEGATIONS,
     _EXTRA_NEGATIONS,
+    _NEGATIVE_BEFORE,
     _MIN_TERM_CHARS,
     _NOT_NEGATIONS,
     _SPAN_KEY,
@@ -335,7 +335,7 @@ class FindingExtractor:
         for ent in sorted(doc.spans[_SPAN_KEY], key=lambda sp: sp.start):
             if ent._.rag_dx_family:
                 assertion: Assertion = "family"
-            elif ent._.rag_dx_absent:
+            elif ent._.rag_dx_absent or (ent.start > 0 and doc[ent.start - 1].lower_ in _NEGATIVE_BEFORE):
                 assertion = "absent"
             elif ent._.rag_dx_historical:
                 assertion = "historical"

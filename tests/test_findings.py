@@ -116,6 +116,16 @@ def test_everyday_phrasings_of_common_findings(fx: FindingExtractor, text: str, 
     assert _by_name(fx.extract(text)) == {name: "present"}
 
 
+def test_negative_right_before_a_finding_denies_it_and_only_that_one(fx: FindingExtractor) -> None:
+    """A review of systems: the list's last item read as present (negspacy's bare "negative" only
+    follows a finding, so each earlier item was negated by the next one's cue)."""
+    assert _by_name(fx.extract("negative cough, negative headache, negative rash.")) == {
+        "Cough": "absent", "Headache": "absent", "Skin rash": "absent"}
+    assert _by_name(fx.extract("Negative bleeding, negative bruisability.")) == {"Bruising susceptibility": "absent"}
+    assert _by_name(fx.extract("CT negative, headache persists.")) == {"Headache": "present"}
+    assert _by_name(fx.extract("Gram negative rods; fever.")) == {"Fever": "present"}
+
+
 def test_swelling_phrases_resolve_and_agree_with_hpo(fx: FindingExtractor) -> None:
     from rag_dx.finding_terms import swelling_phrases
     from rag_dx.findings import parse_hpo_obo
