@@ -43,18 +43,23 @@ class HpoTree:
                 self._by_name.update({n.casefold(): i for i, n in self.names.items()})
         return self._by_name.get(term.casefold())
 
-    def children_of(self, hid: str) -> tuple[str, ...]:
-        """The concepts directly below `hid`."""
+    def _children_map(self) -> dict[str, list[str]]:
+        """is-a links turned around, built on first use and read-only after."""
         with self._lock:
             if not self._children:
                 for child, ps in self.parents.items():
                     for p in ps:
                         self._children.setdefault(p, []).append(child)
-        return tuple(self._children.get(hid, ()))
+        return self._children
+
+    def children_of(self, hid: str) -> tuple[str, ...]:
+        """The concepts directly below `hid`."""
+        return tuple(self._children_map().get(hid, ()))
 
     def descendants(self, hid: str) -> frozenset[str]:
         """`hid` and every concept below it."""
-        return frozenset(_closure([hid], self.children_of))
+        children = self._children_map()
+        return frozenset(_closure([hid], lambda n: children.get(n, ())))
 
     def ancestors(self, hid: str) -> frozenset[str]:
         """`hid` and every concept above it."""
