@@ -9,9 +9,16 @@ concept with :func:`rag_dx.candidates.concept_key`, non-diagnoses dropped with
 :func:`rag_dx.candidates.diagnosis_name`, a rare-disease page kept off a common disease's card
 unless it names that disease, :func:`joining_chunks`) and the case is scored against every card at once:
 
-    score = cosine(case, mean of the card's passage vectors) + TEXT_WEIGHT x TF-IDF cosine
+    score = MEAN_POOL x cosine(case, mean of the card's passage vectors)
+            + (1 - MEAN_POOL) x max over the card's passages of cosine(case, passage)
+            + TEXT_WEIGHT x TF-IDF cosine
             + RARE_PRIOR when every passage comes from a rare-disease source (MedQuAD's GARD, GHR)
             + COMMON_PRIOR x log(1 + notes naming the disease as a diagnosis) (rag_dx.commonness)
+
+The max term is there because a big card's mean is a blur of its pages: Stroke's 42 describing
+passages (risk factors, kinds of stroke, tests) put its mean at cosine 0.19 to a textbook stroke
+case while its "warning signs" passage says what the case says. A version built before the
+passage vectors were stored scores by the mean alone.
 
 The vectors are the index's own (no second embedding pass); the TF-IDF is fitted on the cards.
 Weights and temperature were chosen on the disease-symptom dev queries of the guidelines-only
@@ -39,6 +46,8 @@ if TYPE_CHECKING:
 DIRNAME = "cards"
 META_FILE = "cards.json"
 VECTORS_FILE = "card_vectors.npy"
+PASSAGES_FILE = "card_passage_vectors.npy"   # every describing passage's vector, float16, card by card
+OWNERS_FILE = "card_passage_owners.npy"      # the card of each row of PASSAGES_FILE (ascending)
 TFIDF_FILE = "card_tfidf.npz"
 IDF_FILE = "card_idf.npy"
 #: MedQuAD sources that cover genetic and rare diseases (about two thirds of its topics).
@@ -46,6 +55,11 @@ RARE_SOURCES = frozenset({"GHR", "GARD"})
 #: Sections whose passages describe what a disease looks like (see rag_dx.cards.section_of).
 DESCRIBING = ("symptoms", "information", "exams and tests", "other")
 TEXT_WEIGHT = 1.0
+#: Weight of the mean-vector cosine in the dense part; the rest is the best passage's cosine. 0.5,
+#: the untuned middle: at card level on the dev cards (guidelines-only and all-of-MedQuAD indexes)
+#: it won more top-1 than it lost on lay narratives (12/1, 8/1) and short notes (2/1, 3/2), and top-5
+#: on symptom lists (9/2, 11/1); long physician notes 1/1 and 1/2 (docs/results/protocols.md).
+MEAN_POOL = 0.5
 #: -0.1: against -0.05 on the three dev query sets (all common conditions), top-5 +0.013 on DSP lists,
 #: +0.011 on S2D narratives (p = 2e-4), top-1 +0.019 on physician notes, nothing significantly
 #: worse (`python -m eval.protocols.card_prior`, docs/results/protocols.md).
@@ -75,6 +89,10 @@ class TopicCards:
     matrix: Any             # scipy CSR (n, V), L2-normalised TF-IDF rows
     #: concept key -> notes naming it (rag_dx.commonness); None: the bundled table
     commonness: Mapping[str, int] | None = field(default=None, repr=False)
+    #: (m, dim) vectors of every describing passage and the card each belongs to (ascending); None in a
+    #: version built before they were stored, which is then scored by the mean vector alone
+    passage_vectors: np.ndarray | None = field(default=None, repr=False)
+    passage_owners: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -95,6 +113,9 @@ class TopicCards:
         keys = sorted(groups)
         rows = [[r for _, r in sorted(groups[k]["rows"])] for k in keys]
         card_vectors = np.stack([_unit(vectors[r].mean(axis=0)) for r in rows]).astype(np.float32)
+        # float16 as stored (half the disk; cosines move by ~1e-4), so a loaded version scores as built
+        passages = np.asarray(vectors[[r for rs in rows for r in rs]], dtype=np.float16)
+        owners = np.array([i for i, rs in enumerate(rows) for _ in rs], dtype=np.int32)
         texts = [" ".join(chunks[r].text for r in rs) for rs in rows]
         vectorizer = card_vectorizer(len(keys))
         matrix = vectorizer.fit_transform(texts).astype(np.float32).tocsr()
@@ -102,14 +123,24 @@ class TopicCards:
                    codes=[groups[k]["code"] for k in keys], rows=[r[:CITES] for r in rows],
                    rare=np.array([bool(groups[k]["sources"]) and groups[k]["sources"] <= RARE_SOURCES for k in keys]),
                    vectors=card_vectors, vocabulary={t: int(i) for t, i in vectorizer.vocabulary_.items()},
-                   idf=vectorizer.idf_.astype(np.float32), matrix=matrix)
+                   idf=vectorizer.idf_.astype(np.float32), matrix=matrix, passage_vectors=passages,
+                   passage_owners=owners)
+
+    def dense_scores(self, query_vectors: np.ndarray) -> np.ndarray:
+        """(queries x cards) dense part of :meth:`scores`: the mean-vector cosine blended with the best passage's."""
+        q = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
+        mean = q @ self.vectors.T
+        if self.passage_vectors is None or self.passage_owners is None:
+            return mean
+        best = np.maximum.reduceat(q @ self.passage_vectors.T, self._starts, axis=1)
+        return MEAN_POOL * mean + (1.0 - MEAN_POOL) * best
 
     def scores(self, query: str, query_vector: np.ndarray, *, rare_prior: float = RARE_PRIOR,
                common_prior: float = COMMON_PRIOR, words: str | None = None) -> np.ndarray:
         """One score per card (see the module docstring); either prior at 0 is switched off.
 
         `words`: what the TF-IDF half reads instead of `query` (see `with_finding_words`)."""
-        dense = self.vectors @ np.asarray(query_vector, dtype=np.float32)
+        dense = self.dense_scores(query_vector)[0]
         text = np.asarray((self.matrix @ self._tfidf(query if words is None else words).T).todense()).ravel()
         return dense + TEXT_WEIGHT * text + rare_prior * self.rare + common_prior * self.common
 
@@ -173,6 +204,15 @@ class TopicCards:
         # Cards that may compete as a diagnosis under today's rules: a version built before a concept
         # was ruled a symptom (G89 pain) still holds its card, which stays evidence-only.
         self.candidate: np.ndarray = np.array([c is None or chapter_kind(c) == "diagnosis" for c in self.codes], bool)
+        if self.passage_vectors is not None and self.passage_owners is not None:
+            self.passage_vectors = np.asarray(self.passage_vectors, dtype=np.float32)
+            owners = np.asarray(self.passage_owners)
+            # every card has at least one describing passage, stored card by card: reduceat's segments
+            if owners.shape != (len(self.passage_vectors),) or not np.array_equal(np.unique(owners),
+                                                                                   np.arange(len(self.keys))) \
+                    or np.any(np.diff(owners) < 0):
+                raise ValueError("passage owners do not cover the cards in order")
+            self._starts = np.flatnonzero(np.r_[True, np.diff(owners) != 0])
 
     def _tfidf(self, text: str) -> Any:
         return self._vectorizer.transform([text])
@@ -189,12 +229,17 @@ class TopicCards:
         meta = {"keys": self.keys, "names": self.names, "codes": self.codes, "rows": self.rows,
                 "rare": [bool(x) for x in self.rare], "vocabulary": self.vocabulary,
                 "method": {"text_weight": TEXT_WEIGHT, "rare_prior": RARE_PRIOR, "temperature": TEMPERATURE,
-                           "rare_sources": sorted(RARE_SOURCES), "sections": list(DESCRIBING)}}
+                           "rare_sources": sorted(RARE_SOURCES), "sections": list(DESCRIBING),
+                           "mean_pool": MEAN_POOL if self.passage_vectors is not None else 1.0}}
         (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         np.save(out / VECTORS_FILE, self.vectors, allow_pickle=False)
         np.save(out / IDF_FILE, self.idf, allow_pickle=False)
         save_npz(out / TFIDF_FILE, self.matrix, compressed=True)
-        files = (META_FILE, VECTORS_FILE, IDF_FILE, TFIDF_FILE)
+        files: tuple[str, ...] = (META_FILE, VECTORS_FILE, IDF_FILE, TFIDF_FILE)
+        if self.passage_vectors is not None and self.passage_owners is not None:
+            np.save(out / PASSAGES_FILE, self.passage_vectors.astype(np.float16), allow_pickle=False)
+            np.save(out / OWNERS_FILE, np.asarray(self.passage_owners, dtype=np.int32), allow_pickle=False)
+            files += (PASSAGES_FILE, OWNERS_FILE)
         return {"cards": len(self.keys), "rare": int(self.rare.sum()),
                 "files": artefact_checksums(version_dir, DIRNAME, files)}
 
@@ -216,12 +261,15 @@ class TopicCards:
         try:
             verify_artefact(version_dir, entry["files"], "disease-card")
             meta = json.loads((base / META_FILE).read_text(encoding="utf-8"))
+            pooled = f"{DIRNAME}/{PASSAGES_FILE}" in entry["files"]  # a version built before: the mean alone
             return cls(keys=list(meta["keys"]), names=list(meta["names"]), codes=list(meta["codes"]),
                        rows=[list(map(int, r)) for r in meta["rows"]], rare=np.array(meta["rare"], dtype=bool),
                        vectors=np.load(base / VECTORS_FILE, allow_pickle=False),
                        vocabulary={str(t): int(i) for t, i in meta["vocabulary"].items()},
                        idf=np.load(base / IDF_FILE, allow_pickle=False), matrix=load_npz(base / TFIDF_FILE).tocsr(),
-                       commonness=commonness)
+                       commonness=commonness,
+                       passage_vectors=np.load(base / PASSAGES_FILE, allow_pickle=False) if pooled else None,
+                       passage_owners=np.load(base / OWNERS_FILE, allow_pickle=False) if pooled else None)
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"index version {version_dir.name}: disease cards cannot be read ({exc}); "
                                     "rebuild it with `rag-dx index rebuild`") from None

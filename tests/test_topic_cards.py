@@ -82,6 +82,42 @@ def test_rare_source_loses_a_tie(built) -> None:
     assert s[rare] < min(s[i] for i in range(len(cards)) if i != rare)
 
 
+def test_one_passage_that_describes_the_case_lifts_a_big_card(vocab: Vocabulary) -> None:
+    """A card's mean blurs many pages; its best passage still counts (Stroke's warning signs among 42 passages)."""
+    dim = 4
+    e = np.eye(dim, dtype=np.float32)
+    chunks = [_g(1, "Stroke", "What are the symptoms of Stroke?", "sudden weakness of the face, arm or leg"),
+              *[_g(i, "Stroke", f"What is (are) Stroke ? {i}", f"risk factors and rehabilitation {i}") for i in range(2, 8)],
+              _g(9, "Myasthenia Gravis", "What is (are) Myasthenia Gravis ?", "muscle weakness that worsens")]
+    vectors = np.stack([e[0]] + [e[1]] * 6 + [_unit4(0.5 * e[0] + 0.866 * e[2])])
+    cards = TopicCards.build(chunks, vectors, vocab)
+    assert cards is not None and cards.passage_vectors is not None
+    stroke, mg = cards.names.index("Stroke"), cards.names.index("Myasthenia Gravis")
+    case = e[0]
+    dense = cards.dense_scores(case)[0]
+    mean_only = cards.vectors @ case
+    assert mean_only[stroke] < mean_only[mg]  # by the mean alone the small look-alike card wins
+    assert dense[stroke] > dense[mg]  # the warning-signs passage (cosine 1) lifts Stroke above it
+    assert dense[mg] == pytest.approx(mean_only[mg], abs=1e-3)  # float16 passages; a one-passage card: its mean is its best passage
+
+
+def _unit4(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def test_a_version_built_before_passage_vectors_scores_by_the_mean(built, tmp_path) -> None:
+    cards, _, vectors = built
+    entry = cards.save(tmp_path)
+    old = {**entry, "files": {k: v for k, v in entry["files"].items() if "passage" not in k}}
+    loaded = TopicCards.load(tmp_path, old)
+    assert loaded is not None and loaded.passage_vectors is None
+    assert np.allclose(loaded.dense_scores(vectors[3])[0], cards.vectors @ vectors[3])
+    with pytest.raises(ValueError, match="owners"):
+        TopicCards(**{**{f: getattr(cards, f) for f in ("keys", "names", "codes", "rows", "rare", "vectors",
+                                                         "vocabulary", "idf", "matrix")},
+                      "passage_vectors": cards.passage_vectors, "passage_owners": cards.passage_owners[::-1].copy()})
+
+
 def test_save_load_roundtrip_and_tamper(built, tmp_path) -> None:
     cards, _, vectors = built
     entry = cards.save(tmp_path)
@@ -655,17 +691,34 @@ def test_the_cards_text_half_reads_the_synonyms_of_present_findings_only() -> No
 def test_card_topics_passes_the_finding_words_to_the_text_half_only(built) -> None:
     cards, chunks, vectors = built
     seen: list[dict] = []
-    real = cards.rank
+    real = cards.scores
 
     def spy(*args, **kw):
         seen.append(kw)
         return real(*args, **kw)
 
-    cards.rank = spy  # type: ignore[method-assign]
+    cards.scores = spy  # type: ignore[method-assign]
     try:
         fetch = lambda rows: {r: chunks[r] for r in rows}  # noqa: E731
         card_topics(cards, "itchy skin", vectors[1], fetch, finding_words=True)
         card_topics(cards, "itchy skin", vectors[1], fetch)
     finally:
-        del cards.rank
+        del cards.scores
     assert "Pruritus" in seen[0]["words"] and "words" not in seen[-1]
+
+
+def test_the_match_only_ranking_is_the_scores_less_the_commonness_prior(built) -> None:
+    cards, chunks, vectors = built
+    fetch = lambda rows: {r: chunks[r] for r in rows}  # noqa: E731
+    common = np.zeros(len(cards), np.float32)
+    common[cards.names.index("Alport syndrome")] = 10.0  # a prior big enough to reorder the cards
+    saved = cards.common
+    cards.common = common
+    try:
+        got = card_topics(cards, "burning on urination", vectors[1], fetch, common_prior=0.5)
+        want = cards.rank("burning on urination", vectors[1], top=10, common_prior=0.0)
+    finally:
+        cards.common = saved
+    assert got.matched is not None  # the prior changed the ranking
+    assert [c.key for c in got.matched] == [cards.keys[i] for i, _ in want]
+    assert [c.vote for c in got.matched] == pytest.approx([p for _, p in want])

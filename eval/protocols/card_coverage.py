@@ -57,7 +57,7 @@ def main() -> None:
         qv = encoder.encode(texts)
         worded = [with_finding_words(t) for t in texts]
         gold = [concept_key(q["diagnosis"], vocab) for q in queries]
-        ranks = {name: _ranks(cards, qv @ cards.vectors.T + TEXT_WEIGHT * text_scores(cards, worded)
+        ranks = {name: _ranks(cards, cards.dense_scores(qv) + TEXT_WEIGHT * text_scores(cards, worded)
                               + RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common, gold)
                  for name, cards in (("stored", stored), ("rebuilt", rebuilt))}
         print(f"\n{set_name}: {len(queries)} cases; gold has a card: "

@@ -92,7 +92,7 @@ def main() -> None:
     for set_name, queries in sets.items():
         gold = [where.get(concept_key(q["diagnosis"], vocab)) for q in queries]
         texts = [query_text(expand(q["text"])) for q in queries]
-        base = encoder.encode(texts) @ cards.vectors.T + TEXT_WEIGHT * tfidf([with_finding_words(t) for t in texts])
+        base = cards.dense_scores(encoder.encode(texts)) + TEXT_WEIGHT * tfidf([with_finding_words(t) for t in texts])
         out = {"as diagnose scores it": ranks(base, gold)}
         if a.idea == "hubness":
             for name, r in hub.items():
@@ -104,10 +104,10 @@ def main() -> None:
             full = encoder.encode(texts)
             for name, vt in views.items():
                 tv = TEXT_WEIGHT * tfidf([with_finding_words(t) for t in vt])
-                out[name] = ranks(encoder.encode(vt) @ cards.vectors.T + tv, gold)
+                out[name] = ranks(cards.dense_scores(encoder.encode(vt)) + tv, gold)
                 if name == "drop lists":
                     out["mean(whole, presenting) vectors + drop lists"] = ranks(
-                        ((full + pres) / 2) @ cards.vectors.T + tv, gold)
+                        cards.dense_scores((full + pres) / 2) + tv, gold)
         print(f"\n{set_name}: {len(queries)} cases, {sum(g is not None for g in gold)} with a card for the gold")
         report(out, "as diagnose scores it")
 

@@ -60,7 +60,7 @@ def main() -> None:
         ranks = {}
         for name, (v, t) in {"as diagnose reads it": (qv, tf), "+ finding words, TF-IDF only": (qv, tf_worded),
                              "+ finding words, TF-IDF and encoder": (qv_worded, tf_worded)}.items():
-            s = np.where(cards.candidate, v @ cards.vectors.T + TEXT_WEIGHT * t + prior, -np.inf)
+            s = np.where(cards.candidate, cards.dense_scores(v) + TEXT_WEIGHT * t + prior, -np.inf)
             ranks[name] = np.array([int((s[i] > s[i, gold[i]]).sum()) + 1 for i in has])
         print(f"\n{set_name}: {len(queries)} cases, {len(has)} with a card for the gold diagnosis")
         report(ranks, "as diagnose reads it")

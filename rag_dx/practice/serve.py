@@ -18,6 +18,7 @@ from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
 from rag_dx.schemas import Diagnosis, Hit, PredictionSet
+from rag_dx.topic_cards import COMMON_PRIOR
 
 if TYPE_CHECKING:
     from rag_dx.topic_cards import TopicCards
@@ -432,7 +433,8 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
     ranked = cards.top_cards(scores, top)
     matched = None
     if rank_options.get("common_prior", 1.0) != 0:
-        by_match = cards.rank(query, query_vector, top=top, **{**rank_options, "common_prior": 0.0})
+        # the same scores less the prior (not a second pass: the dense part reads every card's passages)
+        by_match = cards.top_cards(scores - rank_options.get("common_prior", COMMON_PRIOR) * cards.common, top)
         if [i for i, _ in by_match] != [i for i, _ in ranked]:
             matched = [Candidate(name=cards.names[i], vote=p, evidence=[], key=cards.keys[i], concept=cards.codes[i],
                                  aliases=[cards.names[i]]) for i, p in by_match]
