@@ -96,6 +96,16 @@ LAY_FINDINGS: Mapping[str, str] = {
     "discharge from the eye": "Purulent eye discharge", "discharge from the eyes": "Purulent eye discharge",
     "discharge from her eyes": "Purulent eye discharge", "discharge from his eyes": "Purulent eye discharge",
     "crusted eyelids": "Purulent eye discharge", "bruised": "Ecchymosis",
+    # how a vignette writes them (found missing in textbook cases of a kidney stone, a stroke, TB)
+    "blood in the urine": "Hematuria", "blood in his urine": "Hematuria", "blood in her urine": "Hematuria",
+    "pain in the flank": "Flank pain", "pain in the right flank": "Flank pain", "pain in the left flank": "Flank pain",
+    "black stools": "Melena", "black stool": "Melena", "tarry stools": "Melena", "black tarry stools": "Melena",
+    "pounding heart": "Palpitations", "heart pounding": "Palpitations",
+    "blood streaked sputum": "Hemoptysis", "blood-streaked sputum": "Hemoptysis", "bloody sputum": "Hemoptysis", "blood in the sputum": "Hemoptysis",
+    "vaginal discharge": "Abnormal vaginal discharge", "welts": "Urticaria",
+    "drooping face": "Facial palsy", "facial drooping": "Facial palsy", "face drooping": "Facial palsy",
+    "drooping of the face": "Facial palsy",
+    "weakness on one side": "Hemiparesis", "one sided weakness": "Hemiparesis", "one-sided weakness": "Hemiparesis",
 }
 
 # Swollen or enlarged body parts, as patients and leaflets write them: site -> (HPO preferred name,

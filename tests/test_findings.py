@@ -109,6 +109,10 @@ def test_swollen_or_enlarged_body_parts_are_their_finding_not_edema(fx: FindingE
     ("sensitivity to light", "Photophobia"), ("sensitive to noise", "Phonophobia"),
     ("flashing lights in her vision", "Photopsia"), ("sticky discharge", "Purulent eye discharge"),
     ("her left ankle is swollen", "Ankle swelling"), ("swollen ankles", "Edema"),
+    ("blood in the urine", "Hematuria"), ("pain in the right flank", "Flank pain"),
+    ("black tarry stools", "Melena"), ("a pounding heart", "Palpitations"),
+    ("blood-streaked sputum", "Hemoptysis"), ("a thick white vaginal discharge", "Abnormal vaginal discharge"),
+    ("raised red welts", "Urticaria"), ("a drooping face", "Facial palsy"), ("one-sided weakness", "Hemiparesis"),
 ])
 def test_everyday_phrasings_of_common_findings(fx: FindingExtractor, text: str, name: str) -> None:
     """How clinicians and patients write a migraine, a conjunctivitis or a sprain: none of these found
