@@ -113,6 +113,8 @@ def test_swollen_or_enlarged_body_parts_are_their_finding_not_edema(fx: FindingE
     ("black tarry stools", "Melena"), ("a pounding heart", "Palpitations"),
     ("blood-streaked sputum", "Hemoptysis"), ("a thick white vaginal discharge", "Abnormal vaginal discharge"),
     ("raised red welts", "Urticaria"), ("a drooping face", "Facial palsy"), ("one-sided weakness", "Hemiparesis"),
+    ("weakness of the right arm and leg", "Hemiparesis"), ("a drooping right face", "Facial palsy"),
+    ("drooping of the left side of her face", "Facial palsy"),
 ])
 def test_everyday_phrasings_of_common_findings(fx: FindingExtractor, text: str, name: str) -> None:
     """How clinicians and patients write a migraine, a conjunctivitis or a sprain: none of these found
