@@ -18,6 +18,7 @@ denied one ("no fever" against "low-grade fever", not "no low-grade fever" again
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rag_dx.schemas import Differential
@@ -63,8 +64,6 @@ def _widened(findings: Sequence["Finding"], tree: "HpoTree") -> tuple[list["Find
     disagrees) and an absent one for its children (no cough is no productive cough); not the other
     way round, which would read "fever" as evidence of every kind of fever.
     """
-    from dataclasses import replace
-
     children = tree.children_of
     as_match, as_against = list(findings), list(findings)
     for f in findings:

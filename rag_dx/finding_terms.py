@@ -106,10 +106,10 @@ LAY_FINDINGS: Mapping[str, str] = {
     "drooping face": "Facial palsy", "facial drooping": "Facial palsy", "face drooping": "Facial palsy",
     "drooping of the face": "Facial palsy",
     "weakness on one side": "Hemiparesis", "one sided weakness": "Hemiparesis", "one-sided weakness": "Hemiparesis",
-    **{f"{p.format(side=side)}": "Hemiparesis" for side in ("right", "left") for p in (
+    **{p.format(side=side): "Hemiparesis" for side in ("right", "left") for p in (
         "weakness of the {side} arm and leg", "weakness of his {side} arm and leg", "weakness of her {side} arm and leg",
         "weakness on the {side} side", "{side} sided weakness", "{side}-sided weakness")},
-    **{f"{p.format(side=side)}": "Facial palsy" for side in ("right", "left") for p in (
+    **{p.format(side=side): "Facial palsy" for side in ("right", "left") for p in (
         "drooping {side} face", "drooping of the {side} side of the face", "drooping of the {side} side of her face",
         "drooping of the {side} side of his face", "{side} facial droop", "{side} facial drooping")},
 }

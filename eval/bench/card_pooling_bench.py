@@ -14,14 +14,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
-import time
 from functools import partial
 from pathlib import Path
 
 
 def main() -> None:
+    from eval.bench.common import alternating, case_texts
     from rag_dx.diagnose import build_assistant
     from rag_dx.settings import Settings
     from rag_dx.topic_cards import DIRNAME, TopicCards
@@ -32,15 +31,7 @@ def main() -> None:
     ap.add_argument("--queries", type=Path, required=True, help="a CSV with a 'text' column")
     ap.add_argument("--n", type=int, default=40)
     a = ap.parse_args()
-    if not a.queries.is_file():
-        raise SystemExit(f"{a.queries}: not found")
-    with a.queries.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if "text" not in (reader.fieldnames or []):
-            raise SystemExit(f"{a.queries}:1: missing column 'text'")
-        texts = [r["text"] for r in reader][:a.n]
-    if not texts:
-        raise SystemExit(f"{a.queries}: no cases")
+    texts = case_texts(a.queries, a.n)
 
     pair = {name: build_assistant(Settings(index_dir=a.index_dir), a.index, load_generator=False)
             for name in ("best passage", "mean only")}
@@ -52,14 +43,7 @@ def main() -> None:
         raise SystemExit(f"{a.index_dir}: index '{a.index}' has no card passage vectors; rebuild it")
     print(f"{len(cards)} cards, {len(cards.passage_vectors)} describing passages")
     cards.passage_vectors = None  # this assistant's own loaded copy: the mean alone
-    ms: dict[str, list[float]] = {k: [] for k in pair}
-    for rep in range(2):
-        order = list(pair) if rep % 2 == 0 else list(reversed(pair))
-        for text in texts:
-            for name in order:
-                t = time.perf_counter()
-                pair[name].diagnose(text)
-                ms[name].append((time.perf_counter() - t) * 1000)
+    ms = alternating({name: x.diagnose for name, x in pair.items()}, texts)
     p50 = {k: statistics.median(v) for k, v in ms.items()}
     p95 = {k: sorted(v)[int(0.95 * len(v))] for k, v in ms.items()}
     print(f"{len(ms['mean only'])} answers each; mean only p50 {p50['mean only']:.1f} ms, p95 {p95['mean only']:.1f}; "

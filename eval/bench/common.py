@@ -65,6 +65,33 @@ def interleave(variants: Mapping[str, Callable[[], Any]], rounds: int, *,
     return times
 
 
+def case_texts(path: Path, n: int) -> list[str]:
+    """The first `n` case texts of a CSV with a 'text' column; exits naming the file when it has none."""
+    if not path.is_file():
+        raise SystemExit(f"{path}: not found")
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if "text" not in (reader.fieldnames or []):
+            raise SystemExit(f"{path}:1: missing column 'text'")
+        texts = [r["text"] for r in reader][:n]
+    if not texts:
+        raise SystemExit(f"{path}: no cases")
+    return texts
+
+
+def alternating(variants: Mapping[Any, Callable[[str], Any]], inputs: Sequence[str], rounds: int = 2) -> dict[Any, list[float]]:
+    """Milliseconds per call of each variant on each input, the variants' order reversed every other round."""
+    ms: dict[Any, list[float]] = {k: [] for k in variants}
+    for rep in range(rounds):
+        order = list(variants) if rep % 2 == 0 else list(reversed(list(variants)))
+        for x in inputs:
+            for k in order:
+                t = time.perf_counter()
+                variants[k](x)
+                ms[k].append((time.perf_counter() - t) * 1000)
+    return ms
+
+
 def paired_ratio(numer: Sequence[float], denom: Sequence[float]) -> float:
     """Median over rounds of numer[i] / denom[i] (e.g. throughputs, or times for a speedup)."""
     pairs = [a / b for a, b in zip(numer, denom) if b > 0]

@@ -13,13 +13,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
-import time
 from pathlib import Path
 
 
 def main() -> None:
+    from eval.bench.common import alternating, case_texts
     from rag_dx.diagnose import build_assistant
     from rag_dx.settings import Settings
 
@@ -29,13 +28,7 @@ def main() -> None:
     ap.add_argument("--queries", type=Path, required=True, help="a CSV with a 'text' column")
     ap.add_argument("--n", type=int, default=40)
     a = ap.parse_args()
-    if not a.queries.is_file():
-        raise SystemExit(f"{a.queries}: not found")
-    with a.queries.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if "text" not in (reader.fieldnames or []):
-            raise SystemExit(f"{a.queries}:1: missing column 'text'")
-        texts = [r["text"] for r in reader][:a.n]
+    texts = case_texts(a.queries, a.n)
 
     def assistant(on: bool):
         settings = Settings(index_dir=a.index_dir, diagnosis={"expand_abbreviations": on, "card_finding_words": on})
@@ -44,13 +37,7 @@ def main() -> None:
     pair = {True: assistant(True), False: assistant(False)}
     for x in pair.values():
         x.diagnose(texts[0])  # warm: models, index, finding extractor
-    ms: dict[bool, list[float]] = {True: [], False: []}
-    for rep in range(2):
-        for text in texts:
-            for on in ((True, False) if rep % 2 == 0 else (False, True)):
-                t = time.perf_counter()
-                pair[on].diagnose(text)
-                ms[on].append((time.perf_counter() - t) * 1000)
+    ms = alternating({on: pair[on].diagnose for on in (True, False)}, texts)
     p50 = {k: statistics.median(v) for k, v in ms.items()}
     p95 = {k: sorted(v)[int(0.95 * len(v))] for k, v in ms.items()}
     print(f"{len(ms[True])} answers per setting; off p50 {p50[False]:.1f} ms, p95 {p95[False]:.1f}; "

@@ -432,9 +432,10 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
     scores = cards.scores(query, query_vector, **rank_options)  # once, for the ranking and the practice's share
     ranked = cards.top_cards(scores, top)
     matched = None
-    if rank_options.get("common_prior", 1.0) != 0:
+    prior = rank_options.get("common_prior", COMMON_PRIOR)
+    if prior != 0:
         # the same scores less the prior (not a second pass: the dense part reads every card's passages)
-        by_match = cards.top_cards(scores - rank_options.get("common_prior", COMMON_PRIOR) * cards.common, top)
+        by_match = cards.top_cards(scores - prior * cards.common, top)
         if [i for i, _ in by_match] != [i for i, _ in ranked]:
             matched = [Candidate(name=cards.names[i], vote=p, evidence=[], key=cards.keys[i], concept=cards.codes[i],
                                  aliases=[cards.names[i]]) for i, p in by_match]
