@@ -55,6 +55,9 @@ class CasePrediction:
     abstained: bool = False
     #: why the system abstained (the shown reason: which rule fired), for reading cases by hand
     abstain_reason: str | None = None
+    #: how the candidates were ranked (``Differential.ranking``: the learned ranker, or blended with
+    #: guideline diagnoses for a flagged case and whether the guideline floor applied)
+    ranking: str | None = None
     twins: int = 0
     fold: int = 0
     #: conformal sets by level ("0.9" -> diagnoses) and whether each was guaranteed (inside the practice)
@@ -90,6 +93,7 @@ def from_differential(case_id: str, gold: str, text: str, d: "Differential", fol
         retrieved=[(e.id, e.kind, e.label) for e in d.evidence],
         abstained=bool(d.abstained),
         abstain_reason=d.abstain_reason,
+        ranking=getattr(d, "ranking", None),
         twins=twins,
         fold=fold,
         sets={f"{ps.level:g}": list(ps.diagnoses) for ps in getattr(d, "prediction_sets", [])},

@@ -56,6 +56,7 @@ def _prediction_row(p: CasePrediction, vocab: "Vocabulary") -> dict[str, Any]:
         "fold": p.fold,
         "abstained": p.abstained,
         "abstain_reason": p.abstain_reason,
+        "ranking": p.ranking,
         "correct_top1": bool(p.ranked) and vocab.concept_key(p.ranked[0][0]) == gold_key,
         # 1-based rank of the gold diagnosis in the list (null: not listed), as top-k counts it
         "gold_rank": strict + 1 if strict >= 0 else None,

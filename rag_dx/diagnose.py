@@ -344,9 +344,10 @@ class Assistant:
                                    practice_names=list(practice.names.values()),
                                    support_share=ds.outside_support_share, card_share=ds.card_share,
                                    practice_mass=ds.outside_card_mass)
-            # Flagged cases are right far less often than the ranker's probabilities say (0.62-0.64 on
-            # the cross-style protocols, 0 on unrecorded diagnoses): show that, leaving the rest unassigned.
-            ranked.differential = [d.model_copy(update={"probability": round(d.probability * ds.outside_confidence, 4)})
+            # Flagged cases are right far less often than the ranker's probabilities say (0.62-0.64 on the cross-style
+            # protocols, 0 on unrecorded diagnoses); a floored one is led by the cards, with their own scale.
+            scale = ds.floored_confidence if ranked.floored else ds.outside_confidence
+            ranked.differential = [d.model_copy(update={"probability": round(d.probability * scale, 4)})
                                    for d in ranked.differential]
         timings["score_ms"] = (time.perf_counter() - t1) * 1000
         evidence = [_evidence(h) for h in ranked.evidence]

@@ -103,20 +103,26 @@ class DiagnosisSettings(BaseModel):
     outside_confidence: float = Field(
         0.5, gt=0, le=1, description="probabilities of a case outside the practice (or of a possibly unrecorded "
         "diagnosis) are multiplied by this; the rest is left unassigned")
+    floored_confidence: float = Field(
+        1.0, gt=0, le=1, description="used instead of outside_confidence for a flagged case the guideline floor applied "
+        "to (outside_guideline_share): it is led by the disease cards, whose probabilities are not the practice "
+        "ranker's; halved, the dev protocols' 971 floored cases were shown at 0.11 while 0.20 were right, and 1.0 is "
+        "what the pooled log-loss chose (docs/results/protocols.md, 'floored cases')")
     guidelines_only_confidence: float = Field(
         0.4, gt=0, le=1, description="probabilities of an answer whose evidence is guideline passages alone (an index "
         "without the practice's reports, or a case that retrieves none) are multiplied by this; the rest is left "
         "unassigned. Fitted on the guidelines-only dev protocol's symptom lists (ECE 0.18 -> 0.02); checked on its "
         "lay narratives (0.19 -> 0.02)")
     outside_guideline_share: float = Field(
-        0.8, ge=0, le=1, description="for a case unlike every past report (and for one like them whose top "
+        0.9, ge=0, le=1, description="for a case unlike every past report (and for one like them whose top "
         "diagnosis is weakly supported, when the disease cards' mass on the practice can judge it), the least share "
         "of the probability that goes to the diagnoses guidelines support (the share of guideline passages among "
         "the retrieved evidence when that is more); the practice ranker's diagnoses keep the rest. Withheld when "
         "the disease cards find the case likely one of the practice's diagnoses written another way "
         "(outside_card_mass), or, with outside_card_mass 0, when the ranker's top diagnosis has no card in the "
         "version (that test cannot judge it), or when most of the case's evidence is past reports of the ranker's "
-        "top diagnosis")
+        "top diagnosis. 0.9 (was 0.8): at 0.8 the ranker's one confident practice diagnosis still led 348 floored dev "
+        "cases over the guidelines' spread-out share and was right in 11 (docs/results/protocols.md, 'floored cases')")
     outside_support_share: float = Field(
         0.0, ge=0, lt=1, description="the guideline floor is withheld when more than this share of the practice "
         "ranker's probability is on diagnoses among the case's disease cards (0: any card that is one of the "

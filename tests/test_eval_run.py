@@ -190,7 +190,7 @@ def test_holdout_with_ablations_writes_every_file(tmp_path, fixture_csv, vocab) 
     assert len(fake.built) == 1 and not test_ids & set(fake.built[0])
     assert not ({"case-000", "case-dup"} & test_ids and {"case-000", "case-dup"} & set(fake.built[0]))
     first = preds[0]
-    assert {"id", "gold", "predictions", "abstained", "abstain_reason", "retrieved"} <= set(first)
+    assert {"id", "gold", "predictions", "abstained", "abstain_reason", "ranking", "retrieved"} <= set(first)
     # the reason travels with the flag, so a case can be read by hand without re-running it
     assert all(bool(p["abstain_reason"]) == bool(p["abstained"]) for p in preds)
     assert {"diagnosis", "probability", "evidence", "icd10"} <= set(first["predictions"][0])

@@ -226,7 +226,33 @@ def test_outside_case_shows_guideline_topics_beside_the_practice_diagnoses(tmp_p
     assert d.abstained and "outside the practice" in d.abstain_reason
     assert d.differential[0].diagnosis == "Cystitis"
     assert d.differential[0].evidence == ["G:gl-cystitis#0"]
-    assert sum(x.probability for x in d.differential) <= 0.5 + 1e-6  # outside_confidence: half left unassigned
+    # the floor applied (at least 90% to guideline diagnoses); the rest of the scale is tested below
+    assert "hold at least 90% of the probability" in (d.ranking or "")
+    assert sum(x.probability for x in d.differential) <= 1.0 + 1e-6
+
+
+def test_a_floored_case_is_scaled_by_floored_confidence_not_outside_confidence(tmp_path, fake_encoder):
+    """A case the guideline floor applied to is led by the disease cards, whose probabilities are not the
+    practice ranker's: halving them (outside_confidence) left the dev protocols' floored cases shown at
+    0.11 while 0.20 were right (docs/results/protocols.md, "floored cases")."""
+    from rag_dx.build import build_index
+    from rag_dx.diagnose import build_assistant
+    from rag_dx.schemas import Guideline
+    from rag_dx.settings import Settings
+    from tests.helpers import PassThroughDeid
+
+    guide = Guideline(doc_id="gl-cystitis", title="Cystitis", topic="Cystitis", source="t",
+                      text="Cystitis: burning urination, urinary frequency, suprapubic discomfort, usually without fever.")
+    build_index(Settings(index_dir=tmp_path), "p", _reports(8), [guide], encoder=fake_encoder,
+                deidentifier=PassThroughDeid())
+    case = "burning urination frequency suprapubic discomfort without fever"
+    answers = [build_assistant(Settings(index_dir=tmp_path, diagnosis={"floored_confidence": f, "outside_confidence": 0.5}),
+                               "p", encoder=fake_encoder, load_generator=False, load_vocabulary=False).diagnose(case)
+               for f in (1.0, 0.5)]
+    assert all("has not recorded hold at least" in (a.ranking or "") for a in answers)
+    full, halved = ([(x.diagnosis, x.probability) for x in a.differential] for a in answers)
+    assert [n for n, _ in full] == [n for n, _ in halved] and full[0][0] == "Cystitis"
+    assert [p for _, p in full] == pytest.approx([2 * p for _, p in halved], abs=2e-4)
 
 
 def test_a_case_whose_nearest_passages_hold_no_report_is_outside_not_empty(tmp_path, fake_encoder):

@@ -540,6 +540,8 @@ def test_floor_is_decided_by_the_cards_mass_on_the_practices_diagnoses(built, vo
     assert f"{uti_case.practice_mass:.1%}" in floored.note
     assert kept.note.startswith("the practice's diagnoses keep their weight") and f"{pyelo_case.practice_mass:.1%}" in kept.note
     assert older.note is None  # withheld by the older test: no mass to report
+    # the serving layer scales a floored case by diagnosis.floored_confidence, the others by outside_confidence
+    assert floored.floored and not kept.floored and not older.floored
     # without practice keys there is no mass to judge by, and the older test decides
     assert card_topics(cards, "x", v, lambda rows: {r: by_row[r] for r in rows}).practice_mass is None
 
@@ -722,3 +724,28 @@ def test_the_match_only_ranking_is_the_scores_less_the_commonness_prior(built) -
     assert got.matched is not None  # the prior changed the ranking
     assert [c.key for c in got.matched] == [cards.keys[i] for i, _ in want]
     assert [c.vote for c in got.matched] == pytest.approx([p for _, p in want])
+
+
+def test_a_floored_case_is_led_by_the_cards_not_by_the_rankers_one_confident_diagnosis() -> None:
+    """The ranker puts nearly all its probability on one practice diagnosis; the cards spread theirs over
+    similar diseases. At a floor of 0.8 the practice diagnosis's 20% still outweighed the best card's
+    share of 80%, so the case the floor judged to lie outside the practice was led by a practice
+    diagnosis: 348 dev cases, right in 11 (docs/results/protocols.md, "floored cases")."""
+    from rag_dx.candidates import Candidate
+    from rag_dx.practice.serve import CardTopics
+    from rag_dx.settings import DiagnosisSettings
+
+    probs = [0.2, 0.18, 0.16, 0.14, 0.12, 0.1, 0.1]
+    cards = CardTopics(candidates=[Candidate(name=f"Disease {i}", vote=p, evidence=[f"G:d{i}#0"], key=f"d{i}")
+                                   for i, p in enumerate(probs)], hits=[], known=frozenset(), practice_mass=0.01)
+    ranked = Ranked(differential=[Diagnosis(diagnosis="Typhoid", probability=0.99, evidence=["R:1"])], evidence=[])
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=8, cards=cards, practice_mass=0.05)
+
+    def lead(share: float) -> list[tuple[str, float]]:
+        out = merge_outside(ranked, {}, [], guideline_share=share, **kw)
+        assert out.floored
+        return [(d.diagnosis, round(d.probability, 3)) for d in out.differential]
+
+    assert lead(0.8)[0] == ("Typhoid", 0.198)
+    default = lead(DiagnosisSettings().outside_guideline_share)
+    assert default[0] == ("Disease 0", 0.18) and ("Typhoid", 0.099) in default

@@ -56,6 +56,7 @@ class Ranked:
     evidence: list[Hit]
     #: For a flagged case, why the guidelines' diagnoses got the share they did (shown with the ranking).
     note: str | None = None
+    floored: bool = False  # the guideline floor applied (merge_outside): guideline diagnoses lead the case
 
 
 def ranked_differential(
@@ -225,7 +226,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
     return Ranked(differential=out, evidence=evidence,
-                  note=_floor_note(floored, guideline_share, cards, practice_mass))
+                  note=_floor_note(floored, guideline_share, cards, practice_mass), floored=floored)
 
 
 def _floor_note(floored: bool, share: float, cards: "CardTopics | None", threshold: float) -> str | None:
