@@ -93,7 +93,7 @@ def from_differential(case_id: str, gold: str, text: str, d: "Differential", fol
         retrieved=[(e.id, e.kind, e.label) for e in d.evidence],
         abstained=bool(d.abstained),
         abstain_reason=d.abstain_reason,
-        ranking=getattr(d, "ranking", None),
+        ranking=d.ranking,
         twins=twins,
         fold=fold,
         sets={f"{ps.level:g}": list(ps.diagnoses) for ps in getattr(d, "prediction_sets", [])},
