@@ -250,6 +250,15 @@ def render_markdown(metrics: Mapping[str, Any], images: Mapping[str, str] | None
                 f"{_fmt(row['specificity'])} | {row['support']} |"
             )
         lines.append("")
+    routes = metrics.get("routes") or {}
+    if routes:
+        lines += ["## By route (how each answer was ranked: rag_dx.practice.floor)", "",
+                  "A route whose mean confidence is far from its top-1 accuracy is miscalibrated there, whatever "
+                  "the overall ECE says.", "", "| route | n | top1 | top5 | mean top-1 confidence |", "|---|---|---|---|---|"]
+        for name, row in routes.items():
+            lines.append(f"| {name} | {row['n']} | {_fmt(row.get('top1'))} | {_fmt(row.get('top5'))} | "
+                         f"{_fmt(row.get('confidence'))} |")
+        lines.append("")
     subs = metrics.get("subgroups") or {}
     for attr, groups in subs.items():
         lines += [f"## Subgroups by {attr}", "", "| group | n | top1 | top5 |", "|---|---|---|---|"]

@@ -154,6 +154,11 @@ def score_predictions(
     conformal = conformal_coverage(preds, r)
     if conformal:
         out["conformal"] = conformal
+    if any(p.route for p in preds):
+        # Accuracy against shown confidence per route: one global ECE hides routes that are miscalibrated in
+        # opposite directions (docs/results/protocols.md, "floored cases"; rag_dx.practice.floor).
+        out["routes"] = M.subgroup_breakdown([p.route for p in preds],
+                                             {"top1": hits["top1"], "top5": hits["top5"], "confidence": r.confidence})
     if groups:
         per_case = {"top1": hits["top1"], "top5": hits["top5"]}
         out["subgroups"] = {

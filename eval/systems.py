@@ -58,6 +58,8 @@ class CasePrediction:
     #: how the candidates were ranked (``Differential.ranking``: the learned ranker, or blended with
     #: guideline diagnoses for a flagged case and whether the guideline floor applied)
     ranking: str | None = None
+    #: the same as a code (``Differential.route``): the eval reports accuracy and confidence per route
+    route: str | None = None
     twins: int = 0
     fold: int = 0
     #: conformal sets by level ("0.9" -> diagnoses) and whether each was guaranteed (inside the practice)
@@ -94,6 +96,7 @@ def from_differential(case_id: str, gold: str, text: str, d: "Differential", fol
         abstained=bool(d.abstained),
         abstain_reason=d.abstain_reason,
         ranking=d.ranking,
+        route=d.route,
         twins=twins,
         fold=fold,
         sets={f"{ps.level:g}": list(ps.diagnoses) for ps in getattr(d, "prediction_sets", [])},

@@ -57,6 +57,7 @@ def _prediction_row(p: CasePrediction, vocab: "Vocabulary") -> dict[str, Any]:
         "abstained": p.abstained,
         "abstain_reason": p.abstain_reason,
         "ranking": p.ranking,
+        "route": p.route,
         "correct_top1": bool(p.ranked) and vocab.concept_key(p.ranked[0][0]) == gold_key,
         # 1-based rank of the gold diagnosis in the list (null: not listed), as top-k counts it
         "gold_rank": strict + 1 if strict >= 0 else None,
@@ -149,6 +150,9 @@ def format_summary(metrics: Mapping[str, Any]) -> str:
     for name, d in (metrics.get("vs_vote") or {}).items():
         lines.append(f"  {name:<22} vs retrieval vote: top1 {d['delta']:+.3f} "
                      f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] McNemar p={f(d.get('mcnemar_p'))}")
+    for route, row in (metrics.get("routes") or {}).items():
+        lines.append(f"  route {route:<24} n={row['n']:<5} top1={f(row.get('top1'))} "
+                     f"mean confidence={f(row.get('confidence'))}")
     for level, c in (metrics.get("conformal") or {}).items():
         lines.append(f"  conformal {level}: coverage {f(c['coverage'])}, mean set size {c['mean_size']:.2f} (n={c['n']})")
     if metrics.get("unmatched_gold_labels"):

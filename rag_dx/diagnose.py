@@ -25,8 +25,9 @@ from rag_dx.index.reader import LiveIndex
 from rag_dx.patient_sex import without_other_sex
 from rag_dx.practice.model import practice_of
 from rag_dx.practice.ranker import softmax_t
-from rag_dx.practice.serve import (CardTopics, best_report_similarity, card_topics, floor_for, merge_outside,
-                                   prediction_sets, ranked_differential, with_card_topics)
+from rag_dx.practice.floor import GENERATOR, PRACTICE, VOTE, floor_for
+from rag_dx.practice.serve import (CardTopics, best_report_similarity, card_topics, merge_outside, prediction_sets,
+                                   ranked_differential, with_card_topics)
 from rag_dx.retrieve import Retriever, SearchResult
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, hit_weights  # noqa: F401 (re-exported)
 from rag_dx.schemas import Diagnosis, Differential, Evidence, Hit, Versions
@@ -151,7 +152,7 @@ class Assistant:
         pool: dict[str, Candidate] = {}
         # One snapshot per query: the whole answer comes from exactly one index version.
         retriever = self.retriever if mode != "generator" else None
-        ranking = "generator" if mode == "generator" else "similarity vote"
+        ranking, route = ("generator", GENERATOR) if mode == "generator" else ("similarity vote", VOTE)
         if mode == "generator":
             if not candidates:
                 raise RagDxError("mode 'generator' needs an explicit candidate list")
@@ -201,7 +202,7 @@ class Assistant:
         answer = Differential(differential=differential, evidence=[_evidence(h) for h in hits], abstained=abstained,
                               abstain_reason=reason, versions=self.versions_for(retriever),
                               warnings=list(retriever.index.warnings) if retriever else [],
-                              timings_ms={k: round(v, 1) for k, v in timings.items()}, ranking=ranking,
+                              timings_ms={k: round(v, 1) for k, v in timings.items()}, ranking=ranking, route=route,
                               best_similarity=_rounded(best_report_similarity(hits)))
         return self._explained(text, answer, timings)
 
@@ -337,13 +338,12 @@ class Assistant:
             cards = self._card_topics(retriever, query, query_vector, practice)
             ranked = merge_outside(ranked, pool, hits, temperature=ds.vote_temperature,
                                    guideline_weight=ds.guideline_vote_weight, max_candidates=ds.max_candidates,
-                                   vocabulary=self.vocabulary,
-                                   vote_weight=ds.outside_vote_weight if unlike else ds.novel_vote_weight, cards=cards,
+                                   vocabulary=self.vocabulary, cards=cards,
+                                   vote_weight=ds.outside_vote_weight if unlike else ds.novel_vote_weight,
                                    guideline_share=floor_for(ds.outside_guideline_share, unlike=unlike is not None,
                                                              cards=cards),
-                                   practice_names=list(practice.names.values()),
-                                   support_share=ds.outside_support_share, card_share=ds.card_share,
-                                   practice_mass=ds.outside_card_mass)
+                                   practice_names=list(practice.names.values()), support_share=ds.outside_support_share,
+                                   card_share=ds.card_share, practice_mass=ds.outside_card_mass)
             # Flagged cases are right far less often than the ranker's probabilities say (0.62-0.64 on the cross-style
             # protocols, 0 on unrecorded diagnoses); a floored one is led by the cards, with their own scale.
             scale = ds.floored_confidence if ranked.floored else ds.outside_confidence
@@ -362,6 +362,7 @@ class Assistant:
                             ranking="learned ranker" if outside is None else
                             "learned ranker blended with guideline topics (case outside the practice's recorded "
                             f"diagnoses{'; ' + ranked.note if ranked.note else ''})",
+                            route=PRACTICE if outside is None else ranked.route,
                             timings_ms={k: round(v, 1) for k, v in timings.items()},
                             best_similarity=_rounded(best_report_similarity(result.dense)))
 

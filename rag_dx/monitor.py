@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import median
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from rag_dx.errors import InputError
 from rag_dx.labels import candidate_key
+from rag_dx.schemas import Route
 
 __all__ = [
     "PSI_BINS",
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 PSI_BINS = 10
+#: The route codes an answer may carry; anything else in a stored answer is not shown.
+ROUTES = frozenset(get_args(Route))
 PSI_FLOOR = 1e-4
 """An empty bin counts as this share, so the log stays finite (the usual PSI convention)."""
 LOW_RANK = 0.1
@@ -90,6 +93,9 @@ class FeedbackFact:
     in_set: bool | None
     top1_probability: float | None
     index: str | None
+    #: how the answer was ranked (`Differential.route`, a code from a closed set: never text); None for
+    #: an answer stored before answers carried it
+    route: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,9 @@ class MonitorSummary:
     recent_since: date
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: `agreement` per route the answers took: a flagged case led by the guidelines and one kept with the
+    #: practice's ranker are not equally trustworthy (docs/clinical.md), and one rate over all hides which
+    agreement_by_route: dict[str, Agreement] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types (dates as ISO strings), with the agreement rates spelled out."""
@@ -175,6 +184,8 @@ class MonitorSummary:
         for key in ("agreement", "recent_agreement"):
             a: Agreement = getattr(self, key)
             out[key].update(top1_rate=a.top1_rate, disagreement=a.disagreement, set_rate=a.set_rate)
+        for route, a in self.agreement_by_route.items():
+            out["agreement_by_route"][route].update(top1_rate=a.top1_rate, set_rate=a.set_rate)
         return out
 
 
@@ -259,11 +270,12 @@ def feedback_facts(rows: Iterable[Any], *, set_level: float = 0.9, source: str =
             if chosen is not None:
                 in_set = named in {candidate_key(str(d)) for d in chosen.get("diagnoses", [])}
         prob = top1.get("probability")
+        route = output.get("route")
         out.append(FeedbackFact(
             time=_time(row.created_at, (source, row.id), "created_at"), query_id=row.query_id,
             kind=row.kind, agrees_top1=agrees, in_set=in_set,
             top1_probability=float(prob) if isinstance(prob, (int, float)) and not isinstance(prob, bool) else None,
-            index=row.index_version))
+            index=row.index_version, route=route if route in ROUTES else None))
     return sorted(out, key=lambda f: f.time)
 
 
@@ -418,6 +430,8 @@ def summarize(
         confidence_bins=confidence_histogram(p for p, a in probs if not a),
         confidence_bins_abstained=confidence_histogram(p for p, a in probs if a),
         agreement=agreement(feedback), recent_agreement=agreement([f for f in feedback if recent_cut <= f.time <= now]),
+        agreement_by_route={r: agreement([f for f in feedback if f.route == r])
+                            for r in sorted({f.route for f in feedback if f.route})},
         drift=drift_rows(queries, rank_of, period),
         recent_drift=_drift_row(recent_since, recent_pairs) if recent_pairs else None,
         set_level=settings.set_level, window_days=settings.window_days, recent_since=recent_since)

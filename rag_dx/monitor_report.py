@@ -54,7 +54,9 @@ def summary_rows(summary: MonitorSummary) -> list[tuple[str, str]]:
         (f"drift PSI, last {s.window_days} days", "-" if drift is None else
          f"{_num(drift.psi)} over {drift.n} queries (median best similarity {_num(drift.median_similarity)}, "
          f"{_pct(drift.low_share)} in the practice's lowest decile)"),
-    ]
+    ] + [(f"top-1 agreement, route {route}", f"{_pct(g.top1_rate)} of {g.judged_top1} (mean top-1 probability "
+                                             f"{_num(g.mean_top1_probability, 2)})")
+         for route, g in s.agreement_by_route.items()]
 
 
 def _figure(width: float = 7.0, height: float = 3.2) -> tuple[Any, Any]:

@@ -11,6 +11,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Kind = Literal["report", "guideline"]
+#: How an answer was ranked (constants and meanings: rag_dx.practice.floor). A client tells a case the
+#: practice ranker answered from one flagged as outside the practice, and which rule then led it.
+Route = Literal["practice", "vote", "generator", "outside_floor", "outside_kept_by_cards", "outside_kept_by_reports",
+                "outside_kept_unjudged", "outside_blend"]
 
 #: The one disclaimer: every answer carries it (JSON, terminal, chat UI).
 DISCLAIMER = (
@@ -185,6 +189,11 @@ class Differential(_Output):
         default_factory=list, description="conformal sets at the levels the practice model was calibrated for")
     ranking: str | None = Field(
         None, description="how the candidates were ranked: the learned ranker, or the similarity vote and why")
+    route: Route | None = Field(
+        None, description="the ranking's route as a code: practice, vote, generator, or for a case outside the "
+                          "practice's recorded diagnoses outside_floor (guideline diagnoses lead), outside_kept_by_cards, "
+                          "outside_kept_by_reports, outside_kept_unjudged (the practice ranker's order kept, and why) "
+                          "or outside_blend")
     red_flags: list[RedFlag] = Field(
         default_factory=list, description="can't-miss diagnoses the case's findings point to and the list omits")
     next_questions: list[NextQuestion] = Field(

@@ -84,7 +84,8 @@ def test_the_table_counts_diagnosis_sections_only_and_plain_name_forms() -> None
 
 def test_the_floors_card_test_reads_the_match_alone_not_the_prior(vocab) -> None:
     """A common practice diagnosis lifted into the case's cards by the prior is no sign the case is one."""
-    from rag_dx.practice.serve import _supported_probabilities, card_topics
+    from rag_dx.practice.floor import supported_probabilities
+    from rag_dx.practice.serve import card_topics
 
     chunks = [Chunk(chunk_id=f"G:{i}", kind="guideline", doc_id=f"d{i}", title=f"What are the symptoms of {t}?",
                     text="fever and rash for days", label=t, source="MPlusHealthTopics")
@@ -99,12 +100,12 @@ def test_the_floors_card_test_reads_the_match_alone_not_the_prior(vocab) -> None
     strong = card_topics(cards, "fever and rash", q, fetch, top=1, common_prior=1.0)
     assert strong.candidates[0].name == "Pneumonia"  # the prior alone put it first
     assert [c.name for c in strong.matched] == ["Kawasaki Disease"]
-    assert _supported_probabilities(strong, ranker, vocab) == []
+    assert supported_probabilities(strong, ranker, vocab) == []
     off = card_topics(cards, "fever and rash", q, fetch, top=1, common_prior=0.0)
     assert off.matched is None and off.candidates[0].name == "Kawasaki Disease"
     same = card_topics(cards, "fever and rash", np.eye(1, DIM, pneu, dtype=np.float32)[0], fetch, top=1)
     assert same.matched is None  # the prior changed nothing: the cards shown are the cards judged
-    assert _supported_probabilities(same, ranker, vocab) == [0.9]
+    assert supported_probabilities(same, ranker, vocab) == [0.9]
 
 
 def test_a_practices_own_table_replaces_the_bundled_counts(tmp_path, vocab) -> None:

@@ -190,7 +190,7 @@ def test_holdout_with_ablations_writes_every_file(tmp_path, fixture_csv, vocab) 
     assert len(fake.built) == 1 and not test_ids & set(fake.built[0])
     assert not ({"case-000", "case-dup"} & test_ids and {"case-000", "case-dup"} & set(fake.built[0]))
     first = preds[0]
-    assert {"id", "gold", "predictions", "abstained", "abstain_reason", "ranking", "retrieved"} <= set(first)
+    assert {"id", "gold", "predictions", "abstained", "abstain_reason", "ranking", "route", "retrieved"} <= set(first)
     # the reason travels with the flag, so a case can be read by hand without re-running it
     assert all(bool(p["abstain_reason"]) == bool(p["abstained"]) for p in preds)
     assert {"diagnosis", "probability", "evidence", "icd10"} <= set(first["predictions"][0])
@@ -351,3 +351,32 @@ def test_real_pipeline_on_tiny_fixture(tmp_path, vocab, model_cache) -> None:
     assert set(m["ablations"]) == {"retrieval", "generator", "full", "tfidf_logreg"}
     assert m["unmatched_gold_labels"] == []
     assert (tmp_path / "real" / "report.html").is_file()
+
+
+def test_accuracy_and_confidence_are_reported_per_route(vocab) -> None:
+    """One ECE over every case hides routes miscalibrated in opposite directions (on the dev protocols,
+    floored answers were right more often than shown on clean vignettes and less on physician notes;
+    answers kept by the practice's reports were shown at 0.44 and right 0 times on unrecorded diagnoses),
+    so metrics.json, report.md and the terminal summary give each route's accuracy beside its confidence."""
+    from eval.report import render_markdown
+    from eval.scoring import score_predictions
+    from eval.systems import CasePrediction
+    from eval.writing import format_summary
+
+    preds = [CasePrediction("a", "Migraine", [("Migraine", 0.9), ("Psoriasis", 0.1)], route="practice"),
+             CasePrediction("b", "Psoriasis", [("Psoriasis", 0.7)], route="practice"),
+             CasePrediction("c", "Psoriasis", [("Migraine", 0.6), ("Psoriasis", 0.4)], route="outside_kept_by_reports"),
+             CasePrediction("d", "Heart attack", [("MI", 0.2), ("Migraine", 0.1)], route="outside_floor"),
+             CasePrediction("e", "Migraine", [("Heart attack", 0.3)], route="outside_floor"),
+             CasePrediction("f", "Migraine", [("Migraine", 0.5)])]  # no route (an older system): not counted
+    m, _ = score_predictions(preds, vocab, with_retrieval=False)
+    routes = m["routes"]
+    assert set(routes) == {"practice", "outside_kept_by_reports", "outside_floor"}
+    assert routes["practice"] == pytest.approx({"n": 2, "top1": 1.0, "top5": 1.0, "confidence": 0.8})
+    assert routes["outside_kept_by_reports"] == pytest.approx({"n": 1, "top1": 0.0, "top5": 1.0, "confidence": 0.6})
+    # "MI" is the gold "Heart attack" (one concept): right once of two, shown at 0.25 on average
+    assert routes["outside_floor"] == pytest.approx({"n": 2, "top1": 0.5, "top5": 0.5, "confidence": 0.25})
+    assert "| outside_floor | 2 | 0.500 | 0.500 | 0.250 |" in render_markdown(m)
+    assert "route outside_kept_by_reports" in format_summary(m)
+    # nothing routed, nothing reported
+    assert "routes" not in score_predictions(preds[-1:], vocab, with_retrieval=False)[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -309,7 +310,10 @@ def test_rag_dx_monitor_reports_a_ui_session(tmp_path, ui_index, monkeypatch):
     report = json.loads((out / "monitor.json").read_text())
     assert report["recent_drift"]["low_share"] == 1.0 and report["recent_drift"]["n"] == 4
     assert not answers[0].result.abstained and answers[3].result.abstained  # the last case is unlike the practice
-    assert "abstention rate               25.0%" in res.output
+    assert re.search(r"^abstention rate +25\.0%$", res.output, re.M), res.output
+    # the feedback is also split by how each answer was ranked (both cases are like the practice's reports)
+    assert {a.result.route for a in answers[:2]} == {"practice"}
+    assert re.search(r"^top-1 agreement, route practice +50\.0% of 2 ", res.output, re.M), res.output
     assert report["agreement"]["judged_set"] == 1 and report["agreement"]["in_set"] == 1  # top-1 is in its set
     audited = [json.loads(line) for line in (state / AUDIT_FILE).read_text().splitlines()]
     assert [r["top1_probability"] for r in audited if r["event"] == "query"] == [
@@ -349,3 +353,31 @@ def test_the_ui_builds_with_the_panel_hidden(tmp_path):
                                      audit_log=AuditLog(tmp_path / "a.jsonl"),
                                      deidentifier=PassThroughDeid()).blocks.values()
                 if getattr(b, "elem_id", None) == "rdx-monitor"]
+
+
+def test_agreement_is_also_given_per_route_and_only_for_known_route_codes(tmp_path):
+    """A flagged case led by the guidelines and one kept with the practice's ranker are not equally
+    trustworthy; the practice sees clinician agreement for each route, and a stored answer whose
+    route is not one of the codes (edited, or text) shows nothing of it."""
+    store = FeedbackStore.open(tmp_path / "feedback.sqlite")
+    base = answer(in_set=["Migraine", "Tension headache"])
+    routed = {r: base.model_copy(update={"route": r}).model_dump(mode="json") for r in ("practice", "outside_floor")}
+    forged = {**routed["practice"], "route": "Zebulon-case-text"}
+    store.record(query_id="q1", kind="correct", diagnosis="Migraine", case_text=CASE_TEXT, output=routed["practice"])
+    store.record(query_id="q2", kind="correct", diagnosis="Migraine", case_text=CASE_TEXT, output=routed["practice"])
+    store.record(query_id="q3", kind="wrong", case_text=CASE_TEXT, output=routed["outside_floor"])
+    store.record(query_id="q4", kind="correct", diagnosis="Tension headache", case_text=CASE_TEXT, output=forged)
+    store.record(query_id="q5", kind="correct", diagnosis="Migraine", case_text=CASE_TEXT,
+                 output=base.model_dump(mode="json"))  # an answer from before routes: counted overall only
+    fb = feedback_facts(store.records())
+    assert [f.route for f in fb] == ["practice", "practice", "outside_floor", None, None]
+    s = summarize([], fb, rank_of=lambda q: None, settings=settings(), now=datetime.now(UTC) + timedelta(minutes=1))
+    assert s.agreement.judged_top1 == 5 and s.agreement.agree_top1 == 3
+    by = s.agreement_by_route
+    assert set(by) == {"practice", "outside_floor"}
+    assert (by["practice"].judged_top1, by["practice"].top1_rate) == (2, 1.0)
+    assert (by["outside_floor"].judged_top1, by["outside_floor"].top1_rate) == (1, 0.0)
+    assert s.to_json()["agreement_by_route"]["practice"]["top1_rate"] == 1.0
+    written = write_report(s, tmp_path / "out")
+    page = written["html"].read_text()
+    assert "route outside_floor" in page and "Zebulon" not in page and "Zebulon" not in written["json"].read_text()

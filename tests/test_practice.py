@@ -178,7 +178,7 @@ def test_build_trains_a_verified_practice_model_and_diagnose_ranks_with_it(tmp_p
     assert manifest["practice"]["status"] == "ranker"
     assert "practice/textclf_coef.npy" in manifest["files"]  # covered by the version's checksums
     d = assistant.diagnose("patient has swollen red toe joint pain at night")
-    assert d.ranking == "learned ranker"
+    assert d.ranking == "learned ranker" and d.route == "practice"
     assert d.differential[0].diagnosis == "gout"
     # recorded for monitoring and the audit log, rounded like the vote path's
     assert d.best_similarity is not None and d.best_similarity == round(d.best_similarity, 4)
@@ -192,7 +192,8 @@ def test_build_trains_a_verified_practice_model_and_diagnose_ranks_with_it(tmp_p
 def test_ranker_can_be_switched_off(tmp_path, fake_encoder):
     assistant, _ = _assistant(tmp_path, fake_encoder, 8, ranker=False)
     d = assistant.diagnose("patient has swollen red toe joint pain at night", mode="full")
-    assert d.ranking != "learned ranker" and "switched off" in d.ranking
+    assert d.ranking != "learned ranker" and "switched off" in d.ranking and d.route == "vote"
+    assert assistant.diagnose("toe pain", mode="generator", candidates=["gout"]).route == "generator"
 
 
 def test_few_labels_fall_back_to_the_vote_and_say_so(tmp_path, fake_encoder):
@@ -250,6 +251,7 @@ def test_a_floored_case_is_scaled_by_floored_confidence_not_outside_confidence(t
                                "p", encoder=fake_encoder, load_generator=False, load_vocabulary=False).diagnose(case)
                for f in (1.0, 0.5)]
     assert all("has not recorded hold at least" in (a.ranking or "") for a in answers)
+    assert {a.route for a in answers} == {"outside_floor"}  # the same verdict as a code, for clients and the eval
     full, halved = ([(x.diagnosis, x.probability) for x in a.differential] for a in answers)
     assert [n for n, _ in full] == [n for n, _ in halved] and full[0][0] == "Cystitis"
     assert [p for _, p in full] == pytest.approx([2 * p for _, p in halved], abs=2e-4)

@@ -415,10 +415,15 @@ def test_floor_is_withheld_when_most_of_the_evidence_is_reports_of_the_rankers_t
     out = merge_outside(ranked, collect_candidates(mostly, temperature=0.05, guideline_weight=0.5, vocabulary=vocab),
                         mostly, **kw)
     assert out.differential[0].diagnosis == "Pneumonia" and out.differential[0].probability > 0.5
+    assert out.route == "outside_kept_by_reports" and not out.floored
     half = reports[:1] + hits[1:]  # 1 of 2: not most, the floor applies
     out = merge_outside(ranked, collect_candidates(half, temperature=0.05, guideline_weight=0.5, vocabulary=vocab),
                         half, **kw)
     assert out.differential[0].icd10 == "N39.0" and out.differential[0].probability == pytest.approx(0.8, abs=1e-3)
+    assert out.route == "outside_floor" and out.floored
+    # no floor asked for: the blend in proportion to the retrieved evidence
+    assert merge_outside(ranked, collect_candidates(half, temperature=0.05, guideline_weight=0.5, vocabulary=vocab),
+                         half, **{**kw, "guideline_share": 0.0}).route == "outside_blend"
 
 
 def test_floor_is_withheld_when_the_cards_name_a_practice_diagnosis(built, vocab: Vocabulary) -> None:
@@ -457,7 +462,7 @@ def test_an_improbable_ranker_diagnosis_with_a_card_does_not_withhold_the_floor(
     practice of common diseases one of them at 0.01 always has a card among a case's best (a
     mononucleosis vignette kept "Bronchial Asthma" on top through a 0.01 "Pneumonia")."""
     from rag_dx.candidates import collect_candidates
-    from rag_dx.practice.serve import cards_support_share
+    from rag_dx.practice.floor import cards_support_share
 
     cards, chunks, _ = built
     by_row = dict(enumerate(chunks))
@@ -542,6 +547,8 @@ def test_floor_is_decided_by_the_cards_mass_on_the_practices_diagnoses(built, vo
     assert older.note is None  # withheld by the older test: no mass to report
     # the serving layer scales a floored case by diagnosis.floored_confidence, the others by outside_confidence
     assert floored.floored and not kept.floored and not older.floored
+    # and the answer reports which rule decided, as a code a client can read (rag_dx.practice.floor)
+    assert (floored.route, kept.route, older.route) == ("outside_floor", "outside_kept_by_cards", "outside_kept_by_cards")
     # without practice keys there is no mass to judge by, and the older test decides
     assert card_topics(cards, "x", v, lambda rows: {r: by_row[r] for r in rows}).practice_mass is None
 
@@ -549,7 +556,8 @@ def test_floor_is_decided_by_the_cards_mass_on_the_practices_diagnoses(built, vo
 def test_a_case_like_the_reports_gets_the_floor_only_when_the_cards_mass_can_judge_it(built) -> None:
     """A possibly unrecorded diagnosis in the practice's own style (`_novel`) used to never get the
     floor (it cost practice answers); guarded by the cards' mass on the practice it may."""
-    from rag_dx.practice.serve import CardTopics, floor_for
+    from rag_dx.practice.floor import floor_for
+    from rag_dx.practice.serve import CardTopics
 
     cards, chunks, _ = built
     by_row = dict(enumerate(chunks))

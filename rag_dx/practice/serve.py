@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, concept_key, hit_weights
 from rag_dx.practice.features import Channels, Item
+from rag_dx.practice.floor import BLEND, FLOOR, diagnosis_keys, floor_note, keys_of, withheld_by
 from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
-from rag_dx.schemas import Diagnosis, Hit, PredictionSet
+from rag_dx.schemas import Diagnosis, Hit, PredictionSet, Route
 from rag_dx.topic_cards import COMMON_PRIOR
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class Ranked:
     #: For a flagged case, why the guidelines' diagnoses got the share they did (shown with the ranking).
     note: str | None = None
     floored: bool = False  # the guideline floor applied (merge_outside): guideline diagnoses lead the case
+    route: Route | None = None  # for a flagged case, which of merge_outside's routes it took (rag_dx.practice.floor)
 
 
 def ranked_differential(
@@ -141,7 +143,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     support only when more than that share of the ranker's probability lies on diagnoses among them
     (docs/results/protocols.md, "weighed by the ranker's probability").
     Nor is the floor applied when most of the case's evidence is past reports of the ranker's top
-    diagnosis (:func:`_mostly_reports_of`): retrieval itself then ties the case to that diagnosis
+    diagnosis (`rag_dx.practice.floor.mostly_reports_of`): retrieval itself then ties the case to that diagnosis
     (docs/results/protocols.md, "evidence that is mostly one diagnosis's reports").
 
     A guideline diagnosis that is a practice diagnosis adds its share to that row: the guidelines
@@ -162,8 +164,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     the cards); the passages each card cites join the shown evidence.
     """
     # the ranker's own diagnoses, before the vote adds the retrieved reports' labels
-    ranker_probs = [(_name_keys(d.diagnosis, vocabulary), d.probability) for d in ranked.differential]
-    ranker_top = _name_keys(ranked.differential[0].diagnosis, vocabulary) if ranked.differential else ()
+    ranker_probs = [(diagnosis_keys(d.diagnosis, vocabulary), d.probability) for d in ranked.differential]
+    ranker_top = diagnosis_keys(ranked.differential[0].diagnosis, vocabulary) if ranked.differential else ()
     ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
     # Every diagnosis the retrieved guideline passages name, practice diagnoses included: in `pool` a
     # guideline topic that is also a report label is merged into the report candidate, and its
@@ -177,20 +179,21 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     # that row, not a second one.
     row_of: dict[str, int] = {}
     for i, d in enumerate(ranked.differential):
-        for k in _name_keys(d.diagnosis, vocabulary):
+        for k in diagnosis_keys(d.diagnosis, vocabulary):
             row_of.setdefault(k, i)
     if cards is not None and cards.candidates:
         # the cards rank diagnoses for the whole case: they take the share of passages that name none
         source = blend_topics(source, cards, vocabulary, card_share=1.0 - (1.0 - card_share) * named)
     else:
         g *= named
-    floored = bool(source) and guideline_share > 0 and not _floor_withheld(
-        cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass)
+    kept = withheld_by(cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass) \
+        if source and guideline_share > 0 else None
+    floored = bool(source) and guideline_share > 0 and kept is None
     if floored:
         g = max(g, guideline_share)
     practice_of: dict[str, str] = {}
     for name in practice_names:
-        for k in _name_keys(name, vocabulary):
+        for k in diagnosis_keys(name, vocabulary):
             practice_of.setdefault(k, name)
     mass = float(sum(c.vote for c in source))
     rows = list(ranked.differential)
@@ -199,7 +202,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     topics: list[tuple[Candidate, float]] = []
     for c in source:
         share = g * c.vote / mass if mass > 0 else 0.0
-        keys = _candidate_keys(c, vocabulary)
+        keys = keys_of(c, vocabulary)
         row = next((row_of[k] for k in keys if k in row_of), None)
         practice_name = next((practice_of[k] for k in keys if k in practice_of), None)
         if row is None and practice_name is not None and share > 0:
@@ -207,7 +210,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
             row = len(rows)
             rows.append(_from_candidate(c, 0.0).model_copy(update={"diagnosis": practice_name, "evidence": []}))
             probs.append(0.0)
-            for k in [*keys, *_name_keys(practice_name, vocabulary)]:
+            for k in [*keys, *diagnosis_keys(practice_name, vocabulary)]:
                 row_of.setdefault(k, row)
         if row is None:
             topics.append((c, share))
@@ -226,33 +229,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
     return Ranked(differential=out, evidence=evidence,
-                  note=_floor_note(floored, guideline_share, cards, practice_mass), floored=floored)
-
-
-def _floor_note(floored: bool, share: float, cards: "CardTopics | None", threshold: float) -> str | None:
-    """What the clinician reads of the floor's verdict beside the ranking (None: nothing to say)."""
-    mass = cards.practice_mass if cards is not None else None
-    if floored:
-        why = "" if mass is None else f": the guidelines' disease cards put only {mass:.1%} of theirs on its diagnoses"
-        return f"diagnoses the practice has not recorded hold at least {share:.0%} of the probability{why}"
-    if share > 0 and mass is not None and threshold > 0 and mass >= threshold:
-        return (f"the practice's diagnoses keep their weight: the guidelines' disease cards put {mass:.1%} of their "
-                f"probability on them")
-    return None
-
-
-def floor_for(share: float, *, unlike: bool, cards: "CardTopics | None") -> float:
-    """The guideline floor `merge_outside` gets for a flagged case: `share` or 0.
-
-    A case unlike every past report always gets it. A case like the reports whose top diagnosis is
-    only weakly supported (`Assistant._novel`) gets it only when the cards' probability on the
-    practice's diagnoses can judge it (`CardTopics.practice_mass`): without that guard the floor never
-    helped such cases on the dev protocols and cost correct practice diagnoses; with it, 8 reflux
-    cases of the unrecorded-diagnoses protocol that the practice's peptic ulcer had led were won and
-    no in-practice top-1 lost, though 3 right ones fell from about 0.45 to 0.09 (docs/results/protocols.md,
-    "the cards' probability on the practice").
-    """
-    return share if unlike or (cards is not None and cards.practice_mass is not None) else 0.0
+                  note=floor_note(floored, guideline_share, cards, practice_mass), floored=floored,
+                  route=FLOOR if floored else kept or BLEND)
 
 
 def _guideline_share(hits: Sequence[Hit], weights: Sequence[float], topics: Sequence[Candidate]) -> tuple[float, float]:
@@ -273,71 +251,6 @@ def _guideline_share(hits: Sequence[Hit], weights: Sequence[float], topics: Sequ
     return (guideline / total if total > 0 else 0.0), (named / guideline if guideline > 0 else 0.0)
 
 
-def _name_keys(name: str, vocabulary: Any) -> tuple[str, str]:
-    """The two keys a diagnosis name is matched on: its concept and its normalised text."""
-    return concept_key(name, vocabulary), candidate_key(name)
-
-
-def _candidate_keys(c: Candidate, vocabulary: Any) -> list[str]:
-    """Every key a candidate is matched on: its concept key, then the text key of each of its names."""
-    return [c.key or concept_key(c.name, vocabulary)] + [candidate_key(a) for a in (c.aliases or [c.name])]
-
-
-def _floor_withheld(cards: "CardTopics | None", hits: Sequence[Hit],
-                    ranker_probs: Sequence[tuple[Collection[str], float]], ranker_top: Collection[str],
-                    vocabulary: Any, support_share: float = 0.0, practice_mass: float = 0.0) -> bool:
-    """The reasons (see :func:`merge_outside`) to keep the ranker's order on a flagged case."""
-    if cards is not None:
-        if practice_mass > 0 and cards.practice_mass is not None:
-            # the mass judges the case as a whole: a top diagnosis without a card is no reason to keep it
-            if cards.practice_mass >= practice_mass:
-                return True
-        else:
-            if support_share > 0:
-                supported = cards_support_share(cards, ranker_probs, vocabulary) > support_share
-            else:
-                supported = bool(_supported_probabilities(cards, ranker_probs, vocabulary))
-            if supported or not cards.judges(ranker_top):
-                return True
-    return _mostly_reports_of(hits, ranker_top, vocabulary)
-
-
-def _mostly_reports_of(hits: Sequence[Hit], keys: Collection[str], vocabulary: Any = None) -> bool:
-    """Whether most of the case's evidence (more than half) is past reports of the diagnosis with these keys.
-
-    Retrieval then ties the case to that diagnosis, however unlike the practice's writing it is;
-    a case of a diagnosis the practice never recorded rarely draws a majority of one label.
-    """
-    if not hits or not keys:
-        return False
-    same = sum(1 for h in hits if h.chunk.kind == "report" and h.chunk.label
-               and any(k in keys for k in _name_keys(h.chunk.label, vocabulary)))
-    return 2 * same > len(hits)
-
-
-def _supported_probabilities(cards: "CardTopics", ranker_probs: Sequence[tuple[Collection[str], float]],
-                             vocabulary: Any = None) -> list[float]:
-    """The ranker's probabilities of its diagnoses that are among the case's disease cards (by concept or name key)."""
-    judged = cards.matched if cards.matched is not None else cards.candidates
-    card_keys = {k for c in judged for k in _candidate_keys(c, vocabulary)}
-    return [p for keys, p in ranker_probs if any(k in card_keys for k in keys)]
-
-
-def cards_support_share(cards: "CardTopics", ranker_probs: Sequence[tuple[Collection[str], float]],
-                        vocabulary: Any = None) -> float:
-    """The share of the practice ranker's probability on diagnoses that are among the case's disease cards.
-
-    0 when no card is one of the ranker's diagnoses. A ranker diagnosis at 0.001 that happens to
-    have a card among the case's 20 supports nothing: the ranker lists nearly every practice
-    diagnosis, so on a practice of common diseases some card always matches one of them.
-    """
-    matched = _supported_probabilities(cards, ranker_probs, vocabulary)
-    total = float(sum(p for _, p in ranker_probs))
-    if total <= 0:
-        return 1.0 if matched else 0.0
-    return float(sum(matched)) / total
-
-
 @dataclass
 class CardTopics:
     """Guideline diagnoses ranked by disease card for one case, with the passages they cite."""
@@ -346,7 +259,7 @@ class CardTopics:
     hits: list[Hit]
     known: frozenset[str]  # every key with a card in the version, not only this case's best
     # The case's best cards by match alone, when the commonness prior changed the ranking. Whether the
-    # case matches a practice diagnosis's card (the guideline floor's test, :func:`_floor_withheld`) is a
+    # case matches a practice diagnosis's card (the guideline floor's test, `floor.withheld_by`) is a
     # question about the case: with the prior in it, the big cards of common practice diagnoses (peptic
     # ulcer, GERD) entered the best 20 of hemorrhoid cases and kept the practice's wrong answer on top.
     matched: list[Candidate] | None = None

@@ -1,0 +1,136 @@
+"""The guideline floor's verdict on a case outside the practice, and the route each answer took.
+
+Why a module of its own: `rag_dx.practice.serve.merge_outside` decides, for a case flagged as
+outside the practice's recorded diagnoses, whether the diagnoses only the guidelines know get at
+least the floor's share or the practice ranker's order is kept, and for which reason. That reason
+is also what an answer reports as its `route` (`rag_dx.schemas.Route`), because the routes are not
+equally trustworthy: on the dev protocols a floored answer, one the cards kept with the practice
+and one retrieval kept with it were right at very different rates for the same shown probability
+(docs/results/protocols.md, "floored cases"). A client, the UI and the evaluation read the route
+instead of parsing the ranking sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rag_dx.candidates import Candidate, candidate_key, concept_key
+from rag_dx.schemas import Hit, Route
+
+if TYPE_CHECKING:
+    from rag_dx.practice.serve import CardTopics
+
+#: The learned ranker on a case like the practice's reports.
+PRACTICE: Route = "practice"
+#: The similarity vote over retrieved evidence (with the generator in mode "full"): no learned ranker.
+VOTE: Route = "vote"
+#: The generator alone over an explicit candidate list (an ablation).
+GENERATOR: Route = "generator"
+#: Flagged; diagnoses the practice has not recorded hold at least the guideline floor.
+FLOOR: Route = "outside_floor"
+#: Flagged; the disease cards put enough of their probability on the practice's diagnoses (or, with
+#: the older tests, name one of the ranker's), so the ranker's order is kept.
+KEPT_BY_CARDS: Route = "outside_kept_by_cards"
+#: Flagged; most of the retrieved evidence is past reports of the ranker's top diagnosis.
+KEPT_BY_REPORTS: Route = "outside_kept_by_reports"
+#: Flagged; the older card tests cannot judge the ranker's top diagnosis (it has no card).
+KEPT_UNJUDGED: Route = "outside_kept_unjudged"
+#: Flagged; no floor (no guideline diagnosis retrieved, or no card verdict for a case like the
+#: reports): the ranker blended with the guidelines in proportion to the retrieved evidence.
+BLEND: Route = "outside_blend"
+
+
+def diagnosis_keys(name: str, vocabulary: Any) -> tuple[str, str]:
+    """The two keys a diagnosis name is matched on: its concept and its normalised text."""
+    return concept_key(name, vocabulary), candidate_key(name)
+
+
+def keys_of(c: Candidate, vocabulary: Any) -> list[str]:
+    """Every key a candidate is matched on: its concept key, then the text key of each of its names."""
+    return [c.key or concept_key(c.name, vocabulary)] + [candidate_key(a) for a in (c.aliases or [c.name])]
+
+
+def withheld_by(cards: "CardTopics | None", hits: Sequence[Hit],
+                ranker_probs: Sequence[tuple[Collection[str], float]], ranker_top: Collection[str],
+                vocabulary: Any, support_share: float = 0.0, practice_mass: float = 0.0) -> Route | None:
+    """Why the ranker's order is kept on a flagged case (see `merge_outside`), as its route; None: the floor applies."""
+    if cards is not None:
+        if practice_mass > 0 and cards.practice_mass is not None:
+            # the mass judges the case as a whole: a top diagnosis without a card is no reason to keep it
+            if cards.practice_mass >= practice_mass:
+                return KEPT_BY_CARDS
+        else:
+            if support_share > 0:
+                supported = cards_support_share(cards, ranker_probs, vocabulary) > support_share
+            else:
+                supported = bool(supported_probabilities(cards, ranker_probs, vocabulary))
+            if supported:
+                return KEPT_BY_CARDS
+            if not cards.judges(ranker_top):
+                return KEPT_UNJUDGED
+    return KEPT_BY_REPORTS if mostly_reports_of(hits, ranker_top, vocabulary) else None
+
+
+def mostly_reports_of(hits: Sequence[Hit], keys: Collection[str], vocabulary: Any = None) -> bool:
+    """Whether most of the case's evidence (more than half) is past reports of the diagnosis with these keys.
+
+    Retrieval then ties the case to that diagnosis, however unlike the practice's writing it is;
+    a case of a diagnosis the practice never recorded rarely draws a majority of one label.
+    """
+    if not hits or not keys:
+        return False
+    same = sum(1 for h in hits if h.chunk.kind == "report" and h.chunk.label
+               and any(k in keys for k in diagnosis_keys(h.chunk.label, vocabulary)))
+    return 2 * same > len(hits)
+
+
+def supported_probabilities(cards: "CardTopics", ranker_probs: Sequence[tuple[Collection[str], float]],
+                             vocabulary: Any = None) -> list[float]:
+    """The ranker's probabilities of its diagnoses that are among the case's disease cards (by concept or name key)."""
+    judged = cards.matched if cards.matched is not None else cards.candidates
+    card_keys = {k for c in judged for k in keys_of(c, vocabulary)}
+    return [p for keys, p in ranker_probs if any(k in card_keys for k in keys)]
+
+
+def cards_support_share(cards: "CardTopics", ranker_probs: Sequence[tuple[Collection[str], float]],
+                        vocabulary: Any = None) -> float:
+    """The share of the practice ranker's probability on diagnoses that are among the case's disease cards.
+
+    0 when no card is one of the ranker's diagnoses. A ranker diagnosis at 0.001 that happens to
+    have a card among the case's 20 supports nothing: the ranker lists nearly every practice
+    diagnosis, so on a practice of common diseases some card always matches one of them.
+    """
+    matched = supported_probabilities(cards, ranker_probs, vocabulary)
+    total = float(sum(p for _, p in ranker_probs))
+    if total <= 0:
+        return 1.0 if matched else 0.0
+    return float(sum(matched)) / total
+
+
+
+
+def floor_note(floored: bool, share: float, cards: "CardTopics | None", threshold: float) -> str | None:
+    """What the clinician reads of the floor's verdict beside the ranking (None: nothing to say)."""
+    mass = cards.practice_mass if cards is not None else None
+    if floored:
+        why = "" if mass is None else f": the guidelines' disease cards put only {mass:.1%} of theirs on its diagnoses"
+        return f"diagnoses the practice has not recorded hold at least {share:.0%} of the probability{why}"
+    if share > 0 and mass is not None and threshold > 0 and mass >= threshold:
+        return (f"the practice's diagnoses keep their weight: the guidelines' disease cards put {mass:.1%} of their "
+                f"probability on them")
+    return None
+
+
+def floor_for(share: float, *, unlike: bool, cards: "CardTopics | None") -> float:
+    """The guideline floor `merge_outside` gets for a flagged case: `share` or 0.
+
+    A case unlike every past report always gets it. A case like the reports whose top diagnosis is
+    only weakly supported (`Assistant._novel`) gets it only when the cards' probability on the
+    practice's diagnoses can judge it (`CardTopics.practice_mass`): without that guard the floor never
+    helped such cases on the dev protocols and cost correct practice diagnoses; with it, 8 reflux
+    cases of the unrecorded-diagnoses protocol that the practice's peptic ulcer had led were won and
+    no in-practice top-1 lost, though 3 right ones fell from about 0.45 to 0.09 (docs/results/protocols.md,
+    "the cards' probability on the practice").
+    """
+    return share if unlike or (cards is not None and cards.practice_mass is not None) else 0.0
