@@ -171,6 +171,72 @@ def swelling_phrases() -> dict[str, str]:
     return out
 
 
+# Pain at a body site, written the way cases say it: "pain in his left flank", "pains in her knees",
+# "her calf is painful". HPO names the finding "Flank pain" / "Knee pain", and the matcher matches
+# word for word, so a textbook renal-colic case ("colicky pain in his left flank that spreads to the
+# groin") found no finding at all, neither for the cards' finding words nor for a denial ("no pain
+# in the chest"). Site -> HPO preferred name, and which side words apply (a test checks every target
+# exists). Where HPO has no site term the nearest broader one is used (calf, thigh -> Lower limb pain).
+_LIMB_SIDES = ("", "left ", "right ")
+_TRUNK_SIDES = ("", "left ", "right ", "upper ", "lower ", "upper right ", "upper left ", "lower right ",
+                "lower left ", "right upper ", "left upper ", "right lower ", "left lower ")
+PAIN_SITES: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    **{s: ("Abdominal pain", _TRUNK_SIDES) for s in ("abdomen", "belly", "stomach", "tummy")},
+    **{s: ("Epigastric pain", ("",)) for s in ("epigastrium", "epigastric area", "epigastric region", "pit of the stomach")},
+    "flank": ("Flank pain", _LIMB_SIDES), "chest": ("Chest pain", _TRUNK_SIDES),
+    "back": ("Back pain", ("", "upper ", "middle ")), "lower back": ("Low back pain", ("",)),
+    "neck": ("Neck pain", ("",)), "head": ("Headache", ("",)), "throat": ("Pharyngalgia", ("",)),
+    "groin": ("Groin pain", _LIMB_SIDES), "pelvis": ("Pelvic pain", ("",)), "jaw": ("Jaw pain", _LIMB_SIDES),
+    "joints": ("Arthralgia", ("",)), "muscles": ("Myalgia", ("",)), "bones": ("Bone pain", ("",)),
+    **{s: ("Knee pain", _LIMB_SIDES) for s in ("knee", "knees")},
+    **{s: ("Hip pain", _LIMB_SIDES) for s in ("hip", "hips")},
+    **{s: ("Shoulder pain", _LIMB_SIDES) for s in ("shoulder", "shoulders")},
+    **{s: ("Ear pain", _LIMB_SIDES) for s in ("ear", "ears")},
+    **{s: ("Ocular pain", _LIMB_SIDES) for s in ("eye", "eyes")},
+    **{s: ("Lower limb pain", _LIMB_SIDES) for s in ("leg", "legs", "calf", "calves", "thigh", "thighs")},
+    **{s: ("Upper limb pain", _LIMB_SIDES) for s in ("arm", "arms")},
+    **{s: ("Foot pain", _LIMB_SIDES) for s in ("foot", "feet", "heel", "heels")},
+    **{s: ("Ankle pain", _LIMB_SIDES) for s in ("ankle", "ankles")},
+    **{s: ("Wrist pain", _LIMB_SIDES) for s in ("wrist", "wrists")},
+    **{s: ("Elbow pain", _LIMB_SIDES) for s in ("elbow", "elbows")},
+    **{s: ("Hand pain", _LIMB_SIDES) for s in ("hand", "hands")},
+    **{s: ("Finger pain", _LIMB_SIDES) for s in ("finger", "fingers")},
+    **{s: ("Toe pain", _LIMB_SIDES) for s in ("toe", "toes", "big toe")},
+    **{s: ("Testicular pain", _LIMB_SIDES) for s in ("testicle", "testicles", "testis")},
+    "scrotum": ("Scrotal pain", ("",)), **{s: ("Mastalgia", _LIMB_SIDES) for s in ("breast", "breasts")},
+    **{s: ("Buttock pain", _LIMB_SIDES) for s in ("buttock", "buttocks")},
+}
+_PAIN_FORMS = ("pain in {d}{side}{s}", "pains in {d}{side}{s}", "pain over {d}{side}{s}", "aching in {d}{side}{s}",
+               "painful {side}{s}", "{d}{side}{s} {be} painful", "{d}{side}{s} {hurt}")
+
+
+def pain_phrases() -> dict[str, str]:
+    """Every phrasing of :data:`PAIN_SITES` -> its HPO preferred name ("pain in his left flank" -> Flank pain).
+
+    Verbs agree with the site ("her calf is painful", "his knees hurt"); a site with no determiner
+    ("pain in left flank") is kept, as notes write it. Word-for-word matching has its limits, as
+    for the swelling phrases: "the sores on my legs are painful" reads as leg pain, "pain in the
+    neck of the femur" as neck pain."""
+    out: dict[str, str] = {}
+    for site, (target, sides) in PAIN_SITES.items():
+        plural = site.endswith("s") and not site.endswith(("ss", "us", "is"))
+        be, hurt = ("are", "were") if plural else ("is", "was"), ("hurt",) if plural else ("hurts",)
+        for form in _PAIN_FORMS:
+            for d in _DETERMINERS if "{d}" in form else ("",):
+                if d == "" and form.startswith("{d}"):
+                    continue  # "left knee hurts" alone reads as a fragment of another phrase
+                for side in sides:
+                    for b in be if "{be}" in form else ("",):
+                        for h in hurt if "{hurt}" in form else ("",):
+                            out[form.format(d=d, side=side, s=site, be=b, hurt=h)] = target
+    return out
+
+
+def lay_phrases() -> dict[str, str]:
+    """The extractor's default lay table: :data:`LAY_FINDINGS` over the generated swelling and pain phrasings."""
+    return {**swelling_phrases(), **pain_phrases(), **LAY_FINDINGS}
+
+
 # NegEx-style trigger sets for the non-negation assertion classes (ConText categories).
 POSSIBLE_TRIGGERS: Mapping[str, list[str]] = {
     "preceding": ["possible", "possibly", "probable", "probably", "suspected", "suspect", "suspicion of",

