@@ -20,10 +20,10 @@ How:
   :data:`FAMILY_TRIGGERS`) for the others. Precedence: family > absent > historical > possible >
   present. (medspaCy's ConText was the first choice; its 1.3.1 sdist does not build from PyPI.)
 
-Nothing is loaded at import. :class:`FindingExtractor` builds its tables on first use (5-10 s
-on a busy 2-core machine); one instance can be shared by threads (extraction holds a per-instance
-lock, because spaCy's tokenizer adds unseen words to its vocabulary). Module-level helpers use
-one lazily created default extractor.
+Nothing is loaded at import. :class:`FindingExtractor` builds its tables on first use (5-10 s on a
+busy 2-core machine); one instance can be shared by threads (extraction holds a per-instance lock:
+spaCy's tokenizer adds unseen words to its vocabulary). Measured vital signs past a threshold are
+findings too (:mod:`rag_dx.vital_signs`). Module-level helpers use one lazy default extractor.
 
 Example:
     >>> fx = FindingExtractor()
@@ -61,6 +61,7 @@ from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
 from rag_dx.hpo_obo import read_obo_terms
 from rag_dx.lru import BoundedLRU
 from rag_dx.package_data import shipped_hpo_obo
+from rag_dx.vital_signs import vital_findings
 
 Assertion = Literal["present", "absent", "possible", "historical", "family"]
 ASSERTIONS: tuple[Assertion, ...] = ("present", "absent", "possible", "historical", "family")
@@ -279,7 +280,7 @@ class FindingExtractor:
                             extension_name="rag_dx_family", span_keys=[_SPAN_KEY]),
         }
         return {"nlp": nlp, "sentencizer": sentencizer, "matcher": matcher, "names": names, "synonyms": synonyms,
-                "components": components, "n_terms": len(terms)}
+                "components": components, "n_terms": len(terms), "by_name": by_name}
 
     def words_of(self, concept_id: str) -> list[str]:
         """An HPO concept's name and its exact and lay synonyms ("Orthopnea", "shortness of breath lying down")."""
@@ -325,6 +326,10 @@ class FindingExtractor:
                 return list(known)
             for start, end in _segments(text):
                 out.extend(self._extract_segment(text[start:end], start, state))
+            vitals = list(vital_findings(text))  # a measurement decides, not its label's word (rag_dx.vital_signs)
+            out = sorted([f for f in out if not any(s <= f.span[0] and f.span[1] <= e for _, (s, e), _ in vitals)]
+                         + [Finding(state["by_name"][n.lower()], n, "present", span, said) for n, span, said in vitals if n],
+                         key=lambda f: f.span)
             if key is not None:
                 self._memo.put(key, tuple(out))
         return out
@@ -353,8 +358,7 @@ class FindingExtractor:
         with self._run_lock:
             self._memo.clear()
 
-    def extract_many(self, texts: Iterable[str]) -> list[list[Finding]]:
-        """:meth:`extract` over many texts (index builds); same results, one call."""
+    def extract_many(self, texts: Iterable[str]) -> list[list[Finding]]:  # index builds; same results, one call
         return [self.extract(t) for t in texts]
 
     def strip_negated(self, text: str) -> str:
@@ -381,8 +385,7 @@ class FindingExtractor:
             cut.append((start, end))
         out, pos = [], 0
         for s, e in sorted(cut):
-            if s < pos:
-                s = pos
+            s = max(s, pos)
             out.append(text[pos:s])
             pos = max(pos, e)
         out.append(text[pos:])
@@ -452,11 +455,8 @@ def finding_match(case_findings: Sequence[Finding], evidence_findings: Sequence[
     return FindingMatch(tuple(matched.values()), tuple(against.values()))
 
 
-def finding_overlap(
-    case_findings: Sequence[Finding],
-    evidence_findings: Sequence[Finding],
-    idf: Callable[[str], float] | None = None,
-) -> float:
+def finding_overlap(case_findings: Sequence[Finding], evidence_findings: Sequence[Finding],
+                    idf: Callable[[str], float] | None = None) -> float:
     """A retrieval / ranker score in [-1, 1]: weighted share of the case's present findings that
     the evidence asserts, minus the weighted share of disagreements (see :func:`finding_match`).
 

@@ -1,0 +1,97 @@
+"""Vital signs written as numbers, read as the findings they amount to ("heart rate of 125" -> Tachycardia).
+
+Why: physicians write a case's vital signs as measurements ("temperature 39.2 C", "BP 85/50",
+"RR 28", "saturating 88% on room air"), and the finding layer matched words only, so a septic
+patient's fever, low blood pressure and fast breathing were no findings at all: not for the
+red-flag rules that ask for them (sepsis: fever with hypotension or tachypnoea; pulmonary
+embolism: tachycardia), not for the cards' finding words, not for what the clinician reads as
+matched. Worse, the lay table reads "temperature" as Fever ("she has a temperature"), so every
+note whose vital signs began "Temperature 98.6" had a fever. A measurement becomes a finding only
+past a conventional adult threshold; a normal one is no finding (nor an absent one: "pulse 80"
+does not deny a pulse disorder), and it overrides what its label's word alone would be read as.
+
+Thresholds (adults): temperature >= 38.0 C / 100.4 F is Fever and < 35.0 C / 95 F Hypothermia
+(NICE NG143 / NG51); heart rate > 100 Tachycardia and < 60 Bradycardia; respiratory rate > 20
+Tachypnea (NEWS2 scores 21 and above); systolic pressure < 90 Hypotension (NICE NG51), systolic
+>= 140 or diastolic >= 90 Hypertension (NICE NG136, clinic reading); oxygen saturation < 94%
+Hypoxemia (BTS target range 94-98%). A child's normal heart and breathing rates and blood
+pressure differ by age, so for a case that states a child's age (under 12 years, or months,
+weeks or days old, "infant", "newborn") only the temperature is read.
+
+Only labelled measurements count ("pulse 118", "T 39.2", "blood pressure of 165/100"); a bare
+number is never read as a vital sign. Units: a temperature above 50 is Fahrenheit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+__all__ = ["vital_findings"]
+
+_SEP = r"\s*(?:of|is|was|=|:|at|to|around|about)?\s*(?:of\s+|is\s+|was\s+)?"
+_NUM = r"(\d{1,3}(?:\.\d)?)"
+_TEMP = re.compile(r"\b(?:temperature|temp|tmax|febrile|t)" + _SEP + _NUM
+                   + r"(?:\s*(?:°|degrees?|deg))?(?:\s*([cf])(?![a-z]))?", re.IGNORECASE)
+_HEART = re.compile(r"\b(?:heart rate|pulse rate|pulse|hr)" + _SEP + r"(\d{2,3})\b(?!\s*/)", re.IGNORECASE)
+_RESP = re.compile(r"\b(?:respiratory rate|respiration rate|respirations|resp rate|rr)" + _SEP + r"(\d{1,2})\b",
+                   re.IGNORECASE)
+_BP = re.compile(r"\b(?:blood pressure|bp)" + _SEP + r"(\d{2,3})\s*/\s*(\d{2,3})\b", re.IGNORECASE)
+_SAT = re.compile(r"\b(?:oxygen saturation|o2 saturation|o2 sat|sats?|spo2|sao2|pulse ox(?:imetry)?|saturating)"
+                  + _SEP + r"(\d{2,3})\s*%", re.IGNORECASE)
+_CHILD = re.compile(r"\b(?:(\d{1,2})[- ]years?[- ]old|\d{1,2}[- ](?:months?|weeks?|days?)[- ]old|infant|newborn|"
+                    r"neonate|toddler|baby)\b", re.IGNORECASE)
+# "T" alone is read only as "T 38.5" / "T: 101.2" (a decimal): "T2", "T 4" are not temperatures.
+_BARE_T = re.compile(r"^t\b", re.IGNORECASE)
+# A text none of whose words could label a measurement skips the patterns (most guideline passages):
+# substring tests are C-fast where a regex alternation over a 1,500-character passage took 0.1 ms.
+_KEYS = ("temp", "tmax", "febrile", "pulse", "heart rate", "respirat", "resp rate", "rr ", "rr:", "rr=",
+         "blood pressure", "bp ", "bp:", "bp=", "sat", "spo2", "sao2", "o2 ", "hr ", "hr:", "hr=")
+_UPPER_T = re.compile(r"\bT\s*:?\s*\d{2,3}\.\d")
+
+
+def _child(text: str) -> bool:
+    for m in _CHILD.finditer(text):
+        if m.group(1) is None or int(m.group(1)) < 12:
+            return True
+    return False
+
+
+def _celsius(value: float, unit: str | None) -> float | None:
+    """A body temperature in Celsius (None: not one, as "temp 5" days or a typo)."""
+    celsius = (value - 32) * 5 / 9 if (unit or "").lower() == "f" or (unit is None and value > 50) else value
+    return celsius if 25 <= celsius <= 45 else None
+
+
+def vital_findings(text: str) -> Iterator[tuple[str | None, tuple[int, int], str]]:
+    """(HPO preferred name, span, the measurement as written) for each labelled vital sign in `text`.
+
+    The name is None for a measurement within the normal range: the caller drops any finding its
+    span covers ("temperature" in "temperature 98.6" is no fever)."""
+    low = text.lower()
+    if not any(k in low for k in _KEYS) and not _UPPER_T.search(text):
+        return
+    adult = not _child(text)
+    for m in _TEMP.finditer(text):
+        if _BARE_T.match(m.group(0)) and "." not in m.group(1):
+            continue
+        celsius = _celsius(float(m.group(1)), m.group(2))
+        if celsius is not None:
+            yield ("Fever" if celsius >= 38.0 else "Hypothermia" if celsius < 35.0 else None), m.span(), m.group(0)
+    if not adult:
+        return
+    for m in _HEART.finditer(text):
+        rate = int(m.group(1))
+        if 20 <= rate <= 250:
+            yield ("Tachycardia" if rate > 100 else "Bradycardia" if rate < 60 else None), m.span(), m.group(0)
+    for m in _RESP.finditer(text):
+        if 4 <= int(m.group(1)) <= 70:
+            yield ("Tachypnea" if int(m.group(1)) > 20 else None), m.span(), m.group(0)
+    for m in _BP.finditer(text):
+        systolic, diastolic = int(m.group(1)), int(m.group(2))
+        if 50 <= systolic <= 300 and 20 <= diastolic < systolic:
+            yield ("Hypotension" if systolic < 90 else "Hypertension" if systolic >= 140 or diastolic >= 90
+                   else None), m.span(), m.group(0)
+    for m in _SAT.finditer(text):
+        if 50 <= int(m.group(1)) <= 100:
+            yield ("Hypoxemia" if int(m.group(1)) < 94 else None), m.span(), m.group(0)
