@@ -232,9 +232,39 @@ def pain_phrases() -> dict[str, str]:
     return out
 
 
+# How physicians write exam findings: as adjectives of the patient ("tachycardic and diaphoretic",
+# "jaundiced", "hypoxic on room air"). HPO names the nouns only, so none of these was a finding: not
+# for the red-flag rules that ask for them (ACS: sweating; sepsis: cyanosis, hypotension, tachypnoea),
+# not for the cards' finding words, not for the UI's matches. Adjective -> HPO preferred name.
+CLINICAL_ADJECTIVES: Mapping[str, str] = {
+    "tachycardic": "Tachycardia", "bradycardic": "Bradycardia", "hypotensive": "Hypotension",
+    "hypertensive": "Hypertension", "tachypneic": "Tachypnea", "tachypnoeic": "Tachypnea",
+    "hypoxic": "Hypoxemia", "hypoxemic": "Hypoxemia", "hypoxaemic": "Hypoxemia", "diaphoretic": "Hyperhidrosis",
+    "jaundiced": "Jaundice", "icteric": "Jaundice", "cyanotic": "Cyanosis", "cyanosed": "Cyanosis",
+    "lethargic": "Lethargy", "dehydrated": "Dehydration", "dyspneic": "Dyspnea", "dyspnoeic": "Dyspnea",
+    "orthopneic": "Orthopnea", "hypothermic": "Hypothermia", "somnolent": "Drowsiness", "drowsy": "Drowsiness",
+    "agitated": "Agitation", "tremulous": "Tremor", "pruritic": "Pruritus", "edematous": "Edema",
+    "oedematous": "Edema", "erythematous": "Erythema", "anemic": "Anemia", "anaemic": "Anemia",
+    "oliguric": "Oliguria", "anuric": "Anuria", "ataxic": "Ataxia", "aphasic": "Aphasia",
+    "dysarthric": "Dysarthria", "photophobic": "Photophobia", "hypoglycemic": "Hypoglycemia",
+    "hypoglycaemic": "Hypoglycemia", "hyperglycemic": "Hyperglycemia", "hyperglycaemic": "Hyperglycemia",
+    "looks pale": "Pallor", "looked pale": "Pallor", "appears pale": "Pallor", "appeared pale": "Pallor",
+    "is pale": "Pallor", "was pale": "Pallor", "pale skin": "Pallor",
+}
+# Words that deny a finding by themselves ("afebrile", "anicteric", "temperature is normal"): the
+# matcher finds them as that finding and the extractor asserts it absent (`findings._extract_segment`).
+# Before, "afebrile" was nothing and "my temperature is normal" a fever (the lay table's "temperature").
+ABSENT_PHRASES: Mapping[str, str] = {
+    "afebrile": "Fever", "apyrexial": "Fever", "anicteric": "Jaundice", "acyanotic": "Cyanosis",
+    "normal temperature": "Fever", "temperature is normal": "Fever", "temperature was normal": "Fever",
+    "temperature normal": "Fever", "temperature has been normal": "Fever",
+}
+
+
 def lay_phrases() -> dict[str, str]:
-    """The extractor's default lay table: :data:`LAY_FINDINGS` over the generated swelling and pain phrasings."""
-    return {**swelling_phrases(), **pain_phrases(), **LAY_FINDINGS}
+    """The extractor's default lay table: :data:`LAY_FINDINGS` over the generated swelling and pain phrasings,
+    the clinical adjectives and the self-denying phrases."""
+    return {**swelling_phrases(), **pain_phrases(), **CLINICAL_ADJECTIVES, **ABSENT_PHRASES, **LAY_FINDINGS}
 
 
 # NegEx-style trigger sets for the non-negation assertion classes (ConText categories).

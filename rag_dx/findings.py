@@ -46,7 +46,7 @@ from typing import Any, Literal
 from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
     _EXTRA_FOLLOWING_NEGATIONS,
     _EXTRA_NEGATIONS,
-    _NEGATIVE_BEFORE,
+    _NEGATIVE_BEFORE, ABSENT_PHRASES,
     _MIN_TERM_CHARS,
     _NOT_NEGATIONS,
     _SPAN_KEY,
@@ -317,10 +317,9 @@ class FindingExtractor:
         key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
                if self.memo_size > 0 else None)
         out: list[Finding] = []
-        # One doc per sentence: NegEx scopes never cross a sentence, and negspacy's cost grows
-        # with (boundaries x mentions) per doc, so long passages are cut first (same result).
-        # spaCy adds unseen words to its shared vocabulary while tokenizing: one caller at a time
-        # (a query takes well under a millisecond, so threads barely wait). The memo shares that lock.
+        # One doc per sentence: NegEx scopes never cross a sentence, and negspacy's cost grows with
+        # (boundaries x mentions) per doc, so long passages are cut first (same result). spaCy adds unseen
+        # words to its vocabulary while tokenizing: one caller at a time (threads barely wait); the memo too.
         with self._run_lock:
             if key is not None and (known := self._memo.get(key)) is not None:
                 return list(known)
@@ -340,7 +339,8 @@ class FindingExtractor:
         for ent in sorted(doc.spans[_SPAN_KEY], key=lambda sp: sp.start):
             if ent._.rag_dx_family:
                 assertion: Assertion = "family"
-            elif ent._.rag_dx_absent or (ent.start > 0 and doc[ent.start - 1].lower_ in _NEGATIVE_BEFORE):
+            elif ent._.rag_dx_absent or ent.text.lower() in ABSENT_PHRASES or (  # "afebrile" denies a fever
+                    ent.start > 0 and doc[ent.start - 1].lower_ in _NEGATIVE_BEFORE):
                 assertion = "absent"
             elif ent._.rag_dx_historical:
                 assertion = "historical"

@@ -174,6 +174,25 @@ def test_pain_at_a_site_is_found_however_the_case_words_it(fx: FindingExtractor)
     assert fx.extract("pain in my stomach")[0].name == "Abdominal pain"
 
 
+def test_exam_findings_written_as_adjectives_and_words_that_deny_a_finding(fx: FindingExtractor) -> None:
+    """Physicians write "tachycardic and diaphoretic", "hypoxic on room air", "afebrile", "anicteric":
+    HPO names the nouns only, so none was a finding, and "my temperature is normal" was a fever."""
+    from rag_dx.finding_terms import ABSENT_PHRASES, CLINICAL_ADJECTIVES
+    from rag_dx.findings import parse_hpo_obo
+    from rag_dx.package_data import shipped_hpo_obo
+
+    names, _, _ = parse_hpo_obo(shipped_hpo_obo())
+    assert set(CLINICAL_ADJECTIVES.values()) | set(ABSENT_PHRASES.values()) <= set(names.values())
+    assert _by_name(fx.extract("He is tachycardic, hypotensive and diaphoretic, hypoxic on room air.")) == {
+        "Tachycardia": "present", "Hypotension": "present", "Hyperhidrosis": "present", "Hypoxemia": "present"}
+    assert _by_name(fx.extract("Afebrile. Anicteric sclerae.")) == {"Fever": "absent", "Jaundice": "absent"}
+    assert _by_name(fx.extract("My temperature is normal.")) == {"Fever": "absent"}
+    assert _by_name(fx.extract("She has a temperature.")) == {"Fever": "present"}  # the lay reading stays
+    assert _by_name(fx.extract("Not tachycardic.")) == {"Tachycardia": "absent"}  # negation still applies
+    assert fx.strip_negated("Afebrile, cough for 3 days.") == "cough for 3 days."
+    assert _by_name(fx.extract("pale stools")) == {"Acholic stools": "present"}  # "pale" alone is no finding
+
+
 def test_extractor_is_lazy_and_shareable() -> None:
     fresh = FindingExtractor()
     assert fresh._state is None  # nothing built until first use
