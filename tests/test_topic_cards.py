@@ -416,6 +416,7 @@ def test_floor_is_withheld_when_most_of_the_evidence_is_reports_of_the_rankers_t
                         mostly, **kw)
     assert out.differential[0].diagnosis == "Pneumonia" and out.differential[0].probability > 0.5
     assert out.route == "outside_kept_by_reports" and not out.floored
+    assert out.note == "the practice's ranking is kept: most of the evidence is its past reports of Pneumonia"
     half = reports[:1] + hits[1:]  # 1 of 2: not most, the floor applies
     out = merge_outside(ranked, collect_candidates(half, temperature=0.05, guideline_weight=0.5, vocabulary=vocab),
                         half, **kw)
@@ -544,7 +545,7 @@ def test_floor_is_decided_by_the_cards_mass_on_the_practices_diagnoses(built, vo
     assert floored.note.startswith("diagnoses the practice has not recorded hold at least 80%")
     assert f"{uti_case.practice_mass:.1%}" in floored.note
     assert kept.note.startswith("the practice's diagnoses keep their weight") and f"{pyelo_case.practice_mass:.1%}" in kept.note
-    assert older.note is None  # withheld by the older test: no mass to report
+    assert older.note is None  # withheld by the older test (the cards name a ranker diagnosis): no mass to report
     # the serving layer scales a floored case by diagnosis.floored_confidence, the others by outside_confidence
     assert floored.floored and not kept.floored and not older.floored
     # and the answer reports which rule decided, as a code a client can read (rag_dx.practice.floor)
@@ -757,3 +758,16 @@ def test_a_floored_case_is_led_by_the_cards_not_by_the_rankers_one_confident_dia
     assert lead(0.8)[0] == ("Typhoid", 0.198)
     default = lead(DiagnosisSettings().outside_guideline_share)
     assert default[0] == ("Disease 0", 0.18) and ("Typhoid", 0.099) in default
+
+
+def test_every_reason_to_keep_the_practice_ranking_is_said_with_the_diagnosis_it_keeps() -> None:
+    """Kept by its reports, a flagged answer was right on none of 232 dev cases of unrecorded diagnoses
+    at 0.44: the clinician reads why, and which diagnosis, beside the ranking."""
+    from rag_dx.practice.floor import floor_note
+
+    assert floor_note(False, 0.9, None, 0.05, "outside_kept_by_reports", "Typhoid") == (
+        "the practice's ranking is kept: most of the evidence is its past reports of Typhoid")
+    assert floor_note(False, 0.9, None, 0.0, "outside_kept_unjudged", "Cervical spondylosis") == (
+        "the practice's ranking is kept: the guidelines have no disease card for Cervical spondylosis to judge it by")
+    assert floor_note(False, 0.9, None, 0.05, "outside_blend", "Typhoid") is None  # nothing kept: nothing to say
+    assert floor_note(True, 0.9, None, 0.05, None, "Typhoid").startswith("diagnoses the practice has not recorded")

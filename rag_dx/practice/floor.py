@@ -110,8 +110,14 @@ def cards_support_share(cards: "CardTopics", ranker_probs: Sequence[tuple[Collec
 
 
 
-def floor_note(floored: bool, share: float, cards: "CardTopics | None", threshold: float) -> str | None:
-    """What the clinician reads of the floor's verdict beside the ranking (None: nothing to say)."""
+def floor_note(floored: bool, share: float, cards: "CardTopics | None", threshold: float,
+               kept: Route | None = None, top: str | None = None) -> str | None:
+    """What the clinician reads of the floor's verdict beside the ranking (None: nothing to say).
+
+    Every reason to keep the practice ranker's order on a flagged case is said, with the diagnosis
+    it keeps: kept by the reports, such answers were right on none of 232 dev cases of diagnoses the
+    practice never recorded while shown at 0.44 (docs/results/protocols.md, "routes"), and a clinician
+    can judge "most of the evidence is past reports of Typhoid" against the case in front of them."""
     mass = cards.practice_mass if cards is not None else None
     if floored:
         why = "" if mass is None else f": the guidelines' disease cards put only {mass:.1%} of theirs on its diagnoses"
@@ -119,6 +125,10 @@ def floor_note(floored: bool, share: float, cards: "CardTopics | None", threshol
     if share > 0 and mass is not None and threshold > 0 and mass >= threshold:
         return (f"the practice's diagnoses keep their weight: the guidelines' disease cards put {mass:.1%} of their "
                 f"probability on them")
+    if kept == KEPT_BY_REPORTS and top:
+        return f"the practice's ranking is kept: most of the evidence is its past reports of {top}"
+    if kept == KEPT_UNJUDGED and top:
+        return f"the practice's ranking is kept: the guidelines have no disease card for {top} to judge it by"
     return None
 
 

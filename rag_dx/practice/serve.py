@@ -166,6 +166,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     # the ranker's own diagnoses, before the vote adds the retrieved reports' labels
     ranker_probs = [(diagnosis_keys(d.diagnosis, vocabulary), d.probability) for d in ranked.differential]
     ranker_top = diagnosis_keys(ranked.differential[0].diagnosis, vocabulary) if ranked.differential else ()
+    top_name = ranked.differential[0].diagnosis if ranked.differential else None
     ranked = _blend_vote(ranked, pool, vote_weight) if vote_weight > 0 else ranked
     # Every diagnosis the retrieved guideline passages name, practice diagnoses included: in `pool` a
     # guideline topic that is also a report label is merged into the report candidate, and its
@@ -229,7 +230,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
     return Ranked(differential=out, evidence=evidence,
-                  note=floor_note(floored, guideline_share, cards, practice_mass), floored=floored,
+                  note=floor_note(floored, guideline_share, cards, practice_mass, kept, top_name), floored=floored,
                   route=FLOOR if floored else kept or BLEND)
 
 
