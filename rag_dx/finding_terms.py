@@ -98,6 +98,14 @@ LAY_FINDINGS: Mapping[str, str] = {
     "crusted eyelids": "Purulent eye discharge", "bruised": "Ecchymosis",
     # how a vignette writes them (found missing in textbook cases of a kidney stone, a stroke, TB)
     "blood in the urine": "Hematuria", "blood in his urine": "Hematuria", "blood in her urine": "Hematuria",
+    "blood in my urine": "Hematuria",  # "pink urine", "red urine", "bloody urine" are HPO's own, more specific terms
+    **{f"urine {be} {c}": t for be in ("is", "was", "looks", "looked")
+       for c, t in (("pink", "Pink urine"), ("red", "Red urine"), ("bloody", "Macroscopic hematuria"))},
+    **{f"{v} {q}blood": "Hemoptysis" for v in ("coughed up", "coughing up", "coughs up", "coughed", "coughing",
+                                                  "spitting up", "spat up", "spitting", "spat")
+       for q in ("", "a little ", "some ", "a bit of ", "streaks of ")},
+    **{f"sick to {d} stomach": "Nausea" for d in ("my", "his", "her", "the", "their")},
+    **{f"throat {be} sore": "Pharyngalgia" for be in ("is", "was", "feels", "felt")},
     "pain in the flank": "Flank pain", "pain in the right flank": "Flank pain", "pain in the left flank": "Flank pain",
     "black stools": "Melena", "black stool": "Melena", "tarry stools": "Melena", "black tarry stools": "Melena",
     "pounding heart": "Palpitations", "heart pounding": "Palpitations",
@@ -207,7 +215,7 @@ PAIN_SITES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     **{s: ("Buttock pain", _LIMB_SIDES) for s in ("buttock", "buttocks")},
 }
 _PAIN_FORMS = ("pain in {d}{side}{s}", "pains in {d}{side}{s}", "pain over {d}{side}{s}", "aching in {d}{side}{s}",
-               "painful {side}{s}", "{d}{side}{s} {be} painful", "{d}{side}{s} {hurt}")
+               "painful {side}{s}", "{d}{side}{s} {be} painful", "{d}{side}{s} {hurt}", "{side}{s} pain")
 
 
 def pain_phrases() -> dict[str, str]:

@@ -168,6 +168,11 @@ def test_pain_at_a_site_is_found_however_the_case_words_it(fx: FindingExtractor)
     assert _by_name(fx.extract("His knees hurt and her left calf is painful.")) == {
         "Knee pain": "present", "Lower limb pain": "present"}
     assert _by_name(fx.extract("pain in the heel on the first steps")) == {"Foot pain": "present"}
+    # "X pain" for sites HPO has no such term for
+    assert _by_name(fx.extract("heel pain and left calf pain")) == {"Foot pain": "present", "Lower limb pain": "present"}
+    # the other words a textbook case used for its findings
+    assert _by_name(fx.extract("She coughed up a little blood; his urine is pink; sick to her stomach.")) == {
+        "Hemoptysis": "present", "Pink urine": "present", "Nausea": "present"}
     # the verb agrees with the site: no "knees hurts" or "calf are painful" in the table
     assert "his knees hurts" not in pain_phrases() and "her calf are painful" not in pain_phrases()
     # the curated lay table still wins where both name a phrase
