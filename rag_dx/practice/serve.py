@@ -57,8 +57,10 @@ class Ranked:
     evidence: list[Hit]
     #: For a flagged case, why the guidelines' diagnoses got the share they did (shown with the ranking).
     note: str | None = None
-    floored: bool = False  # the guideline floor applied (merge_outside): guideline diagnoses lead the case
-    route: Route | None = None  # for a flagged case, which of merge_outside's routes it took (rag_dx.practice.floor)
+    #: The guideline floor applied (merge_outside): guideline diagnoses lead the case.
+    floored: bool = False
+    #: For a flagged case, which of merge_outside's routes it took (rag_dx.practice.floor); None: not flagged.
+    route: Route | None = None
 
 
 def ranked_differential(
