@@ -57,10 +57,13 @@ class Ranked:
     evidence: list[Hit]
     #: For a flagged case, why the guidelines' diagnoses got the share they did (shown with the ranking).
     note: str | None = None
-    #: The guideline floor applied (merge_outside): guideline diagnoses lead the case.
-    floored: bool = False
     #: For a flagged case, which of merge_outside's routes it took (rag_dx.practice.floor); None: not flagged.
     route: Route | None = None
+
+    @property
+    def floored(self) -> bool:
+        """The guideline floor applied (merge_outside): guideline diagnoses lead the case."""
+        return self.route == FLOOR
 
 
 def ranked_differential(
@@ -189,9 +192,9 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         source = blend_topics(source, cards, vocabulary, card_share=1.0 - (1.0 - card_share) * named)
     else:
         g *= named
-    kept = withheld_by(cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass) \
-        if source and guideline_share > 0 else None
-    floored = bool(source) and guideline_share > 0 and kept is None
+    asked = bool(source) and guideline_share > 0
+    kept = withheld_by(cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass) if asked else None
+    floored = asked and kept is None
     if floored:
         g = max(g, guideline_share)
     practice_of: dict[str, str] = {}
@@ -232,7 +235,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
     return Ranked(differential=out, evidence=evidence,
-                  note=floor_note(floored, guideline_share, cards, practice_mass, kept, top_name), floored=floored,
+                  note=floor_note(floored, guideline_share, cards, practice_mass, kept, top_name),
                   route=FLOOR if floored else kept or BLEND)
 
 
