@@ -304,8 +304,11 @@ class Vocabulary:
             code = self._fuzzy(v)
             if code:
                 return self.concept(code, "fuzzy")
-        # "Dimorphic hemorrhoids (piles)": the parenthetical may be the recognizable part.
-        for inner in _parenthetical_contents(name):
+        # "Dimorphic hemorrhoids (piles)": the parenthetical may be the recognizable part, when it is
+        # the only one; several are a list's abbreviations (an NGC conditions field naming sickle cell
+        # disease's complications resolved to I10 through its "(HTN)" and joined the hypertension card).
+        inners = _parenthetical_contents(name)
+        for inner in inners if len(inners) == 1 else []:
             code = self._lookup_synonym(inner.replace(" ", "")) or self._exact.get(inner.replace(" ", ""))
             if code:
                 return self.concept(code, "synonym")

@@ -224,6 +224,17 @@ def test_look_alike_names_do_not_collapse(vocab: Vocabulary) -> None:
     assert wrong == []
 
 
+def test_a_list_of_conditions_does_not_resolve_through_one_of_its_abbreviations(vocab: Vocabulary) -> None:
+    # an NGC "Disease/Condition(s)" field; its "(HTN)" made it hypertension, and its 27 passages
+    # voted as hypertension
+    listing = ("Sickle cell disease (SCD) and SCD complications Invasive pneumococcal infection Renal disease "
+               "Pulmonary hypertension (PH) Hypertension (HTN) Retinopathy Stroke")
+    assert vocab.normalize(listing) is None
+    # one parenthetical is still read: it may be the recognizable part
+    got = vocab.normalize("Dimorphic hemorrhoids (piles)")
+    assert got is not None and got.code == "K64.9"
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [
