@@ -286,9 +286,10 @@ POSSIBLE_TRIGGERS: Mapping[str, list[str]] = {
 }
 HISTORICAL_TRIGGERS: Mapping[str, list[str]] = {
     "preceding": ["history of", "hx of", "h/o", "past medical history", "pmh", "previous", "previously",
-                  "status post", "s/p", "childhood", "had a history", "remote history of", "in the past had"],
+                  "status post", "s/p", "childhood", "had a history", "remote history of", "in the past had",
+                  "historically", "formerly"],
     "following": ["years ago", "as a child", "previously", "last year", "resolved", "months ago",
-                  "in childhood"],
+                  "in childhood", "historically"],
 }
 FAMILY_TRIGGERS: Mapping[str, list[str]] = {
     "preceding": ["family history of", "family history", "fhx", "fh of", "mother", "father", "mom", "dad",

@@ -53,6 +53,10 @@ def test_family_history_possible(fx: FindingExtractor) -> None:
     assert _by_name(fx.extract("History of asthma as a child. Now wheezing.")) == {
         "Asthma": "historical", "Wheezing": "present",
     }
+    # an adverb of the past is history too; a recent span ("in the past 3 days") is not
+    assert _by_name(fx.extract("He was historically oliguric.")) == {"Oliguria": "historical"}
+    assert _by_name(fx.extract("Formerly had seizures. Now cough.")) == {"Seizure": "historical", "Cough": "present"}
+    assert _by_name(fx.extract("He has had a fever in the past 3 days.")) == {"Fever": "present"}
     assert _by_name(fx.extract("Possible pneumonia.")) == {"Pneumonia": "possible"}
     assert _by_name(fx.extract("No family history of asthma.")) == {"Asthma": "family"}  # not the case's own
 
