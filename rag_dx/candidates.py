@@ -92,7 +92,8 @@ _PROCEDURE = re.compile(
 )
 _GROUP = re.compile(
     r"\b(diseases|disorders|problems|conditions|injuries|infections and|abnormalities|defects|"
-    r"complications|issues|health|system and|disorders and|illnesses|tumors and|cancers|infections$)\b"
+    r"complications|issues|health|system and|disorders and|illnesses|tumors and|cancers|infections$|"
+    r"diagnosis$)\b"  # "Dual Diagnosis": a mental disorder with a substance use disorder, two diseases
 )
 _STATUS = re.compile(r"\b(pregnancy|childbirth|menstruation|puberty|aging|breastfeeding|bereavement|"
                      r"smoking|alcohol|caffeine|stress|sleep|pain relievers|weight|anatomy|genes|"

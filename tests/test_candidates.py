@@ -28,7 +28,7 @@ def _hit(i: int, label: str, kind: str = "guideline", sim: float = 0.8, text: st
      "Blood Thinners", "Flu Shot", "Anatomy", "Fever", "Monitor Your Diabetes", "Manage Your Weight",
      "Tonsils and Adenoids", "Ear, Nose and Throat", "Mobility Aids", "Infection Control",
      "Deep Brain Stimulation for Parkinson's Disease", "Cancer--Living with Cancer", "Chronic Diarrhea in Children",
-     "Eye Infections", "Pneumococcal Infections"],
+     "Eye Infections", "Pneumococcal Infections", "Dual Diagnosis"],
 )
 def test_not_diagnoses(vocab: Vocabulary, topic: str) -> None:
     assert not is_diagnosis(topic, vocab), (topic, topic_kind(topic, vocab))
