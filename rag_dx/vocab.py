@@ -60,7 +60,7 @@ from typing import Any, Literal
 from rag_dx.vocab_tables import (  # noqa: F401  (normalize_text, compact_key, ... re-exported)
     _CHEAP_EXTRA, _CODE_RE, _CONTAINMENT_MAX_COST, _COSTLY_EXTRA, _GENERIC_EXTRA, _GENERIC_HEADS, _PAREN_RE,
     _cancer_rewrite, _ccsr_for_all, _Node, _parenthetical_contents, _parse_tabular,
-    _strict_tokens, _variants, canonical_tokens, compact_key, is_siteless_injury, lay_rewrites,
+    _QUALIFIERS_ALONE, _strict_tokens, _variants, canonical_tokens, compact_key, is_siteless_injury, lay_rewrites,
     load_curated_synonyms, normalize_text, siteless_injury_code,
 )
 
@@ -289,6 +289,8 @@ class Vocabulary:
             return self.concept(self._exact[key], "exact")
         if _CODE_RE.match(name.strip().upper()) and name.strip().upper() in self._nodes:
             return self.concept(name.strip().upper(), "exact")
+        if set(canonical_tokens(name)) <= _QUALIFIERS_ALONE:
+            return None  # "Recurrent", "Chronic": a qualifier alone names no disease
         main = _variants(_PAREN_RE.sub(" ", name)) if _PAREN_RE.search(name) else []
         main = _variants(name) + [v for v in main if v not in _variants(name)]
         code = self._synonym_of(main) or self._canonical(main)

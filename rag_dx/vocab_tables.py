@@ -95,6 +95,11 @@ _COSTLY_EXTRA = frozenset({
 _GENERIC_EXTRA = frozenset({"disease", "syndrome", "infection", "virus", "viral", "disorder", "active",
                             "acute", "unspecified", "other", "nos", "infectious", "site", "specified",
                             "uncomplicated", "primary", "simple", "classical", "type", "fever"})
+#: A name that is only a qualifier names no disease: "Recurrent" (an MTSamples sample name) reached
+#: A68 through the inclusion term "Recurrent fever", "fever" being a generic extra word.
+_QUALIFIERS_ALONE = frozenset({"recurrent", "chronic", "acute", "subacute", "relapsing", "bilateral",
+                               "unilateral", "severe", "mild", "moderate", "congenital", "acquired",
+                               "primary", "secondary", "intermittent", "persistent", "episodic"})
 
 
 def normalize_text(text: str) -> str:
