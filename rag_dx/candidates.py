@@ -206,7 +206,8 @@ def _subjects(topic: str) -> list[str]:
     t = re.sub(r"\s+", " ", topic).strip()
     out = [t]
     if ":" in t:
-        out.append(t.split(":", 1)[0].strip())
+        # "Chronic pain disorder, including: Nociceptive pain ..." (an NGC conditions field)
+        out.append(re.sub(r",?\s*(including|such as|e\.g\.)$", "", t.split(":", 1)[0].strip(), flags=re.I))
     if " - " in t:  # "Parasites - Scabies": the part after the dash names the disease
         out.insert(0, t.split(" - ", 1)[1].strip())
     m = _ABOUT.match(t)

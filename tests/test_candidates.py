@@ -50,6 +50,8 @@ def test_not_diagnoses(vocab: Vocabulary, topic: str) -> None:
         ("Ear Infections", "Ear Infections"),
         ("Hand, Foot and Mouth Disease", "Hand, Foot and Mouth Disease"),  # body parts, but a disease
         ("Head and Neck Cancer", "Head and Neck Cancer"),
+        # an NGC conditions field: the name, without the list's lead-in
+        ("Chronic pain disorder, including: Nociceptive pain Neuropathic pain Psychogenic pain", "Chronic pain disorder"),
     ],
 )
 def test_diagnoses(vocab: Vocabulary, topic: str, name: str) -> None:
