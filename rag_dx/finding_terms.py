@@ -282,7 +282,7 @@ POSSIBLE_TRIGGERS: Mapping[str, list[str]] = {
                   "could be", "could have", "rule out", "r/o", "evaluate for", "consider", "versus", "vs",
                   "differential", "maybe", "not sure if"],
     "following": ["is possible", "is suspected", "suspected", "cannot be excluded", "not excluded",
-                  "can not be ruled out", "is likely", "?"],
+                  "can not be ruled out", "is likely", "?", "versus", "vs"],
 }
 HISTORICAL_TRIGGERS: Mapping[str, list[str]] = {
     "preceding": ["history of", "hx of", "h/o", "past medical history", "pmh", "previous", "previously",

@@ -58,6 +58,10 @@ def test_family_history_possible(fx: FindingExtractor) -> None:
     assert _by_name(fx.extract("Formerly had seizures. Now cough.")) == {"Seizure": "historical", "Cough": "present"}
     assert _by_name(fx.extract("He has had a fever in the past 3 days.")) == {"Fever": "present"}
     assert _by_name(fx.extract("Possible pneumonia.")) == {"Pneumonia": "possible"}
+    # both sides of a "versus" are what the writer is weighing
+    assert _by_name(fx.extract("Pneumonia versus bronchitis.")) == {"Pneumonia": "possible", "Bronchitis": "possible"}
+    assert _by_name(fx.extract("Hypertensive disease vs renal artery stenosis.")) == {
+        "Hypertension": "possible", "Renal artery stenosis": "possible"}
     assert _by_name(fx.extract("No family history of asthma.")) == {"Asthma": "family"}  # not the case's own
 
 
