@@ -147,7 +147,7 @@ SWELLING_SITES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "lips": ("Swollen lip", _SWELL), "lip": ("Swollen lip", _SWELL),
     "eyelids": ("Palpebral edema", _SWELL), "eyelid": ("Palpebral edema", _SWELL),
     "face": ("Facial edema", _SWELL),
-    **{s: ("Edema", _SWELL) for s in ("legs", "leg", "feet", "foot")},
+    **{s: ("Edema", _SWELL) for s in ("legs", "leg", "feet", "foot", "calf", "calves")},
     # one swollen ankle is an injury or a joint; "swollen ankles" stays Edema (LAY_FINDINGS)
     "ankle": ("Ankle swelling", _SWELL),
     **{s: ("Abdominal distention", _SWELL) for s in ("abdomen", "belly", "stomach")},

@@ -44,12 +44,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
-    _EXTRA_FOLLOWING_NEGATIONS,
-    _EXTRA_NEGATIONS,
-    _NEGATIVE_BEFORE, ABSENT_PHRASES,
-    _MIN_TERM_CHARS,
-    _NOT_NEGATIONS,
-    _SPAN_KEY,
+    _EXTRA_FOLLOWING_NEGATIONS, _EXTRA_NEGATIONS, _NEGATIVE_BEFORE, ABSENT_PHRASES,
+    _MIN_TERM_CHARS, _NOT_NEGATIONS, _SPAN_KEY,
     _STOP_TERMS,
     EXTRA_TERMINATIONS,
     FAMILY_TRIGGERS,
@@ -61,6 +57,7 @@ from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
 from rag_dx.hpo_obo import read_obo_terms
 from rag_dx.lru import BoundedLRU
 from rag_dx.package_data import shipped_hpo_obo
+from rag_dx.site_predicates import predicated_findings
 from rag_dx.vital_signs import vital_findings
 
 Assertion = Literal["present", "absent", "possible", "historical", "family"]
@@ -317,17 +314,18 @@ class FindingExtractor:
         key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
                if self.memo_size > 0 else None)
         out: list[Finding] = []
-        # One doc per sentence: NegEx scopes never cross a sentence, and negspacy's cost grows with
-        # (boundaries x mentions) per doc, so long passages are cut first (same result). spaCy adds unseen
-        # words to its vocabulary while tokenizing: one caller at a time (threads barely wait); the memo too.
+        # One doc per sentence: NegEx scopes never cross a sentence, and negspacy's cost grows with (boundaries x
+        # mentions) per doc. spaCy adds unseen words while tokenizing: one caller at a time; the memo too.
         with self._run_lock:
             if key is not None and (known := self._memo.get(key)) is not None:
                 return list(known)
             for start, end in _segments(text):
                 out.extend(self._extract_segment(text[start:end], start, state))
             vitals = list(vital_findings(text))  # a measurement decides, not its label's word (rag_dx.vital_signs)
+            said_of_sites = predicated_findings(text, [(f.name, f.span, f.assertion) for f in out])  # "swollen, red and painful"
             out = sorted([f for f in out if not any(s <= f.span[0] and f.span[1] <= e for _, (s, e), _ in vitals)]
-                         + [Finding(state["by_name"][n.lower()], n, "present", span, said) for n, span, said in vitals if n],
+                         + [Finding(state["by_name"][n.lower()], n, "present", span, said) for n, span, said in vitals if n]
+                         + [Finding(state["by_name"][n.lower()], n, a, sp, said) for n, sp, said, a in said_of_sites],
                          key=lambda f: f.span)
             if key is not None:
                 self._memo.put(key, tuple(out))

@@ -1,0 +1,70 @@
+"""Findings stated as a list of adjectives about one body site: "her left calf is swollen, warm, red and painful".
+
+Why: the phrase tables (`rag_dx.finding_terms.pain_phrases`, `swelling_phrases`) match word for word,
+so they read "her calf is painful" and "her knee is swollen" but nothing of a site followed by several
+adjectives, the way vignettes and exam notes describe a limb or a joint; a textbook deep-vein-thrombosis
+case found no finding at all, and its cards' finding words were empty. Each adjective of such a list is
+read against the same tables (swollen -> the site's swelling finding, painful / sore / tender -> its pain
+finding) or, for "red", as Erythema; "warm" and "hot" name no HPO finding of their own and are skipped.
+Only a plain statement is read: "is not swollen" or "is neither red nor swollen" match nothing here, and
+a list inside a denial is left to the matcher's own negation.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Sequence
+
+from rag_dx.finding_terms import PAIN_SITES, SWELLING_SITES
+
+#: adjective -> what it says of the site: its swelling finding, its pain finding, or an HPO name
+_ADJECTIVES = {"swollen": "swell", "painful": "pain", "sore": "pain", "tender": "pain", "red": "Erythema",
+               "warm": None, "hot": None}
+#: "red" is Erythema, a skin finding, only where the site is skin: a red throat or eye is another finding
+_NOT_SKIN = frozenset({"throat", "eye", "eyes", "gums", "tonsils", "tonsil"})
+_FILLERS = ("very", "quite", "slightly", "mildly", "also", "extremely", "markedly", "now", "more")
+_BE = r"(?P<be>is|are|was|were|has been|have been|had been|became|becomes|looks|look|looked|feels|feel|felt)"
+_PLURAL_VERBS = frozenset({"are", "were", "have been", "look", "feel"})
+_SINGULAR_VERBS = frozenset({"is", "was", "has been", "looks", "feels", "becomes"})
+
+
+@functools.cache
+def _pattern() -> re.Pattern[str]:
+    sites = sorted({*PAIN_SITES, *(s for s, (_, words) in SWELLING_SITES.items() if "swell" in words)},
+                   key=len, reverse=True)
+    adj = "|".join(sorted(_ADJECTIVES, key=len, reverse=True))
+    word = rf"(?:(?:{'|'.join(_FILLERS)})\s+)*(?:{adj})"
+    return re.compile(
+        rf"\b(?:(?:his|her|my|the|their|both|its)\s+)?(?:(?:left|right)\s+)?(?P<site>{'|'.join(map(re.escape, sites))})"
+        rf"\s+{_BE}\s+(?P<adjs>{word}(?:\s*(?:,\s*and|,|and|or)\s+{word})+)\b", re.IGNORECASE)
+
+
+def predicated_findings(text: str, found: Sequence[tuple[str, tuple[int, int], str]] = ()
+                        ) -> Iterator[tuple[str, tuple[int, int], str, str]]:
+    """(HPO preferred name, character span of the adjective, the adjective, assertion) for each adjective
+    of a site's list of two or more (one adjective is the phrase tables' to read). `found`: the
+    matcher's (name, span, assertion). A name it already reports inside the same statement is not
+    repeated ("her knee is swollen and painful": its Joint swelling, then Knee pain from here), and the
+    statement takes the assertion of what it found there ("denies that her knee is swollen and tender":
+    absent, as the matcher read "knee is swollen"); present otherwise."""
+    if " and " not in text and "," not in text:
+        return
+    words = re.compile("|".join(sorted(_ADJECTIVES, key=len, reverse=True)), re.IGNORECASE)
+    for m in _pattern().finditer(text):
+        site, be = m.group("site").lower(), m.group("be").lower()
+        plural = site.endswith("s") and not site.endswith(("ss", "us", "is"))
+        if be in (_SINGULAR_VERBS if plural else _PLURAL_VERBS):
+            continue  # "the sores on my face are swollen": the verb is the sores', not the face's
+        inside = [(name, assertion) for name, (s, e), assertion in found if m.start() <= s and e <= m.end()]
+        seen, assertion = {name for name, _ in inside}, inside[0][1] if inside else "present"
+        for a in words.finditer(m.group("adjs")):
+            kind = _ADJECTIVES[a.group(0).lower()]
+            swelling, swells = SWELLING_SITES.get(site, (None, ()))
+            target = (swelling if "swell" in swells else None) if kind == "swell" else \
+                PAIN_SITES.get(site, (None, ()))[0] if kind == "pain" else None if site in _NOT_SKIN else kind
+            if target is None or target in seen:
+                continue
+            seen.add(target)
+            start = m.start("adjs") + a.start()
+            yield target, (start, start + len(a.group(0))), a.group(0), assertion

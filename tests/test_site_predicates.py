@@ -1,0 +1,46 @@
+"""A body site followed by a list of adjectives gives a finding per adjective (rag_dx.site_predicates)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag_dx.findings import FindingExtractor
+from rag_dx.site_predicates import predicated_findings
+
+
+def _names(text: str) -> list[tuple[str, str]]:
+    return [(n, said) for n, _, said, _ in predicated_findings(text)]
+
+
+def test_each_adjective_of_a_list_is_read_against_the_site() -> None:
+    text = "ten days after knee surgery, her left calf is swollen, warm, red and painful, especially when she walks"
+    got = list(predicated_findings(text))
+    assert [(n, said) for n, _, said, _ in got] == [("Edema", "swollen"), ("Erythema", "red"), ("Lower limb pain", "painful")]
+    for _, (s, e), said, assertion in got:
+        assert text[s:e] == said and assertion == "present"
+    assert _names("The knee was red, hot and tender.") == [("Erythema", "red"), ("Knee pain", "tender")]
+    assert _names("the joints are swollen and tender") == [("Joint swelling", "swollen"), ("Arthralgia", "tender")]
+
+
+@pytest.mark.parametrize("text", [
+    "Her calf is not swollen or painful.",  # a denial is not a list of findings
+    "The patient is tired and sore.",  # no site
+    "Her calf is swollen.",  # one adjective: the phrase tables read it
+    "swollen calf and red rash",
+])
+def test_nothing_is_read_outside_a_sites_list(text: str) -> None:
+    assert _names(text) == []
+
+
+def test_a_red_throat_is_not_skin_erythema() -> None:
+    assert _names("His throat is sore and red.") == [("Pharyngalgia", "sore")]
+
+
+def test_the_extractor_adds_them_once_with_the_statements_assertion() -> None:
+    fx = FindingExtractor()
+    got = {(f.name, f.assertion) for f in fx.extract("Her knee is swollen and painful.")}
+    assert got == {("Joint swelling", "present"), ("Knee pain", "present")}  # the matcher's swelling is not repeated
+    got = {(f.name, f.assertion) for f in fx.extract("She denies that her knee is swollen and tender.")}
+    assert got == {("Joint swelling", "absent"), ("Knee pain", "absent")}
+    dvt = fx.extract("Her left calf is swollen, warm, red and painful.")
+    assert {f.name for f in dvt} == {"Edema", "Erythema", "Lower limb pain"}
