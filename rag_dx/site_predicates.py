@@ -6,8 +6,8 @@ adjectives, the way vignettes and exam notes describe a limb or a joint; a textb
 case found no finding at all, and its cards' finding words were empty. Each adjective of such a list is
 read against the same tables (swollen -> the site's swelling finding, painful / sore / tender -> its pain
 finding) or, for "red", as Erythema; "warm" and "hot" name no HPO finding of their own and are skipped.
-Only a plain statement is read: "is not swollen" or "is neither red nor swollen" match nothing here, and
-a list inside a denial is left to the matcher's own negation.
+Only a plain statement is read ("is not swollen" or "is neither red nor swollen" match nothing here);
+its assertion is the one the matcher gave what it found in the same statement, if anything.
 """
 
 from __future__ import annotations
@@ -59,12 +59,19 @@ def predicated_findings(text: str, found: Sequence[tuple[str, tuple[int, int], s
         inside = [(name, assertion) for name, (s, e), assertion in found if m.start() <= s and e <= m.end()]
         seen, assertion = {name for name, _ in inside}, inside[0][1] if inside else "present"
         for a in words.finditer(m.group("adjs")):
-            kind = _ADJECTIVES[a.group(0).lower()]
-            swelling, swells = SWELLING_SITES.get(site, (None, ()))
-            target = (swelling if "swell" in swells else None) if kind == "swell" else \
-                PAIN_SITES.get(site, (None, ()))[0] if kind == "pain" else None if site in _NOT_SKIN else kind
+            target = _finding(site, _ADJECTIVES[a.group(0).lower()])
             if target is None or target in seen:
                 continue
             seen.add(target)
             start = m.start("adjs") + a.start()
             yield target, (start, start + len(a.group(0))), a.group(0), assertion
+
+
+def _finding(site: str, kind: str | None) -> str | None:
+    """What one adjective says of a site, as an HPO preferred name (None: nothing HPO names)."""
+    if kind == "swell":
+        swelling, words = SWELLING_SITES.get(site, (None, ()))
+        return swelling if "swell" in words else None
+    if kind == "pain":
+        return PAIN_SITES.get(site, (None, ()))[0]
+    return None if kind is None or site in _NOT_SKIN else kind

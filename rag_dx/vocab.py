@@ -308,7 +308,7 @@ class Vocabulary:
                 return self.concept(code, "fuzzy")
         # "Dimorphic hemorrhoids (piles)": the parenthetical may be the recognizable part, when it is
         # the only one; several are a list's abbreviations (an NGC conditions field naming sickle cell
-        # disease's complications resolved to I10 through its "(HTN)" and joined the hypertension card).
+        # disease's complications resolved to I10 through its "(HTN)", and its passages voted as hypertension).
         inners = _parenthetical_contents(name)
         for inner in inners if len(inners) == 1 else []:
             code = self._lookup_synonym(inner.replace(" ", "")) or self._exact.get(inner.replace(" ", ""))
