@@ -163,6 +163,13 @@ _SWELLING_FORMS: Mapping[str, tuple[str, ...]] = {
 _DETERMINERS = ("", "the ", "my ", "his ", "her ", "both ")
 
 
+def is_plural_site(site: str) -> bool:
+    """Whether a body site takes "are" / "were": its head noun (before " in ") is plural or names two parts
+    ("knees", "lymph nodes in the neck", "liver and spleen"; not "testis", "abscess")."""
+    head = site.split(" in ")[0]
+    return " and " in head or (head.endswith("s") and not head.endswith(("ss", "us", "is")))
+
+
 def swelling_phrases() -> dict[str, str]:
     """Every phrasing of :data:`SWELLING_SITES` -> its HPO preferred name ("swollen spleen" -> Splenomegaly).
 
@@ -170,8 +177,7 @@ def swelling_phrases() -> dict[str, str]:
     my face are swollen" does not read as a swollen face."""
     out: dict[str, str] = {}
     for site, (target, words) in SWELLING_SITES.items():
-        head = site.split(" in ")[0]
-        verbs = ("are", "were") if head.endswith("s") or " and " in head else ("is", "was")
+        verbs = ("are", "were") if is_plural_site(site) else ("is", "was")
         for form in (f for w in words for f in _SWELLING_FORMS[w]):
             for d in _DETERMINERS if "{d}" in form else ("",):
                 for be in verbs if "{be}" in form else ("",):
@@ -227,7 +233,7 @@ def pain_phrases() -> dict[str, str]:
     neck of the femur" as neck pain."""
     out: dict[str, str] = {}
     for site, (target, sides) in PAIN_SITES.items():
-        plural = site.endswith("s") and not site.endswith(("ss", "us", "is"))
+        plural = is_plural_site(site)
         be, hurt = ("are", "were") if plural else ("is", "was"), ("hurt",) if plural else ("hurts",)
         for form in _PAIN_FORMS:
             for d in _DETERMINERS if "{d}" in form else ("",):

@@ -16,7 +16,7 @@ import functools
 import re
 from collections.abc import Iterator, Sequence
 
-from rag_dx.finding_terms import PAIN_SITES, SWELLING_SITES
+from rag_dx.finding_terms import PAIN_SITES, SWELLING_SITES, is_plural_site
 
 #: adjective -> what it says of the site: its swelling finding, its pain finding, or an HPO name
 _ADJECTIVES = {"swollen": "swell", "painful": "pain", "sore": "pain", "tender": "pain", "red": "Erythema",
@@ -53,8 +53,7 @@ def predicated_findings(text: str, found: Sequence[tuple[str, tuple[int, int], s
     words = re.compile("|".join(sorted(_ADJECTIVES, key=len, reverse=True)), re.IGNORECASE)
     for m in _pattern().finditer(text):
         site, be = m.group("site").lower(), m.group("be").lower()
-        plural = site.endswith("s") and not site.endswith(("ss", "us", "is"))
-        if be in (_SINGULAR_VERBS if plural else _PLURAL_VERBS):
+        if be in (_SINGULAR_VERBS if is_plural_site(site) else _PLURAL_VERBS):
             continue  # "the sores on my face are swollen": the verb is the sores', not the face's
         inside = [(name, assertion) for name, (s, e), assertion in found if m.start() <= s and e <= m.end()]
         seen, assertion = {name for name, _ in inside}, inside[0][1] if inside else "present"
