@@ -29,16 +29,31 @@ from collections.abc import Iterator
 
 __all__ = ["vital_findings"]
 
-_SEP = r"\s*(?:of|is|was|=|:|at|to|around|about)?\s*(?:of\s+|is\s+|was\s+)?"
-_NUM = r"(\d{1,3}(?:\.\d)?)"
+# Between a label and its number: "=" or ":", and up to four words that say how it was or what it
+# read ("pulse is elevated at 101", "SaO2 is 99 percent", "temperature is normal at 98.6").
+_SEP = (r"(?![a-z])\s*(?:[=:]\s*)?(?:(?:of|is|was|were|are|at|to|around|about|reads?|reading|read|measured|normal|"
+        r"elevated|raised|increased|low|high|rapid|fast|slow|up|down|only|still|now|noted|persistently|"
+        r"consistently|slightly|mildly|markedly|significantly|a\s+little|very)\s*[=:]?\s+){0,4}")
+# A number, or a decade as clinicians write one ("in the 130s", "in the high 80s", "HR 110s").
+_NUM = r"((?:in\s+the\s+)?(?:(?:low|lower|mid|high|upper)[- ]?)?\d{1,3}(?:\.\d)?(?:'?s\b)?)"
+_DECADE = re.compile(r"(?:in\s+the\s+)?(?:(low|lower|mid|high|upper)[- ]?)?(\d{1,3}(?:\.\d)?)('?s)?$", re.IGNORECASE)
 _TEMP = re.compile(r"\b(?:temperature|temp|tmax|febrile|t)" + _SEP + _NUM
                    + r"(?:\s*(?:°|degrees?|deg))?(?:\s*([cf])(?![a-z]))?", re.IGNORECASE)
-_HEART = re.compile(r"\b(?:heart rate|pulse rate|pulse|hr)" + _SEP + r"(\d{2,3})\b(?!\s*/)", re.IGNORECASE)
-_RESP = re.compile(r"\b(?:respiratory rate|respiration rate|respirations|resp rate|rr)" + _SEP + r"(\d{1,2})\b",
+_HEART = re.compile(r"\b(?:heart rate|pulse rate|pulse|hr)" + _SEP + _NUM + r"(?!\d|\.\d)(?!\s*/)", re.IGNORECASE)
+_RESP = re.compile(r"\b(?:respiratory rate|respiration rate|respirations|resp rate|rr)" + _SEP + _NUM
+                   + r"(?!\d|\.\d)|\bbreathing(?:\s+at)?\s+(\d{1,2})\s+(?:breaths|times)\s+(?:a|per)\s+minute",
                    re.IGNORECASE)
-_BP = re.compile(r"\b(?:blood pressure|bp)" + _SEP + r"(\d{2,3})\s*/\s*(\d{2,3})\b", re.IGNORECASE)
-_SAT = re.compile(r"\b(?:oxygen saturation|o2 saturation|o2 sat|sats?|spo2|sao2|pulse ox(?:imetry)?|saturating)"
-                  + _SEP + r"(\d{2,3})\s*%", re.IGNORECASE)
+_BP = re.compile(r"\b(?:blood pressure|bp)" + _SEP + r"(\d{2,3})\s*(?:/|\s+over\s+)\s*(\d{2,3})\b", re.IGNORECASE)
+# A systolic pressure written alone ("systolic pressure in the 60s", "systolic BP of 84").
+_SYSTOLIC = re.compile(r"\bsystolic(?:\s+blood)?(?:\s+pressures?|\s+bp)?s?" + _SEP + _NUM + r"(?!\d|\.\d)(?!\s*/)",
+                       re.IGNORECASE)
+_SAT = re.compile(r"\b(?:oxygen saturation|o2 saturation|o2 sats?|sats?|saturation|spo2|sao2|pulse ox(?:imetry)?|"
+                  r"saturating|oxygen levels?|o2 levels?)" + _SEP
+                  + r"(?:" + _NUM + r"\s*(?:%|percent\b)|((?:in\s+the\s+)?(?:(?:low|lower|mid|high|upper)[- ]?)?\d0'?s)\b)",
+                  re.IGNORECASE)
+# A fetal heart rate of 150 is normal, and a pacemaker's or a stress test's rates are settings or targets.
+_NOT_THE_PATIENT = re.compile(r"\b(?:fetal|fetus|baby's|tracking|pacing|paced|target|detection|maximal|maximum|"
+                              r"max|peak|predicted)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
 _CHILD = re.compile(r"\b(?:(\d{1,2})[- ]years?[- ]old|\d{1,2}[- ](?:months?|weeks?|days?)[- ]old|infant|newborn|"
                     r"neonate|toddler|baby)\b", re.IGNORECASE)
 # "T" alone is read only as "T 38.5" / "T: 101.2" (a decimal): "T2", "T 4" are not temperatures.
@@ -46,7 +61,8 @@ _BARE_T = re.compile(r"^t\b", re.IGNORECASE)
 # A text none of whose words could label a measurement skips the patterns (most guideline passages):
 # substring tests are C-fast where a regex alternation over a 1,500-character passage took 0.1 ms.
 _KEYS = ("temp", "tmax", "febrile", "pulse", "heart rate", "respirat", "resp rate", "rr ", "rr:", "rr=",
-         "blood pressure", "bp ", "bp:", "bp=", "sat", "spo2", "sao2", "o2 ", "hr ", "hr:", "hr=")
+         "blood pressure", "bp ", "bp:", "bp=", "sat", "spo2", "sao2", "o2 ", "hr ", "hr:", "hr=", "breathing",
+         "systolic", "oxygen level", "o2 level")
 _UPPER_T = re.compile(r"\bT\s*:?\s*\d{2,3}\.\d")
 
 
@@ -63,6 +79,21 @@ def _celsius(value: float, unit: str | None) -> float | None:
     return celsius if 25 <= celsius <= 45 else None
 
 
+def _value(written: str) -> float:
+    """The number a reading stands for: a decade is its middle, or its low or high end when said so."""
+    m = _DECADE.search(written.strip())
+    assert m is not None  # _NUM and _DECADE accept the same strings
+    value = float(m.group(2))
+    if m.group(3):
+        value += {"low": 2, "lower": 2, "high": 8, "upper": 8}.get((m.group(1) or "").lower(), 5)
+    return value
+
+
+def _patients(text: str, start: int) -> bool:
+    """False for a rate that is not the patient's own (a fetus's, a pacemaker's, a stress test's target)."""
+    return not _NOT_THE_PATIENT.search(text[max(0, start - 40):start])
+
+
 def vital_findings(text: str) -> Iterator[tuple[str | None, tuple[int, int], str]]:
     """(HPO preferred name, span, the measurement as written) for each labelled vital sign in `text`.
 
@@ -75,23 +106,29 @@ def vital_findings(text: str) -> Iterator[tuple[str | None, tuple[int, int], str
     for m in _TEMP.finditer(text):
         if _BARE_T.match(m.group(0)) and "." not in m.group(1):
             continue
-        celsius = _celsius(float(m.group(1)), m.group(2))
+        celsius = _celsius(_value(m.group(1)), m.group(2))
         if celsius is not None:
             yield ("Fever" if celsius >= 38.0 else "Hypothermia" if celsius < 35.0 else None), m.span(), m.group(0)
     if not adult:
         return
     for m in _HEART.finditer(text):
-        rate = int(m.group(1))
-        if 20 <= rate <= 250:
+        rate = _value(m.group(1))
+        if 20 <= rate <= 250 and _patients(text, m.start()):
             yield ("Tachycardia" if rate > 100 else "Bradycardia" if rate < 60 else None), m.span(), m.group(0)
     for m in _RESP.finditer(text):
-        if 4 <= int(m.group(1)) <= 70:
-            yield ("Tachypnea" if int(m.group(1)) > 20 else None), m.span(), m.group(0)
+        rate = _value(m.group(1) or m.group(2))
+        if 4 <= rate <= 70:
+            yield ("Tachypnea" if rate > 20 else None), m.span(), m.group(0)
     for m in _BP.finditer(text):
         systolic, diastolic = int(m.group(1)), int(m.group(2))
         if 50 <= systolic <= 300 and 20 <= diastolic < systolic:
             yield ("Hypotension" if systolic < 90 else "Hypertension" if systolic >= 140 or diastolic >= 90
                    else None), m.span(), m.group(0)
+    for m in _SYSTOLIC.finditer(text):
+        systolic = _value(m.group(1))
+        if 50 <= systolic <= 300:
+            yield ("Hypotension" if systolic < 90 else "Hypertension" if systolic >= 140 else None), m.span(), m.group(0)
     for m in _SAT.finditer(text):
-        if 50 <= int(m.group(1)) <= 100:
-            yield ("Hypoxemia" if int(m.group(1)) < 94 else None), m.span(), m.group(0)
+        saturation = _value(m.group(1) or m.group(2))
+        if 50 <= saturation <= 100:
+            yield ("Hypoxemia" if saturation < 94 else None), m.span(), m.group(0)

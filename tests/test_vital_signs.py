@@ -23,6 +23,18 @@ def named(text: str) -> list[str]:
     ("blood pressure of 165/100 on three separate visits", ["Hypertension"]),
     ("BP 138/92", ["Hypertension"]),  # diastolic alone past 90
     ("saturating 93%", ["Hypoxemia"]),
+    # how notes and vignettes also write them: a word between label and number, a decade, "over", "percent"
+    ("Temp is 38.1, pulse is elevated at 101.", ["Fever", "Tachycardia"]),
+    ("her blood pressure is low at 85/50", ["Hypotension"]),
+    ("blood pressure 180 over 110", ["Hypertension"]),
+    ("a heart rate in the 130s", ["Tachycardia"]),
+    ("heart rate in the low 50s", ["Bradycardia"]),
+    ("O2 sats in the 80s", ["Hypoxemia"]),
+    ("oxygen saturation of 89 percent on room air", ["Hypoxemia"]),
+    ("pulse oximetry reads 87%", ["Hypoxemia"]),
+    ("respirations are 28", ["Tachypnea"]),
+    ("he is breathing 30 times a minute", ["Tachypnea"]),
+    ("hypotension with the systolic pressure in the 60s-70s", ["Hypotension"]),
 ])
 def test_an_abnormal_measurement_is_its_finding(text: str, expected: list[str]) -> None:
     assert sorted(named(text)) == sorted(expected)
@@ -33,10 +45,20 @@ def test_an_abnormal_measurement_is_its_finding(text: str, expected: list[str]) 
     "Temperature 37.9, heart rate 100, RR 20, BP 139/89, SpO2 94%",  # each exactly at its limit
     "Type 2 diabetes, T2 weighted images, T 4 weeks ago",  # "T" without a decimal is no temperature
     "The pulse is irregularly irregular; 118 steps a minute; 85/50 split",  # no labelled number
-    "HR 70s, temp 5 days",  # no number after the label, or none a body could have
+    "HR 70s, temp 5 days",  # a normal decade, or a number no body could have
+    "SaO2 is 99 percent on room air; temperature is normal at 98.6; sats in the high 90s",
+    # a rate that is not the patient's: a fetus's, a pacemaker's setting, an unlabelled one
+    "Fetal Cardiac Activity: Normal at 166 BPM; fetal heart rate is measured 147 beats per minute",
+    "max tracking rate of 110 beats per minute; 120 beats per minute",
 ])
 def test_a_normal_unlabelled_or_implausible_number_is_no_finding(text: str) -> None:
     assert named(text) == []
+
+
+def test_a_normal_reading_written_with_a_word_between_still_overrides_its_labels_word() -> None:
+    """ "temperature is normal at 98.6" was no measurement, so its "temperature" was read as Fever."""
+    fx = FindingExtractor()
+    assert [f.name for f in fx.extract("Her temperature is normal at 98.6 and her pulse is 80.")] == []
 
 
 def test_a_childs_heart_rate_breathing_and_pressure_are_not_read_by_adult_limits() -> None:
