@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rag_dx.everyday_findings import EVERYDAY, stated_phrases
+
 # Lay phrasings -> HPO preferred name (resolved to an id when the extractor loads; a test checks
 # every target exists). Written for rag-dx from how patients and symptom-list datasets phrase
 # common findings; HPO's own layperson synonyms are used as well.
@@ -196,6 +198,7 @@ _TRUNK_SIDES = ("", "left ", "right ", "upper ", "lower ", "upper right ", "uppe
                 "lower left ", "right upper ", "left upper ", "right lower ", "left lower ")
 PAIN_SITES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     **{s: ("Abdominal pain", _TRUNK_SIDES) for s in ("abdomen", "belly", "stomach", "tummy")},
+    **{s: ("Abdominal pain", ("",)) for s in ("belly button", "navel", "umbilicus")},
     **{s: ("Epigastric pain", ("",)) for s in ("epigastrium", "epigastric area", "epigastric region", "pit of the stomach")},
     "flank": ("Flank pain", _LIMB_SIDES), "chest": ("Chest pain", _TRUNK_SIDES),
     "back": ("Back pain", ("", "upper ", "middle ")), "lower back": ("Low back pain", ("",)),
@@ -221,6 +224,7 @@ PAIN_SITES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     **{s: ("Buttock pain", _LIMB_SIDES) for s in ("buttock", "buttocks")},
 }
 _PAIN_FORMS = ("pain in {d}{side}{s}", "pains in {d}{side}{s}", "pain over {d}{side}{s}", "aching in {d}{side}{s}",
+               "pain around {d}{side}{s}", "pain in the bottom of {d}{side}{s}",
                "painful {side}{s}", "{d}{side}{s} {be} painful", "{d}{side}{s} {hurt}", "{side}{s} pain")
 
 
@@ -277,8 +281,10 @@ ABSENT_PHRASES: Mapping[str, str] = {
 
 def lay_phrases() -> dict[str, str]:
     """The extractor's default lay table: :data:`LAY_FINDINGS` over the generated swelling and pain phrasings,
-    the clinical adjectives and the self-denying phrases."""
-    return {**swelling_phrases(), **pain_phrases(), **CLINICAL_ADJECTIVES, **ABSENT_PHRASES, **LAY_FINDINGS}
+    the everyday phrasings (:mod:`rag_dx.everyday_findings`), the clinical adjectives and the self-denying
+    phrases."""
+    return {**swelling_phrases(), **pain_phrases(), **stated_phrases(), **EVERYDAY, **CLINICAL_ADJECTIVES,
+            **ABSENT_PHRASES, **LAY_FINDINGS}
 
 
 # NegEx-style trigger sets for the non-negation assertion classes (ConText categories).
@@ -287,6 +293,7 @@ POSSIBLE_TRIGGERS: Mapping[str, list[str]] = {
                   "concern for", "concerning for", "questionable", "question of", "may have", "might have",
                   "could be", "could have", "rule out", "r/o", "evaluate for", "consider", "versus", "vs",
                   "differential", "maybe", "not sure if"],
+    "pseudo": ["not rule out"],
     "following": ["is possible", "is suspected", "suspected", "cannot be excluded", "not excluded",
                   "can not be ruled out", "is likely", "?", "versus", "vs"],
 }
@@ -296,6 +303,9 @@ HISTORICAL_TRIGGERS: Mapping[str, list[str]] = {
                   "historically", "formerly"],
     "following": ["years ago", "as a child", "previously", "last year", "resolved", "months ago",
                   "in childhood", "historically"],
+    # a duration up to now is not history: "worries ... every day for the last year"
+    "pseudo": ["no history of", "for the last year", "over the last year", "during the last year",
+               "in the last year", "since last year", "for the past year", "over the past year"],
 }
 FAMILY_TRIGGERS: Mapping[str, list[str]] = {
     "preceding": ["family history of", "family history", "fhx", "fh of", "mother", "father", "mom", "dad",
@@ -315,6 +325,12 @@ EXTRA_TERMINATIONS: list[str] = [
     # a determiner after "and" starts a new, asserted item: "no energy and a fever"
     "and a", "and an", "and some", "and have", "and has", "and am", "and feel", "and now have",
 ]
+# "has" opens a new clause about the patient: "with a previous heart attack has increasing
+# breathlessness", "denies chest pain, has cough". It ends an absent, possible or historical scope,
+# not a family one ("his mother has diabetes"); "have" ends none ("does not have a fever").
+PATIENT_CLAUSE_TERMINATIONS: list[str] = ["has"]
+# Not a negation of what follows: "could not lift his right arm, ... his speech is slurred" denied the speech.
+PSEUDO_NEGATIONS: list[str] = ["could not", "can not"]
 # Patient-written text: these are not negations of the finding that follows.
 _NOT_NEGATIONS = {"cannot", "can't", "cant", "couldn't", "couldnt", "versus", "rule out", "r/o", "ro",
                   "evaluate for", "rule him out", "rule her out", "rule patient out", "rule the patient out"}

@@ -49,6 +49,7 @@ from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
     _STOP_TERMS,
     EXTRA_TERMINATIONS,
     FAMILY_TRIGGERS,
+    PATIENT_CLAUSE_TERMINATIONS, PSEUDO_NEGATIONS,
     HISTORICAL_TRIGGERS,
     LAY_FINDINGS,
     POSSIBLE_TRIGGERS,
@@ -255,25 +256,26 @@ class FindingExtractor:
             matcher.add(hid, docs)
 
         base = termset("en_clinical").get_patterns()
-        terminations = sorted(set(base["termination"]) | set(EXTRA_TERMINATIONS))
+        family_terminations = sorted(set(base["termination"]) | set(EXTRA_TERMINATIONS))
+        terminations = sorted(set(family_terminations) | set(PATIENT_CLAUSE_TERMINATIONS))
         neg = {
-            "pseudo_negations": base["pseudo_negations"],
+            "pseudo_negations": sorted(set(base["pseudo_negations"]) | set(PSEUDO_NEGATIONS)),
             "preceding_negations": sorted((set(base["preceding_negations"]) - _NOT_NEGATIONS) | set(_EXTRA_NEGATIONS)),
             "following_negations": sorted(set(base["following_negations"]) | set(_EXTRA_FOLLOWING_NEGATIONS)),
             "termination": terminations,
         }
 
-        def context(triggers: Mapping[str, list[str]], pseudo: list[str]) -> dict[str, list[str]]:
-            return {"pseudo_negations": pseudo, "preceding_negations": list(triggers["preceding"]),
-                    "following_negations": list(triggers["following"]), "termination": terminations}
+        def context(triggers: Mapping[str, list[str]], ends: list[str] = terminations) -> dict[str, list[str]]:
+            return {"pseudo_negations": list(triggers.get("pseudo", [])), "preceding_negations": list(triggers["preceding"]),
+                    "following_negations": list(triggers["following"]), "termination": ends}
 
         components = {
             "absent": Negex(nlp, "rag_dx_absent", neg_termset=neg, extension_name="rag_dx_absent", span_keys=[_SPAN_KEY]),
-            "possible": Negex(nlp, "rag_dx_possible", neg_termset=context(POSSIBLE_TRIGGERS, ["not rule out"]),
+            "possible": Negex(nlp, "rag_dx_possible", neg_termset=context(POSSIBLE_TRIGGERS),
                               extension_name="rag_dx_possible", span_keys=[_SPAN_KEY]),
-            "historical": Negex(nlp, "rag_dx_historical", neg_termset=context(HISTORICAL_TRIGGERS, ["no history of"]),
+            "historical": Negex(nlp, "rag_dx_historical", neg_termset=context(HISTORICAL_TRIGGERS),
                                 extension_name="rag_dx_historical", span_keys=[_SPAN_KEY]),
-            "family": Negex(nlp, "rag_dx_family", neg_termset=context(FAMILY_TRIGGERS, []),
+            "family": Negex(nlp, "rag_dx_family", neg_termset=context(FAMILY_TRIGGERS, family_terminations),
                             extension_name="rag_dx_family", span_keys=[_SPAN_KEY]),
         }
         return {"nlp": nlp, "sentencizer": sentencizer, "matcher": matcher, "names": names, "synonyms": synonyms,

@@ -4,8 +4,10 @@ Why: the phrase tables (`rag_dx.finding_terms.pain_phrases`, `swelling_phrases`)
 so they read "her calf is painful" and "her knee is swollen" but nothing of a site followed by several
 adjectives, the way vignettes and exam notes describe a limb or a joint; a textbook deep-vein-thrombosis
 case found no finding at all, and its cards' finding words were empty. Each adjective of such a list is
-read against the same tables (swollen -> the site's swelling finding, painful / sore / tender -> its pain
-finding) or, for "red", as Erythema; "warm" and "hot" name no HPO finding of their own and are skipped.
+read against the same tables (swollen / enlarged -> the site's swelling finding, painful / sore / tender ->
+its pain finding) or, for "red", as Erythema; "warm" and "hot" name no HPO finding of their own and are
+skipped. A subject of :data:`rag_dx.everyday_findings.STATED` reads its own adjectives first ("his eardrum
+is red and bulging", "her skin is yellow and itchy", "his urine is dark and foamy").
 Only a plain statement is read ("is not swollen" or "is neither red nor swollen" match nothing here);
 its assertion is the one the matcher gave what it found in the same statement, if anything.
 """
@@ -16,13 +18,17 @@ import functools
 import re
 from collections.abc import Iterator, Sequence
 
+from rag_dx.everyday_findings import STATED
 from rag_dx.finding_terms import PAIN_SITES, SWELLING_SITES, is_plural_site
 
-#: adjective -> what it says of the site: its swelling finding, its pain finding, or an HPO name
-_ADJECTIVES = {"swollen": "swell", "painful": "pain", "sore": "pain", "tender": "pain", "red": "Erythema",
-               "warm": None, "hot": None}
+#: adjective -> what it says of the site: its swelling finding, its pain finding, or an HPO name;
+#: what a subject of `rag_dx.everyday_findings.STATED` is said to be comes from that table
+_ADJECTIVES = {**{a: "stated" for _, adjectives in STATED.values() for a in adjectives if " " not in a},
+               "swollen": "swell", "enlarged": "enlarge", "painful": "pain", "sore": "pain", "tender": "pain",
+               "red": "Erythema", "warm": None, "hot": None}
 #: "red" is Erythema, a skin finding, only where the site is skin: a red throat or eye is another finding
-_NOT_SKIN = frozenset({"throat", "eye", "eyes", "gums", "tonsils", "tonsil"})
+_NOT_SKIN = frozenset({"throat", "eye", "eyes", "gums", "tonsils", "tonsil", "eardrum", "tympanic membrane", "urine",
+                       "stools", "stool"})
 _FILLERS = ("very", "quite", "slightly", "mildly", "also", "extremely", "markedly", "now", "more")
 _BE = r"(?P<be>is|are|was|were|has been|have been|had been|became|becomes|looks|look|looked|feels|feel|felt)"
 _PLURAL_VERBS = frozenset({"are", "were", "have been", "look", "feel"})
@@ -31,8 +37,7 @@ _SINGULAR_VERBS = frozenset({"is", "was", "has been", "looks", "feels", "becomes
 
 @functools.cache
 def _pattern() -> re.Pattern[str]:
-    sites = sorted({*PAIN_SITES, *(s for s, (_, words) in SWELLING_SITES.items() if "swell" in words)},
-                   key=len, reverse=True)
+    sites = sorted({*PAIN_SITES, *SWELLING_SITES, *STATED}, key=len, reverse=True)
     adj = "|".join(sorted(_ADJECTIVES, key=len, reverse=True))
     word = rf"(?:(?:{'|'.join(_FILLERS)})\s+)*(?:{adj})"
     return re.compile(
@@ -58,7 +63,7 @@ def predicated_findings(text: str, found: Sequence[tuple[str, tuple[int, int], s
         inside = [(name, assertion) for name, (s, e), assertion in found if m.start() <= s and e <= m.end()]
         seen, assertion = {name for name, _ in inside}, inside[0][1] if inside else "present"
         for a in words.finditer(m.group("adjs")):
-            target = _finding(site, _ADJECTIVES[a.group(0).lower()])
+            target = _finding(site, a.group(0).lower())
             if target is None or target in seen:
                 continue
             seen.add(target)
@@ -66,11 +71,18 @@ def predicated_findings(text: str, found: Sequence[tuple[str, tuple[int, int], s
             yield target, (start, start + len(a.group(0))), a.group(0), assertion
 
 
-def _finding(site: str, kind: str | None) -> str | None:
+def _finding(site: str, adjective: str) -> str | None:
     """What one adjective says of a site, as an HPO preferred name (None: nothing HPO names)."""
-    if kind == "swell":
+    kind = _ADJECTIVES[adjective]
+    if kind == "stated" or site in STATED:
+        return STATED.get(site, (False, {}))[1].get(adjective) or (None if kind == "stated" else _by_kind(site, kind))
+    return _by_kind(site, kind)
+
+
+def _by_kind(site: str, kind: str | None) -> str | None:
+    if kind in ("swell", "enlarge"):
         swelling, words = SWELLING_SITES.get(site, (None, ()))
-        return swelling if "swell" in words else None
+        return swelling if kind in words else None
     if kind == "pain":
         return PAIN_SITES.get(site, (None, ()))[0]
     return None if kind is None or site in _NOT_SKIN else kind

@@ -130,6 +130,44 @@ def test_everyday_phrasings_of_common_findings(fx: FindingExtractor, text: str, 
     assert _by_name(fx.extract(text)) == {name: "present"}
 
 
+@pytest.mark.parametrize(("text", "name"), [
+    ("burning when she passes urine", "Dysuria"), ("pain on passing urine", "Dysuria"),
+    ("needs to go very often", "Pollakisuria"), ("getting up at night to urinate", "Nocturia"),
+    ("passing a lot of urine", "Polyuria"), ("his urine is dark", "Dark urine"), ("foamy urine", "Foamy urine"),
+    ("his speech is slurred", "Slurred speech"), ("the right side of his face is drooping", "Facial palsy"),
+    ("he could not lift his right arm", "Upper limb muscle weakness"),
+    ("has to sleep on three pillows", "Orthopnea"), ("wakes at night gasping for air", "Paroxysmal nocturnal dyspnea"),
+    ("a burning feeling behind the breastbone", "Gastroesophageal reflux"), ("stomach cramps", "Abdominal cramps"),
+    ("bright red blood on the toilet paper", "Hematochezia"), ("her eyes and skin are yellow", "Jaundice"),
+    ("yellowing of his skin and eyes", "Jaundice"), ("cold all the time", "Cold intolerance"),
+    ("she has gained weight", "Increased body weight"), ("dry skin", "Dry skin"),
+    ("her hair is thinning", "Alopecia"), ("her nails are brittle", "Fragile nails"),
+    ("his fingernails are pitted", "Nail pits"), ("her eyes look prominent", "Proptosis"),
+    ("very heavy periods", "Menorrhagia"), ("morning stiffness", "Joint stiffness"),
+    ("a grating feeling in the knee", "Joint crepitus"), ("pulls at his right ear", "Ear pain"),
+    ("painful sores in the mouth", "Oral ulcer"), ("difficulty feeding", "Feeding difficulties"),
+    ("fast breathing", "Tachypnea"), ("sweaty", "Hyperhidrosis"), ("shaking chills", "Chills"),
+    ("has lost interest in things", "Anhedonia"), ("increasingly forgetful", "Memory impairment"),
+    ("silvery scales", "Scaling skin"), ("a bull's-eye rash", "Erythema migrans"),
+    ("pain around his belly button", "Abdominal pain"), ("pain around his right eye", "Ocular pain"),
+    ("sharp pain in the bottom of his heel", "Foot pain"), ("a runny right nostril", "Rhinorrhea"),
+    ("vaginal itching", "Vaginal pruritus"), ("twisted veins on her legs", "Varicose veins"),
+])
+def test_phrasings_of_textbook_cases(fx: FindingExtractor, text: str, name: str) -> None:
+    """Found missing when textbook cases of common conditions were read finding by finding
+    (rag_dx.everyday_findings): a cystitis, a stroke, heart failure, hypothyroidism."""
+    assert _by_name(fx.extract(text)) == {name: "present"}
+
+
+def test_everyday_phrasings_can_be_denied_and_could_not_is_no_denial(fx: FindingExtractor) -> None:
+    assert _by_name(fx.extract("No burning when passing urine, no fever.")) == {"Dysuria": "absent", "Fever": "absent"}
+    assert _by_name(fx.extract("Her urine is not dark.")) == {}
+    assert _by_name(fx.extract("He could not lift his right arm and his speech is slurred.")) == {
+        "Upper limb muscle weakness": "present", "Slurred speech": "present"}
+    assert _by_name(fx.extract("She worries excessively every day for the last year.")) == {"Anxiety": "present"}
+    assert _by_name(fx.extract("He had pneumonia last year.")) == {"Pneumonia": "historical"}
+
+
 def test_negative_right_before_a_finding_denies_it_and_only_that_one(fx: FindingExtractor) -> None:
     """A review of systems: the list's last item read as present (negspacy's bare "negative" only
     follows a finding, so each earlier item was negated by the next one's cue)."""
@@ -247,8 +285,22 @@ def test_extractor_shared_by_threads(fx: FindingExtractor) -> None:
 
 
 def test_and_a_starts_an_asserted_item(fx: FindingExtractor) -> None:
-    assert _by_name(fx.extract("I have no energy and a fever.")) == {"Fever": "present"}
+    # "no energy" is itself a finding (fatigue), not a denial
+    assert _by_name(fx.extract("I have no energy and a fever.")) == {"Fatigue": "present", "Fever": "present"}
+    assert _by_name(fx.extract("I have no cough and a fever.")) == {"Cough": "absent", "Fever": "present"}
     assert _by_name(fx.extract("No fever and cough.")) == {"Fever": "absent", "Cough": "absent"}
+
+
+def test_has_starts_a_new_clause_about_the_patient_but_not_about_a_relative(fx: FindingExtractor) -> None:
+    """A heart-failure case "with a previous heart attack has increasing breathlessness" had its
+    breathlessness and swollen ankles read as history, and "denies chest pain, has cough" denied the cough."""
+    assert _by_name(fx.extract("A man with a previous heart attack has increasing breathlessness and swollen ankles.")) \
+        == {"Myocardial infarction": "historical", "Dyspnea": "present", "Edema": "present"}
+    assert _by_name(fx.extract("Denies chest pain, has cough.")) == {"Chest pain": "absent", "Cough": "present"}
+    assert _by_name(fx.extract("Possible pneumonia, has fever.")) == {"Pneumonia": "possible", "Fever": "present"}
+    assert _by_name(fx.extract("His mother has diabetes and asthma.")) == {"Diabetes mellitus": "family",
+                                                                          "Asthma": "family"}
+    assert _by_name(fx.extract("He does not have a fever.")) == {"Fever": "absent"}
 
 
 def test_obo_reader_keeps_synonym_types_definitions_and_obsolete_terms(tmp_path) -> None:

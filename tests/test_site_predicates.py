@@ -32,6 +32,16 @@ def test_nothing_is_read_outside_a_sites_list(text: str) -> None:
     assert _names(text) == []
 
 
+def test_what_a_body_part_or_excretion_is_said_to_be_is_read_from_its_own_table() -> None:
+    """rag_dx.everyday_findings.STATED: a red eardrum or red eyes are not skin erythema either."""
+    assert _names("His eardrum is red and bulging.") == [("Tympanic membrane bulging", "bulging")]
+    assert _names("Her skin is yellow and itchy.") == [("Jaundice", "yellow"), ("Pruritus", "itchy")]
+    assert _names("Skin is warm and dry.") == []  # a normal examination
+    assert _names("her eyes are red and itchy") == [("Conjunctival hyperemia", "red"), ("Ocular pruritus", "itchy")]
+    assert _names("his tonsils are red, enlarged and coated") == [("Enlarged tonsils", "enlarged")]
+    assert _names("his urine is dark and foamy") == [("Dark urine", "dark"), ("Foamy urine", "foamy")]
+
+
 def test_a_red_throat_is_not_skin_erythema() -> None:
     assert _names("His throat is sore and red.") == [("Pharyngalgia", "sore")]
 
