@@ -32,8 +32,11 @@ STATED: Mapping[str, tuple[bool, Mapping[str, str]]] = {
     "urine": (False, {"dark": "Dark urine", "pink": "Pink urine", "red": "Red urine", "cloudy": "Cloudy urine",
                       "foamy": "Foamy urine", "frothy": "Foamy urine", "bloody": "Macroscopic hematuria"}),
     "stools": (True, {"pale": "Acholic stools", "black": "Melena", "tarry": "Melena", "loose": "Diarrhea",
-                      "watery": "Diarrhea"}),
-    "stool": (False, {"pale": "Acholic stools", "black": "Melena", "loose": "Diarrhea", "watery": "Diarrhea"}),
+                      "watery": "Diarrhea", "bloody": "Hematochezia"}),
+    "stool": (False, {"pale": "Acholic stools", "black": "Melena", "loose": "Diarrhea", "watery": "Diarrhea",
+                      "bloody": "Hematochezia"}),
+    "mouth": (False, {"dry": "Xerostomia"}), "mouth and throat": (True, {"dry": "Xerostomia"}),
+    "throat and mouth": (True, {"dry": "Xerostomia"}),
     "speech": (False, {"slurred": "Slurred speech"}),
     "face": (False, {"drooping": "Facial palsy", "droopy": "Facial palsy", "weak": "Weakness of facial musculature"}),
     "voice": (False, {"hoarse": "Hoarse voice"}),
@@ -41,6 +44,7 @@ STATED: Mapping[str, tuple[bool, Mapping[str, str]]] = {
     "skin": (False, {"yellow": "Jaundice", "pale": "Pallor", "itchy": "Pruritus",
                      "scaly": "Scaling skin", "flaky": "Scaling skin"}),
     "eyes": (True, {"yellow": "Jaundice", "red": "Conjunctival hyperemia", "itchy": "Ocular pruritus", "watery": "Epiphora",
+                    "runny": "Epiphora", "wet": "Epiphora",
                     "prominent": "Proptosis", "bulging": "Proptosis"}),
     "skin and eyes": (True, {"yellow": "Jaundice"}), "eyes and skin": (True, {"yellow": "Jaundice"}),
     "whites of the eyes": (True, {"yellow": "Jaundice"}),
@@ -57,9 +61,10 @@ STATED: Mapping[str, tuple[bool, Mapping[str, str]]] = {
     "heartbeat": (False, {"fast": "Palpitations", "racing": "Palpitations", "irregular": "Arrhythmia"}),
     "heart": (False, {"racing": "Palpitations", "pounding": "Palpitations"}),
 }
-_BE_SINGULAR, _BE_PLURAL = ("is", "was", "has been", "looks", "looked", "feels", "felt"), \
-    ("are", "were", "have been", "look", "looked", "feel", "felt")
-_DETERMINERS = ("", "the ", "my ", "his ", "her ", "their ", "both ")
+_BE_SINGULAR, _BE_PLURAL = ("is", "was", "has been", "looks", "looked", "feels", "felt", "is getting"), \
+    ("are", "were", "have been", "look", "looked", "feel", "felt", "are getting")
+# "my neck has been really stiff": an intensifier between verb and adjective
+INTENSIFIERS = ("", "very ", "really ", "extremely ", "quite ", "so ")
 _PREFIX_SUBJECTS = frozenset({"urine", "stools", "stool", "speech", "voice", "skin", "eyes", "nails",
                               "fingernails", "eardrum", "neck", "joints", "vision", "breathing", "heartbeat"})
 
@@ -70,9 +75,9 @@ def stated_phrases() -> dict[str, str]:
     for subject, (plural, adjectives) in STATED.items():
         verbs = _BE_PLURAL if plural else _BE_SINGULAR
         for adjective, target in adjectives.items():
-            for d in _DETERMINERS:
-                for be in verbs:
-                    out[f"{d}{subject} {be} {adjective}"] = target
+            for be in verbs:  # no determiner: the matcher finds "urine is dark" inside "his urine is dark"
+                for very in INTENSIFIERS:
+                    out[f"{subject} {be} {very}{adjective}"] = target
             if subject in _PREFIX_SUBJECTS and " " not in adjective:
                 out[f"{adjective} {subject}"] = target
     return out
@@ -163,6 +168,17 @@ EVERYDAY: Mapping[str, str] = {
     **{f"runny {side}nostril": "Rhinorrhea" for side in _SIDES},
     "vaginal itching": "Vaginal pruritus", "vaginal itch": "Vaginal pruritus", "itchy vagina": "Vaginal pruritus",
     "twisted veins": "Varicose veins", "bulging veins": "Varicose veins", "varicosities": "Varicose veins",
+    **{f"{w} {u} {o}": "Abnormal urinary odor" for w in ("bad", "foul", "strong", "weird", "unpleasant", "smelly")
+       for u in ("urine", "pee") for o in ("odour", "odor", "smell")},
+    "urine odour": "Abnormal urinary odor", "urine odor": "Abnormal urinary odor", "smelly urine": "Abnormal urinary odor",
+    "smelly pee": "Abnormal urinary odor", "foul smelling pee": "Abnormal urinary odor",
+    "can't hold my pee": "Urinary incontinence", "cannot hold my urine": "Urinary incontinence",
+    "can't hold my urine": "Urinary incontinence", "wet eyes": "Epiphora", "dry mouth": "Xerostomia",
+    "always hungry": "Polyphagia", "constantly hungry": "Polyphagia", "more hungry": "Polyphagia",
+    "hungry all the time": "Polyphagia", "balance problems": "Unsteady gait", "balance issues": "Unsteady gait",
+    "trouble with balance": "Unsteady gait", "belching": "Excessive eructation", "burping": "Excessive eructation",
+    "bloody stools": "Hematochezia", "bloody stool": "Hematochezia",
+    "visible veins": "Prominent superficial veins", "veins are very noticeable": "Prominent superficial veins",
     "difficulty feeding": "Feeding difficulties", "poor feeding": "Feeding difficulties",
     "feeding poorly": "Feeding difficulties", "not feeding well": "Feeding difficulties",
 }

@@ -179,7 +179,8 @@ def swelling_phrases() -> dict[str, str]:
     my face are swollen" does not read as a swollen face."""
     out: dict[str, str] = {}
     for site, (target, words) in SWELLING_SITES.items():
-        verbs = ("are", "were") if is_plural_site(site) else ("is", "was")
+        verbs = (("are", "were", "have", "have been", "are getting") if is_plural_site(site)
+                 else ("is", "was", "has", "has been", "is getting"))
         for form in (f for w in words for f in _SWELLING_FORMS[w]):
             for d in _DETERMINERS if "{d}" in form else ("",):
                 for be in verbs if "{be}" in form else ("",):
@@ -220,7 +221,7 @@ PAIN_SITES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     **{s: ("Finger pain", _LIMB_SIDES) for s in ("finger", "fingers")},
     **{s: ("Toe pain", _LIMB_SIDES) for s in ("toe", "toes", "big toe")},
     **{s: ("Testicular pain", _LIMB_SIDES) for s in ("testicle", "testicles", "testis")},
-    "scrotum": ("Scrotal pain", ("",)), **{s: ("Mastalgia", _LIMB_SIDES) for s in ("breast", "breasts")},
+    "scrotum": ("Scrotal pain", ("",)), "anus": ("Anal pain", ("",)), **{s: ("Mastalgia", _LIMB_SIDES) for s in ("breast", "breasts")},
     **{s: ("Buttock pain", _LIMB_SIDES) for s in ("buttock", "buttocks")},
 }
 _PAIN_FORMS = ("pain in {d}{side}{s}", "pains in {d}{side}{s}", "pain over {d}{side}{s}", "aching in {d}{side}{s}",
@@ -238,7 +239,8 @@ def pain_phrases() -> dict[str, str]:
     out: dict[str, str] = {}
     for site, (target, sides) in PAIN_SITES.items():
         plural = is_plural_site(site)
-        be, hurt = ("are", "were") if plural else ("is", "was"), ("hurt",) if plural else ("hurts",)
+        be = ("are", "were", "have been") if plural else ("is", "was", "has been")
+        hurt = ("hurt", "ache", "have been hurting") if plural else ("hurts", "aches", "has been hurting")
         for form in _PAIN_FORMS:
             for d in _DETERMINERS if "{d}" in form else ("",):
                 if d == "" and form.startswith("{d}"):

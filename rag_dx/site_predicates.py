@@ -29,7 +29,8 @@ _ADJECTIVES = {**{a: "stated" for _, adjectives in STATED.values() for a in adje
 #: "red" is Erythema, a skin finding, only where the site is skin: a red throat or eye is another finding
 _NOT_SKIN = frozenset({"throat", "eye", "eyes", "gums", "tonsils", "tonsil", "eardrum", "tympanic membrane", "urine",
                        "stools", "stool"})
-_FILLERS = ("very", "quite", "slightly", "mildly", "also", "extremely", "markedly", "now", "more")
+_FILLERS = ("very", "quite", "slightly", "mildly", "also", "extremely", "markedly", "now", "more", "really",
+            "constantly", "always", "so")
 _BE = r"(?P<be>is|are|was|were|has been|have been|had been|became|becomes|looks|look|looked|feels|feel|felt)"
 _PLURAL_VERBS = frozenset({"are", "were", "have been", "look", "feel"})
 _SINGULAR_VERBS = frozenset({"is", "was", "has been", "looks", "feels", "becomes"})

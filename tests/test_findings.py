@@ -152,6 +152,11 @@ def test_everyday_phrasings_of_common_findings(fx: FindingExtractor, text: str, 
     ("pain around his belly button", "Abdominal pain"), ("pain around his right eye", "Ocular pain"),
     ("sharp pain in the bottom of his heel", "Foot pain"), ("a runny right nostril", "Rhinorrhea"),
     ("vaginal itching", "Vaginal pruritus"), ("twisted veins on her legs", "Varicose veins"),
+    # how patients write them (Symptom2Disease narratives)
+    ("my neck has been really stiff", "Stiff neck"), ("my joints have swollen", "Joint swelling"),
+    ("my knees have been hurting", "Knee pain"), ("my stool has been really bloody", "Hematochezia"),
+    ("my throat and mouth are dry", "Xerostomia"), ("a very bad urine odour", "Abnormal urinary odor"),
+    ("my anus is painful", "Anal pain"), ("I am always hungry", "Polyphagia"),
 ])
 def test_phrasings_of_textbook_cases(fx: FindingExtractor, text: str, name: str) -> None:
     """Found missing when textbook cases of common conditions were read finding by finding

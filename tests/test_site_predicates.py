@@ -40,6 +40,7 @@ def test_what_a_body_part_or_excretion_is_said_to_be_is_read_from_its_own_table(
     assert _names("her eyes are red and itchy") == [("Conjunctival hyperemia", "red"), ("Ocular pruritus", "itchy")]
     assert _names("his tonsils are red, enlarged and coated") == [("Enlarged tonsils", "enlarged")]
     assert _names("his urine is dark and foamy") == [("Dark urine", "dark"), ("Foamy urine", "foamy")]
+    assert _names("My eyes are constantly red and runny.") == [("Conjunctival hyperemia", "red"), ("Epiphora", "runny")]
 
 
 def test_a_red_throat_is_not_skin_erythema() -> None:
