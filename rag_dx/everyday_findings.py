@@ -13,7 +13,7 @@ Two tables, both mapping to HPO preferred names (a test checks every target exis
 
 * :data:`STATED` -- what a body part or excretion is said to be ("urine is dark", "dark urine",
   "her speech is slurred", "nails are brittle"), written out by :func:`stated_phrases` with the verb
-  agreeing with the subject, as :func:`rag_dx.finding_terms.swelling_phrases` does.
+  agreeing with the subject (:func:`is_plural_site`, which the swelling and pain phrases use too).
 * :data:`EVERYDAY` -- fixed phrases ("passing urine often", "sleeps on three pillows").
 
 Choices: where HPO's term names a disease ("Sciatica", "Gastroesophageal reflux" for heartburn) only
@@ -27,39 +27,39 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-# subject -> (plural?, {adjective: HPO preferred name})
-STATED: Mapping[str, tuple[bool, Mapping[str, str]]] = {
-    "urine": (False, {"dark": "Dark urine", "pink": "Pink urine", "red": "Red urine", "cloudy": "Cloudy urine",
-                      "foamy": "Foamy urine", "frothy": "Foamy urine", "bloody": "Macroscopic hematuria"}),
-    "stools": (True, {"pale": "Acholic stools", "black": "Melena", "tarry": "Melena", "loose": "Diarrhea",
-                      "watery": "Diarrhea", "bloody": "Hematochezia"}),
-    "stool": (False, {"pale": "Acholic stools", "black": "Melena", "loose": "Diarrhea", "watery": "Diarrhea",
-                      "bloody": "Hematochezia"}),
-    "mouth": (False, {"dry": "Xerostomia"}), "mouth and throat": (True, {"dry": "Xerostomia"}),
-    "throat and mouth": (True, {"dry": "Xerostomia"}),
-    "speech": (False, {"slurred": "Slurred speech"}),
-    "face": (False, {"drooping": "Facial palsy", "droopy": "Facial palsy", "weak": "Weakness of facial musculature"}),
-    "voice": (False, {"hoarse": "Hoarse voice"}),
+# subject -> {adjective: HPO preferred name}
+STATED: Mapping[str, Mapping[str, str]] = {
+    "urine": {"dark": "Dark urine", "pink": "Pink urine", "red": "Red urine", "cloudy": "Cloudy urine",
+        "foamy": "Foamy urine", "frothy": "Foamy urine", "bloody": "Macroscopic hematuria"},
+    "stools": {"pale": "Acholic stools", "black": "Melena", "tarry": "Melena", "loose": "Diarrhea",
+        "watery": "Diarrhea", "bloody": "Hematochezia"},
+    "stool": {"pale": "Acholic stools", "black": "Melena", "loose": "Diarrhea", "watery": "Diarrhea",
+        "bloody": "Hematochezia"},
+    "mouth": {"dry": "Xerostomia"}, "mouth and throat": {"dry": "Xerostomia"},
+    "throat and mouth": {"dry": "Xerostomia"},
+    "speech": {"slurred": "Slurred speech"},
+    "face": {"drooping": "Facial palsy", "droopy": "Facial palsy", "weak": "Weakness of facial musculature"},
+    "voice": {"hoarse": "Hoarse voice"},
     # not "dry": "skin is warm and dry" is a normal examination (HPO's own "dry skin" is read)
-    "skin": (False, {"yellow": "Jaundice", "pale": "Pallor", "itchy": "Pruritus",
-                     "scaly": "Scaling skin", "flaky": "Scaling skin"}),
-    "eyes": (True, {"yellow": "Jaundice", "red": "Conjunctival hyperemia", "itchy": "Ocular pruritus", "watery": "Epiphora",
-                    "runny": "Epiphora", "wet": "Epiphora",
-                    "prominent": "Proptosis", "bulging": "Proptosis"}),
-    "skin and eyes": (True, {"yellow": "Jaundice"}), "eyes and skin": (True, {"yellow": "Jaundice"}),
-    "whites of the eyes": (True, {"yellow": "Jaundice"}),
-    "hair": (False, {"thinning": "Alopecia", "falling out": "Alopecia"}),
-    "nails": (True, {"brittle": "Fragile nails", "pitted": "Nail pits", "spoon-shaped": "Concave nail",
-                     "spoon shaped": "Concave nail"}),
-    "fingernails": (True, {"brittle": "Fragile nails", "pitted": "Nail pits", "spoon-shaped": "Concave nail"}),
-    "eardrum": (False, {"bulging": "Tympanic membrane bulging"}),
-    "tympanic membrane": (False, {"bulging": "Tympanic membrane bulging"}),
-    "neck": (False, {"stiff": "Stiff neck"}),
-    "joints": (True, {"stiff": "Joint stiffness"}),
-    "vision": (False, {"blurred": "Blurred vision", "blurry": "Blurred vision"}),
-    "breathing": (False, {"noisy": "Stridor", "fast": "Tachypnea", "rapid": "Tachypnea"}),
-    "heartbeat": (False, {"fast": "Palpitations", "racing": "Palpitations", "irregular": "Arrhythmia"}),
-    "heart": (False, {"racing": "Palpitations", "pounding": "Palpitations"}),
+    "skin": {"yellow": "Jaundice", "pale": "Pallor", "itchy": "Pruritus",
+        "scaly": "Scaling skin", "flaky": "Scaling skin"},
+    "eyes": {"yellow": "Jaundice", "red": "Conjunctival hyperemia", "itchy": "Ocular pruritus", "watery": "Epiphora",
+        "runny": "Epiphora", "wet": "Epiphora",
+        "prominent": "Proptosis", "bulging": "Proptosis"},
+    "skin and eyes": {"yellow": "Jaundice"}, "eyes and skin": {"yellow": "Jaundice"},
+    "whites of the eyes": {"yellow": "Jaundice"},
+    "hair": {"thinning": "Alopecia", "falling out": "Alopecia"},
+    "nails": {"brittle": "Fragile nails", "pitted": "Nail pits", "spoon-shaped": "Concave nail",
+        "spoon shaped": "Concave nail"},
+    "fingernails": {"brittle": "Fragile nails", "pitted": "Nail pits", "spoon-shaped": "Concave nail"},
+    "eardrum": {"bulging": "Tympanic membrane bulging"},
+    "tympanic membrane": {"bulging": "Tympanic membrane bulging"},
+    "neck": {"stiff": "Stiff neck"},
+    "joints": {"stiff": "Joint stiffness"},
+    "vision": {"blurred": "Blurred vision", "blurry": "Blurred vision"},
+    "breathing": {"noisy": "Stridor", "fast": "Tachypnea", "rapid": "Tachypnea"},
+    "heartbeat": {"fast": "Palpitations", "racing": "Palpitations", "irregular": "Arrhythmia"},
+    "heart": {"racing": "Palpitations", "pounding": "Palpitations"},
 }
 _BE_SINGULAR, _BE_PLURAL = ("is", "was", "has been", "looks", "looked", "feels", "felt", "is getting"), \
     ("are", "were", "have been", "look", "looked", "feel", "felt", "are getting")
@@ -69,11 +69,18 @@ _PREFIX_SUBJECTS = frozenset({"urine", "stools", "stool", "speech", "voice", "sk
                               "fingernails", "eardrum", "neck", "joints", "vision", "breathing", "heartbeat"})
 
 
+def is_plural_site(site: str) -> bool:
+    """Whether a body site takes "are" / "were": its head noun (before " in ") is plural or names two parts
+    ("knees", "lymph nodes in the neck", "liver and spleen", "skin and eyes"; not "testis", "abscess")."""
+    head = site.split(" in ")[0]
+    return " and " in head or (head.endswith("s") and not head.endswith(("ss", "us", "is")))
+
+
 def stated_phrases() -> dict[str, str]:
     """Every phrasing of :data:`STATED` -> its HPO preferred name ("her urine is dark", "dark urine")."""
     out: dict[str, str] = {}
-    for subject, (plural, adjectives) in STATED.items():
-        verbs = _BE_PLURAL if plural else _BE_SINGULAR
+    for subject, adjectives in STATED.items():
+        verbs = _BE_PLURAL if is_plural_site(subject) else _BE_SINGULAR
         for adjective, target in adjectives.items():
             for be in verbs:  # no determiner: the matcher finds "urine is dark" inside "his urine is dark"
                 for very in INTENSIFIERS:
@@ -96,6 +103,8 @@ EVERYDAY: Mapping[str, str] = {
     "urgent need to urinate": "Urinary urgency", "urgent need to pee": "Urinary urgency",
     **{f"{v} at night to {u}": "Nocturia" for v in ("getting up", "gets up", "get up", "waking up", "wakes up",
                                                       "waking", "wakes") for u in ("urinate", "pee", "pass urine")},
+    **{f"{n} times a night to {u}": "Nocturia" for n in ("two", "three", "four", "several", "2", "3", "4")
+       for u in ("urinate", "pee", "pass urine")},
     **{f"{v} a lot of urine": "Polyuria" for v in ("passing", "passes", "producing", "making")},
     "urinating a lot": "Polyuria", "peeing a lot": "Polyuria",
     **{f"{w} {v}": "Urinary hesitancy" for w in ("trouble", "difficulty") for v in ("starting to urinate",

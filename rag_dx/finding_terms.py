@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rag_dx.everyday_findings import EVERYDAY, stated_phrases
+from rag_dx.everyday_findings import EVERYDAY, is_plural_site, stated_phrases
 
 # Lay phrasings -> HPO preferred name (resolved to an id when the extractor loads; a test checks
 # every target exists). Written for rag-dx from how patients and symptom-list datasets phrase
@@ -165,13 +165,6 @@ _SWELLING_FORMS: Mapping[str, tuple[str, ...]] = {
 _DETERMINERS = ("", "the ", "my ", "his ", "her ", "both ")
 
 
-def is_plural_site(site: str) -> bool:
-    """Whether a body site takes "are" / "were": its head noun (before " in ") is plural or names two parts
-    ("knees", "lymph nodes in the neck", "liver and spleen"; not "testis", "abscess")."""
-    head = site.split(" in ")[0]
-    return " and " in head or (head.endswith("s") and not head.endswith(("ss", "us", "is")))
-
-
 def swelling_phrases() -> dict[str, str]:
     """Every phrasing of :data:`SWELLING_SITES` -> its HPO preferred name ("swollen spleen" -> Splenomegaly).
 
@@ -225,7 +218,8 @@ PAIN_SITES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     **{s: ("Buttock pain", _LIMB_SIDES) for s in ("buttock", "buttocks")},
 }
 _PAIN_FORMS = ("pain in {d}{side}{s}", "pains in {d}{side}{s}", "pain over {d}{side}{s}", "aching in {d}{side}{s}",
-               "pain around {d}{side}{s}", "pain in the bottom of {d}{side}{s}",
+               "pain around {d}{side}{s}", "pain in the bottom of {d}{side}{s}", "pain and tenderness in {d}{side}{s}",
+               "pain on the {side}side of {d}{s}",
                "painful {side}{s}", "{d}{side}{s} {be} painful", "{d}{side}{s} {hurt}", "{side}{s} pain")
 
 

@@ -18,12 +18,12 @@ import functools
 import re
 from collections.abc import Iterator, Sequence
 
-from rag_dx.everyday_findings import STATED
-from rag_dx.finding_terms import PAIN_SITES, SWELLING_SITES, is_plural_site
+from rag_dx.everyday_findings import STATED, is_plural_site
+from rag_dx.finding_terms import PAIN_SITES, SWELLING_SITES
 
 #: adjective -> what it says of the site: its swelling finding, its pain finding, or an HPO name;
 #: what a subject of `rag_dx.everyday_findings.STATED` is said to be comes from that table
-_ADJECTIVES = {**{a: "stated" for _, adjectives in STATED.values() for a in adjectives if " " not in a},
+_ADJECTIVES = {**{a: "stated" for adjectives in STATED.values() for a in adjectives if " " not in a},
                "swollen": "swell", "enlarged": "enlarge", "painful": "pain", "sore": "pain", "tender": "pain",
                "red": "Erythema", "warm": None, "hot": None}
 #: "red" is Erythema, a skin finding, only where the site is skin: a red throat or eye is another finding
@@ -74,13 +74,12 @@ def predicated_findings(text: str, found: Sequence[tuple[str, tuple[int, int], s
 
 def _finding(site: str, adjective: str) -> str | None:
     """What one adjective says of a site, as an HPO preferred name (None: nothing HPO names)."""
-    kind = _ADJECTIVES[adjective]
-    if kind == "stated" or site in STATED:
-        return STATED.get(site, (False, {}))[1].get(adjective) or (None if kind == "stated" else _by_kind(site, kind))
-    return _by_kind(site, kind)
+    kind, stated = _ADJECTIVES[adjective], STATED.get(site, {}).get(adjective)
+    return stated if stated or kind == "stated" else _by_kind(site, kind)
 
 
 def _by_kind(site: str, kind: str | None) -> str | None:
+    """What a swelling, pain or colour word says of a site that has no word of its own for it."""
     if kind in ("swell", "enlarge"):
         swelling, words = SWELLING_SITES.get(site, (None, ()))
         return swelling if kind in words else None

@@ -157,6 +157,7 @@ def test_everyday_phrasings_of_common_findings(fx: FindingExtractor, text: str, 
     ("my knees have been hurting", "Knee pain"), ("my stool has been really bloody", "Hematochezia"),
     ("my throat and mouth are dry", "Xerostomia"), ("a very bad urine odour", "Abnormal urinary odor"),
     ("my anus is painful", "Anal pain"), ("I am always hungry", "Polyphagia"),
+    ("gets up three times a night to urinate", "Nocturia"), ("burning pain on the left side of her chest", "Chest pain"),
 ])
 def test_phrasings_of_textbook_cases(fx: FindingExtractor, text: str, name: str) -> None:
     """Found missing when textbook cases of common conditions were read finding by finding
