@@ -52,6 +52,10 @@ _SAT = re.compile(r"\b(?:oxygen saturation|o2 saturation|o2 sats?|sats?|saturati
                   + r"(?:" + _NUM + r"\s*(?:%|percent\b)|((?:in\s+the\s+)?(?:(?:low|lower|mid|high|upper)[- ]?)?\d0'?s)\b)",
                   re.IGNORECASE)
 # A fetal heart rate of 150 is normal, and a pacemaker's or a stress test's rates are settings or targets.
+# A saturation that is not the blood's oxygen as pulse oximetry reads it: a heart chamber's or a vein's in a
+# catheterisation report ("right atrial saturation is 76.3%"), or iron's ("transferrin saturation 20%").
+_NOT_OXIMETRY = re.compile(r"\b(?:atrial|venous|ventricular|artery|transferrin|iron|mixed)\W+(?:\w+\W+){0,1}$",
+                           re.IGNORECASE)
 _NOT_THE_PATIENT = re.compile(r"\b(?:fetal|fetus|baby's|tracking|pacing|paced|target|detection|maximal|maximum|"
                               r"max|peak|predicted)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
 _CHILD = re.compile(r"\b(?:(\d{1,2})[- ]years?[- ]old|\d{1,2}[- ](?:months?|weeks?|days?)[- ]old|infant|newborn|"
@@ -130,5 +134,5 @@ def vital_findings(text: str) -> Iterator[tuple[str | None, tuple[int, int], str
             yield ("Hypotension" if systolic < 90 else "Hypertension" if systolic >= 140 else None), m.span(), m.group(0)
     for m in _SAT.finditer(text):
         saturation = _value(m.group(1) or m.group(2))
-        if 50 <= saturation <= 100:
+        if 50 <= saturation <= 100 and not _NOT_OXIMETRY.search(text[max(0, m.start() - 30):m.start()]):
             yield ("Hypoxemia" if saturation < 94 else None), m.span(), m.group(0)

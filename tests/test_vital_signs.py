@@ -51,6 +51,7 @@ def test_an_abnormal_measurement_is_its_finding(text: str, expected: list[str]) 
     "Fetal Cardiac Activity: Normal at 166 BPM; fetal heart rate is measured 147 beats per minute",
     "max tracking rate of 110 beats per minute; 120 beats per minute",
     "a burn on the thigh 42 cm long; the right hr 2 pedal pulses",  # a label must end at a word boundary
+    "Right atrial saturation is 76.3%. Mixed venous saturation 65%. Transferrin saturation 60%.",  # not oximetry
 ])
 def test_a_normal_unlabelled_or_implausible_number_is_no_finding(text: str) -> None:
     assert named(text) == []
