@@ -101,8 +101,7 @@ LAY_FINDINGS: Mapping[str, str] = {
     # how a vignette writes them (found missing in textbook cases of a kidney stone, a stroke, TB)
     "blood in the urine": "Hematuria", "blood in his urine": "Hematuria", "blood in her urine": "Hematuria",
     "blood in my urine": "Hematuria",  # "pink urine", "red urine", "bloody urine" are HPO's own, more specific terms
-    **{f"urine {be} {c}": t for be in ("is", "was", "looks", "looked")
-       for c, t in (("pink", "Pink urine"), ("red", "Red urine"), ("bloody", "Macroscopic hematuria"))},
+    # "urine is pink" and the like: rag_dx.everyday_findings.STATED
     **{f"{v} {q}blood": "Hemoptysis" for v in ("coughed up", "coughing up", "coughs up", "coughed", "coughing",
                                                   "spitting up", "spat up", "spitting", "spat")
        for q in ("", "a little ", "some ", "a bit of ", "streaks of ")},

@@ -93,9 +93,10 @@ def _value(written: str) -> float:
     return value
 
 
-def _patients(text: str, start: int) -> bool:
-    """False for a rate that is not the patient's own (a fetus's, a pacemaker's, a stress test's target)."""
-    return not _NOT_THE_PATIENT.search(text[max(0, start - 40):start])
+def _said_of_another(words: re.Pattern[str], text: str, start: int) -> bool:
+    """Whether the words just before a measurement make it not the patient's vital sign (a fetus's rate,
+    a stress test's target, a heart chamber's saturation); the patterns reach at most three words back."""
+    return words.search(text[max(0, start - 40):start]) is not None
 
 
 def vital_findings(text: str) -> Iterator[tuple[str | None, tuple[int, int], str]]:
@@ -117,7 +118,7 @@ def vital_findings(text: str) -> Iterator[tuple[str | None, tuple[int, int], str
         return
     for m in _HEART.finditer(text):
         rate = _value(m.group(1))
-        if 20 <= rate <= 250 and _patients(text, m.start()):
+        if 20 <= rate <= 250 and not _said_of_another(_NOT_THE_PATIENT, text, m.start()):
             yield ("Tachycardia" if rate > 100 else "Bradycardia" if rate < 60 else None), m.span(), m.group(0)
     for m in _RESP.finditer(text):
         rate = _value(m.group(1) or m.group(2))
@@ -134,5 +135,5 @@ def vital_findings(text: str) -> Iterator[tuple[str | None, tuple[int, int], str
             yield ("Hypotension" if systolic < 90 else "Hypertension" if systolic >= 140 else None), m.span(), m.group(0)
     for m in _SAT.finditer(text):
         saturation = _value(m.group(1) or m.group(2))
-        if 50 <= saturation <= 100 and not _NOT_OXIMETRY.search(text[max(0, m.start() - 30):m.start()]):
+        if 50 <= saturation <= 100 and not _said_of_another(_NOT_OXIMETRY, text, m.start()):
             yield ("Hypoxemia" if saturation < 94 else None), m.span(), m.group(0)
