@@ -46,6 +46,9 @@ STATED: Mapping[str, Mapping[str, str]] = {
     "eyes": {"yellow": "Jaundice", "red": "Conjunctival hyperemia", "itchy": "Ocular pruritus", "watery": "Epiphora",
         "runny": "Epiphora", "wet": "Epiphora",
         "prominent": "Proptosis", "bulging": "Proptosis"},
+    # one eye: "a red, itchy right eye" (its "itchy" had read as Pruritus, a skin finding)
+    "eye": {"red": "Conjunctival hyperemia", "itchy": "Ocular pruritus", "watery": "Epiphora", "runny": "Epiphora",
+        "bulging": "Proptosis"},
     "skin and eyes": {"yellow": "Jaundice"}, "eyes and skin": {"yellow": "Jaundice"},
     "whites of the eyes": {"yellow": "Jaundice"},
     "hair": {"thinning": "Alopecia", "falling out": "Alopecia"},
@@ -65,8 +68,10 @@ _BE_SINGULAR, _BE_PLURAL = ("is", "was", "has been", "looks", "looked", "feels",
     ("are", "were", "have been", "look", "looked", "feel", "felt", "are getting")
 # "my neck has been really stiff": an intensifier between verb and adjective
 INTENSIFIERS = ("", "very ", "really ", "extremely ", "quite ", "so ")
-_PREFIX_SUBJECTS = frozenset({"urine", "stools", "stool", "speech", "voice", "skin", "eyes", "nails",
+_PREFIX_SUBJECTS = frozenset({"urine", "stools", "stool", "speech", "voice", "skin", "eyes", "eye", "nails",
                               "fingernails", "eardrum", "neck", "joints", "vision", "breathing", "heartbeat"})
+#: subjects a side word may precede: "itchy right eye", "bulging left eardrum"
+_SIDED_SUBJECTS = frozenset({"eye", "eyes", "eardrum", "tympanic membrane"})
 
 
 def is_plural_site(site: str) -> bool:
@@ -86,7 +91,8 @@ def stated_phrases() -> dict[str, str]:
                 for very in INTENSIFIERS:
                     out[f"{subject} {be} {very}{adjective}"] = target
             if subject in _PREFIX_SUBJECTS and " " not in adjective:
-                out[f"{adjective} {subject}"] = target
+                for side in _SIDES if subject in _SIDED_SUBJECTS else ("",):
+                    out[f"{adjective} {side}{subject}"] = target
     return out
 
 
@@ -110,6 +116,18 @@ EVERYDAY: Mapping[str, str] = {
     **{f"{w} {v}": "Urinary hesitancy" for w in ("trouble", "difficulty") for v in ("starting to urinate",
                                                                                    "starting urination", "starting to pee")},
     "has to wait before he starts": "Urinary hesitancy", "leaking urine": "Urinary incontinence",
+    # a weak stream is HPO's "difficulty with flow" (a synonym of Urinary hesitancy); HPO has no term of its own
+    **{f"{w} {u}stream": "Urinary hesitancy" for w in ("weak", "poor", "slow", "reduced", "decreased")
+       for u in ("", "urine ", "urinary ")},
+    # not "incomplete emptying" alone: an oesophagus or a stomach empties too
+    "incomplete bladder emptying": "Urinary retention",
+    **{f"incomplete emptying of {p}bladder": "Urinary retention" for p in ("the ", "his ", "her ", "my ")},
+    "bladder does not empty completely": "Urinary retention", "bladder doesn't empty completely": "Urinary retention",
+    "bladder does not empty fully": "Urinary retention", "bladder doesn't empty fully": "Urinary retention",
+    # "non-productive": the matcher's tokens are "non - productive", so without these "productive cough" matched
+    **{f"non{h}productive cough": "Nonproductive cough" for h in ("-", " ")},
+    **{f"non{h}bloody {d}": "Diarrhea" for h in ("-", " ", "") for d in ("diarrhea", "diarrhoea")},
+    **{f"non{h}bilious {v}": "Vomiting" for h in ("-", " ", "") for v in ("vomiting", "emesis")},
     # breathing and the heart
     **{f"{v} on {n} pillows": "Orthopnea" for v in ("sleep", "sleeps", "sleeping", "sleeps propped up", "propped up")
        for n in ("two", "three", "four", "several", "more", "extra")},

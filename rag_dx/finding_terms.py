@@ -7,6 +7,7 @@ extraction code so the tables can grow without the module doing so.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from rag_dx.everyday_findings import EVERYDAY, is_plural_site, stated_phrases
 
@@ -157,9 +158,9 @@ SWELLING_SITES: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "kidneys": ("Enlarged kidney", _ENLARGE), "prostate": ("Benign prostatic hyperplasia", _ENLARGE),
 }
 _SWELLING_FORMS: Mapping[str, tuple[str, ...]] = {
-    "swell": ("swollen {s}", "swelled {s}", "{s} swelling", "swelling of {d}{s}", "swelling in {d}{s}",
+    "swell": ("swollen {side}{s}", "swelled {s}", "{s} swelling", "swelling of {d}{s}", "swelling in {d}{s}",
               "{s} {be} swollen"),
-    "enlarge": ("enlarged {s}", "{s} enlargement", "enlargement of {d}{s}", "{s} {be} enlarged"),
+    "enlarge": ("enlarged {side}{s}", "{s} enlargement", "enlargement of {d}{s}", "{s} {be} enlarged"),
 }
 _DETERMINERS = ("", "the ", "my ", "his ", "her ", "both ")
 
@@ -176,7 +177,8 @@ def swelling_phrases() -> dict[str, str]:
         for form in (f for w in words for f in _SWELLING_FORMS[w]):
             for d in _DETERMINERS if "{d}" in form else ("",):
                 for be in verbs if "{be}" in form else ("",):
-                    out[form.format(s=site, d=d, be=be)] = target
+                    for side in ("", "left ", "right ") if "{side}" in form else ("",):  # "a swollen right knee"
+                        out[form.format(s=site, d=d, be=be, side=side)] = target
     return out
 
 
@@ -219,7 +221,8 @@ PAIN_SITES: Mapping[str, tuple[str, tuple[str, ...]]] = {
 _PAIN_FORMS = ("pain in {d}{side}{s}", "pains in {d}{side}{s}", "pain over {d}{side}{s}", "aching in {d}{side}{s}",
                "pain around {d}{side}{s}", "pain in the bottom of {d}{side}{s}", "pain and tenderness in {d}{side}{s}",
                "pain on the {side}side of {d}{s}",
-               "painful {side}{s}", "{d}{side}{s} {be} painful", "{d}{side}{s} {hurt}", "{side}{s} pain")
+               "painful {side}{s}", "tender {side}{s}", "sore {side}{s}", "{d}{side}{s} {be} painful",
+               "{d}{side}{s} {hurt}", "{side}{s} pain")
 
 
 def pain_phrases() -> dict[str, str]:
@@ -336,6 +339,14 @@ _EXTRA_NEGATIONS = ["absent", "denies any", "no history of", "not having", "have
 # preceding trigger its scope would run on ("CT negative, headache persists"), so it negates only
 # the finding written right after it.
 _NEGATIVE_BEFORE = frozenset({"negative", "neg"})
+
+
+def negated_before(doc: Any, start: int) -> bool:
+    """Whether the words right before token `start` deny what follows: "negative" / "neg", or the prefix
+    "non-" ("non-painful right knee", "non-icteric"; the tokenizer splits it into "non" and "-")."""
+    if start > 0 and doc[start - 1].lower_ in _NEGATIVE_BEFORE:
+        return True
+    return start > 1 and doc[start - 1].text == "-" and doc[start - 2].lower_ == "non"
 _EXTRA_FOLLOWING_NEGATIONS = ["absent", "not present", "denied", "negative", "resolved"]
 
 _MIN_TERM_CHARS = 3
@@ -346,4 +357,6 @@ _STOP_TERMS = frozenset({
     "mild", "severe", "acute", "chronic", "normal", "increased", "decreased", "fat", "cold", "hot",
     "tired", "weak", "thin", "big", "long", "bad", "sick", "poor", "ill", "stress", "crying", "anger",
     "irritability", "obesity", "overweight", "it", "one",
+    # "terminal dribbling" is urinary, not Drooling; "non-cutting trocar", "cutting back" are not self-harm
+    "dribbling", "cutting",
 })

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
-    _EXTRA_FOLLOWING_NEGATIONS, _EXTRA_NEGATIONS, _NEGATIVE_BEFORE, ABSENT_PHRASES,
+    _EXTRA_FOLLOWING_NEGATIONS, _EXTRA_NEGATIONS, ABSENT_PHRASES, negated_before,
     _MIN_TERM_CHARS, _NOT_NEGATIONS, _SPAN_KEY,
     _STOP_TERMS,
     EXTRA_TERMINATIONS,
@@ -340,7 +340,7 @@ class FindingExtractor:
             if ent._.rag_dx_family:
                 assertion: Assertion = "family"
             elif ent._.rag_dx_absent or ent.text.lower() in ABSENT_PHRASES or (  # "afebrile" denies a fever
-                    ent.start > 0 and doc[ent.start - 1].lower_ in _NEGATIVE_BEFORE):
+                    negated_before(doc, ent.start)):
                 assertion = "absent"
             elif ent._.rag_dx_historical:
                 assertion = "historical"

@@ -1,4 +1,5 @@
-"""Findings stated as a list of adjectives about one body site: "her left calf is swollen, warm, red and painful".
+"""Findings stated as a list of adjectives about one body site: "her left calf is swollen, warm, red and painful",
+"a hot, swollen, tender right knee".
 
 Why: the phrase tables (`rag_dx.finding_terms.pain_phrases`, `swelling_phrases`) match word for word,
 so they read "her calf is painful" and "her knee is swollen" but nothing of a site followed by several
@@ -9,7 +10,10 @@ its pain finding) or, for "red", as Erythema; "warm" and "hot" name no HPO findi
 skipped. A subject of :data:`rag_dx.everyday_findings.STATED` reads its own adjectives first ("his eardrum
 is red and bulging", "her skin is yellow and itchy", "his urine is dark and foamy").
 Only a plain statement is read ("is not swollen" or "is neither red nor swollen" match nothing here);
-its assertion is the one the matcher gave what it found in the same statement, if anything.
+its assertion is the one the matcher gave what it found in the same statement, if anything. Adjectives
+written before the site are read only where the matcher found something in them ("swollen, tender right
+knee": Knee pain from the phrase table), so that a denial before the list ("no red, swollen or tender
+joints") reaches every adjective through the matcher's negation scope.
 """
 
 from __future__ import annotations
@@ -37,13 +41,16 @@ _SINGULAR_VERBS = frozenset({"is", "was", "has been", "looks", "feels", "becomes
 
 
 @functools.cache
-def _pattern() -> re.Pattern[str]:
-    sites = sorted({*PAIN_SITES, *SWELLING_SITES, *STATED}, key=len, reverse=True)
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The site stated, then its adjectives ("her calf is swollen and red"); the adjectives before the site
+    ("a red, itchy right eye", "a hot, swollen, tender knee")."""
+    sites = "|".join(map(re.escape, sorted({*PAIN_SITES, *SWELLING_SITES, *STATED}, key=len, reverse=True)))
     adj = "|".join(sorted(_ADJECTIVES, key=len, reverse=True))
     word = rf"(?:(?:{'|'.join(_FILLERS)})\s+)*(?:{adj})"
-    return re.compile(
-        rf"\b(?:(?:his|her|my|the|their|both|its)\s+)?(?:(?:left|right)\s+)?(?P<site>{'|'.join(map(re.escape, sites))})"
-        rf"\s+{_BE}\s+(?P<adjs>{word}(?:\s*(?:,\s*and|,|and|or)\s+{word})+)\b", re.IGNORECASE)
+    listed = rf"(?P<adjs>{word}(?:\s*(?:,\s*and|,|and|or)\s+{word})+)"
+    return (re.compile(rf"\b(?:(?:his|her|my|the|their|both|its)\s+)?(?:(?:left|right)\s+)?(?P<site>{sites})"
+                       rf"\s+{_BE}\s+{listed}\b", re.IGNORECASE),
+            re.compile(rf"\b{listed}\s+(?:(?:left|right|both)\s+)?(?P<site>{sites})\b", re.IGNORECASE))
 
 
 def predicated_findings(text: str, found: Sequence[tuple[str, tuple[int, int], str]] = ()
@@ -57,11 +64,14 @@ def predicated_findings(text: str, found: Sequence[tuple[str, tuple[int, int], s
     if " and " not in text and "," not in text:
         return
     words = re.compile("|".join(sorted(_ADJECTIVES, key=len, reverse=True)), re.IGNORECASE)
-    for m in _pattern().finditer(text):
-        site, be = m.group("site").lower(), m.group("be").lower()
+    stated, before = _patterns()
+    for m in [*stated.finditer(text), *before.finditer(text)]:
+        site, be = m.group("site").lower(), (m.groupdict().get("be") or "").lower()
         if be in (_SINGULAR_VERBS if is_plural_site(site) else _PLURAL_VERBS):
             continue  # "the sores on my face are swollen": the verb is the sores', not the face's
         inside = [(name, assertion) for name, (s, e), assertion in found if m.start() <= s and e <= m.end()]
+        if not be and not inside:
+            continue  # adjectives before a site: only beside a finding the matcher read, whose assertion they share
         seen, assertion = {name for name, _ in inside}, inside[0][1] if inside else "present"
         for a in words.finditer(m.group("adjs")):
             target = _finding(site, a.group(0).lower())

@@ -360,3 +360,29 @@ def test_findings_are_remembered_by_digest_and_bounded(fx: FindingExtractor, mon
     n = len(calls)
     ex.extract(b), ex.extract(b)
     assert len(calls) == n + 2 and not ex._memo
+
+
+@pytest.mark.parametrize(("text", "name", "assertion"), [
+    ("non-painful right knee", "Knee pain", "absent"),  # "non-" denies what follows
+    ("Sclerae are non-icteric.", "Jaundice", "absent"),
+    ("a gradually worsening non-productive cough", "Nonproductive cough", "present"),  # not "productive cough"
+    ("one episode of nonbloody, nonbilious emesis", "Vomiting", "present"),
+    ("She has non-bloody diarrhea.", "Diarrhea", "present"),
+    ("He has a weak urine stream.", "Urinary hesitancy", "present"),  # HPO's "difficulty with flow"
+    ("his bladder does not empty completely", "Urinary retention", "present"),
+    ("a swollen right knee", "Joint swelling", "present"),
+    ("a tender abdomen", "Abdominal pain", "present"),
+    ("a sore left shoulder", "Shoulder pain", "present"),
+])
+def test_prefixes_sides_and_prostate_symptoms(fx: FindingExtractor, text: str, name: str, assertion: str) -> None:
+    got = {(f.name, f.assertion) for f in fx.extract(text)}
+    assert (name, assertion) in got, got
+
+
+@pytest.mark.parametrize("text", [
+    "He has terminal dribbling.",  # urinary, not Drooling (HPO's synonym "Dribbling")
+    "the tibia was cut with a cutting jig and a cutting bur",  # not Self-cutting (HPO's synonym "Cutting")
+    "esophageal dysmotility with incomplete emptying",  # not a bladder
+])
+def test_words_that_name_another_thing_in_clinical_text_are_not_findings(fx: FindingExtractor, text: str) -> None:
+    assert fx.extract(text) == []

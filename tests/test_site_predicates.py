@@ -55,3 +55,21 @@ def test_the_extractor_adds_them_once_with_the_statements_assertion() -> None:
     assert got == {("Joint swelling", "absent"), ("Knee pain", "absent")}
     dvt = fx.extract("Her left calf is swollen, warm, red and painful.")
     assert {f.name for f in dvt} == {"Edema", "Erythema", "Lower limb pain"}
+
+
+def test_adjectives_before_a_site_are_read_beside_what_the_matcher_found() -> None:
+    """Vignettes write "a red, itchy right eye" and "a hot, swollen, tender knee"; the last adjective and
+    the site are a phrase the matcher reads, the others come from the list, with its assertion."""
+    fx = FindingExtractor()
+    eye = {(f.name, f.assertion) for f in fx.extract("A 7-year-old girl woke up with a red, itchy right eye.")}
+    assert eye == {("Conjunctival hyperemia", "present"), ("Ocular pruritus", "present")}  # not skin Pruritus
+    knee = {(f.name, f.assertion) for f in fx.extract("He has a hot, swollen, tender right knee.")}
+    assert knee == {("Joint swelling", "present"), ("Knee pain", "present")}
+    denied = {(f.name, f.assertion) for f in fx.extract("He has no red, swollen or tender joints.")}
+    assert denied == {("Erythema", "absent"), ("Joint swelling", "absent"), ("Arthralgia", "absent")}
+
+
+def test_adjectives_before_a_site_alone_are_not_read() -> None:
+    """Without a finding the matcher read among them nothing carries the list's assertion: a denial
+    before it could not be seen, so nothing is read ("warm" names no finding)."""
+    assert _names("a red, warm knee") == []
