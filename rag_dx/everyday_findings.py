@@ -63,6 +63,7 @@ STATED: Mapping[str, Mapping[str, str]] = {
     "breathing": {"noisy": "Stridor", "fast": "Tachypnea", "rapid": "Tachypnea"},
     "heartbeat": {"fast": "Palpitations", "racing": "Palpitations", "irregular": "Arrhythmia"},
     "heart": {"racing": "Palpitations", "pounding": "Palpitations"},
+    "temperature": {"high": "Fever", "raised": "Fever", "elevated": "Fever", "up": "Fever"},
 }
 _BE_SINGULAR, _BE_PLURAL = ("is", "was", "has been", "looks", "looked", "feels", "felt", "is getting"), \
     ("are", "were", "have been", "look", "looked", "feel", "felt", "are getting")
@@ -202,6 +203,18 @@ EVERYDAY: Mapping[str, str] = {
     "hungry all the time": "Polyphagia", "balance problems": "Unsteady gait", "balance issues": "Unsteady gait",
     "trouble with balance": "Unsteady gait", "belching": "Excessive eructation", "burping": "Excessive eructation",
     "visible veins": "Prominent superficial veins", "veins are very noticeable": "Prominent superficial veins",
+    # the words alone are procedures or a response in notes ("fine needle aspiration", "a 150 joule shock",
+    # "unresponsive to therapy"): rag_dx.finding_terms._STOP_TERMS
+    **{f"{s} shock": "Shock" for s in ("septic", "hypotensive", "distributive", "circulatory", "hemorrhagic", "haemorrhagic")},
+    "in shock": "Shock", "into shock": "Shock", "signs of shock": "Shock",
+    **{f"{w} temperature": "Fever" for w in ("elevated", "raised", "mild")}, "temperature elevation": "Fever",
+    # not "episodes of" / "history of" aspiration: they would take "aspiration pneumonia" apart, or its history
+    **{f"{w} aspiration": "Aspiration" for w in ("silent", "problems with", "witnessed")},
+    **{f"{v} unresponsive": "Reduced consciousness" for v in ("is", "was", "found", "became", "becomes", "being",
+                                                             "remains", "remained")},
+    "disoriented": "Confusion",  # HPO lists it under Confusional arousal, a sleep disorder
+    **dict.fromkeys(("tearing eyes", "eye tearing", "excessive tearing", "tearing of the eyes", "tearing of the eye",
+                     "eyes are tearing", "eye is tearing", "persistent tearing"), "Epiphora"),
     "difficulty feeding": "Feeding difficulties", "poor feeding": "Feeding difficulties",
     "feeding poorly": "Feeding difficulties", "not feeding well": "Feeding difficulties",
 }

@@ -39,7 +39,8 @@ LAY_FINDINGS: Mapping[str, str] = {
     "belly pain": "Abdominal pain", "stomach pain": "Abdominal pain", "abdominal pain": "Abdominal pain",
     "lower abdominal pain": "Abdominal pain", "pain in my stomach": "Abdominal pain",
     "high temperature": "Fever", "high fever": "Fever", "mild fever": "Fever", "febrile": "Fever",
-    "temperature": "Fever", "feverish": "Fever", "fevers": "Fever",
+    # "a temperature": "she has a temperature", "running a temperature"; not "changes in temperature"
+    "a temperature": "Fever", "feverish": "Fever", "fevers": "Fever",
     "shortness of breath": "Dyspnea", "short of breath": "Dyspnea", "breathlessness": "Dyspnea",
     "difficulty breathing": "Dyspnea", "trouble breathing": "Dyspnea", "hard to breathe": "Dyspnea",
     "out of breath": "Dyspnea", "breathless": "Dyspnea",
@@ -357,6 +358,12 @@ _STOP_TERMS = frozenset({
     "mild", "severe", "acute", "chronic", "normal", "increased", "decreased", "fat", "cold", "hot",
     "tired", "weak", "thin", "big", "long", "bad", "sick", "poor", "ill", "stress", "crying", "anger",
     "irritability", "obesity", "overweight", "it", "one",
-    # "terminal dribbling" is urinary, not Drooling; "non-cutting trocar", "cutting back" are not self-harm
-    "dribbling", "cutting",
+    # "terminal dribbling" is urinary, not Drooling; "non-cutting trocar", "cutting back" are not self-harm;
+    # "fine needle aspiration", "a biphasic shock", "pain unresponsive to therapy" (HPO: Confusional arousal)
+    # are procedures and a response; rag_dx.everyday_findings holds the phrasings that are findings
+    "dribbling", "cutting", "aspiration", "shock", "unresponsive",
+    # HPO abbreviations and synonyms that are something else in notes: "LFTs were normal" (Filum terminale
+    # lipoma), "multiple eye drops" (Ptosis), "odd-looking lesions", "BPD" (a fetus's biparietal diameter),
+    # "maximal dullness" to percussion (Lethargy), "a tearing pain" (Epiphora), "the collecting system"
+    "lft", "eye drop", "odd", "bpd", "dullness", "tearing", "collecting",
 })

@@ -325,7 +325,7 @@ class FindingExtractor:
                 out.extend(self._extract_segment(text[start:end], start, state))
             vitals = list(vital_findings(text))  # a measurement decides, not its label's word (rag_dx.vital_signs)
             said_of_sites = predicated_findings(text, [(f.name, f.span, f.assertion) for f in out])  # rag_dx.site_predicates
-            out = sorted([f for f in out if not any(s <= f.span[0] and f.span[1] <= e for _, (s, e), _ in vitals)]
+            out = sorted([f for f in out if not any(s < f.span[1] and f.span[0] < e for _, (s, e), _ in vitals)]
                          + [Finding(state["by_name"][n.lower()], n, "present", span, said) for n, span, said in vitals if n]
                          + [Finding(state["by_name"][n.lower()], n, a, sp, said) for n, sp, said, a in said_of_sites],
                          key=lambda f: f.span)

@@ -373,6 +373,13 @@ def test_findings_are_remembered_by_digest_and_bounded(fx: FindingExtractor, mon
     ("a swollen right knee", "Joint swelling", "present"),
     ("a tender abdomen", "Abdominal pain", "present"),
     ("a sore left shoulder", "Shoulder pain", "present"),
+    ("He was in septic shock on pressors.", "Shock", "present"),
+    ("The patient was found unresponsive at home.", "Reduced consciousness", "present"),
+    ("I'm running a temperature and can't catch my breath.", "Fever", "present"),
+    ("My temperature is really high.", "Fever", "present"),
+    ("She has problems with aspiration when fed by mouth.", "Aspiration", "present"),
+    ("He was found disoriented and drowsy.", "Confusion", "present"),  # not Confusional arousal
+    ("a 19-month-old with persistent tearing of the left eye", "Epiphora", "present"),
 ])
 def test_prefixes_sides_and_prostate_symptoms(fx: FindingExtractor, text: str, name: str, assertion: str) -> None:
     got = {(f.name, f.assertion) for f in fx.extract(text)}
@@ -383,6 +390,15 @@ def test_prefixes_sides_and_prostate_symptoms(fx: FindingExtractor, text: str, n
     "He has terminal dribbling.",  # urinary, not Drooling (HPO's synonym "Dribbling")
     "the tibia was cut with a cutting jig and a cutting bur",  # not Self-cutting (HPO's synonym "Cutting")
     "esophageal dysmotility with incomplete emptying",  # not a bladder
+    "one 150 joule biphasic shock restored sinus rhythm",  # a cardioversion, not Shock
+    "nodules proven benign by fine needle aspiration",  # a procedure, not Aspiration
+    "a course unresponsive to medical therapy",  # not HPO's "Unresponsive" (Confusional arousal)
+    "my skin reacts to changes in temperature or humidity",  # not a fever
+    "The patient has a temperature of 36.8 rectally.",  # the measurement decides, not "a temperature"
+    "LFTs are all within normal limits.",  # not HPO's "LFT" (Filum terminale lipoma)
+    "She uses multiple eye drops and creams.",  # not HPO's "Eye drop" (Ptosis)
+    "partial tearing of the supraspinatus tendon",  # not HPO's "Tearing" (Epiphora)
+    "the renal collecting system was visualized",  # not HPO's "Collecting" (Collectionism)
 ])
 def test_words_that_name_another_thing_in_clinical_text_are_not_findings(fx: FindingExtractor, text: str) -> None:
     assert fx.extract(text) == []
