@@ -329,7 +329,9 @@ EXTRA_TERMINATIONS: list[str] = [
 # not a family one ("his mother has diabetes"); "have" ends none ("does not have a fever").
 PATIENT_CLAUSE_TERMINATIONS: list[str] = ["has"]
 # Not a negation of what follows: "could not lift his right arm, ... his speech is slurred" denied the speech.
-PSEUDO_NEGATIONS: list[str] = ["could not", "can not"]
+# Nor of what precedes: negspacy's following trigger "was not" made "disoriented and confused, was not able
+# to answer questions" deny the confusion.
+PSEUDO_NEGATIONS: list[str] = ["could not", "can not", "was not able", "were not able", "is not able", "are not able"]
 # Patient-written text: these are not negations of the finding that follows.
 _NOT_NEGATIONS = {"cannot", "can't", "cant", "couldn't", "couldnt", "versus", "rule out", "r/o", "ro",
                   "evaluate for", "rule him out", "rule her out", "rule patient out", "rule the patient out"}

@@ -172,6 +172,9 @@ def test_everyday_phrasings_can_be_denied_and_could_not_is_no_denial(fx: Finding
         "Upper limb muscle weakness": "present", "Slurred speech": "present"}
     assert _by_name(fx.extract("She worries excessively every day for the last year.")) == {"Anxiety": "present"}
     assert _by_name(fx.extract("He had pneumonia last year.")) == {"Pneumonia": "historical"}
+    # "was not" after a finding denies it ("pneumonia was not seen"), "was not able to" does not
+    assert _by_name(fx.extract("He was confused, was not able to answer questions.")) == {"Confusion": "present"}
+    assert _by_name(fx.extract("Pneumonia was not seen.")) == {"Pneumonia": "absent"}
 
 
 def test_negative_right_before_a_finding_denies_it_and_only_that_one(fx: FindingExtractor) -> None:
