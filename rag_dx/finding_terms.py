@@ -302,9 +302,12 @@ HISTORICAL_TRIGGERS: Mapping[str, list[str]] = {
                   "historically", "formerly"],
     "following": ["years ago", "as a child", "previously", "last year", "resolved", "months ago",
                   "in childhood", "historically"],
-    # a duration up to now is not history: "worries ... every day for the last year"
+    # a duration up to now is not history: "worries ... every day for the last year", and "a 3-day history
+    # of back pain" or "a 2-week history of cough" is the presenting illness (the tokenizer splits "3-day")
     "pseudo": ["no history of", "for the last year", "over the last year", "during the last year",
-               "in the last year", "since last year", "for the past year", "over the past year"],
+               "in the last year", "since last year", "for the past year", "over the past year",
+               *(f"{unit} history of" for unit in ("hour", "hours", "day", "days", "week", "weeks", "month",
+                                                     "months", "year", "years"))],
 }
 FAMILY_TRIGGERS: Mapping[str, list[str]] = {
     "preceding": ["family history of", "family history", "fhx", "fh of", "mother", "father", "mom", "dad",
@@ -315,7 +318,8 @@ FAMILY_TRIGGERS: Mapping[str, list[str]] = {
 }
 # Words that end a trigger's scope in addition to negspacy's clinical terminations.
 EXTRA_TERMINATIONS: list[str] = [
-    "reports", "reported", "complains", "complaining", "presents", "presenting", "endorses", "admits",
+    "reports", "reported", "complains", "complaining", "presents", "presenting", "presented", "admitted for",
+    "admitted with", "endorses", "admits",
     "positive for", "has had", "but has", "and has", "patient has", "he has", "she has", "i have",
     "i've", "i am having", "i'm having", "now has", "developed", "experiencing", "i feel", "feels",
     "and now", "then", "so", "because", ";", "patient", "the patient", "he", "she", "i",

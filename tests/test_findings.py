@@ -172,6 +172,12 @@ def test_everyday_phrasings_can_be_denied_and_could_not_is_no_denial(fx: Finding
         "Upper limb muscle weakness": "present", "Slurred speech": "present"}
     assert _by_name(fx.extract("She worries excessively every day for the last year.")) == {"Anxiety": "present"}
     assert _by_name(fx.extract("He had pneumonia last year.")) == {"Pneumonia": "historical"}
+    # "a 3-day history of" is the presenting illness, "history of" alone is history; "presented with" ends it
+    assert _by_name(fx.extract("He presents with a 3-day history of cough and back pain.")) == {
+        "Cough": "present", "Back pain": "present"}
+    assert _by_name(fx.extract("She has a history of asthma.")) == {"Asthma": "historical"}
+    assert _by_name(fx.extract("A man with a history of diabetes mellitus, on dialysis, who presented with nausea.")) == {
+        "Diabetes mellitus": "historical", "Nausea": "present"}
     # "was not" after a finding denies it ("pneumonia was not seen"), "was not able to" does not
     assert _by_name(fx.extract("He was confused, was not able to answer questions.")) == {"Confusion": "present"}
     assert _by_name(fx.extract("Pneumonia was not seen.")) == {"Pneumonia": "absent"}
