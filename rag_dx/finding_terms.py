@@ -304,7 +304,7 @@ HISTORICAL_TRIGGERS: Mapping[str, list[str]] = {
                   "in childhood", "historically"],
     # a duration up to now is not history: "worries ... every day for the last year", and "a 3-day history
     # of back pain" or "a 2-week history of cough" is the presenting illness (the tokenizer splits "3-day")
-    "pseudo": ["no history of", "for the last year", "over the last year", "during the last year",
+    "pseudo": ["no history of", "history of present illness", "history of the present illness", "for the last year", "over the last year", "during the last year",
                "in the last year", "since last year", "for the past year", "over the past year",
                *(f"{unit} history of" for unit in ("hour", "hours", "day", "days", "week", "weeks", "month",
                                                      "months", "year", "years"))],

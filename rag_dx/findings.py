@@ -153,7 +153,7 @@ def _descendants(root: str, parents: Mapping[str, list[str]]) -> set[str]:
     return out
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=\.),\s*(?=[A-Z])|\n+")  # ".,HISTORY": a heading
 
 
 def _segments(text: str, min_chars: int = 200) -> list[tuple[int, int]]:

@@ -178,6 +178,14 @@ def test_everyday_phrasings_can_be_denied_and_could_not_is_no_denial(fx: Finding
     assert _by_name(fx.extract("She has a history of asthma.")) == {"Asthma": "historical"}
     assert _by_name(fx.extract("A man with a history of diabetes mellitus, on dialysis, who presented with nausea.")) == {
         "Diabetes mellitus": "historical", "Nausea": "present"}
+    # MTSamples writes a section heading after ".,": the heading starts a sentence of its own, and "HISTORY OF
+    # PRESENT ILLNESS" is no history (a note over 200 characters is read sentence by sentence)
+    note = ("CHIEF COMPLAINT: Abdominal pain, possible spontaneous bacterial peritonitis.,HISTORY OF PRESENT ILLNESS: , "
+            "This is a 53-year-old man with diabetes and cirrhosis who presents with abdominal pain getting worse."
+            ",PAST MEDICAL HISTORY:, Hypertension.,FAMILY HISTORY:, Asthma.")
+    got = {(f.name, f.assertion) for f in fx.extract(note)}
+    assert {("Diabetes mellitus", "present"), ("Cirrhosis", "present"), ("Hypertension", "historical"),
+            ("Asthma", "family")} <= got, got
     # "was not" after a finding denies it ("pneumonia was not seen"), "was not able to" does not
     assert _by_name(fx.extract("He was confused, was not able to answer questions.")) == {"Confusion": "present"}
     assert _by_name(fx.extract("Pneumonia was not seen.")) == {"Pneumonia": "absent"}
