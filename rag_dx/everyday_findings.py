@@ -67,6 +67,8 @@ STATED: Mapping[str, Mapping[str, str]] = {
 }
 _BE_SINGULAR, _BE_PLURAL = ("is", "was", "has been", "looks", "looked", "feels", "felt", "is getting"), \
     ("are", "were", "have been", "look", "looked", "feel", "felt", "are getting")
+_POSSESSIVE = ("the ", "his ", "her ", "my ")
+_SIDES = ("", "left ", "right ")
 # "my neck has been really stiff": an intensifier between verb and adjective
 INTENSIFIERS = ("", "very ", "really ", "extremely ", "quite ", "so ")
 _PREFIX_SUBJECTS = frozenset({"urine", "stools", "stool", "speech", "voice", "skin", "eyes", "eye", "nails",
@@ -97,8 +99,6 @@ def stated_phrases() -> dict[str, str]:
     return out
 
 
-_POSSESSIVE = ("the ", "his ", "her ", "my ")
-_SIDES = ("", "left ", "right ")
 EVERYDAY: Mapping[str, str] = {
     # urinary
     **{f"{w} {when} {p}": "Dysuria" for w in ("burning", "pain", "stinging") for when in ("when", "on", "while")

@@ -346,14 +346,6 @@ _EXTRA_NEGATIONS = ["absent", "denies any", "no history of", "not having", "have
 # preceding trigger its scope would run on ("CT negative, headache persists"), so it negates only
 # the finding written right after it.
 _NEGATIVE_BEFORE = frozenset({"negative", "neg"})
-
-
-def negated_before(doc: Any, start: int) -> bool:
-    """Whether the words right before token `start` deny what follows: "negative" / "neg", or the prefix
-    "non-" ("non-painful right knee", "non-icteric"; the tokenizer splits it into "non" and "-")."""
-    if start > 0 and doc[start - 1].lower_ in _NEGATIVE_BEFORE:
-        return True
-    return start > 1 and doc[start - 1].text == "-" and doc[start - 2].lower_ == "non"
 _EXTRA_FOLLOWING_NEGATIONS = ["absent", "not present", "denied", "negative", "resolved"]
 
 _MIN_TERM_CHARS = 3
@@ -373,3 +365,11 @@ _STOP_TERMS = frozenset({
     # "maximal dullness" to percussion (Lethargy), "a tearing pain" (Epiphora), "the collecting system"
     "lft", "eye drop", "odd", "bpd", "dullness", "tearing", "collecting",
 })
+
+
+def negated_before(doc: Any, start: int) -> bool:
+    """Whether the words right before token `start` deny what follows: "negative" / "neg", or the prefix
+    "non-" ("non-painful right knee", "non-icteric"; the tokenizer splits it into "non" and "-")."""
+    if start > 0 and doc[start - 1].lower_ in _NEGATIVE_BEFORE:
+        return True
+    return start > 1 and doc[start - 1].text == "-" and doc[start - 2].lower_ == "non"
