@@ -327,6 +327,8 @@ EXTRA_TERMINATIONS: list[str] = [
     "due to", "because of", "thanks to", "lying",
     # a determiner after "and" starts a new, asserted item: "no energy and a fever"
     "and a", "and an", "and some", "and have", "and has", "and am", "and feel", "and now have",
+    # the present after a history: "history of lymphoma, now with fever"
+    "now with", "currently with", "presently with",
 ]
 # "has" opens a new clause about the patient: "with a previous heart attack has increasing
 # breathlessness", "denies chest pain, has cough". It ends an absent, possible or historical scope,
@@ -367,9 +369,28 @@ _STOP_TERMS = frozenset({
 })
 
 
+def possessive_forms(term: str) -> list[str]:
+    """An ontology term's forms with its eponym possessive, lower-cased: "Non-Hodgkin lymphoma" ->
+    "non-hodgkin's lymphoma", "non-hodgkins lymphoma".
+
+    Notes write the possessive; without these forms "non-Hodgkin's lymphoma" matched only the
+    synonym "Hodgkin's lymphoma" inside it. An eponym is a word with a capital after the term's
+    first letter and a lower-case last letter (not "II", not "Fever")."""
+    words = term.split()
+    out = []
+    for i, w in enumerate(words[:-1]):
+        if w[-1:].islower() and any(c.isupper() for c in (w[1:] if i == 0 else w)):
+            out += [" ".join([*words[:i], w + end, *words[i + 1:]]).lower() for end in ("'s", "s")]
+    return out
+
+
 def negated_before(doc: Any, start: int) -> bool:
     """Whether the words right before token `start` deny what follows: "negative" / "neg", or the prefix
-    "non-" ("non-painful right knee", "non-icteric"; the tokenizer splits it into "non" and "-")."""
+    "non-" ("non-painful right knee", "non-icteric"; the tokenizer splits it into "non" and "-").
+
+    "non-" before a capitalised word is part of a name, not a denial: "non-Hodgkin's lymphoma" is a
+    lymphoma, and had read as Hodgkin lymphoma absent."""
     if start > 0 and doc[start - 1].lower_ in _NEGATIVE_BEFORE:
         return True
-    return start > 1 and doc[start - 1].text == "-" and doc[start - 2].lower_ == "non"
+    return (start > 1 and doc[start - 1].text == "-" and doc[start - 2].lower_ == "non"
+            and not doc[start].text[:1].isupper())

@@ -44,11 +44,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
-    _EXTRA_FOLLOWING_NEGATIONS, _EXTRA_NEGATIONS, ABSENT_PHRASES, negated_before,
-    _MIN_TERM_CHARS, _NOT_NEGATIONS, _SPAN_KEY,
-    _STOP_TERMS,
-    EXTRA_TERMINATIONS,
-    FAMILY_TRIGGERS,
+    _EXTRA_FOLLOWING_NEGATIONS, _EXTRA_NEGATIONS, ABSENT_PHRASES, negated_before, possessive_forms,
+    _MIN_TERM_CHARS, _NOT_NEGATIONS, _SPAN_KEY, _STOP_TERMS,
+    EXTRA_TERMINATIONS, FAMILY_TRIGGERS,
     PATIENT_CLAUSE_TERMINATIONS, PSEUDO_NEGATIONS,
     HISTORICAL_TRIGGERS,
     LAY_FINDINGS,
@@ -231,7 +229,8 @@ class FindingExtractor:
                 t = term.lower().strip()
                 if len(t) < _MIN_TERM_CHARS or t in _STOP_TERMS or not re.search(r"[a-z]", t):
                     continue
-                term_to_id.setdefault(t, hid)
+                for form in [t, *possessive_forms(term)]:
+                    term_to_id.setdefault(form, hid)
         self.unresolved_lay = [p for p, target in self._lay.items() if target.lower() not in by_name]
         for phrase, target in self._lay.items():  # the lay table overrides ontology synonyms
             hid = by_name.get(target.lower())

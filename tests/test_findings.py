@@ -397,10 +397,18 @@ def test_findings_are_remembered_by_digest_and_bounded(fx: FindingExtractor, mon
     ("She has problems with aspiration when fed by mouth.", "Aspiration", "present"),
     ("He was found disoriented and drowsy.", "Confusion", "present"),  # not Confusional arousal
     ("a 19-month-old with persistent tearing of the left eye", "Epiphora", "present"),
+    ("Follicular non-Hodgkin's lymphoma.", "Non-Hodgkin lymphoma", "present"),  # an eponym's possessive
+    ("History of lymphoma, now with fever and night sweats.", "Fever", "present"),  # "now with" ends the history
 ])
 def test_prefixes_sides_and_prostate_symptoms(fx: FindingExtractor, text: str, name: str, assertion: str) -> None:
     got = {(f.name, f.assertion) for f in fx.extract(text)}
     assert (name, assertion) in got, got
+
+
+def test_non_before_an_eponym_is_a_name_not_a_denial(fx: FindingExtractor) -> None:
+    # "non-" denied what followed, so a non-Hodgkin lymphoma read as Hodgkin lymphoma absent
+    got = {(f.name, f.assertion) for f in fx.extract("Follicular non-Hodgkin's lymphoma, non-tender abdomen.")}
+    assert ("Hodgkin lymphoma", "absent") not in got and ("Abdominal pain", "absent") in got, got
 
 
 @pytest.mark.parametrize("text", [
