@@ -378,8 +378,8 @@ class Assistant:
             return None
         keys = practice.concept_keys(self.vocabulary) if practice is not None and ds.outside_card_mass > 0 else None
         return card_topics(cards, query, query_vector, retriever.index.docstore.get, top=ds.max_candidates * 2,
-                           rare_prior=ds.rare_source_prior, common_prior=ds.commonness_prior,
-                           finding_words=ds.card_finding_words, practice_keys=keys)
+                           rare_prior=ds.rare_source_prior, common_prior=ds.commonness_prior, practice_keys=keys,
+                           consumer_prior=ds.consumer_topic_prior, finding_words=ds.card_finding_words)
 
     def _icd10_of(self, key: str, cites: list[Hit]) -> str | None:
         codes: dict[str, int] = {}

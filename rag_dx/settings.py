@@ -150,6 +150,10 @@ class DiagnosisSettings(BaseModel):
         0.03, ge=0, description="weight of log(1 + how many clinical notes name the diagnosis) in a disease card's "
         "score (rag_dx.commonness, rag_dx/data/commonness.tsv): common diseases before rare syndromes for a common "
         "presentation; 0 switches the prior off")
+    consumer_topic_prior: float = Field(
+        0.04, ge=0, description="added to the card score of a guideline diagnosis with a page from a consumer "
+        "health-topic source (MedQuAD's MedlinePlus topics, rag_dx.topic_cards.CONSUMER_SOURCES): the conditions "
+        "the public asks about are common ones; 0 switches the prior off")
     commonness_table: Path | None = Field(
         None, description="the practice's own table for the commonness prior, in the format of the bundled "
         "rag_dx/data/commonness.tsv (concept key, count, names; tab-separated, '#' comments); unset: the bundled "

@@ -14,6 +14,7 @@ unless it names that disease, :func:`joining_chunks`) and the case is scored aga
             + TEXT_WEIGHT x TF-IDF cosine
             + RARE_PRIOR when every passage comes from a rare-disease source (MedQuAD's GARD, GHR)
             + COMMON_PRIOR x log(1 + notes naming the disease as a diagnosis) (rag_dx.commonness)
+            + CONSUMER_PRIOR when a page comes from a consumer health-topic source (MedlinePlus)
 
 The max term is there because a big card's mean is a blur of its pages: Stroke's 42 describing
 passages (risk factors, kinds of stroke, tests) put its mean at cosine 0.19 to a textbook stroke
@@ -52,6 +53,9 @@ TFIDF_FILE = "card_tfidf.npz"
 IDF_FILE = "card_idf.npy"
 #: MedQuAD sources that cover genetic and rare diseases (about two thirds of its topics).
 RARE_SOURCES = frozenset({"GHR", "GARD"})
+#: MedQuAD sources of consumer health topics: NLM's MedlinePlus covers the conditions the public asks
+#: about (flu, pinkeye, kidney stones), so a card with such a page is a common disease.
+CONSUMER_SOURCES = frozenset({"MPlusHealthTopics"})
 #: Sections whose passages describe what a disease looks like (see rag_dx.cards.section_of).
 DESCRIBING = ("symptoms", "information", "exams and tests", "other")
 TEXT_WEIGHT = 1.0
@@ -68,6 +72,11 @@ RARE_PRIOR = -0.1
 #: 0.198 (S2D narratives), 0.116 -> 0.216 (DSP lists), 0.253 -> 0.266 (physician notes, n.s.); 0.05
 #: gained more top-1 but 0.08 lost top-5 on DSP (docs/results/protocols.md, "a commonness prior").
 COMMON_PRIOR = 0.03
+#: 0.04: at card level on both dev card sets (guidelines-only, all of MedQuAD) the gold moved up for
+#: 8-232 cases per query set and down for 1-18; top-1 won/lost vignettes 2/0, notes 0/0 and 1/0,
+#: short notes 0/1 and 1/2, lists 0/0 (top-5 +9, +3), narratives 4/0; 0.02 and 0.06 within a case
+#: (docs/results/protocols.md, "a consumer-topic prior").
+CONSUMER_PRIOR = 0.04
 #: Softmax temperature over card scores: mean top-1 confidence ~ top-1 accuracy on the dev queries.
 TEMPERATURE = 0.12
 #: Passages a card cites (best section first).
@@ -93,6 +102,9 @@ class TopicCards:
     #: version built before they were stored, which is then scored by the mean vector alone
     passage_vectors: np.ndarray | None = field(default=None, repr=False)
     passage_owners: np.ndarray | None = field(default=None, repr=False)
+    #: bool per card: a page of it comes from a CONSUMER_SOURCES source; None (a version built before
+    #: it was stored): no card has one, and the consumer-topic prior changes nothing
+    consumer: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -124,7 +136,8 @@ class TopicCards:
                    rare=np.array([bool(groups[k]["sources"]) and groups[k]["sources"] <= RARE_SOURCES for k in keys]),
                    vectors=card_vectors, vocabulary={t: int(i) for t, i in vectorizer.vocabulary_.items()},
                    idf=vectorizer.idf_.astype(np.float32), matrix=matrix, passage_vectors=passages,
-                   passage_owners=owners)
+                   passage_owners=owners,
+                   consumer=np.array([bool(groups[k]["sources"] & CONSUMER_SOURCES) for k in keys]))
 
     def dense_scores(self, query_vectors: np.ndarray) -> np.ndarray:
         """(queries x cards) dense part of :meth:`scores`: the mean-vector cosine blended with the best passage's."""
@@ -136,19 +149,26 @@ class TopicCards:
         return MEAN_POOL * mean + (1.0 - MEAN_POOL) * best
 
     def scores(self, query: str, query_vector: np.ndarray, *, rare_prior: float = RARE_PRIOR,
-               common_prior: float = COMMON_PRIOR, words: str | None = None) -> np.ndarray:
-        """One score per card (see the module docstring); either prior at 0 is switched off.
+               common_prior: float = COMMON_PRIOR, consumer_prior: float = CONSUMER_PRIOR,
+               words: str | None = None) -> np.ndarray:
+        """One score per card (see the module docstring); any prior at 0 is switched off.
 
         `words`: what the TF-IDF half reads instead of `query` (see `with_finding_words`)."""
         dense = self.dense_scores(query_vector)[0]
         text = np.asarray((self.matrix @ self._tfidf(query if words is None else words).T).todense()).ravel()
-        return dense + TEXT_WEIGHT * text + rare_prior * self.rare + common_prior * self.common
+        return (dense + TEXT_WEIGHT * text + rare_prior * self.rare + common_prior * self.common
+                + consumer_prior * self.consumer)
+
+    def prevalence(self, common_prior: float = COMMON_PRIOR, consumer_prior: float = CONSUMER_PRIOR) -> np.ndarray:
+        """The part of :meth:`scores` that says how common a disease is rather than how well it matches."""
+        return common_prior * self.common + consumer_prior * self.consumer
 
     def rank(self, query: str, query_vector: np.ndarray, top: int = 10, *, rare_prior: float = RARE_PRIOR,
-             common_prior: float = COMMON_PRIOR, words: str | None = None) -> list[tuple[int, float]]:
+             common_prior: float = COMMON_PRIOR, consumer_prior: float = CONSUMER_PRIOR,
+             words: str | None = None) -> list[tuple[int, float]]:
         """The `top` cards as (card index, probability), probabilities a softmax over those cards."""
         return self.top_cards(self.scores(query, query_vector, rare_prior=rare_prior, common_prior=common_prior,
-                                          words=words), top)
+                                          consumer_prior=consumer_prior, words=words), top)
 
     def top_cards(self, scores: np.ndarray, top: int = 10) -> list[tuple[int, float]]:
         """:meth:`rank` on scores already computed by :meth:`scores` (one pass serves several questions)."""
@@ -159,13 +179,14 @@ class TopicCards:
         return [(int(i), float(q)) for i, q in zip(order, p)]
 
     def mass(self, query: str, query_vector: np.ndarray, members: np.ndarray, *, rare_prior: float = RARE_PRIOR,
-             common_prior: float = COMMON_PRIOR, words: str | None = None) -> float:
+             common_prior: float = COMMON_PRIOR, consumer_prior: float = CONSUMER_PRIOR,
+             words: str | None = None) -> float:
         """The share of the softmax over every candidate card that falls on the `members` cards (a bool mask).
 
         Over all cards, not the `top` that :meth:`rank` returns: how much of the guidelines' belief
         about the whole case lies on a set of diagnoses (a practice's), however far down they rank."""
         return self.share_of(self.scores(query, query_vector, rare_prior=rare_prior, common_prior=common_prior,
-                                         words=words), members)
+                                         consumer_prior=consumer_prior, words=words), members)
 
     def share_of(self, scores: np.ndarray, members: np.ndarray) -> float:
         """:meth:`mass` on scores already computed by :meth:`scores`."""
@@ -204,6 +225,10 @@ class TopicCards:
         # Cards that may compete as a diagnosis under today's rules: a version built before a concept
         # was ruled a symptom (G89 pain) still holds its card, which stays evidence-only.
         self.candidate: np.ndarray = np.array([c is None or chapter_kind(c) == "diagnosis" for c in self.codes], bool)
+        self.consumer = (np.zeros(len(self.keys), bool) if self.consumer is None
+                         else np.asarray(self.consumer, dtype=bool))
+        if self.consumer.shape != (len(self.keys),):
+            raise ValueError("consumer flags do not cover the cards")
         if self.passage_vectors is not None and self.passage_owners is not None:
             self.passage_vectors = np.asarray(self.passage_vectors, dtype=np.float32)
             owners = np.asarray(self.passage_owners)
@@ -227,9 +252,11 @@ class TopicCards:
         out = version_dir / DIRNAME
         out.mkdir(parents=True, exist_ok=True)
         meta = {"keys": self.keys, "names": self.names, "codes": self.codes, "rows": self.rows,
-                "rare": [bool(x) for x in self.rare], "vocabulary": self.vocabulary,
+                "rare": [bool(x) for x in self.rare], "consumer": [bool(x) for x in self.consumer],
+                "vocabulary": self.vocabulary,
                 "method": {"text_weight": TEXT_WEIGHT, "rare_prior": RARE_PRIOR, "temperature": TEMPERATURE,
-                           "rare_sources": sorted(RARE_SOURCES), "sections": list(DESCRIBING),
+                           "rare_sources": sorted(RARE_SOURCES), "consumer_sources": sorted(CONSUMER_SOURCES),
+                           "sections": list(DESCRIBING),
                            "mean_pool": MEAN_POOL if self.passage_vectors is not None else 1.0}}
         (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         np.save(out / VECTORS_FILE, self.vectors, allow_pickle=False)
@@ -240,7 +267,7 @@ class TopicCards:
             np.save(out / PASSAGES_FILE, self.passage_vectors.astype(np.float16), allow_pickle=False)
             np.save(out / OWNERS_FILE, np.asarray(self.passage_owners, dtype=np.int32), allow_pickle=False)
             files += (PASSAGES_FILE, OWNERS_FILE)
-        return {"cards": len(self.keys), "rare": int(self.rare.sum()),
+        return {"cards": len(self.keys), "rare": int(self.rare.sum()), "consumer": int(self.consumer.sum()),
                 "files": artefact_checksums(version_dir, DIRNAME, files)}
 
     @classmethod
@@ -269,7 +296,8 @@ class TopicCards:
                        idf=np.load(base / IDF_FILE, allow_pickle=False), matrix=load_npz(base / TFIDF_FILE).tocsr(),
                        commonness=commonness,
                        passage_vectors=np.load(base / PASSAGES_FILE, allow_pickle=False) if pooled else None,
-                       passage_owners=np.load(base / OWNERS_FILE, allow_pickle=False) if pooled else None)
+                       passage_owners=np.load(base / OWNERS_FILE, allow_pickle=False) if pooled else None,
+                       consumer=np.array(meta["consumer"], dtype=bool) if "consumer" in meta else None)
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"index version {version_dir.name}: disease cards cannot be read ({exc}); "
                                     "rebuild it with `rag-dx index rebuild`") from None

@@ -10,7 +10,8 @@ import pytest
 from rag_dx.errors import IndexCorruptError
 from rag_dx.practice.serve import Ranked, card_topics, merge_outside
 from rag_dx.schemas import Chunk, Diagnosis
-from rag_dx.topic_cards import DIRNAME, TopicCards
+from rag_dx.index.layout import sha256_file
+from rag_dx.topic_cards import CONSUMER_PRIOR, DIRNAME, TopicCards
 from rag_dx.vocab import Vocabulary
 
 DIM = 8
@@ -238,6 +239,42 @@ def test_the_commonness_prior_is_a_switch(built) -> None:
     off = cards.scores("blood in urine and hearing loss", zero, rare_prior=0.0)
     assert off[rare] - on[rare] == pytest.approx(0.1)
     assert np.allclose(np.delete(on, rare), np.delete(off, rare))
+
+
+def test_a_card_with_a_consumer_health_topic_page_gets_the_consumer_prior(built, tmp_path) -> None:
+    cards, _, _ = built
+    # every page of the corpus is a MedlinePlus topic but Alport syndrome's (GARD)
+    assert cards.consumer.tolist() == [n != "Alport syndrome" for n in cards.names]
+    zero = np.zeros(DIM, np.float32)
+    on = cards.scores("flank pain", zero)
+    off = cards.scores("flank pain", zero, consumer_prior=0.0)
+    assert np.allclose((on - off)[cards.consumer], CONSUMER_PRIOR) and np.allclose((on - off)[~cards.consumer], 0)
+    entry = cards.save(tmp_path)
+    assert entry["consumer"] == int(cards.consumer.sum())
+    assert TopicCards.load(tmp_path, entry).consumer.tolist() == cards.consumer.tolist()
+    # a version built before the flag was stored: no card has it, and the prior changes nothing
+    meta = tmp_path / DIRNAME / "cards.json"
+    data = json.loads(meta.read_text())
+    del data["consumer"]
+    meta.write_text(json.dumps(data))
+    old = {**entry, "files": {**entry["files"], f"{DIRNAME}/cards.json": sha256_file(meta)}}
+    loaded = TopicCards.load(tmp_path, old)
+    assert not loaded.consumer.any()
+    assert np.allclose(loaded.scores("flank pain", zero), loaded.scores("flank pain", zero, consumer_prior=0.0))
+
+
+def test_the_practice_mass_is_read_without_the_consumer_prior(built) -> None:
+    """A practice's diagnoses are common ones: with the prior in it their share rose on every case."""
+    cards, chunks, vectors = built
+    fetch = lambda rows: {r: chunks[r] for r in rows}  # noqa: E731
+    practice = frozenset({"icd:N39.0", "alport syndrome"})  # one consumer card, one rare one
+    q = "blood in urine and hearing loss"
+    on = card_topics(cards, q, vectors[6], fetch, practice_keys=practice)
+    off = card_topics(cards, q, vectors[6], fetch, practice_keys=practice, consumer_prior=0.0)
+    assert [c.vote for c in on.candidates] != pytest.approx([c.vote for c in off.candidates])  # the ranking reads it
+    assert on.practice_mass == pytest.approx(off.practice_mass)  # the floor's test does not
+    assert on.practice_mass == pytest.approx(cards.share_of(cards.scores(q, vectors[6], consumer_prior=0.0),
+                                                            cards.members(practice)))
 
 
 def test_a_card_never_duplicates_a_report_diagnosis_keyed_by_text(built) -> None:
@@ -718,7 +755,7 @@ def test_card_topics_passes_the_finding_words_to_the_text_half_only(built) -> No
     assert "Pruritus" in seen[0]["words"] and "words" not in seen[-1]
 
 
-def test_the_match_only_ranking_is_the_scores_less_the_commonness_prior(built) -> None:
+def test_the_match_only_ranking_is_the_scores_less_the_priors_of_how_common_a_disease_is(built) -> None:
     cards, chunks, vectors = built
     fetch = lambda rows: {r: chunks[r] for r in rows}  # noqa: E731
     common = np.zeros(len(cards), np.float32)
@@ -727,7 +764,7 @@ def test_the_match_only_ranking_is_the_scores_less_the_commonness_prior(built) -
     cards.common = common
     try:
         got = card_topics(cards, "burning on urination", vectors[1], fetch, common_prior=0.5)
-        want = cards.rank("burning on urination", vectors[1], top=10, common_prior=0.0)
+        want = cards.rank("burning on urination", vectors[1], top=10, common_prior=0.0, consumer_prior=0.0)
     finally:
         cards.common = saved
     assert got.matched is not None  # the prior changed the ranking

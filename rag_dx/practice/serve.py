@@ -19,7 +19,7 @@ from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
 from rag_dx.schemas import Diagnosis, Hit, PredictionSet, Route
-from rag_dx.topic_cards import COMMON_PRIOR
+from rag_dx.topic_cards import COMMON_PRIOR, CONSUMER_PRIOR
 
 if TYPE_CHECKING:
     from rag_dx.topic_cards import TopicCards
@@ -264,7 +264,8 @@ class CardTopics:
     candidates: list[Candidate]
     hits: list[Hit]
     known: frozenset[str]  # every key with a card in the version, not only this case's best
-    # The case's best cards by match alone, when the commonness prior changed the ranking. Whether the
+    # The case's best cards by match alone, when the priors of how common a disease is (commonness,
+    # consumer topic) changed the ranking. Whether the
     # case matches a practice diagnosis's card (the guideline floor's test, `floor.withheld_by`) is a
     # question about the case: with the prior in it, the big cards of common practice diagnoses (peptic
     # ulcer, GERD) entered the best 20 of hemorrhoid cases and kept the practice's wrong answer on top.
@@ -352,10 +353,12 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
     scores = cards.scores(query, query_vector, **rank_options)  # once, for the ranking and the practice's share
     ranked = cards.top_cards(scores, top)
     matched = None
-    prior = rank_options.get("common_prior", COMMON_PRIOR)
-    if prior != 0:
-        # the same scores less the prior (not a second pass: the dense part reads every card's passages)
-        by_match = cards.top_cards(scores - prior * cards.common, top)
+    prevalence = cards.prevalence(rank_options.get("common_prior", COMMON_PRIOR),
+                                  rank_options.get("consumer_prior", CONSUMER_PRIOR))
+    if prevalence.any():
+        # the same scores less the priors of how common a disease is (not a second pass: the dense part
+        # reads every card's passages)
+        by_match = cards.top_cards(scores - prevalence, top)
         if [i for i, _ in by_match] != [i for i, _ in ranked]:
             matched = [Candidate(name=cards.names[i], vote=p, evidence=[], key=cards.keys[i], concept=cards.codes[i],
                                  aliases=[cards.names[i]]) for i, p in by_match]
@@ -372,7 +375,11 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
                              concept=cards.codes[i], aliases=[cards.names[i]], kinds={"guideline": len(cites)}))
     mass = None
     if practice_keys is not None:
-        mass = cards.share_of(scores, cards.members(practice_keys))
+        # without the consumer-topic prior: a practice's diagnoses are common ones, so with it their share
+        # rose on every case and kept the practice's order on cases of diagnoses it never recorded
+        # (common colds led by allergy at 0.45, docs/results/protocols.md, "a consumer-topic prior")
+        consumer = rank_options.get("consumer_prior", CONSUMER_PRIOR) * cards.consumer
+        mass = cards.share_of(scores - consumer, cards.members(practice_keys))
     return CardTopics(candidates=out, hits=list(hits.values()), known=cards.known, matched=matched, practice_mass=mass)
 
 
