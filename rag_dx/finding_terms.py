@@ -385,12 +385,14 @@ def possessive_forms(term: str) -> list[str]:
 
 
 def negated_before(doc: Any, start: int) -> bool:
-    """Whether the words right before token `start` deny what follows: "negative" / "neg", or the prefix
-    "non-" ("non-painful right knee", "non-icteric"; the tokenizer splits it into "non" and "-").
+    """Whether the words right before token `start` deny what follows: "negative" / "neg", "(-)", or the
+    prefix "non-" ("non-painful right knee", "non-icteric"; the tokenizer splits it into "non" and "-").
 
     "non-" before a capitalised word is part of a name, not a denial: "non-Hodgkin's lymphoma" is a
     lymphoma, and had read as Hodgkin lymphoma absent."""
     if start > 0 and doc[start - 1].lower_ in _NEGATIVE_BEFORE:
         return True
+    if start > 2 and [t.text for t in doc[start - 3:start]] == ["(", "-", ")"]:
+        return True  # a review of systems' "(-) fever, (+) cough"
     return (start > 1 and doc[start - 1].text == "-" and doc[start - 2].lower_ == "non"
             and not doc[start].text[:1].isupper())

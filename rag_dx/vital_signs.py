@@ -33,11 +33,13 @@ __all__ = ["vital_findings"]
 # read ("pulse is elevated at 101", "SaO2 is 99 percent", "temperature is normal at 98.6").
 _SEP = (r"(?![a-z])\s*(?:[=:]\s*)?(?:(?:of|is|was|were|are|at|to|around|about|reads?|reading|read|measured|normal|"
         r"elevated|raised|increased|low|high|rapid|fast|slow|up|down|only|still|now|noted|persistently|"
-        r"consistently|slightly|mildly|markedly|significantly|a\s+little|very)\s*[=:]?\s+){0,4}")
+        r"consistently|slightly|mildly|markedly|significantly|a\s+little|very|the|er|ed|home|triage)\s*[=:]?\s+){0,4}")
 # A number, or a decade as clinicians write one ("in the 130s", "in the high 80s", "HR 110s").
 _NUM = r"((?:in\s+the\s+)?(?:(?:low|lower|mid|high|upper)[- ]?)?\d{1,3}(?:\.\d)?(?:'?s\b)?)"
 _DECADE = re.compile(r"(?:in\s+the\s+)?(?:(low|lower|mid|high|upper)[- ]?)?(\d{1,3}(?:\.\d)?)('?s)?$", re.IGNORECASE)
-_TEMP = re.compile(r"\b(?:temperature|temp|tmax|febrile|t)" + _SEP + _NUM
+# "temperature max at ER is 102", "T max of 101", "max temp 39.4": the day's highest reading
+_TEMP = re.compile(r"\b(?:(?:temperature|temp)(?:\s+max(?:imum)?)?|t\s*max|max(?:imum)?\s+temp(?:erature)?|febrile|t)"
+                   + _SEP + _NUM
                    + r"(?:\s*(?:°|degrees?|deg))?(?:\s*([cf])(?![a-z]))?", re.IGNORECASE)
 _HEART = re.compile(r"\b(?:heart rate|pulse rate|pulse|hr)" + _SEP + _NUM + r"(?!\d|\.\d)(?!\s*/)", re.IGNORECASE)
 _RESP = re.compile(r"\b(?:respiratory rate|respiration rate|respirations|resp rate|rr)" + _SEP + _NUM
@@ -61,10 +63,10 @@ _NOT_THE_PATIENT = re.compile(r"\b(?:fetal|fetus|baby's|tracking|pacing|paced|ta
 _CHILD = re.compile(r"\b(?:(\d{1,2})[- ]years?[- ]old|\d{1,2}[- ](?:months?|weeks?|days?)[- ]old|infant|newborn|"
                     r"neonate|toddler|baby)\b", re.IGNORECASE)
 # "T" alone is read only as "T 38.5" / "T: 101.2" (a decimal): "T2", "T 4" are not temperatures.
-_BARE_T = re.compile(r"^t\b", re.IGNORECASE)
+_BARE_T = re.compile(r"^t\b(?!\s*max)", re.IGNORECASE)
 # A text none of whose words could label a measurement skips the patterns (most guideline passages):
 # substring tests are C-fast where a regex alternation over a 1,500-character passage took 0.1 ms.
-_KEYS = ("temp", "tmax", "febrile", "pulse", "heart rate", "respirat", "resp rate", "rr ", "rr:", "rr=",
+_KEYS = ("temp", "tmax", "t max", "febrile", "pulse", "heart rate", "respirat", "resp rate", "rr ", "rr:", "rr=",
          "blood pressure", "bp ", "bp:", "bp=", "sat", "spo2", "sao2", "o2 ", "hr ", "hr:", "hr=", "breathing",
          "systolic", "oxygen level", "o2 level")
 _UPPER_T = re.compile(r"\bT\s*:?\s*\d{2,3}\.\d")

@@ -399,6 +399,8 @@ def test_findings_are_remembered_by_digest_and_bounded(fx: FindingExtractor, mon
     ("a 19-month-old with persistent tearing of the left eye", "Epiphora", "present"),
     ("Follicular non-Hodgkin's lymphoma.", "Non-Hodgkin lymphoma", "present"),  # an eponym's possessive
     ("History of lymphoma, now with fever and night sweats.", "Fever", "present"),  # "now with" ends the history
+    ("ROS: (-) fever, (-) chills, (+) cough.", "Chills", "absent"),  # "(-)" denies, as "negative" does
+    ("ROS: (-) fever, (-) chills, (+) cough.", "Cough", "present"),
 ])
 def test_prefixes_sides_and_prostate_symptoms(fx: FindingExtractor, text: str, name: str, assertion: str) -> None:
     got = {(f.name, f.assertion) for f in fx.extract(text)}

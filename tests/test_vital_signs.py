@@ -35,6 +35,11 @@ def named(text: str) -> list[str]:
     ("respirations are 28", ["Tachypnea"]),
     ("he is breathing 30 times a minute", ["Tachypnea"]),
     ("hypotension with the systolic pressure in the 60s-70s", ["Hypotension"]),
+    # the day's highest temperature, and where it was taken
+    ("Temperature max at ER is 102, heart rate 153.", ["Fever", "Tachycardia"]),
+    ("T max of 101 overnight", ["Fever"]),
+    ("max temp 39.4", ["Fever"]),
+    ("bradycardic with a pulse rate down to the 50s", ["Bradycardia"]),
 ])
 def test_an_abnormal_measurement_is_its_finding(text: str, expected: list[str]) -> None:
     assert sorted(named(text)) == sorted(expected)
