@@ -122,7 +122,7 @@ EVERYDAY: Mapping[str, str] = {
        for u in ("", "urine ", "urinary ")},
     # not "incomplete emptying" alone: an oesophagus or a stomach empties too
     "incomplete bladder emptying": "Urinary retention",
-    **{f"incomplete emptying of {p}bladder": "Urinary retention" for p in ("the ", "his ", "her ", "my ")},
+    **{f"incomplete emptying of {p}bladder": "Urinary retention" for p in _POSSESSIVE},
     "bladder does not empty completely": "Urinary retention", "bladder doesn't empty completely": "Urinary retention",
     "bladder does not empty fully": "Urinary retention", "bladder doesn't empty fully": "Urinary retention",
     # "non-productive": the matcher's tokens are "non - productive", so without these "productive cough" matched

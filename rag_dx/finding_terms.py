@@ -178,7 +178,7 @@ def swelling_phrases() -> dict[str, str]:
         for form in (f for w in words for f in _SWELLING_FORMS[w]):
             for d in _DETERMINERS if "{d}" in form else ("",):
                 for be in verbs if "{be}" in form else ("",):
-                    for side in ("", "left ", "right ") if "{side}" in form else ("",):  # "a swollen right knee"
+                    for side in _LIMB_SIDES if "{side}" in form else ("",):  # "a swollen right knee"
                         out[form.format(s=site, d=d, be=be, side=side)] = target
     return out
 
@@ -304,8 +304,9 @@ HISTORICAL_TRIGGERS: Mapping[str, list[str]] = {
                   "in childhood", "historically"],
     # a duration up to now is not history: "worries ... every day for the last year", and "a 3-day history
     # of back pain" or "a 2-week history of cough" is the presenting illness (the tokenizer splits "3-day")
-    "pseudo": ["no history of", "history of present illness", "history of the present illness", "for the last year", "over the last year", "during the last year",
-               "in the last year", "since last year", "for the past year", "over the past year",
+    "pseudo": ["no history of", "history of present illness", "history of the present illness", "for the last year",
+               "over the last year", "during the last year", "in the last year", "since last year", "for the past year",
+               "over the past year",
                *(f"{unit} history of" for unit in ("hour", "hours", "day", "days", "week", "weeks", "month",
                                                      "months", "year", "years"))],
 }

@@ -353,8 +353,8 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
     scores = cards.scores(query, query_vector, **rank_options)  # once, for the ranking and the practice's share
     ranked = cards.top_cards(scores, top)
     matched = None
-    prevalence = cards.prevalence(rank_options.get("common_prior", COMMON_PRIOR),
-                                  rank_options.get("consumer_prior", CONSUMER_PRIOR))
+    consumer_prior = rank_options.get("consumer_prior", CONSUMER_PRIOR)
+    prevalence = cards.prevalence(rank_options.get("common_prior", COMMON_PRIOR), consumer_prior)
     if prevalence.any():
         # the same scores less the priors of how common a disease is (not a second pass: the dense part
         # reads every card's passages)
@@ -378,8 +378,7 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
         # without the consumer-topic prior: a practice's diagnoses are common ones, so with it their share
         # rose on every case and kept the practice's order on cases of diagnoses it never recorded
         # (common colds led by allergy at 0.45, docs/results/protocols.md, "a consumer-topic prior")
-        consumer = rank_options.get("consumer_prior", CONSUMER_PRIOR) * cards.consumer
-        mass = cards.share_of(scores - consumer, cards.members(practice_keys))
+        mass = cards.share_of(scores - consumer_prior * cards.consumer, cards.members(practice_keys))
     return CardTopics(candidates=out, hits=list(hits.values()), known=cards.known, matched=matched, practice_mass=mass)
 
 
