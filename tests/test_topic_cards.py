@@ -752,7 +752,21 @@ def test_card_topics_passes_the_finding_words_to_the_text_half_only(built) -> No
         card_topics(cards, "itchy skin", vectors[1], fetch)
     finally:
         del cards.scores
-    assert "Pruritus" in seen[0]["words"] and "words" not in seen[-1]
+    assert "Pruritus" in seen[0]["words"] and seen[-1]["words"] == "itchy skin"
+
+
+def test_the_cards_text_half_does_not_read_the_patients_age() -> None:
+    from rag_dx.topic_cards import with_finding_words, without_age
+
+    # "61", "year" and "old" matched cards that say "each year" or "people over 60"
+    for case in ("A 61-year-old woman has a swollen calf", "58 y/o (years old) woman, swollen calf",
+                 "58 y.o. woman with a swollen calf", "woman aged 61, swollen calf", "a 61 yo woman, swollen calf"):
+        words = without_age(case).replace(",", " ").split()
+        assert "woman" in words and "calf" in words, case
+        assert not {"61", "58", "year", "years", "old", "aged", "y.o."} & set(words), case
+    assert "61" not in with_finding_words("A 61-year-old man with a fever").split()
+    # numbers that are findings or durations stay; so do age-group words
+    assert without_age("temperature 102 for 3 days in an infant") == "temperature 102 for 3 days in an infant"
 
 
 def test_the_match_only_ranking_is_the_scores_less_the_priors_of_how_common_a_disease_is(built) -> None:
