@@ -116,7 +116,7 @@ def topic_kind(topic: str, vocabulary: Vocabulary | None = None) -> TopicKind:
     signs ("Cough", "Chest Pain"), Z codes are statuses and encounters, V-Y external causes.
     Names nothing recognizes and no rule rejects count as diagnoses (rare diseases).
     """
-    from rag_dx.vocab import normalize_text
+    from rag_dx.vocab import normalize_text, without_age_group
 
     text = normalize_text(topic)
     if not text:
@@ -136,7 +136,7 @@ def topic_kind(topic: str, vocabulary: Vocabulary | None = None) -> TopicKind:
         return "group"  # "Eye Diseases", "Growth Disorders", "Breathing Problems"
     if _SUBSTANCE.search(text):
         return "status"  # drug and substance leaflets ("Cocaine", "Caffeine", "Anabolic Steroids")
-    if _ANATOMY_ONLY.fullmatch(text):
+    if _ANATOMY_ONLY.fullmatch(text) or _ANATOMY_ONLY.fullmatch(without_age_group(text) or ""):
         return "group"  # body parts only ("Tonsils and Adenoids", a synonym of J35.9 "Chronic disease of ...")
     words = text.split()
     if _PROCEDURE.search(words[-1]) or _PROCEDURE.fullmatch(" ".join(words[-2:])):

@@ -61,7 +61,7 @@ from rag_dx.vocab_tables import (  # noqa: F401  (normalize_text, compact_key, .
     _CHEAP_EXTRA, _CODE_RE, _CONTAINMENT_MAX_COST, _COSTLY_EXTRA, _GENERIC_EXTRA, _GENERIC_HEADS, _PAREN_RE,
     _cancer_rewrite, _ccsr_for_all, _Node, _parenthetical_contents, _parse_tabular,
     _QUALIFIERS_ALONE, _strict_tokens, _variants, canonical_tokens, compact_key, is_siteless_injury, lay_rewrites,
-    load_curated_synonyms, normalize_text, siteless_injury_code,
+    load_curated_synonyms, normalize_text, siteless_injury_code, without_age_group,
 )
 
 MatchKind = Literal["exact", "synonym", "fuzzy", "contained"]
@@ -325,7 +325,8 @@ class Vocabulary:
                         c = self.normalize(part)
                         if c is not None and c.match != "fuzzy":
                             return c
-        return None
+        c = self.normalize(rest) if (rest := without_age_group(name)) else None  # "Adult Hodgkin Lymphoma"
+        return c if c is not None and c.match in ("exact", "synonym") else None
 
     def _canonical(self, variants: list[str]) -> str | None:
         """Order-free token key (spellings folded), then the same with "+ infection", "X cancer"

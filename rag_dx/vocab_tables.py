@@ -322,6 +322,19 @@ def lay_rewrites(name: str) -> list[str]:
     return out
 
 
+_AGE_GROUP_RE = re.compile(r"^(?:adults?|childhood|pediatric|paediatric) (.+)$")
+
+
+def without_age_group(name: str) -> str | None:
+    """The name without a leading age group, or None when it has none.
+
+    The cancer pages' "Adult Hodgkin Lymphoma", "Childhood Leukemia", "Pediatric Crohn's disease":
+    ICD-10-CM codes these diseases whatever the age. Used only when the whole name resolves to
+    nothing, so a name with a code of its own ("Childhood interstitial lung disease", J84.84) keeps it."""
+    m = _AGE_GROUP_RE.match(normalize_text(name))
+    return m.group(1) if m else None
+
+
 def _strict_tokens(text: str) -> frozenset[str]:
     """Tokens that must agree for a fuzzy match: short ones ("a", "b", "2") and any with digits."""
     return frozenset(t for t in text.split() if len(t) <= 2 or any(c.isdigit() for c in t))

@@ -295,3 +295,17 @@ def test_literal_code_is_the_name_as_written_not_a_looser_reading(vocab: Vocabul
     name = "Leukoencephalopathy - dystonia - motor neuropathy"
     assert vocab.normalize(name).code == "G24" and vocab.literal_code(name) is None
     assert vocab.literal_code("Toddler Health") is None
+
+
+def test_a_name_resolves_without_its_age_group_only_when_it_has_no_code_of_its_own(vocab) -> None:
+    # the cancer pages' "Adult ..." / "Childhood ..." names: ICD-10-CM codes the disease whatever the age
+    assert vocab.normalize("Adult Hodgkin Lymphoma").code == vocab.normalize("Hodgkin lymphoma").code
+    assert vocab.normalize("Childhood Non-Hodgkin Lymphoma").code == vocab.normalize("Non-Hodgkin lymphoma").code
+    assert vocab.normalize("Pediatric Crohn's disease").code.startswith("K50")
+    # a name with a code of its own keeps it: J84.84 "Other interstitial lung diseases of childhood"
+    assert vocab.normalize("Childhood Interstitial Lung Disease").code == "J84.84"
+    # an age group before a body part is not a disease, nor a page's first half ("Childhood Brain")
+    from rag_dx.candidates import diagnosis_name
+
+    assert vocab.normalize("Childhood Brain and Spinal Cord Tumors") is None
+    assert diagnosis_name("Childhood Brain and Spinal Cord Tumors", vocab) is None
