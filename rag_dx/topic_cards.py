@@ -376,14 +376,15 @@ def without_age(text: str) -> str:
     Why: "a 61-year-old woman" put "61", "year" and "old" into the bag of words, and they matched
     cards that say "each year" or "people over 60", not the case's disease. Card level on the dev
     physician notes the gold card rose on 16 and fell on 5 (short notes 19/7); top-1 and top-5 hardly
-    move (docs/results/protocols.md, "age phrase"). Age-group words (infant, child) stay: they are
+    move (docs/results/protocols.md, "the patient's age"). Age-group words (infant, child) stay: they are
     a real signal for croup or bronchiolitis.
     """
     return _AGE.sub(" ", text)
 
 
 def with_finding_words(text: str) -> str:
-    """`text` (without its age phrase) followed by the names and synonyms of its present findings, for the cards' TF-IDF.
+    """`text` without its age phrase, followed by the names and synonyms of its present findings, for
+    the cards' TF-IDF.
 
     Why: guideline pages say "shortness of breath when lying down" where a clinician writes
     "orthopnea", and "itchy skin" where a patient writes "my skin itches"; the finding extractor
