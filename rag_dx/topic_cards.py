@@ -132,7 +132,7 @@ class TopicCards:
         texts = [" ".join(chunks[r].text for r in rs) for rs in rows]
         vectorizer = card_vectorizer(len(keys))
         matrix = vectorizer.fit_transform(texts).astype(np.float32).tocsr()
-        return cls(keys=keys, names=[max(groups[k]["names"], key=lambda n: (groups[k]["names"][n], -len(n))) for k in keys],
+        return cls(keys=keys, names=[card_name(k, groups[k]["names"], vocabulary) for k in keys],
                    codes=[groups[k]["code"] for k in keys], rows=[r[:CITES] for r in rows],
                    rare=np.array([bool(groups[k]["sources"]) and groups[k]["sources"] <= RARE_SOURCES for k in keys]),
                    vectors=card_vectors, vocabulary={t: int(i) for t, i in vectorizer.vocabulary_.items()},
@@ -402,6 +402,24 @@ def with_finding_words(text: str) -> str:
     words = [w for cid in dict.fromkeys(found) for w in extractor.words_of(cid)]
     text = without_age(text)
     return f"{text} {' '.join(words)}" if words else text
+
+
+def card_name(key: str, counts: Mapping[str, int], vocabulary: Any = None) -> str:
+    """The name a card shows: its most frequent page name (the shorter on a tie), without an age group
+    when the card joins several pages and the name without it is the card's own concept.
+
+    Why: the adult and childhood cancer pages of one disease share a card, and a child's case showed
+    "Adult Non-Hodgkin Lymphoma". "Childhood Interstitial Lung Disease" (J84.84) keeps its name, since
+    "Interstitial Lung Disease" is another concept (J84.9)."""
+    from rag_dx.candidates import concept_key
+    from rag_dx.vocab_tables import without_age_group
+
+    name = max(counts, key=lambda n: (counts[n], -len(n)))
+    if len(counts) > 1 and without_age_group(name) is not None:
+        rest = name.split(None, 1)[1]
+        if concept_key(rest, vocabulary) == key:
+            return rest
+    return name
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -822,3 +822,22 @@ def test_every_reason_to_keep_the_practice_ranking_is_said_with_the_diagnosis_it
         "the practice's ranking is kept: the guidelines have no disease card for Cervical spondylosis to judge it by")
     assert floor_note(False, 0.9, None, 0.05, "outside_blend", "Typhoid") is None  # nothing kept: nothing to say
     assert floor_note(True, 0.9, None, 0.05, None, "Typhoid").startswith("diagnoses the practice has not recorded")
+
+
+def test_a_card_joining_age_group_pages_shows_the_disease_name() -> None:
+    from rag_dx.candidates import concept_key
+    from rag_dx.topic_cards import card_name
+    from rag_dx.vocab import Vocabulary
+
+    vocab = Vocabulary.load()
+    nhl = concept_key("Non-Hodgkin lymphoma", vocab)
+    # a child's case must not read "Adult ...": the card holds both age groups' pages
+    assert card_name(nhl, {"Adult Non-Hodgkin Lymphoma": 9, "Childhood Non-Hodgkin Lymphoma": 6}, vocab) == \
+        "Non-Hodgkin Lymphoma"
+    # one page alone keeps its name; so does a name whose disease without the age group is another concept
+    assert card_name(nhl, {"Adult Non-Hodgkin Lymphoma": 9}, vocab) == "Adult Non-Hodgkin Lymphoma"
+    ild = concept_key("Childhood Interstitial Lung Disease", vocab)
+    assert card_name(ild, {"Childhood Interstitial Lung Disease": 5, "chILD": 1}, vocab) == \
+        "Childhood Interstitial Lung Disease"
+    # otherwise the most frequent name, the shorter on a tie
+    assert card_name("icd:J45.909", {"Asthma": 3, "Bronchial Asthma": 3, "asthma attacks": 1}, vocab) == "Asthma"
