@@ -41,16 +41,17 @@ _SINGULAR_VERBS = frozenset({"is", "was", "has been", "looks", "feels", "becomes
 
 
 @functools.cache
-def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     """The site stated, then its adjectives ("her calf is swollen and red"); the adjectives before the site
-    ("a red, itchy right eye", "a hot, swollen, tender knee")."""
+    ("a red, itchy right eye", "a hot, swollen, tender knee"); one adjective of such a list."""
     sites = "|".join(map(re.escape, sorted({*PAIN_SITES, *SWELLING_SITES, *STATED}, key=len, reverse=True)))
     adj = "|".join(sorted(_ADJECTIVES, key=len, reverse=True))
     word = rf"(?:(?:{'|'.join(_FILLERS)})\s+)*(?:{adj})"
     listed = rf"(?P<adjs>{word}(?:\s*(?:,\s*and|,|and|or)\s+{word})+)"
     return (re.compile(rf"\b(?:(?:his|her|my|the|their|both|its)\s+)?(?:(?:left|right)\s+)?(?P<site>{sites})"
                        rf"\s+{_BE}\s+{listed}\b", re.IGNORECASE),
-            re.compile(rf"\b{listed}\s+(?:(?:left|right|both)\s+)?(?P<site>{sites})\b", re.IGNORECASE))
+            re.compile(rf"\b{listed}\s+(?:(?:left|right|both)\s+)?(?P<site>{sites})\b", re.IGNORECASE),
+            re.compile(adj, re.IGNORECASE))
 
 
 def predicated_findings(text: str, found: Sequence[tuple[str, tuple[int, int], str]] = ()
@@ -63,8 +64,7 @@ def predicated_findings(text: str, found: Sequence[tuple[str, tuple[int, int], s
     absent, as the matcher read "knee is swollen"); present otherwise."""
     if " and " not in text and "," not in text:
         return
-    words = re.compile("|".join(sorted(_ADJECTIVES, key=len, reverse=True)), re.IGNORECASE)
-    stated, before = _patterns()
+    stated, before, words = _patterns()
     for m in [*stated.finditer(text), *before.finditer(text)]:
         site, be = m.group("site").lower(), (m.groupdict().get("be") or "").lower()
         if be in (_SINGULAR_VERBS if is_plural_site(site) else _PLURAL_VERBS):
