@@ -180,14 +180,15 @@ class TopicCards:
         return [(int(i), float(q)) for i, q in zip(order, p)]
 
     def mass(self, query: str, query_vector: np.ndarray, members: np.ndarray, *, rare_prior: float = RARE_PRIOR,
-             common_prior: float = COMMON_PRIOR, consumer_prior: float = CONSUMER_PRIOR,
-             words: str | None = None) -> float:
+             common_prior: float = COMMON_PRIOR, words: str | None = None) -> float:
         """The share of the softmax over every candidate card that falls on the `members` cards (a bool mask).
 
         Over all cards, not the `top` that :meth:`rank` returns: how much of the guidelines' belief
-        about the whole case lies on a set of diagnoses (a practice's), however far down they rank."""
+        about the whole case lies on a set of diagnoses (a practice's), however far down they rank.
+        Without the consumer-topic prior, as the floor's test reads it (`card_topics`): a practice's
+        diagnoses are common ones, and with it their share rose on every case."""
         return self.share_of(self.scores(query, query_vector, rare_prior=rare_prior, common_prior=common_prior,
-                                         consumer_prior=consumer_prior, words=words), members)
+                                         consumer_prior=0.0, words=words), members)
 
     def share_of(self, scores: np.ndarray, members: np.ndarray) -> float:
         """:meth:`mass` on scores already computed by :meth:`scores`."""

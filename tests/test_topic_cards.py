@@ -275,6 +275,7 @@ def test_the_practice_mass_is_read_without_the_consumer_prior(built) -> None:
     assert on.practice_mass == pytest.approx(off.practice_mass)  # the floor's test does not
     assert on.practice_mass == pytest.approx(cards.share_of(cards.scores(q, vectors[6], consumer_prior=0.0),
                                                             cards.members(practice)))
+    assert on.practice_mass == pytest.approx(cards.mass(q, vectors[6], cards.members(practice)))  # one reading
 
 
 def test_a_card_never_duplicates_a_report_diagnosis_keyed_by_text(built) -> None:
