@@ -157,8 +157,12 @@ class TopicCards:
         `words`: what the TF-IDF half reads instead of `query` (see `with_finding_words`)."""
         dense = self.dense_scores(query_vector)[0]
         text = np.asarray((self.matrix @ self._tfidf(query if words is None else words).T).todense()).ravel()
-        return (dense + TEXT_WEIGHT * text + rare_prior * self.rare + common_prior * self.common
-                + consumer_prior * self.consumer)
+        return dense + TEXT_WEIGHT * text + self.priors(rare_prior, common_prior, consumer_prior)
+
+    def priors(self, rare_prior: float = RARE_PRIOR, common_prior: float = COMMON_PRIOR,
+               consumer_prior: float = CONSUMER_PRIOR) -> np.ndarray:
+        """The part of :meth:`scores` that does not depend on the case: every prior, one value per card."""
+        return rare_prior * self.rare + self.prevalence(common_prior, consumer_prior)
 
     def prevalence(self, common_prior: float = COMMON_PRIOR, consumer_prior: float = CONSUMER_PRIOR) -> np.ndarray:
         """The part of :meth:`scores` that says how common a disease is rather than how well it matches."""

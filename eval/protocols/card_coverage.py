@@ -33,7 +33,7 @@ def main() -> None:
     from rag_dx.embed import load_encoder
     from rag_dx.practice.negation import query_text
     from rag_dx.settings import Settings
-    from rag_dx.topic_cards import COMMON_PRIOR, CONSUMER_PRIOR, RARE_PRIOR, TEXT_WEIGHT, TopicCards, with_finding_words
+    from rag_dx.topic_cards import TEXT_WEIGHT, TopicCards, with_finding_words
     from rag_dx.vocab import Vocabulary
 
     a = card_args(__doc__)
@@ -57,9 +57,8 @@ def main() -> None:
         qv = encoder.encode(texts)
         worded = [with_finding_words(t) for t in texts]
         gold = [concept_key(q["diagnosis"], vocab) for q in queries]
-        ranks = {name: _ranks(cards, cards.dense_scores(qv) + TEXT_WEIGHT * text_scores(cards, worded)
-                              + RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common
-                              + CONSUMER_PRIOR * cards.consumer, gold)
+        ranks = {name: _ranks(cards, cards.dense_scores(qv) + TEXT_WEIGHT * text_scores(cards, worded) + cards.priors(),
+                              gold)
                  for name, cards in (("stored", stored), ("rebuilt", rebuilt))}
         print(f"\n{set_name}: {len(queries)} cases; gold has a card: "
               + ", ".join(f"{n} {int((r < MISSING).sum())}" for n, r in ranks.items()))

@@ -115,7 +115,7 @@ def main() -> None:
     from rag_dx.embed import load_encoder
     from rag_dx.practice.negation import query_text
     from rag_dx.settings import Settings
-    from rag_dx.topic_cards import COMMON_PRIOR, CONSUMER_PRIOR, RARE_PRIOR, TEXT_WEIGHT, joining_chunks
+    from rag_dx.topic_cards import TEXT_WEIGHT, joining_chunks
     from rag_dx.vocab import Vocabulary
 
     a = card_args(__doc__)
@@ -153,7 +153,7 @@ def main() -> None:
             "lay narratives": read_queries(a.runs / "protocols/guidelines_only/s2d_queries.csv", a.s2d_sample)}
     encoder = load_encoder(Settings())
     where = {k: i for i, k in enumerate(cards.keys)}
-    prior = RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common + CONSUMER_PRIOR * cards.consumer
+    prior = cards.priors()
     for set_name, queries in sets.items():
         texts = [query_text(expand(q["text"])) for q in queries]
         qv = encoder.encode(texts)

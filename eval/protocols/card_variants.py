@@ -63,7 +63,7 @@ def main() -> None:
     from rag_dx.embed import load_encoder
     from rag_dx.practice.negation import query_text
     from rag_dx.settings import Settings
-    from rag_dx.topic_cards import COMMON_PRIOR, CONSUMER_PRIOR, RARE_PRIOR, TEXT_WEIGHT, with_finding_words
+    from rag_dx.topic_cards import TEXT_WEIGHT, with_finding_words
     from rag_dx.vocab import Vocabulary
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,7 +75,7 @@ def main() -> None:
     cards = stored_cards(vd)
     vocab, encoder = Vocabulary.load(), load_encoder(Settings())
     where = {k: i for i, k in enumerate(cards.keys)}
-    prior = RARE_PRIOR * cards.rare + COMMON_PRIOR * cards.common + CONSUMER_PRIOR * cards.consumer
+    prior = cards.priors()
 
     def tfidf(texts: list[str]) -> np.ndarray:
         return text_scores(cards, texts)

@@ -19,7 +19,7 @@ from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
 from rag_dx.schemas import Diagnosis, Hit, PredictionSet, Route
-from rag_dx.topic_cards import COMMON_PRIOR, CONSUMER_PRIOR
+from rag_dx.topic_cards import COMMON_PRIOR, CONSUMER_PRIOR, with_finding_words, without_age
 
 if TYPE_CHECKING:
     from rag_dx.topic_cards import TopicCards
@@ -347,8 +347,6 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
     (:func:`rag_dx.topic_cards.without_age`); `practice_keys`: the keys of the practice's
     diagnoses, whose share of the cards' probability becomes `CardTopics.practice_mass`.
     """
-    from rag_dx.topic_cards import with_finding_words, without_age
-
     rank_options = {**rank_options, "words": with_finding_words(query) if finding_words else without_age(query)}
     scores = cards.scores(query, query_vector, **rank_options)  # once, for the ranking and the practice's share
     ranked = cards.top_cards(scores, top)
