@@ -27,7 +27,8 @@ much to trust it:
    (:func:`lay_rewrites`: "pancreas inflammation" -> pancreatitis).
 3. ``fuzzy``: rapidfuzz ``token_sort_ratio`` above :data:`FUZZY_CUTOFF`, refusing matches that
    differ in short or numeric tokens ("hepatitis a" is not "hepatitis d", "type 1" is not
-   "type 2"); among equally good candidates the shortest (least specific) code wins.
+   "type 2") or by a word that is no misspelling (:func:`plausible_misspelling`: "neurogenic" is
+   not "nephrogenic"); among equally good candidates the shortest (least specific) code wins.
 4. ``contained``: the least specific title or inclusion term containing every word of the name,
    extra words priced (ICD defaults cheap, "congenital"-like qualifiers too dear), ties between
    different categories refused ("Acromegaly" -> E22.0, "Aortic stenosis" -> I35.0).
@@ -59,10 +60,9 @@ from typing import Any, Literal
 
 from rag_dx.vocab_tables import (  # noqa: F401  (normalize_text, compact_key, ... re-exported)
     _CHEAP_EXTRA, _CODE_RE, _CONTAINMENT_MAX_COST, _COSTLY_EXTRA, _GENERIC_EXTRA, _GENERIC_HEADS, _PAREN_RE,
-    _cancer_rewrite, _ccsr_for_all, _Node, _parenthetical_contents, _parse_tabular,
-    _QUALIFIERS_ALONE, _strict_tokens, _variants, canonical_tokens, compact_key, is_siteless_injury, lay_rewrites,
-    load_curated_synonyms, normalize_text, siteless_injury_code, without_age_group,
-)
+    _cancer_rewrite, _ccsr_for_all, _Node, _parenthetical_contents, _parse_tabular, _QUALIFIERS_ALONE, _strict_tokens,
+    _variants, canonical_tokens, compact_key, is_siteless_injury, known_words, lay_rewrites, load_curated_synonyms,
+    normalize_text, plausible_misspelling, siteless_injury_code, without_age_group)
 
 MatchKind = Literal["exact", "synonym", "fuzzy", "contained"]
 
@@ -127,6 +127,7 @@ class Vocabulary:
         self._synonym: dict[str, str] = {}
         self._fuzzy_choices: list[str] = []
         self._fuzzy_codes: list[str] = []
+        self._known: frozenset[str] | None = None  # known_words, on first fuzzy lookup
         self._canon: dict[str, str] = {}
         self._canon_loose: dict[str, str] = {}
         self._entries: list[tuple[frozenset[str], str]] = []
@@ -412,15 +413,14 @@ class Vocabulary:
             return None  # "flu" vs "flue": too short to guess
         from rapidfuzz import fuzz, process
 
-        hits = process.extract(
-            text, self._fuzzy_choices, scorer=fuzz.token_sort_ratio, score_cutoff=FUZZY_CUTOFF, limit=20
-        )
-        strict = _strict_tokens(text)
-        ok = [(score, self._fuzzy_codes[idx]) for choice, score, idx in hits if _strict_tokens(choice) == strict]
+        hits = process.extract(text, self._fuzzy_choices, scorer=fuzz.token_sort_ratio, score_cutoff=FUZZY_CUTOFF,
+                               limit=20)
+        self._known = self._known or known_words(self._fuzzy_choices)
+        ok = [(score, self._fuzzy_codes[idx]) for choice, score, idx in hits
+              if _strict_tokens(choice) == _strict_tokens(text) and plausible_misspelling(text, choice, self._known)]
         if not ok:
             return None
-        best = max(score for score, _ in ok)
-        near = [code for score, code in ok if score >= best - 1.0]
+        near = [code for score, code in ok if score >= max(s for s, _ in ok) - 1.0]
         return min(near, key=lambda c: (len(c), self._nodes[c].order))
 
     # ------------------------------------------------------------------ concepts

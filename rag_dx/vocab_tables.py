@@ -9,11 +9,12 @@ constant tables; nothing is read at import.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,7 +200,8 @@ _ORGAN_OF_ADJECTIVE: Mapping[str, str] = {
     "gastric": "stomach", "ovarian": "ovary", "renal": "kidney", "hepatic": "liver",
     "esophageal": "esophagus", "testicular": "testis", "uterine": "corpus uteri", "oral": "mouth",
     "laryngeal": "larynx", "rectal": "rectum", "anal": "anus", "thyroid": "thyroid gland",
-    "colon": "colon", "penile": "penis", "vulvar": "vulva", "vaginal": "vagina",
+    "colon": "colon", "penile": "penis", "vulvar": "vulva", "vaginal": "vagina", "urethral": "urethra",
+    "oropharyngeal": "oropharynx",
 }
 
 
@@ -338,6 +340,53 @@ def without_age_group(name: str) -> str | None:
 def _strict_tokens(text: str) -> frozenset[str]:
     """Tokens that must agree for a fuzzy match: short ones ("a", "b", "2") and any with digits."""
     return frozenset(t for t in text.split() if len(t) <= 2 or any(c.isdigit() for c in t))
+
+
+def known_words(choices: Iterable[str]) -> frozenset[str]:
+    """Every word (spelling-folded) of the fuzzy tier's titles, inclusion terms and curated aliases."""
+    return frozenset(_canon_token(w) for c in choices for w in c.split())
+
+
+def plausible_misspelling(query: str, choice: str, known: Collection[str]) -> bool:
+    """Whether `query` can be `choice` misspelled: each word that differs is a slip, not another word.
+
+    Why: a high string ratio also joins two real words a letter or two apart, and a wrong code is
+    worse than none: "Neurogenic diabetes insipidus" read as nephrogenic (the opposite disease),
+    "Familial isolated hyperparathyroidism" as hypoparathyroidism, "Ureteral disorders" as urethral,
+    "Congenital anosmia" as congenital anemias, "Astrocytoma" as a mast cell neoplasm (mastocytoma).
+    What the guideline pages' names do contain is dropped letters (their XML lost every accented
+    letter: "Behet", "Mnire's", "Sjgren", "Guillain-Barr") and typing slips ("Paroymsal", "diseae").
+    So a differing word must start with the same letter as its counterpart, must not be a different
+    word the vocabulary knows (two known words are one only when they share all but their last three
+    letters: "diplegia" / "diplegic"), and must be the other with at most two letters dropped or
+    added, or within one edit (two, transpositions counting one, for words of seven letters or more).
+    Words of the query beyond the choice's are allowed: they only make it more specific.
+    """
+    from rapidfuzz.distance import OSA
+
+    q = [_canon_token(t) for t in query.split()]
+    c = [_canon_token(t) for t in choice.split()]
+    left = [t for t in c if t not in q]
+    for word in (t for t in q if t not in c):
+        if not left:
+            return True
+        other = min(left, key=lambda x: OSA.distance(word, x))
+        left.remove(other)
+        short, long = sorted((word, other), key=len)
+        if word[0] != other[0]:
+            return False
+        if word in known and other in known and len(os.path.commonprefix([word, other])) < len(short) - 3:
+            return False
+        if len(long) - len(short) <= 2 and _is_subsequence(short, long):
+            continue
+        if OSA.distance(word, other) > (2 if len(short) >= 7 else 1):
+            return False
+    return True
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    rest = iter(long)
+    return all(ch in rest for ch in short)
 
 
 @dataclass

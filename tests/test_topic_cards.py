@@ -170,18 +170,19 @@ def test_a_disease_whose_name_holds_a_section_word_gets_its_card(vocab: Vocabula
 
 def test_a_rare_disease_page_joins_a_common_card_only_under_that_diseases_name(vocab: Vocabulary) -> None:
     # Looser tiers resolve these rare-disease names onto a common disease's concept: one part of the
-    # name ("... dystonia ..." -> G24 Dystonia), a spelling distance ("Encephalomyopathy" ->
-    # "Encephalopathy"). Merged, the common card carried their pages and took their names (GHR's
+    # name ("... dystonia ..." -> G24 Dystonia), a spelling distance ("Sialadenitis" -> "Sialoadenitis":
+    # the same disease here, which the tier cannot know; it once joined "Encephalomyopathy" to
+    # encephalopathy). Merged, the common card carried their pages and took their names (GHR's
     # "Pfeiffer syndrome" named the infectious mononucleosis card this way until it was curated).
-    leuko, myo = "Leukoencephalopathy - dystonia - motor neuropathy", "Encephalomyopathy"
+    leuko, myo = "Leukoencephalopathy - dystonia - motor neuropathy", "Sialadenitis"
     assert vocab.concept_key(leuko) == vocab.concept_key("Dystonia")
-    assert vocab.concept_key(myo) == vocab.concept_key("Encephalopathy")
+    assert vocab.concept_key(myo) == vocab.concept_key("Sialoadenitis")
     chunks = [_g(1, "Dystonia", "What is (are) Dystonia ?", "Involuntary muscle contractions and twisting."),
               _g(2, leuko, f"What are the signs and symptoms of {leuko} ?", "White matter disease in infancy.",
                  source="GARD"),
               _g(3, leuko, f"What is (are) {leuko} ?", "A genetic leukoencephalopathy.", source="GHR"),
-              _g(4, "Encephalopathy", "What is (are) Encephalopathy ?", "Altered mental state, confusion."),
-              _g(5, myo, f"What is (are) {myo} ?", "Muscle weakness and seizures in a mitochondrial disease.",
+              _g(4, "Sialoadenitis", "What is (are) Sialoadenitis ?", "A painful, swollen salivary gland."),
+              _g(5, myo, f"What is (are) {myo} ?", "Inflammation of a salivary gland, often with a stone.",
                  source="GARD"),
               _g(6, "Dengue fever", "What are the symptoms of Dengue fever ?", "High fever, rash, joint pain.",
                  source="GARD"),
@@ -195,7 +196,7 @@ def test_a_rare_disease_page_joins_a_common_card_only_under_that_diseases_name(v
     assert cards is not None
     cited = {cards.names[i]: sorted(chunks[r].chunk_id for r in rows) for i, rows in enumerate(cards.rows)}
     assert cited["Dystonia"] == ["G:1"]  # named and made by its common page, not by the two rare ones
-    assert cited["Encephalopathy"] == ["G:4"]
+    assert cited["Sialoadenitis"] == ["G:4"]
     # a rare page whose name is the concept as written still joins ("Dengue fever" is A90's inclusion term)
     dengue = next(rows for name, rows in cited.items() if name.lower().startswith("dengue"))
     assert dengue == ["G:6", "G:7"]
