@@ -6,7 +6,7 @@ extraction code so the tables can grow without the module doing so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rag_dx.everyday_findings import EVERYDAY, is_plural_site, stated_phrases
@@ -383,6 +383,28 @@ def possessive_forms(term: str) -> list[str]:
         if w[-1:].islower() and any(c.isupper() for c in (w[1:] if i == 0 else w)):
             out += [" ".join([*words[:i], w + end, *words[i + 1:]]).lower() for end in ("'s", "s")]
     return out
+
+
+def denied_by_list_cue(doc: Any, mentions: Sequence[Any]) -> set[int]:
+    """Start tokens of the mentions a "(-)" / "negative" cue denies (:func:`negated_before`), its list included.
+
+    The cue denies the finding written right after it and the ones that continue that list with nothing but
+    list words between them ("(-) fever, chills, night sweats" denied the fever alone, and the chills and
+    sweats read as present). A word that is no list word ends it ("HIV (-), CD4 count low": the cue is not
+    followed by a finding, so nothing after it is denied). `mentions`: the segment's spans, by start."""
+    out: set[int] = set()
+    end = None
+    for m in mentions:
+        between = [t.lower_ for t in doc[end:m.start]] if end is not None and end <= m.start else None
+        if negated_before(doc, m.start) or (between is not None and all(w in _LIST_WORDS for w in between)):
+            out.add(m.start)
+            end = m.end
+        else:
+            end = None
+    return out
+
+
+_LIST_WORDS = frozenset({",", "or", "and", "nor", "/", "such", "as", "including"})
 
 
 def negated_before(doc: Any, start: int) -> bool:

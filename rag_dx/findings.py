@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
-    _EXTRA_FOLLOWING_NEGATIONS, _EXTRA_NEGATIONS, ABSENT_PHRASES, negated_before, possessive_forms,
+    _EXTRA_FOLLOWING_NEGATIONS, _EXTRA_NEGATIONS, ABSENT_PHRASES, denied_by_list_cue, possessive_forms,
     _MIN_TERM_CHARS, _NOT_NEGATIONS, _SPAN_KEY, _STOP_TERMS,
     EXTRA_TERMINATIONS, FAMILY_TRIGGERS,
     PATIENT_CLAUSE_TERMINATIONS, PSEUDO_NEGATIONS,
@@ -334,12 +334,12 @@ class FindingExtractor:
 
     def _extract_segment(self, text: str, offset: int, state: dict[str, Any]) -> list[Finding]:
         doc = self._doc(text, state)
-        out = []
-        for ent in sorted(doc.spans[_SPAN_KEY], key=lambda sp: sp.start):
+        out, mentions = [], sorted(doc.spans[_SPAN_KEY], key=lambda sp: sp.start)
+        listed = denied_by_list_cue(doc, mentions)  # "(-) fever, chills": both
+        for ent in mentions:
             if ent._.rag_dx_family:
                 assertion: Assertion = "family"
-            elif ent._.rag_dx_absent or ent.text.lower() in ABSENT_PHRASES or (  # "afebrile" denies a fever
-                    negated_before(doc, ent.start)):
+            elif ent._.rag_dx_absent or ent.text.lower() in ABSENT_PHRASES or ent.start in listed:  # "afebrile" too
                 assertion = "absent"
             elif ent._.rag_dx_historical:
                 assertion = "historical"

@@ -401,6 +401,11 @@ def test_findings_are_remembered_by_digest_and_bounded(fx: FindingExtractor, mon
     ("History of lymphoma, now with fever and night sweats.", "Fever", "present"),  # "now with" ends the history
     ("ROS: (-) fever, (-) chills, (+) cough.", "Chills", "absent"),  # "(-)" denies, as "negative" does
     ("ROS: (-) fever, (-) chills, (+) cough.", "Cough", "present"),
+    ("ROS: (-) fever, chills, night sweats. (+) cough.", "Chills", "absent"),  # the cue's list, not its head only
+    ("ROS: (-) fever, chills, night sweats. (+) cough.", "Night sweats", "absent"),
+    ("ROS: (-) fever, chills, night sweats. (+) cough.", "Cough", "present"),
+    ("HIV (-), fever and cough.", "Fever", "present"),  # a cue after a test denies no list
+    ("Negative cough, has a rash.", "Skin rash", "present"),  # a word that is no list word ends the list
 ])
 def test_prefixes_sides_and_prostate_symptoms(fx: FindingExtractor, text: str, name: str, assertion: str) -> None:
     got = {(f.name, f.assertion) for f in fx.extract(text)}
