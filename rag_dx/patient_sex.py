@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal
 
+from rag_dx.patient_age import AGE_PHRASE
+
 if TYPE_CHECKING:
     from rag_dx.schemas import Differential
 
@@ -26,10 +28,9 @@ Sex = Literal["male", "female"]
 _MALE_WORDS = {"man", "male", "boy", "gentleman", "m"}
 _FEMALE_WORDS = {"woman", "female", "girl", "lady", "f"}
 # "58-year-old woman", "58 yo male", "58-year-old white female", "58 y/o (years old) M" (as the
-# abbreviation step writes it out); "Mr." / "Mrs." / "Ms."
-_AGE_SEX = re.compile(
-    r"\b\d{1,3}[- ]?(?:(?:years?|yrs?)[- ]old|yo|y/o|y\.o\.)(?: \([^)]*\))?[ ,]+(?:[a-z-]+ ){0,2}?"
-    r"(man|male|boy|gentleman|woman|female|girl|lady|m|f)\b", re.IGNORECASE)
+# abbreviation step writes it out), "3-month-old boy"; "Mr." / "Mrs." / "Ms."
+_AGE_SEX = re.compile(AGE_PHRASE + r"[ ,]+(?:[a-z-]+ ){0,2}?(?P<sex>man|male|boy|gentleman|woman|female|girl|lady|m|f)\b",
+                      re.IGNORECASE)
 _TITLE = re.compile(r"\b(Mr|Mrs|Ms)\.? [A-Z]")
 
 #: ICD-10-CM blocks (letter, first, last two-digit category) of one sex's anatomy or of pregnancy.
@@ -56,7 +57,7 @@ def stated_sex(text: str) -> Sex | None:
     """The patient's sex when the case states it plainly, else None (never guessed from pronouns)."""
     m = _AGE_SEX.search(text)
     if m:
-        word = m.group(1).lower()
+        word = m.group("sex").lower()
         return "male" if word in _MALE_WORDS else "female" if word in _FEMALE_WORDS else None
     t = _TITLE.search(text)
     if t:

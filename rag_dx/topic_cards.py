@@ -32,7 +32,6 @@ Stored in `cards/` of a version as JSON + `.npy` / `.npz` (no pickle), checksumm
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag_dx.errors import IndexCorruptError
+from rag_dx.patient_age import without_age
 
 if TYPE_CHECKING:
     from rag_dx.schemas import Chunk
@@ -368,23 +368,6 @@ def joining_chunks(chunks: Sequence["Chunk"], vocabulary: Any = None) -> list[tu
 
     return [(key, name, section, row) for key, name, section, row in found
             if key not in common or chunks[row].source not in RARE_SOURCES or joins(key, chunks[row].label or name)]
-
-
-#: A patient's age as cases write it: "61-year-old", "45 yo", "58 y/o (years old)", "aged 70", "6 months old".
-_AGE = re.compile(r"\b\d{1,3}(?:[- ]?(?:(?:(?:years?|yrs?|months?|weeks?|days?)[- ]old|yo|y/o)\b|y\.o\.)(?: \([^)]*\))?"
-                  r"|[- ](?:years?|months?)[- ]of[- ]age\b)|\baged? \d{1,3}\b", re.IGNORECASE)
-
-
-def without_age(text: str) -> str:
-    """`text` with the patient's age phrase taken out, for the cards' TF-IDF.
-
-    Why: "a 61-year-old woman" put "61", "year" and "old" into the bag of words, and they matched
-    cards that say "each year" or "people over 60", not the case's disease. Card level on the dev
-    physician notes the gold card rose on 16 and fell on 5 (short notes 19/7); top-1 and top-5 hardly
-    move (docs/results/protocols.md, "the patient's age"). Age-group words (infant, child) stay: they are
-    a real signal for croup or bronchiolitis.
-    """
-    return _AGE.sub(" ", text)
 
 
 def with_finding_words(text: str) -> str:

@@ -27,6 +27,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from rag_dx.patient_age import is_child
+
 __all__ = ["vital_findings"]
 
 # Between a label and its number: "=" or ":", and up to four words that say how it was or what it
@@ -60,8 +62,6 @@ _NOT_OXIMETRY = re.compile(r"\b(?:atrial|venous|ventricular|artery|transferrin|i
                            re.IGNORECASE)
 _NOT_THE_PATIENT = re.compile(r"\b(?:fetal|fetus|baby's|tracking|pacing|paced|target|detection|maximal|maximum|"
                               r"max|peak|predicted)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
-_CHILD = re.compile(r"\b(?:(\d{1,2})[- ]years?[- ]old|\d{1,2}[- ](?:months?|weeks?|days?)[- ]old|infant|newborn|"
-                    r"neonate|toddler|baby)\b", re.IGNORECASE)
 # "T" alone is read only as "T 38.5" / "T: 101.2" (a decimal): "T2", "T 4" are not temperatures.
 _BARE_T = re.compile(r"^t\b(?!\s*max)", re.IGNORECASE)
 # A text none of whose words could label a measurement skips the patterns (most guideline passages):
@@ -70,13 +70,6 @@ _KEYS = ("temp", "tmax", "t max", "febrile", "pulse", "heart rate", "respirat", 
          "blood pressure", "bp ", "bp:", "bp=", "sat", "spo2", "sao2", "o2 ", "hr ", "hr:", "hr=", "breathing",
          "systolic", "oxygen level", "o2 level")
 _UPPER_T = re.compile(r"\bT\s*:?\s*\d{2,3}\.\d")
-
-
-def _child(text: str) -> bool:
-    for m in _CHILD.finditer(text):
-        if m.group(1) is None or int(m.group(1)) < 12:
-            return True
-    return False
 
 
 def _celsius(value: float, unit: str | None) -> float | None:
@@ -109,7 +102,7 @@ def vital_findings(text: str) -> Iterator[tuple[str | None, tuple[int, int], str
     low = text.lower()
     if not any(k in low for k in _KEYS) and not _UPPER_T.search(text):
         return
-    adult = not _child(text)
+    adult = not is_child(text)
     for m in _TEMP.finditer(text):
         if _BARE_T.match(m.group(0)) and "." not in m.group(1):
             continue

@@ -758,7 +758,8 @@ def test_card_topics_passes_the_finding_words_to_the_text_half_only(built) -> No
 
 
 def test_the_cards_text_half_does_not_read_the_patients_age() -> None:
-    from rag_dx.topic_cards import with_finding_words, without_age
+    from rag_dx.patient_age import without_age
+    from rag_dx.topic_cards import with_finding_words
 
     # "61", "year" and "old" matched cards that say "each year" or "people over 60"
     for case in ("A 61-year-old woman has a swollen calf", "58 y/o (years old) woman, swollen calf",

@@ -19,7 +19,8 @@ from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
 from rag_dx.schemas import Diagnosis, Hit, PredictionSet, Route
-from rag_dx.topic_cards import COMMON_PRIOR, CONSUMER_PRIOR, with_finding_words, without_age
+from rag_dx.patient_age import without_age
+from rag_dx.topic_cards import COMMON_PRIOR, CONSUMER_PRIOR, with_finding_words
 
 if TYPE_CHECKING:
     from rag_dx.topic_cards import TopicCards
