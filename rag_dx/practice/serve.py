@@ -345,7 +345,7 @@ def card_topics(cards: "TopicCards", query: str, query_vector: Any, fetch: Calla
     `fetch(rows)` returns the version's chunks by docstore row (``LoadedIndex.docstore.get``);
     `finding_words`: the cards' TF-IDF also reads the synonyms of the case's findings
     (:func:`rag_dx.topic_cards.with_finding_words`); either way it does not read the patient's age
-    (:func:`rag_dx.topic_cards.without_age`); `practice_keys`: the keys of the practice's
+    (:func:`rag_dx.patient_age.without_age`); `practice_keys`: the keys of the practice's
     diagnoses, whose share of the cards' probability becomes `CardTopics.practice_mass`.
     """
     rank_options = {**rank_options, "words": with_finding_words(query) if finding_words else without_age(query)}
