@@ -127,7 +127,7 @@ class Vocabulary:
         self._synonym: dict[str, str] = {}
         self._fuzzy_choices: list[str] = []
         self._fuzzy_codes: list[str] = []
-        self._known: frozenset[str] | None = None  # known_words, on first fuzzy lookup
+        self._known: frozenset[str] = frozenset()  # known_words of the fuzzy choices
         self._canon: dict[str, str] = {}
         self._canon_loose: dict[str, str] = {}
         self._entries: list[tuple[frozenset[str], str]] = []
@@ -224,6 +224,7 @@ class Vocabulary:
                 self._canon[" ".join(toks)] = code  # curated reading wins here too
         self._fuzzy_choices = list(fuzzy)
         self._fuzzy_codes = [fuzzy[k] for k in self._fuzzy_choices]
+        self._known = known_words(self._fuzzy_choices)
 
     def _resolve_target(self, target: str, curated: Mapping[str, str], depth: int = 0) -> str | None:
         if _CODE_RE.match(target):
@@ -415,7 +416,6 @@ class Vocabulary:
 
         hits = process.extract(text, self._fuzzy_choices, scorer=fuzz.token_sort_ratio, score_cutoff=FUZZY_CUTOFF,
                                limit=20)
-        self._known = self._known or known_words(self._fuzzy_choices)
         ok = [(score, self._fuzzy_codes[idx]) for choice, score, idx in hits
               if _strict_tokens(choice) == _strict_tokens(text) and plausible_misspelling(text, choice, self._known)]
         if not ok:

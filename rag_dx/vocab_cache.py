@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rag_dx.vocab_tables import _Node
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2  # 2: the fuzzy tier's known words
 
 
 def cache_path(xml_path: Path, ccsr_path: Path, cache_dir: Path | None = None) -> Path | None:
@@ -59,7 +59,8 @@ def tables_of(v: "Vocabulary") -> dict[str, Any]:
             "ccsr": v._ccsr, "curated_source": v._curated_source, "exact": v._exact,
             "synonym": v._synonym, "canon": v._canon, "canon_loose": v._canon_loose,
             "entries": [[sorted(toks), code] for toks, code in v._entries], "postings": v._postings,
-            "curated": v._curated, "fuzzy_choices": v._fuzzy_choices, "fuzzy_codes": v._fuzzy_codes}
+            "curated": v._curated, "fuzzy_choices": v._fuzzy_choices, "fuzzy_codes": v._fuzzy_codes,
+            "known_words": sorted(v._known)}
 
 
 def apply_tables(v: "Vocabulary", t: Mapping[str, Any]) -> None:
@@ -72,6 +73,7 @@ def apply_tables(v: "Vocabulary", t: Mapping[str, Any]) -> None:
     v._postings = {k: list(ids) for k, ids in t["postings"].items()}
     v._curated = dict(t["curated"])
     v._fuzzy_choices, v._fuzzy_codes = list(t["fuzzy_choices"]), list(t["fuzzy_codes"])
+    v._known = frozenset(t["known_words"])
     if len(v._fuzzy_choices) != len(v._fuzzy_codes):
         raise ValueError("vocabulary cache: fuzzy tables differ in length")
     nodes = v._nodes

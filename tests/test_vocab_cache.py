@@ -60,6 +60,7 @@ def test_second_load_reads_the_cache_and_answers_the_same(files, monkeypatch: py
     cached = Vocabulary.load(xml, ccsr)
     assert _lookups(cached) == _lookups(built)
     assert cached.normalize("lung infection") is not None  # the inclusion term survived the round trip
+    assert cached._known == built._known and "pneumonia" in cached._known  # the fuzzy tier's known words too
 
 
 def test_a_changed_source_file_gets_its_own_cache(files) -> None:
