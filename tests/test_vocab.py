@@ -335,3 +335,12 @@ def test_a_fuzzy_match_differs_only_by_misspelling(vocab: Vocabulary, query: str
     from rag_dx.vocab_tables import known_words, plausible_misspelling
 
     assert plausible_misspelling(query, choice, known_words(vocab._fuzzy_choices)) is plausible
+
+
+def test_a_one_word_name_is_not_contained_in_a_title_that_adds_another_name(vocab: Vocabulary) -> None:
+    # "Aicardi syndrome" (agenesis of the corpus callosum) is not Aicardi-Goutieres syndrome E79.81
+    assert vocab.normalize("Aicardi syndrome") is None
+    assert vocab.normalize("Fountain syndrome") is None  # nor Hao-Fountain syndrome
+    # common extra words still join: "Other Cowden syndrome", "Premenstrual tension syndrome"
+    assert vocab.normalize("Cowden syndrome").code == "Q85.82"
+    assert vocab.normalize("Premenstrual syndrome").code == "N94.3"
