@@ -386,21 +386,25 @@ def possessive_forms(term: str) -> list[str]:
 
 
 def denied_by_list_cue(doc: Any, mentions: Sequence[Any]) -> set[int]:
-    """Start tokens of the mentions a "(-)" / "negative" cue denies (:func:`negated_before`), its list included.
+    """Start tokens of the mentions the words right before them deny (:func:`negated_before`), and of the
+    mentions that continue the list a "(-)" / "negative" cue starts.
 
     The cue denies the finding written right after it and the ones that continue that list with nothing but
     list words between them ("(-) fever, chills, night sweats" denied the fever alone, and the chills and
     sweats read as present). A word that is no list word ends it ("HIV (-), CD4 count low": the cue is not
-    followed by a finding, so nothing after it is denied). `mentions`: the segment's spans, by start."""
+    followed by a finding, so nothing after it is denied). The prefix "non-" denies its own word only:
+    "non-tender, swollen knee" is swollen. `mentions`: the segment's spans, by start."""
     out: set[int] = set()
     end = None
     for m in mentions:
         between = [t.lower_ for t in doc[end:m.start]] if end is not None and end <= m.start else None
-        if negated_before(doc, m.start) or (between is not None and all(w in _LIST_WORDS for w in between)):
+        if (between is not None and all(w in _LIST_WORDS for w in between)) or _cue_before(doc, m.start):
             out.add(m.start)
             end = m.end
         else:
             end = None
+            if negated_before(doc, m.start):  # "non-": this word, no list
+                out.add(m.start)
     return out
 
 
@@ -413,9 +417,14 @@ def negated_before(doc: Any, start: int) -> bool:
 
     "non-" before a capitalised word is part of a name, not a denial: "non-Hodgkin's lymphoma" is a
     lymphoma, and had read as Hodgkin lymphoma absent."""
-    if start > 0 and doc[start - 1].lower_ in _NEGATIVE_BEFORE:
+    if _cue_before(doc, start):
         return True
-    if start > 2 and [t.text for t in doc[start - 3:start]] == ["(", "-", ")"]:
-        return True  # a review of systems' "(-) fever, (+) cough"
     return (start > 1 and doc[start - 1].text == "-" and doc[start - 2].lower_ == "non"
             and not doc[start].text[:1].isupper())
+
+
+def _cue_before(doc: Any, start: int) -> bool:
+    """A review of systems' cue right before token `start`: "negative" / "neg", or "(-)" ("(-) fever, (+) cough")."""
+    if start > 0 and doc[start - 1].lower_ in _NEGATIVE_BEFORE:
+        return True
+    return start > 2 and [t.text for t in doc[start - 3:start]] == ["(", "-", ")"]

@@ -405,6 +405,8 @@ def test_findings_are_remembered_by_digest_and_bounded(fx: FindingExtractor, mon
     ("ROS: (-) fever, chills, night sweats. (+) cough.", "Night sweats", "absent"),
     ("ROS: (-) fever, chills, night sweats. (+) cough.", "Cough", "present"),
     ("HIV (-), fever and cough.", "Fever", "present"),  # a cue after a test denies no list
+    ("Skin: non-pruritic, erythematous rash.", "Erythema", "present"),  # "non-" denies its own word only
+    ("Skin: non-pruritic, erythematous rash.", "Pruritus", "absent"),
     ("Negative cough, has a rash.", "Skin rash", "present"),  # a word that is no list word ends the list
 ])
 def test_prefixes_sides_and_prostate_symptoms(fx: FindingExtractor, text: str, name: str, assertion: str) -> None:
