@@ -386,8 +386,8 @@ def possessive_forms(term: str) -> list[str]:
 
 
 def denied_by_list_cue(doc: Any, mentions: Sequence[Any]) -> set[int]:
-    """Start tokens of the mentions the words right before them deny (:func:`negated_before`), and of the
-    mentions that continue the list a "(-)" / "negative" cue starts.
+    """Start tokens of the mentions the words right before them deny (a "(-)" / "negative" cue, the prefix
+    "non-"), and of the mentions that continue the list such a cue starts.
 
     The cue denies the finding written right after it and the ones that continue that list with nothing but
     list words between them ("(-) fever, chills, night sweats" denied the fever alone, and the chills and
@@ -403,7 +403,7 @@ def denied_by_list_cue(doc: Any, mentions: Sequence[Any]) -> set[int]:
             end = m.end
         else:
             end = None
-            if negated_before(doc, m.start):  # "non-": this word, no list
+            if _non_prefix(doc, m.start):  # "non-": this word, no list
                 out.add(m.start)
     return out
 
@@ -411,14 +411,12 @@ def denied_by_list_cue(doc: Any, mentions: Sequence[Any]) -> set[int]:
 _LIST_WORDS = frozenset({",", "or", "and", "nor", "/", "such", "as", "including"})
 
 
-def negated_before(doc: Any, start: int) -> bool:
-    """Whether the words right before token `start` deny what follows: "negative" / "neg", "(-)", or the
-    prefix "non-" ("non-painful right knee", "non-icteric"; the tokenizer splits it into "non" and "-").
+def _non_prefix(doc: Any, start: int) -> bool:
+    """Whether token `start` carries the prefix "non-" ("non-painful right knee", "non-icteric"; the tokenizer
+    splits it into "non" and "-").
 
     "non-" before a capitalised word is part of a name, not a denial: "non-Hodgkin's lymphoma" is a
     lymphoma, and had read as Hodgkin lymphoma absent."""
-    if _cue_before(doc, start):
-        return True
     return (start > 1 and doc[start - 1].text == "-" and doc[start - 2].lower_ == "non"
             and not doc[start].text[:1].isupper())
 

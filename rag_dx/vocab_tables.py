@@ -374,7 +374,8 @@ def plausible_misspelling(query: str, choice: str, known: Collection[str]) -> bo
     for word in (t for t in q if t not in c):
         if not left:
             return True
-        other = min(left, key=lambda x: OSA.distance(word, x))
+        distance = {x: OSA.distance(word, x) for x in left}
+        other = min(left, key=distance.__getitem__)
         left.remove(other)
         short, long = sorted((word, other), key=len)
         if word[0] != other[0]:
@@ -383,7 +384,7 @@ def plausible_misspelling(query: str, choice: str, known: Collection[str]) -> bo
             return False
         if len(long) - len(short) <= 2 and _is_subsequence(short, long):
             continue
-        if OSA.distance(word, other) > (2 if len(short) >= 7 else 1):
+        if distance[other] > (2 if len(short) >= 7 else 1):
             return False
     return True
 
