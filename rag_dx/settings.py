@@ -123,6 +123,14 @@ class DiagnosisSettings(BaseModel):
         "version (that test cannot judge it), or when most of the case's evidence is past reports of the ranker's "
         "top diagnosis. 0.9 (was 0.8): at 0.8 the ranker's one confident practice diagnosis still led 348 floored dev "
         "cases over the guidelines' spread-out share and was right in 11 (docs/results/protocols.md, 'floored cases')")
+    outside_reports_share: float = Field(
+        0.2, ge=0, lt=1, description="when the guideline floor is withheld because most of the case's evidence is past "
+        "reports of the ranker's top diagnosis while the disease cards put little on the practice's diagnoses, the "
+        "least share of the probability that goes to the diagnoses guidelines support (0 = the ranker's order alone). "
+        "The top diagnosis keeps its lead; the practice's other labels at 0.01 no longer fill the top 5. 0.2, the "
+        "middle of 0.15-0.5: unrecorded dev diagnoses top-5 +0.054 / +0.056 on the two indexes (22 / 23 won, none "
+        "lost), symptom lists on a narrative practice 1 lost, no top-1 moved (docs/results/protocols.md, 'cases the "
+        "reports keep')")
     outside_support_share: float = Field(
         0.0, ge=0, lt=1, description="the guideline floor is withheld when more than this share of the practice "
         "ranker's probability is on diagnoses among the case's disease cards (0: any card that is one of the "

@@ -466,6 +466,38 @@ def test_floor_is_withheld_when_most_of_the_evidence_is_reports_of_the_rankers_t
                          half, **{**kw, "guideline_share": 0.0}).route == "outside_blend"
 
 
+def test_a_case_the_reports_keep_still_shows_the_guidelines_diagnoses_at_the_reports_share(vocab: Vocabulary) -> None:
+    """Kept by its reports, the ranker's top leads; but the guidelines' diagnoses hold at least
+    `reports_share`, so the ranker's other labels (at 0.01 on real cases) do not fill the list alone."""
+    from rag_dx.candidates import collect_candidates
+    from rag_dx.schemas import Hit
+
+    ranked, hits = _pneumonia_led()
+    reports = [Hit(chunk=hits[0].chunk.model_copy(update={"chunk_id": f"R:{i}", "doc_id": f"r{i}"}), score=0.5,
+                   dense_score=0.6) for i in range(1, 4)]
+    mostly = reports + hits[1:]
+    pool = collect_candidates(mostly, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab, guideline_share=0.8)
+    before = merge_outside(ranked, pool, mostly, **kw)
+    after = merge_outside(ranked, pool, mostly, reports_share=0.3, **kw)
+    assert after.route == before.route == "outside_kept_by_reports" and not after.floored
+    uti = [d for d in after.differential if d.icd10 == "N39.0"]
+    old_uti = [d for d in before.differential if d.icd10 == "N39.0"]
+    assert uti and uti[0].probability == pytest.approx(0.3, abs=1e-3) and old_uti[0].probability < 0.1  # any share works
+    assert [d.diagnosis for d in after.differential[:1]] == ["Pneumonia"]  # the ranker's top keeps its lead
+    assert after.differential[0].probability == pytest.approx(0.9 * 0.7, abs=1e-3)
+    asthma = next(d for d in after.differential if d.diagnosis == "Asthma")
+    assert asthma.probability < uti[0].probability  # the ranker's second no longer outranks the guidelines' diagnosis
+    assert sum(d.probability for d in after.differential) == pytest.approx(1.0, abs=0.01)
+    assert after.note == ("the practice's ranking is kept: most of the evidence is its past reports of Pneumonia; "
+                          "the guidelines' disease cards point elsewhere, so their diagnoses hold at least 30%")
+    # a floored case is not touched by the reports' share
+    half = reports[:1] + hits[1:]
+    pool = collect_candidates(half, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    assert (merge_outside(ranked, pool, half, reports_share=0.3, **kw).differential
+            == merge_outside(ranked, pool, half, **kw).differential)
+
+
 def test_floor_is_withheld_when_the_cards_name_a_practice_diagnosis(built, vocab: Vocabulary) -> None:
     """Cards (independent of how the practice writes) that also find one of the ranker's diagnoses
     plausible mean the case is likelier a practice diagnosis written another way: no floor then."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, concept_key, hit_weights
 from rag_dx.practice.features import Channels, Item
-from rag_dx.practice.floor import BLEND, FLOOR, diagnosis_keys, floor_note, keys_of, withheld_by
+from rag_dx.practice.floor import BLEND, FLOOR, KEPT_BY_REPORTS, diagnosis_keys, floor_note, keys_of, withheld_by
 from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
@@ -109,7 +109,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
                   guideline_weight: float, max_candidates: int, vocabulary: Any = None,
                   vote_weight: float = 0.0, cards: "CardTopics | None" = None,
                   guideline_share: float = 0.0, practice_names: Collection[str] = (),
-                  support_share: float = 0.0, card_share: float = CARD_SHARE, practice_mass: float = 0.0) -> Ranked:
+                  support_share: float = 0.0, card_share: float = CARD_SHARE, practice_mass: float = 0.0,
+                  reports_share: float = 0.0) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
@@ -150,7 +151,12 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     (docs/results/protocols.md, "weighed by the ranker's probability").
     Nor is the floor applied when most of the case's evidence is past reports of the ranker's top
     diagnosis (`rag_dx.practice.floor.mostly_reports_of`): retrieval itself then ties the case to that diagnosis
-    (docs/results/protocols.md, "evidence that is mostly one diagnosis's reports").
+    (docs/results/protocols.md, "evidence that is mostly one diagnosis's reports"). The cards still
+    disagree there, so the guidelines' diagnoses get at least `reports_share` (the serving default
+    `diagnosis.outside_reports_share`): the ranker's top diagnosis keeps the lead, but its peaked list
+    (the 2nd at 0.01) no longer fills the top 5 with the practice's other labels. The ranker's top was
+    right on 0 of 234 such dev cases of unrecorded diagnoses and on 24 of 33 of its own diagnoses
+    written another way (docs/results/protocols.md, "cases the reports keep").
 
     A guideline diagnosis that is a practice diagnosis adds its share to that row: the guidelines
     then support what the practice also knows, instead of being dropped as a duplicate. That holds
@@ -198,6 +204,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     floored = asked and kept is None
     if floored:
         g = max(g, guideline_share)
+    elif kept == KEPT_BY_REPORTS:
+        g = max(g, reports_share)
     practice_of: dict[str, str] = {}
     for name in practice_names:
         for k in diagnosis_keys(name, vocabulary):
@@ -235,8 +243,10 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         cited = {e for d in out for e in d.evidence}
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
-    return Ranked(differential=out, evidence=evidence,
-                  note=floor_note(floored, guideline_share, cards, practice_mass, kept, top_name),
+    note = floor_note(floored, guideline_share, cards, practice_mass, kept, top_name)
+    if kept == KEPT_BY_REPORTS and reports_share > 0 and note:
+        note += f"; the guidelines' disease cards point elsewhere, so their diagnoses hold at least {g:.0%}"
+    return Ranked(differential=out, evidence=evidence, note=note,
                   route=FLOOR if floored else kept or BLEND)
 
 
