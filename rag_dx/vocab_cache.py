@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rag_dx.vocab_tables import _Node
 
 log = logging.getLogger(__name__)
-FORMAT = 2  # 2: the fuzzy tier's known words
+FORMAT = 3  # 2: the fuzzy tier's known words; 3: loose keys of infections marked
 
 
 def cache_path(xml_path: Path, ccsr_path: Path, cache_dir: Path | None = None) -> Path | None:

