@@ -131,6 +131,12 @@ class DiagnosisSettings(BaseModel):
         "middle of 0.15-0.5: unrecorded dev diagnoses top-5 +0.054 / +0.056 on the two indexes (22 / 23 won, none "
         "lost), symptom lists on a narrative practice 1 lost, no top-1 moved (docs/results/protocols.md, 'cases the "
         "reports keep')")
+    outside_kept_card_share: float = Field(
+        0.1, ge=0, lt=1, description="when the guideline floor is withheld because the disease cards put enough of their "
+        "probability on the practice's diagnoses, the least share the diagnoses guidelines support get beside the "
+        "ranker's (0 = the ranker's order alone). Their share comes out of the probability the outside scale leaves "
+        "unassigned; the ranker's rows keep theirs, which on this route were already below their dev accuracy "
+        "(docs/results/protocols.md, 'cases the cards keep')")
     outside_support_share: float = Field(
         0.0, ge=0, lt=1, description="the guideline floor is withheld when more than this share of the practice "
         "ranker's probability is on diagnoses among the case's disease cards (0: any card that is one of the "

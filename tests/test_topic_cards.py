@@ -528,6 +528,38 @@ def test_floor_is_withheld_when_the_cards_name_a_practice_diagnosis(built, vocab
     assert kept.differential[0].probability > 0.8
 
 
+def test_a_case_the_cards_keep_lists_the_guidelines_diagnoses_beside_the_rankers(built, vocab: Vocabulary) -> None:
+    """Kept by the cards, the ranker's rows keep their probabilities (the route was shown below its
+    dev accuracy); the guidelines' diagnoses get `kept_card_share` beside them, out of the probability
+    the outside scale leaves unassigned."""
+    from rag_dx.candidates import collect_candidates
+
+    cards, chunks, _ = built
+    by_row = dict(enumerate(chunks))
+    topics = card_topics(cards, "high fever with flank pain and vomiting", np.zeros(DIM, np.float32),
+                         lambda rows: {r: by_row[r] for r in rows}, top=1)
+    _, hits = _pneumonia_led()
+    ranked = Ranked(differential=[Diagnosis(diagnosis="Alport syndrome", probability=0.9, evidence=["R:1"]),
+                                  Diagnosis(diagnosis="Pyelonephritis", probability=0.1, evidence=["R:1"])],
+                    evidence=[])
+    pool = collect_candidates(hits, temperature=0.05, guideline_weight=0.5, vocabulary=vocab)
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=5, vocabulary=vocab, guideline_share=0.8,
+              cards=topics)
+    before = merge_outside(ranked, pool, hits, **kw)
+    after = merge_outside(ranked, pool, hits, kept_card_share=0.3, **kw)
+    assert before.route == after.route == "outside_kept_by_cards"
+    old = {d.diagnosis: d.probability for d in before.differential}
+    new = {d.diagnosis: d.probability for d in after.differential}
+    assert new["Alport syndrome"] == pytest.approx(old["Alport syndrome"], abs=1e-4)  # the ranker's top keeps its own
+    # the guidelines' 0.3 replaces their retrieved share (what the old list holds beyond the ranker's rows), on
+    # top of the ranker's rows: the card diagnosis the practice also records (Pyelonephritis) takes its part of it
+    retrieved = 1.0 - old["Alport syndrome"] / 0.9
+    assert sum(new.values()) == pytest.approx(1.0 + 0.3 - retrieved, abs=2e-3)
+    assert new["Pyelonephritis"] > old["Pyelonephritis"]
+    assert sum(p for n, p in new.items() if n != "Alport syndrome") > sum(p for n, p in old.items() if n != "Alport syndrome")
+    assert after.note == "the guidelines' diagnoses are listed beside the practice's with 30%" and before.note is None
+
+
 def test_an_improbable_ranker_diagnosis_with_a_card_does_not_withhold_the_floor(built, vocab: Vocabulary) -> None:
     """With `support_share`, the cards support the practice only when they hold diagnoses carrying
     that share of the ranker's probability: a ranker lists nearly every practice diagnosis, so on a

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, concept_key, hit_weights
 from rag_dx.practice.features import Channels, Item
-from rag_dx.practice.floor import BLEND, FLOOR, KEPT_BY_REPORTS, diagnosis_keys, floor_note, keys_of, withheld_by
+from rag_dx.practice.floor import (BLEND, FLOOR, KEPT_BY_CARDS, KEPT_BY_REPORTS, diagnosis_keys, floor_note, keys_of,
+                                   withheld_by)
 from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
@@ -110,7 +111,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
                   vote_weight: float = 0.0, cards: "CardTopics | None" = None,
                   guideline_share: float = 0.0, practice_names: Collection[str] = (),
                   support_share: float = 0.0, card_share: float = CARD_SHARE, practice_mass: float = 0.0,
-                  reports_share: float = 0.0) -> Ranked:
+                  reports_share: float = 0.0, kept_card_share: float = 0.0) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
@@ -156,7 +157,11 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     `diagnosis.outside_reports_share`): the ranker's top diagnosis keeps the lead, but its peaked list
     (the 2nd at 0.01) no longer fills the top 5 with the practice's other labels. The ranker's top was
     right on 0 of 234 such dev cases of unrecorded diagnoses and on 24 of 33 of its own diagnoses
-    written another way (docs/results/protocols.md, "cases the reports keep").
+    written another way (docs/results/protocols.md, "cases the reports keep"). When the cards keep the
+    ranker's order, their diagnoses hold at least `kept_card_share` (`diagnosis.outside_kept_card_share`)
+    beside it: the ranker's rows keep their probabilities and the guidelines' share comes out of what
+    the outside scale leaves unassigned, because answers on that route were shown below their dev
+    accuracy (0.60 right at about 0.34), unlike those the reports keep (0.09 at 0.44) ("cases the cards keep").
 
     A guideline diagnosis that is a practice diagnosis adds its share to that row: the guidelines
     then support what the practice also knows, instead of being dropped as a duplicate. That holds
@@ -202,17 +207,20 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     asked = bool(source) and guideline_share > 0
     kept = withheld_by(cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass) if asked else None
     floored = asked and kept is None
+    rows_g = g  # the ranker's rows keep 1 - rows_g: the share the guidelines take from them
     if floored:
-        g = max(g, guideline_share)
+        g = rows_g = max(g, guideline_share)
     elif kept == KEPT_BY_REPORTS:
-        g = max(g, reports_share)
+        g = rows_g = max(g, reports_share)
+    elif kept == KEPT_BY_CARDS:
+        g = max(g, kept_card_share)  # beside the ranker's rows, not out of them
     practice_of: dict[str, str] = {}
     for name in practice_names:
         for k in diagnosis_keys(name, vocabulary):
             practice_of.setdefault(k, name)
     mass = float(sum(c.vote for c in source))
     rows = list(ranked.differential)
-    probs = [d.probability * (1.0 - g) for d in rows]
+    probs = [d.probability * (1.0 - rows_g) for d in rows]
     extra: dict[int, list[str]] = {}
     topics: list[tuple[Candidate, float]] = []
     for c in source:
@@ -244,8 +252,12 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
     note = floor_note(floored, guideline_share, cards, practice_mass, kept, top_name)
-    if kept == KEPT_BY_REPORTS and reports_share > 0 and note:
-        note += f"; the guidelines' disease cards point elsewhere, so their diagnoses hold at least {g:.0%}"
+    said = None
+    if kept == KEPT_BY_REPORTS and reports_share > 0:
+        said = f"the guidelines' disease cards point elsewhere, so their diagnoses hold at least {g:.0%}"
+    elif kept == KEPT_BY_CARDS and kept_card_share > 0:
+        said = f"the guidelines' diagnoses are listed beside the practice's with {g:.0%}"
+    note = f"{note}; {said}" if note and said else note or said
     return Ranked(differential=out, evidence=evidence, note=note,
                   route=FLOOR if floored else kept or BLEND)
 
