@@ -39,6 +39,10 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
 
 
+#: Extra depth fetched from each index beyond what a query keeps (see `Retriever.search_channels`).
+_MARGIN = 8
+
+
 @dataclass
 class Retriever:
     """Searches one loaded index version; holds no per-query state, so it is thread-safe."""
@@ -73,47 +77,46 @@ class Retriever:
         """
         s = self.settings
         k = k or s.k_evidence
-        extra = len(exclude_doc_ids or ()) * 2
+        # A margin, so exclusions need no second query; the same for up to 4 excluded documents, so an
+        # evaluated case asks the indexes exactly what the UI asks (FAISS orders tied scores by depth).
+        extra = max(_MARGIN, len(exclude_doc_ids or ()) * 2)
         depth = max(k_dense or 0, s.k_dense)
         scores, ids = self.index.dense.search(vector[None, :], depth + extra)
-        dense = [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0]) if i >= 0]
-        sparse = self.index.sparse.search(text, s.k_sparse + extra)
+        dense_all = [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0]) if i >= 0]
+        sparse_all = self.index.sparse.search(text, s.k_sparse + extra)
+        chunks = self.index.docstore.get(list(dict.fromkeys([i for i, _ in dense_all] + [i for i, _ in sparse_all])))
+
+        def keep(row_id: int) -> bool:
+            chunk = chunks.get(row_id)
+            return chunk is not None and not (exclude_doc_ids and chunk.doc_id in exclude_doc_ids)
+
+        # Excluded documents leave the lists before fusion, each list cut to its usual length: the query
+        # sees what it would see had they never been indexed. Cutting after fusion (as before) fused
+        # longer lists whenever an id was excluded, even one not in the index, so an evaluated case
+        # could be routed otherwise than the same case typed into the UI.
+        dense = [(i, sc) for i, sc in dense_all if keep(i)][:depth]
+        sparse = [(i, sc) for i, sc in sparse_all if keep(i)][: s.k_sparse]
         fused = reciprocal_rank_fusion(
-            [[i for i, _ in dense[: s.k_dense + extra]], [i for i, _ in sparse]],
+            [[i for i, _ in dense[: s.k_dense]], [i for i, _ in sparse]],
             k=s.rrf_k,
             weights=[s.dense_weight, s.sparse_weight],
         )
         dense_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
         dense_score = dict(dense)
         sparse_rank = {i: r for r, (i, _) in enumerate(sparse, start=1)}
-        # Fetch a margin beyond k so exclusions can be filtered without a second query.
-        wanted = [i for i, _ in fused[: k + extra]]
-        chunks = self.index.docstore.get(list(dict.fromkeys(wanted + [i for i, _ in dense] + [i for i, _ in sparse])))
-        missing = [i for i in wanted if i not in dense_score]
+        missing = [i for i, _ in fused[:k] if i not in dense_score]
         if missing:
             # Sparse-only hits still get a cosine, so abstention can judge every hit alike.
             vecs = self.index.dense.vectors_for(missing)
             for i, sim in zip(missing, vecs @ vector):
                 dense_score[i] = float(sim)
-
-        def keep(row_id: int) -> bool:
-            chunk = chunks.get(row_id)
-            return chunk is not None and not (exclude_doc_ids and chunk.doc_id in exclude_doc_ids)
-
-        hits: list[Hit] = []
-        for row_id, score in fused[: k + extra]:
-            if not keep(row_id):
-                continue
-            hits.append(
-                Hit(chunk=chunks[row_id], score=score, dense_score=dense_score.get(row_id),
+        hits = [Hit(chunk=chunks[row_id], score=score, dense_score=dense_score.get(row_id),
                     dense_rank=dense_rank.get(row_id), sparse_rank=sparse_rank.get(row_id))
-            )
-            if len(hits) >= k:
-                break
+                for row_id, score in fused[:k]]
         dense_hits = [Hit(chunk=chunks[i], score=sc, dense_score=sc, dense_rank=r)
-                      for r, (i, sc) in enumerate(dense, start=1) if keep(i)][:depth]
+                      for r, (i, sc) in enumerate(dense, start=1)]
         sparse_hits = [Hit(chunk=chunks[i], score=sc, dense_score=dense_score.get(i), sparse_rank=r)
-                       for r, (i, sc) in enumerate(sparse, start=1) if keep(i)][: s.k_sparse]
+                       for r, (i, sc) in enumerate(sparse, start=1)]
         return SearchResult(hits=hits, dense=dense_hits, sparse=sparse_hits)
 
 

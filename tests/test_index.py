@@ -133,6 +133,32 @@ def test_excluded_documents_never_come_back(built, fake_encoder):
     assert "fx-003" not in {h.chunk.doc_id for h in hits} and len(hits) == 3
 
 
+def test_an_exclusion_retrieves_what_the_index_without_those_documents_would(built, fake_encoder):
+    """Leakage control must not change the retrieval it guards: the lists are cut to their usual
+    length after the excluded documents leave them, so excluding a document absent from the index
+    changes nothing (the evaluation excludes every case's own id; it used to fuse longer lists, and a
+    vignette typed into the UI was routed otherwise than the same vignette evaluated)."""
+    settings, _ = built
+    loaded = open_index(settings.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+    short = settings.retrieval.model_copy(update={"k_dense": 3, "k_sparse": 3})
+    retriever = Retriever(index=loaded, encoder=fake_encoder, settings=short)
+    for report in fixture_reports():
+        vector = fake_encoder.encode([report.text])[0]
+        for k in (3, 5, 8):
+            plain = retriever.search_channels(report.text, vector, k=k)
+            absent = retriever.search_channels(report.text, vector, k=k, exclude_doc_ids={"no-such-report", "nor-this"})
+            assert absent == plain, (report.report_id, k)
+    query = fixture_reports()[3].text
+    vector = fake_encoder.encode([query])[0]
+    plain = retriever.search_channels(query, vector, k=4)
+    gone = retriever.search_channels(query, vector, k=4, exclude_doc_ids={"fx-003"})
+    assert len(gone.dense) == len(plain.dense) == 3 and 0 < len(gone.hits) <= 4
+    assert "fx-003" not in {h.chunk.doc_id for h in gone.dense + gone.sparse + gone.hits}
+    kept = [h.chunk.chunk_id for h in plain.dense if h.chunk.doc_id != "fx-003"]
+    assert [h.chunk.chunk_id for h in gone.dense][: len(kept)] == kept  # the rest move up, in order
+    assert [h.dense_rank for h in gone.dense] == [1, 2, 3]
+
+
 def test_extra_artefacts_are_written_checksummed_and_listed(tmp_path, fake_encoder):
     """The writer's extension point: an artefact writes under partial/NAME and returns its manifest entry."""
     import json
