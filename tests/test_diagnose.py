@@ -203,3 +203,24 @@ def test_an_index_with_reports_keeps_its_probabilities_whole(assistant):
     result = assistant.diagnose("burning urination and frequency")
     assert any(e.kind == "report" for e in result.evidence)
     assert sum(d.probability for d in result.differential) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_an_evaluated_case_gets_the_answer_the_ui_gives(tmp_path, fake_encoder):
+    """`rag-dx eval` excludes each case's own id from retrieval; an id the index does not hold must
+    change nothing, or the evaluation measures another system than the one clinicians use (it once
+    routed a vignette to Typhoid that the UI answered as Appendicitis). Shallow retrieval lists, so
+    that what enters them matters."""
+    from rag_dx.settings import Settings
+    from tests.helpers import KeywordScorer, PassThroughDeid
+
+    settings = Settings(index_dir=tmp_path / "idx")
+    settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(
+        update={"k_dense": 3, "k_sparse": 3, "k_evidence": 3})})
+    build_index(settings, "fx", fixture_reports(), fixture_guidelines(), encoder=fake_encoder,
+                deidentifier=PassThroughDeid())
+    assistant = build_assistant(settings, "fx", encoder=fake_encoder, generator=KeywordScorer(), load_vocabulary=False)
+    cases = [r.text for r in fixture_reports()] + ["throbbing headache with nausea", "burning urination, no fever"]
+    for case in cases:
+        served = assistant.diagnose(case).model_dump(exclude={"timings_ms"})
+        evaluated = assistant.diagnose(case, exclude_doc_ids={"case-not-indexed"}).model_dump(exclude={"timings_ms"})
+        assert evaluated == served, case
