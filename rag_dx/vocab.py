@@ -69,6 +69,7 @@ FUZZY_CUTOFF: float = 90.0
 worse than none (an unmatched label is still compared by its normalized text)."""
 
 _TABULAR_FILE = "icd10c-tabular-April-1-2026.xml"
+_INFECTION_KEY = "infection|"  # prefix of a loose key whose entry dropped "infection" (`_canonical`)
 _CCSR_FILE = "dx_cat1_mapping.json"
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ class Vocabulary:
             put(self._canon, " ".join(toks), code)
             loose = tuple(t for t in toks if t not in _GENERIC_HEADS)
             if loose and loose != toks:  # an infection is read loosely only by a name that says infection
-                put(self._canon_loose, ("infection|" if "infection" in toks else "") + " ".join(loose), code)
+                put(self._canon_loose, (_INFECTION_KEY if "infection" in toks else "") + " ".join(loose), code)
             entry = (frozenset(toks), code)
             if entry not in seen_entries:
                 seen_entries.add(entry)
@@ -338,7 +339,7 @@ class Vocabulary:
             toks = tuple(t for t in full if t not in _GENERIC_HEADS)
             if toks:
                 key, named = " ".join(toks), "infection" in full
-                infection = self._canon_loose.get("infection|" + key) if named or len(toks) == len(full) else None
+                infection = self._canon_loose.get(_INFECTION_KEY + key) if named or len(toks) == len(full) else None
                 code = (infection if named else None) or self._canon_loose.get(key) or infection or self._canon.get(key)
                 if code:
                     return code

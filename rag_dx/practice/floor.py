@@ -132,6 +132,19 @@ def floor_note(floored: bool, share: float, cards: "CardTopics | None", threshol
     return None
 
 
+def kept_share_note(note: str | None, kept: Route | None, share: float, listed: float) -> str | None:
+    """`note` with what a kept route's guideline share did, when it was asked for (`share` > 0).
+
+    The route's sentence stays with the other route sentences here; `listed` is the share the
+    guidelines' diagnoses ended up holding (the asked share, or the retrieved one when larger)."""
+    said = None
+    if kept == KEPT_BY_REPORTS and share > 0:
+        said = f"the guidelines' disease cards point elsewhere, so their diagnoses hold at least {listed:.0%}"
+    elif kept == KEPT_BY_CARDS and share > 0:
+        said = f"the guidelines' diagnoses are listed beside the practice's with {listed:.0%}"
+    return f"{note}; {said}" if note and said else note or said
+
+
 def floor_for(share: float, *, unlike: bool, cards: "CardTopics | None") -> float:
     """The guideline floor `merge_outside` gets for a flagged case: `share` or 0.
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, concept_key, hit_weights
 from rag_dx.practice.features import Channels, Item
 from rag_dx.practice.floor import (BLEND, FLOOR, KEPT_BY_CARDS, KEPT_BY_REPORTS, diagnosis_keys, floor_note, keys_of,
-                                   withheld_by)
+                                   kept_share_note, withheld_by)
 from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
@@ -251,13 +251,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         cited = {e for d in out for e in d.evidence}
         shown = {h.id for h in evidence}
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
-    note = floor_note(floored, guideline_share, cards, practice_mass, kept, top_name)
-    said = None
-    if kept == KEPT_BY_REPORTS and reports_share > 0:
-        said = f"the guidelines' disease cards point elsewhere, so their diagnoses hold at least {g:.0%}"
-    elif kept == KEPT_BY_CARDS and kept_card_share > 0:
-        said = f"the guidelines' diagnoses are listed beside the practice's with {g:.0%}"
-    note = f"{note}; {said}" if note and said else note or said
+    note = kept_share_note(floor_note(floored, guideline_share, cards, practice_mass, kept, top_name), kept,
+                           reports_share if kept == KEPT_BY_REPORTS else kept_card_share, g)
     return Ranked(differential=out, evidence=evidence, note=note,
                   route=FLOOR if floored else kept or BLEND)
 
