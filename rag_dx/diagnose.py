@@ -343,8 +343,8 @@ class Assistant:
                                    guideline_share=floor_for(ds.outside_guideline_share, unlike=unlike is not None,
                                                              cards=cards),
                                    practice_names=list(practice.names.values()), support_share=ds.outside_support_share,
-                                   card_share=ds.card_share, practice_mass=ds.outside_card_mass,
-                                   reports_share=ds.outside_reports_share, kept_card_share=ds.outside_kept_card_share)
+                                   card_share=ds.card_share, practice_mass=ds.outside_card_mass, reports_share=ds.outside_reports_share,
+                                   kept_card_share=ds.outside_kept_card_share, card_lead=ds.outside_reports_card_lead)
             # Flagged cases are right far less often than the ranker says; a floored one is led by the cards' scale.
             scale = ds.floored_confidence if ranked.floored else ds.outside_confidence
             ranked.differential = [d.model_copy(update={"probability": round(d.probability * scale, 4)})

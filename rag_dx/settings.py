@@ -131,6 +131,15 @@ class DiagnosisSettings(BaseModel):
         "middle of 0.15-0.5: unrecorded dev diagnoses top-5 +0.054 / +0.056 on the two indexes (22 / 23 won, none "
         "lost), symptom lists on a narrative practice 1 lost, no top-1 moved (docs/results/protocols.md, 'cases the "
         "reports keep')")
+    outside_reports_card_lead: float = Field(
+        0.5, ge=0, le=1, description="the reports keep the ranker's order (outside_reports_share) only while the disease "
+        "cards' best diagnosis holds less than this share of the probability of the case's best cards; at or above it "
+        "the guideline floor applies instead (0 = the reports always keep it). Those cards name a diagnosis the "
+        "practice never recorded (they put under outside_card_mass on the practice's), and retrieval's majority of one "
+        "practice label is then the weaker evidence. 0.5 of 0.3-0.5: unrecorded dev diagnoses top-1 +0.024 / +0.020 on "
+        "the two indexes (10 / 8 won, none lost; all of them reflux kept as peptic ulcer), nothing else moved; "
+        "0.3 lost an in-practice case, 0.4 switched 6-7 more cases to wrong cards (docs/results/protocols.md, 'a "
+        "confident card over the reports')")
     outside_kept_card_share: float = Field(
         0.1, ge=0, lt=1, description="when the guideline floor is withheld because the disease cards put enough of their "
         "probability on the practice's diagnoses, the least share the diagnoses guidelines support get beside the "

@@ -908,3 +908,37 @@ def test_a_card_joining_age_group_pages_shows_the_disease_name() -> None:
         "Childhood Interstitial Lung Disease"
     # otherwise the most frequent name, the shorter on a tie
     assert card_name("icd:J45.909", {"Asthma": 3, "Bronchial Asthma": 3, "asthma attacks": 1}, vocab) == "Asthma"
+
+
+def test_a_card_that_stands_out_outweighs_a_majority_of_one_practice_diagnosiss_reports(vocab: Vocabulary) -> None:
+    """Most of the evidence is past reports of Pneumonia and the cards put little on the practice: the
+    reports keep the ranker's order while the cards are spread thin, but not when their best
+    diagnosis holds `card_lead` of their probability (reflux kept as the practice's peptic ulcer;
+    docs/results/protocols.md, "a confident card over the reports")."""
+    from rag_dx.candidates import Candidate
+    from rag_dx.practice.serve import CardTopics
+    from rag_dx.schemas import Hit
+
+    ranked, hits = _pneumonia_led()
+    reports = [Hit(chunk=hits[0].chunk.model_copy(update={"chunk_id": f"R:{i}", "doc_id": f"r{i}"}), score=0.5,
+                   dense_score=0.6) for i in range(1, 4)]
+    mostly = reports + hits[1:]  # 3 Pneumonia reports of 4 hits
+
+    def cards(probs: list[float]) -> CardTopics:
+        return CardTopics(candidates=[Candidate(name=f"Disease {i}", vote=p, evidence=[f"G:d{i}#0"], key=f"d{i}")
+                                      for i, p in enumerate(probs)], hits=[], known=frozenset(), practice_mass=0.01)
+
+    standing_out, spread = cards([0.5, 0.2, 0.15, 0.15]), cards([0.3, 0.25, 0.25, 0.2])
+    kw = dict(temperature=0.05, guideline_weight=0.5, max_candidates=8, vocabulary=vocab, guideline_share=0.9,
+              practice_mass=0.05, reports_share=0.2)
+    out = merge_outside(ranked, {}, mostly, cards=standing_out, card_lead=0.4, **kw)
+    assert out.route == "outside_floor" and out.differential[0].diagnosis == "Disease 0"
+    assert out.note.endswith("; most of the evidence is past reports of Pneumonia, but the guidelines' disease cards "
+                             "favour Disease 0 (50% of their probability)")
+    kept = merge_outside(ranked, {}, mostly, cards=spread, card_lead=0.4, **kw)
+    assert kept.route == "outside_kept_by_reports" and kept.differential[0].diagnosis == "Pneumonia"
+    assert "favour" not in kept.note
+    # switched off (0), or evidence not mostly one diagnosis's reports: as before
+    assert merge_outside(ranked, {}, mostly, cards=standing_out, card_lead=0.0, **kw).route == "outside_kept_by_reports"
+    floored = merge_outside(ranked, {}, reports[:1] + hits[1:], cards=standing_out, card_lead=0.4, **kw)
+    assert floored.route == "outside_floor" and "favour" not in floored.note

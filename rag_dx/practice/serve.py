@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, concept_key, hit_weights
 from rag_dx.practice.features import Channels, Item
 from rag_dx.practice.floor import (BLEND, FLOOR, KEPT_BY_CARDS, KEPT_BY_REPORTS, diagnosis_keys, floor_note, keys_of,
-                                   kept_share_note, withheld_by)
+                                   kept_share_note, mostly_reports_of, over_reports_note, withheld_by)
 from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
@@ -111,7 +111,7 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
                   vote_weight: float = 0.0, cards: "CardTopics | None" = None,
                   guideline_share: float = 0.0, practice_names: Collection[str] = (),
                   support_share: float = 0.0, card_share: float = CARD_SHARE, practice_mass: float = 0.0,
-                  reports_share: float = 0.0, kept_card_share: float = 0.0) -> Ranked:
+                  reports_share: float = 0.0, kept_card_share: float = 0.0, card_lead: float = 0.0) -> Ranked:
     """For a case outside the practice: the ranker's diagnoses beside the guideline topics it cannot know.
 
     The practice ranker only knows the practice's labels, so for a case unlike any past report its
@@ -157,7 +157,9 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     `diagnosis.outside_reports_share`): the ranker's top diagnosis keeps the lead, but its peaked list
     (the 2nd at 0.01) no longer fills the top 5 with the practice's other labels. The ranker's top was
     right on 0 of 234 such dev cases of unrecorded diagnoses and on 24 of 33 of its own diagnoses
-    written another way (docs/results/protocols.md, "cases the reports keep"). When the cards keep the
+    written another way (docs/results/protocols.md, "cases the reports keep"). Unless the cards'
+    best diagnosis stands out (`card_lead`, `diagnosis.outside_reports_card_lead`, :func:`floor.card_leads`):
+    then the floor applies after all, and the note says which card outweighed the reports. When the cards keep the
     ranker's order, their diagnoses hold at least `kept_card_share` (`diagnosis.outside_kept_card_share`)
     beside it: the ranker's rows keep their probabilities and the guidelines' share comes out of what
     the outside scale leaves unassigned, because answers on that route were shown below their dev
@@ -205,7 +207,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     else:
         g *= named
     asked = bool(source) and guideline_share > 0
-    kept = withheld_by(cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass) if asked else None
+    kept = (withheld_by(cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass, card_lead)
+            if asked else None)
     floored = asked and kept is None
     rows_g = g  # the ranker's rows keep 1 - rows_g: the share the guidelines take from them
     if floored:
@@ -253,6 +256,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
     note = kept_share_note(floor_note(floored, guideline_share, cards, practice_mass, kept, top_name), kept,
                            reports_share if kept == KEPT_BY_REPORTS else kept_card_share, g)
+    if floored and card_lead > 0 and mostly_reports_of(hits, ranker_top, vocabulary):
+        note = over_reports_note(note, cards, top_name)  # the cards outweighed the reports (floor.card_leads)
     return Ranked(differential=out, evidence=evidence, note=note,
                   route=FLOOR if floored else kept or BLEND)
 
