@@ -26,6 +26,7 @@ from rag_dx.patient_sex import without_other_sex
 from rag_dx.practice.model import practice_of
 from rag_dx.practice.ranker import softmax_t
 from rag_dx.practice.floor import GENERATOR, PRACTICE, VOTE, floor_for
+from rag_dx.practice.novelty import less_sure_than_its_reports, weakly_supported
 from rag_dx.practice.serve import (CardTopics, best_report_similarity, card_topics, merge_outside, prediction_sets,
                                    ranked_differential, with_card_topics)
 from rag_dx.retrieve import Retriever, SearchResult
@@ -304,23 +305,8 @@ class Assistant:
                 f"treat it as reading suggestions, not a differential.")
 
     def _novel(self, practice: "PracticeModel", result: SearchResult, differential: list[Diagnosis]) -> str | None:
-        """Why the top diagnosis may be a stand-in for one the practice never recorded, or None.
-
-        The case is in the practice's style (it passed `_outside`), but its nearest report of the top
-        diagnosis is less similar than nearly all of that diagnosis's reports are to each other.
-        """
-        if not differential:
-            return None
-        top = differential[0].diagnosis
-        profile = practice.label_profiles.get(candidate_key(top))
-        sims = [h.dense_score for h in result.dense if h.chunk.kind == "report" and h.chunk.label
-                and candidate_key(h.chunk.label) == candidate_key(top) and h.dense_score is not None]
-        cut = self.settings.diagnosis.novel_quantile
-        if profile is None or not sims or (rank := profile.rank(max(sims))) is None or rank >= cut:
-            return None
-        return (f"this case may be a diagnosis the practice has not recorded: its most similar past report of "
-                f"{top} (cosine {max(sims):.2f}) is less similar than {100 * (1 - rank):.0f}% of the practice's "
-                f"{top} reports are to each other. Treat the list below as reading suggestions, not a differential.")
+        """Why the top diagnosis may stand in for one the practice never recorded (its reports), or None (practice.novelty)."""
+        return weakly_supported(practice, result.dense, differential, self.settings.diagnosis.novel_quantile)
 
     def _ranked(self, text: str, practice: "PracticeModel", result: SearchResult, hits: list[Hit],
                 retriever: Retriever, timings: dict[str, float], t0: float, *, query: str,
@@ -331,7 +317,9 @@ class Assistant:
             practice, text, result, hits, k_dense=self.settings.retrieval.k_dense,
             max_candidates=ds.max_candidates, icd10=lambda key, cites: self._icd10_of(key, cites))
         unlike = self._outside(practice, result)
-        outside = unlike or self._novel(practice, result, ranked.differential)
+        novel = unlike or self._novel(practice, result, ranked.differential)
+        unsure = None if novel else less_sure_than_its_reports(practice, ranked.differential, ds.novel_conformal_level)
+        outside = novel or unsure
         if outside is not None:
             pool = collect_candidates(hits, temperature=ds.vote_temperature, guideline_weight=ds.guideline_vote_weight,
                                       vocabulary=self.vocabulary)
@@ -341,7 +329,7 @@ class Assistant:
                                    vocabulary=self.vocabulary, cards=cards,
                                    vote_weight=ds.outside_vote_weight if unlike else ds.novel_vote_weight,
                                    guideline_share=floor_for(ds.outside_guideline_share, unlike=unlike is not None,
-                                                             cards=cards),
+                                                             cards=cards, unsure=unsure is not None),
                                    practice_names=list(practice.names.values()), support_share=ds.outside_support_share,
                                    card_share=ds.card_share, practice_mass=ds.outside_card_mass, reports_share=ds.outside_reports_share,
                                    kept_card_share=ds.outside_kept_card_share, card_lead=ds.outside_reports_card_lead)

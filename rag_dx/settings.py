@@ -92,6 +92,12 @@ class DiagnosisSettings(BaseModel):
         "diagnosis expected to be flagged. 0.05 (was 0.02, shared with outside_quantile) cut the confident wrong "
         "answers on unrecorded dev diagnoses from 84 to 58 of 409 for 2-5 points more in-practice abstention "
         "(docs/results/protocols.md, 'possibly unrecorded')")
+    novel_conformal_level: float = Field(
+        0.95, ge=0, lt=1, description="flag a case in the practice's style as possibly a diagnosis the practice never "
+        "recorded when the practice ranker gives its top diagnosis less than it gave the right diagnosis on this share "
+        "of the practice's own reports in cross-fitting (the conformal set at this level is empty; 0 = never). The "
+        "ranker's unflagged answers on unrecorded dev diagnoses were all wrong at a mean 0.82, on the practice's own "
+        "cases right at 0.999 (docs/results/protocols.md, 'less sure than on its own reports')")
     outside_vote_weight: float = Field(
         0.9, ge=0, le=1, description="for a case outside the practice, how much the similarity vote counts beside "
         "the learned ranker (whose classifier is fitted to the practice's own writing); below 1 so the ranker "

@@ -421,6 +421,48 @@ def test_a_case_far_from_its_top_diagnosis_reports_is_flagged_as_possibly_unreco
     assert Assistant._novel(off, practice, result(0.5), dx) is None
 
 
+def test_an_answer_less_sure_than_the_ranker_was_of_the_practices_own_reports_is_flagged_as_possibly_unrecorded():
+    """A diagnosis the practice never recorded, written like one it did, keeps a near report of that
+    one (the similarity test passes it) but the ranker is less sure than on nearly every report of
+    its own: chickenpox narratives on a dengue practice were shown as Dengue at 0.82-0.99, all wrong,
+    while the practice's own cases were right at 0.999 (docs/results/protocols.md, "less sure than on
+    its own reports")."""
+    from types import SimpleNamespace
+
+    from rag_dx.diagnose import Assistant
+    from rag_dx.practice.model import PracticeModel
+    from rag_dx.practice.novelty import less_sure_than_its_reports
+    from rag_dx.retrieve import SearchResult
+    from rag_dx.schemas import Diagnosis, Hit
+    from rag_dx.settings import Settings
+
+    practice = PracticeModel(status="ranker", reason="", conformal={"0.8": 0.0002, "0.9": 0.001, "0.95": 0.005},
+                             label_profiles={"dengue": SimilarityProfile.from_similarities(np.linspace(0.7, 0.9, 50))})
+    chunk = Chunk(chunk_id="R:1#0", kind="report", doc_id="1", title="r", text="t", label="Dengue")
+    near = SearchResult(hits=[], dense=[Hit(chunk=chunk, score=0.85, dense_score=0.85)], sparse=[])
+
+    def dx(p: float) -> list[Diagnosis]:
+        return [Diagnosis(diagnosis="Dengue", probability=p, evidence=["R:1#0"])]
+
+    level = Settings().diagnosis.novel_conformal_level
+    assert Assistant._novel(SimpleNamespace(settings=Settings()), practice, near, dx(0.87)) is None  # a near report
+    said = less_sure_than_its_reports(practice, dx(0.87), level)
+    assert said is not None and "Dengue, 0.87" in said and "95% of the practice's own past reports" in said
+    assert less_sure_than_its_reports(practice, dx(0.998), level) is None  # as sure as on its own reports
+    assert less_sure_than_its_reports(practice, dx(0.998), 0.9) is not None  # a stricter level flags it
+    assert less_sure_than_its_reports(practice, dx(0.87), 0.0) is None  # switched off
+    # a practice whose ranker sometimes missed outright: its own data cannot tell an unsure answer
+    missing = PracticeModel(status="ranker", reason="", conformal={"0.95": 1.0, "0.9": float("inf")})
+    assert less_sure_than_its_reports(missing, dx(0.3), 0.95) is None
+    assert less_sure_than_its_reports(missing, dx(0.3), 0.9) is None
+    assert less_sure_than_its_reports(PracticeModel(status="ranker", reason=""), dx(0.3), 0.95) is None  # none fitted
+    # flagged this way only, the case is not handed to the guideline floor (it cost the practice's own cases)
+    from rag_dx.practice.floor import floor_for
+
+    assert floor_for(0.9, unlike=False, cards=None, unsure=True) == 0.0
+    assert floor_for(0.9, unlike=True, cards=None) == 0.9
+
+
 def test_training_stores_per_diagnosis_profiles():
     chunks, vectors = corpus(12)
     model = train_practice(chunks, vectors)

@@ -36,8 +36,9 @@ KEPT_BY_CARDS: Route = "outside_kept_by_cards"
 KEPT_BY_REPORTS: Route = "outside_kept_by_reports"
 #: Flagged; the older card tests cannot judge the ranker's top diagnosis (it has no card).
 KEPT_UNJUDGED: Route = "outside_kept_unjudged"
-#: Flagged; no floor (no guideline diagnosis retrieved, or no card verdict for a case like the
-#: reports): the ranker blended with the guidelines in proportion to the retrieved evidence.
+#: Flagged; no floor (no guideline diagnosis retrieved, no card verdict for a case like the reports,
+#: or a case flagged only as less sure than the practice's own reports, `floor_for`): the ranker
+#: blended with the guidelines in proportion to the retrieved evidence.
 BLEND: Route = "outside_blend"
 
 
@@ -180,7 +181,7 @@ def over_reports_note(note: str | None, cards: "CardTopics | None", top: str | N
     return f"{note}; {said}" if note else said
 
 
-def floor_for(share: float, *, unlike: bool, cards: "CardTopics | None") -> float:
+def floor_for(share: float, *, unlike: bool, cards: "CardTopics | None", unsure: bool = False) -> float:
     """The guideline floor `merge_outside` gets for a flagged case: `share` or 0.
 
     A case unlike every past report always gets it. A case like the reports whose top diagnosis is
@@ -190,5 +191,14 @@ def floor_for(share: float, *, unlike: bool, cards: "CardTopics | None") -> floa
     cases of the unrecorded-diagnoses protocol that the practice's peptic ulcer had led were won and
     no in-practice top-1 lost, though 3 right ones fell from about 0.45 to 0.09 (docs/results/protocols.md,
     "the cards' probability on the practice").
+
+    A case flagged only because the ranker is less sure of it than of its own reports (`unsure`,
+    `rag_dx.practice.novelty.less_sure_than_its_reports`) never gets it: floored, two of the
+    practice's own cases on the full dev index were led by guideline diagnoses (Shingles for a
+    dengue case, a rare ichthyosis for psoriasis) for 2 unrecorded top-1 and 8 top-5 won; without
+    the floor those keep the ranker's answer, flagged and deflated (docs/results/protocols.md, "less
+    sure than on its own reports").
     """
+    if unsure:
+        return 0.0
     return share if unlike or (cards is not None and cards.practice_mass is not None) else 0.0
