@@ -194,6 +194,16 @@ class DiagnosisSettings(BaseModel):
         True, description="fill each answer's matches/against findings, red flags and next questions; false only "
         "to measure what that costs (eval.bench's 'explain off' variant)")
 
+    @field_validator("novel_conformal_level")
+    @classmethod
+    def _calibrated_level(cls, value: float) -> float:
+        from rag_dx.practice.conformal import LEVELS  # the levels a practice model stores thresholds for
+
+        if value and not any(abs(value - level) < 1e-9 for level in LEVELS):
+            raise ValueError(f"{value} has no conformal threshold; expected 0 (off) or one of "
+                             f"{', '.join(f'{level:g}' for level in LEVELS)}")
+        return value
+
 
 class ChunkSettings(BaseModel):
     chunk_tokens: int = Field(200, ge=16)

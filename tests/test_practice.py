@@ -461,6 +461,9 @@ def test_an_answer_less_sure_than_the_ranker_was_of_the_practices_own_reports_is
 
     assert floor_for(0.9, unlike=False, cards=None, unsure=True) == 0.0
     assert floor_for(0.9, unlike=True, cards=None) == 0.9
+    # a level the practice model stores no threshold for would silently never fire: refused
+    with pytest.raises(ValueError, match="novel_conformal_level"):
+        Settings(diagnosis={"novel_conformal_level": 0.85})
 
 
 def test_training_stores_per_diagnosis_profiles():

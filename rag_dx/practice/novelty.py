@@ -14,8 +14,9 @@ practice's own cases it was set to:
   cross-fitting, of nearly all of the practice's own reports (its conformal set at that level is
   empty, `rag_dx.practice.conformal`).
 
-A flagged case goes the way of a case outside the practice (`merge_outside`): the guidelines'
-disease cards judge it, and its probabilities are scaled down.
+A flagged case goes the way of a case outside the practice (`merge_outside`): its probabilities
+are scaled down and the guidelines' diagnoses are blended in, with the guideline floor for the
+first test only (`rag_dx.practice.floor.floor_for`).
 """
 
 from __future__ import annotations
