@@ -14,7 +14,7 @@ Kind = Literal["report", "guideline"]
 #: How an answer was ranked (constants and meanings: rag_dx.practice.floor). A client tells a case the
 #: practice ranker answered from one flagged as outside the practice, and which rule then led it.
 Route = Literal["practice", "vote", "generator", "outside_floor", "outside_kept_by_cards", "outside_kept_by_reports",
-                "outside_kept_unjudged", "outside_blend"]
+                "outside_kept_unjudged", "outside_blend", "outside_unsure"]
 
 #: The one disclaimer: every answer carries it (JSON, terminal, chat UI).
 DISCLAIMER = (
@@ -192,8 +192,9 @@ class Differential(_Output):
     route: Route | None = Field(
         None, description="the ranking's route as a code: practice, vote, generator, or for a case outside the "
                           "practice's recorded diagnoses outside_floor (guideline diagnoses lead), outside_kept_by_cards, "
-                          "outside_kept_by_reports, outside_kept_unjudged (the practice ranker's order kept, and why) "
-                          "or outside_blend")
+                          "outside_kept_by_reports, outside_kept_unjudged (the practice ranker's order kept, and why), "
+                          "outside_blend, or outside_unsure (flagged only because the practice model is less sure of "
+                          "its top diagnosis than of its own reports)")
     red_flags: list[RedFlag] = Field(
         default_factory=list, description="can't-miss diagnoses the case's findings point to and the list omits")
     next_questions: list[NextQuestion] = Field(

@@ -296,6 +296,33 @@ def test_a_case_unlike_the_reports_is_ranked_mostly_by_the_vote(tmp_path, fake_e
     assert [kw["vote_weight"] for kw in seen] == [0.9]
 
 
+def test_an_answer_less_sure_than_the_practices_own_reports_abstains_on_its_own_route(tmp_path, fake_encoder,
+                                                                                       monkeypatch):
+    """End to end from the test's verdict (the verdict itself is tested above): the answer abstains with
+    the reason, gets no guideline floor, keeps its diagnosis first at the outside scale and answers
+    route outside_unsure, which `rag-dx eval` reports apart from the other blended answers."""
+    import rag_dx.diagnose as diagnose_module
+
+    assistant, _ = _assistant(tmp_path, fake_encoder, 8)
+    case = "patient has swollen red toe joint pain at night"  # like the gout reports, the ranker sure of it
+    before = assistant.diagnose(case)
+    assert before.route == "practice" and before.differential[0].diagnosis == "gout"
+    seen: list[dict] = []
+    real = diagnose_module.merge_outside
+
+    def spy(*args, **kw):
+        seen.append(kw)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(diagnose_module, "merge_outside", spy)
+    monkeypatch.setattr(diagnose_module, "less_sure_than_its_reports", lambda practice, dx, level: "the reason")
+    after = assistant.diagnose(case)
+    assert after.route == "outside_unsure" and after.abstained and after.abstain_reason == "the reason"
+    assert [kw["guideline_share"] for kw in seen] == [0.0]
+    assert after.differential[0].diagnosis == "gout"
+    assert after.differential[0].probability <= before.differential[0].probability * 0.5 + 1e-9
+
+
 def test_conformal_thresholds_and_sets():
     from rag_dx.practice.conformal import nonconformity, set_size, thresholds
 

@@ -36,10 +36,14 @@ KEPT_BY_CARDS: Route = "outside_kept_by_cards"
 KEPT_BY_REPORTS: Route = "outside_kept_by_reports"
 #: Flagged; the older card tests cannot judge the ranker's top diagnosis (it has no card).
 KEPT_UNJUDGED: Route = "outside_kept_unjudged"
-#: Flagged; no floor (no guideline diagnosis retrieved, no card verdict for a case like the reports,
-#: or a case flagged only as less sure than the practice's own reports, `floor_for`): the ranker
-#: blended with the guidelines in proportion to the retrieved evidence.
+#: Flagged; no floor (no guideline diagnosis retrieved, or no card verdict for a case like the
+#: reports): the ranker blended with the guidelines in proportion to the retrieved evidence.
 BLEND: Route = "outside_blend"
+#: Flagged only because the practice model is less sure of its top diagnosis than of its own reports
+#: (rag_dx.practice.novelty.less_sure_than_its_reports); blended as BLEND, no floor (`floor_for`). A
+#: route of its own because it is not trustworthy the way BLEND is: on the dev protocols 0 of 42 such
+#: answers were right on unrecorded diagnoses and 3 of 3 on the practice's own cases.
+UNSURE: Route = "outside_unsure"
 
 
 def diagnosis_keys(name: str, vocabulary: Any) -> tuple[str, str]:
