@@ -278,8 +278,8 @@ def test_a_case_whose_nearest_passages_hold_no_report_is_outside_not_empty(tmp_p
     assert d.differential[0].evidence == ["G:gl-cystitis#0"]
 
 
-def test_a_case_unlike_the_reports_is_ranked_mostly_by_the_vote(tmp_path, fake_encoder, monkeypatch):
-    """outside_vote_weight is for a case unlike every report (style shift); novel_vote_weight for the rest."""
+def _merge_outside_calls(monkeypatch) -> list[dict]:
+    """The keyword arguments of every `merge_outside` call `diagnose` makes from now on."""
     import rag_dx.diagnose as diagnose_module
 
     seen: list[dict] = []
@@ -290,6 +290,12 @@ def test_a_case_unlike_the_reports_is_ranked_mostly_by_the_vote(tmp_path, fake_e
         return real(*args, **kw)
 
     monkeypatch.setattr(diagnose_module, "merge_outside", spy)
+    return seen
+
+
+def test_a_case_unlike_the_reports_is_ranked_mostly_by_the_vote(tmp_path, fake_encoder, monkeypatch):
+    """outside_vote_weight is for a case unlike every report (style shift); novel_vote_weight for the rest."""
+    seen = _merge_outside_calls(monkeypatch)
     assistant, _ = _assistant(tmp_path, fake_encoder, 8, outside_vote_weight=0.9, novel_vote_weight=0.3)
     d = assistant.diagnose("burning urination frequency suprapubic discomfort without fever")
     assert "outside the practice" in d.abstain_reason
@@ -307,14 +313,7 @@ def test_an_answer_less_sure_than_the_practices_own_reports_abstains_on_its_own_
     case = "patient has swollen red toe joint pain at night"  # like the gout reports, the ranker sure of it
     before = assistant.diagnose(case)
     assert before.route == "practice" and before.differential[0].diagnosis == "gout"
-    seen: list[dict] = []
-    real = diagnose_module.merge_outside
-
-    def spy(*args, **kw):
-        seen.append(kw)
-        return real(*args, **kw)
-
-    monkeypatch.setattr(diagnose_module, "merge_outside", spy)
+    seen = _merge_outside_calls(monkeypatch)
     monkeypatch.setattr(diagnose_module, "less_sure_than_its_reports", lambda practice, dx, level: "the reason")
     after = assistant.diagnose(case)
     assert after.route == "outside_unsure" and after.abstained and after.abstain_reason == "the reason"
