@@ -25,7 +25,7 @@ from rag_dx.index.reader import LiveIndex
 from rag_dx.patient_sex import without_other_sex
 from rag_dx.practice.model import practice_of
 from rag_dx.practice.ranker import softmax_t
-from rag_dx.practice.floor import BLEND, GENERATOR, PRACTICE, UNSURE, VOTE, floor_for
+from rag_dx.practice.floor import GENERATOR, PRACTICE, UNSURE, VOTE, floor_for
 from rag_dx.practice.novelty import less_sure_than_its_reports, weakly_supported
 from rag_dx.practice.serve import (CardTopics, best_report_similarity, card_topics, merge_outside, prediction_sets,
                                    ranked_differential, with_card_topics)
@@ -333,7 +333,7 @@ class Assistant:
                                    practice_names=list(practice.names.values()), support_share=ds.outside_support_share,
                                    card_share=ds.card_share, practice_mass=ds.outside_card_mass, reports_share=ds.outside_reports_share,
                                    kept_card_share=ds.outside_kept_card_share, card_lead=ds.outside_reports_card_lead)
-            if unsure and ranked.route == BLEND:
+            if unsure:  # blended without the floor (floor_for), on a route of its own
                 ranked.route = UNSURE
             # Flagged cases are right far less often than the ranker says; a floored one is led by the cards' scale.
             scale = ds.floored_confidence if ranked.floored else ds.outside_confidence

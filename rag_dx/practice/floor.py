@@ -58,12 +58,8 @@ def keys_of(c: Candidate, vocabulary: Any) -> list[str]:
 
 def withheld_by(cards: "CardTopics | None", hits: Sequence[Hit],
                 ranker_probs: Sequence[tuple[Collection[str], float]], ranker_top: Collection[str],
-                vocabulary: Any, support_share: float = 0.0, practice_mass: float = 0.0,
-                card_lead: float = 0.0) -> Route | None:
-    """Why the ranker's order is kept on a flagged case (see `merge_outside`), as its route; None: the floor applies.
-
-    `card_lead` > 0: most of the evidence being one practice diagnosis's reports keeps the ranker's
-    order only while the cards' best diagnosis holds less than that share (:func:`card_leads`)."""
+                vocabulary: Any, support_share: float = 0.0, practice_mass: float = 0.0) -> Route | None:
+    """Why the ranker's order is kept on a flagged case (see `merge_outside`), as its route; None: the floor applies."""
     if cards is not None:
         if practice_mass > 0 and cards.practice_mass is not None:
             # the mass judges the case as a whole: a top diagnosis without a card is no reason to keep it
@@ -78,19 +74,18 @@ def withheld_by(cards: "CardTopics | None", hits: Sequence[Hit],
                 return KEPT_BY_CARDS
             if not cards.judges(ranker_top):
                 return KEPT_UNJUDGED
-    if not mostly_reports_of(hits, ranker_top, vocabulary):
-        return None
-    return None if card_leads(cards, card_lead) else KEPT_BY_REPORTS
+    return KEPT_BY_REPORTS if mostly_reports_of(hits, ranker_top, vocabulary) else None
 
 
 def card_leads(cards: "CardTopics | None", share: float) -> bool:
     """Whether the cards' best diagnosis holds at least `share` of the probability of the case's best cards.
 
-    Asked where most of a flagged case's evidence is one practice diagnosis's reports while the
-    cards put little on any practice diagnosis: two sources disagree. Retrieval's majority is
-    the weaker one there. Reports are many and alike, so a case the practice never recorded still
-    draws a majority of the label whose writing it resembles (influenza as Malaria, hepatitis A as
-    Jaundice); that route's top answer was right on 0 of 231 dev cases of unrecorded diagnoses.
+    `merge_outside` asks it of a case the reports keep (:data:`KEPT_BY_REPORTS`): most of a flagged
+    case's evidence is one practice diagnosis's reports while the cards put little on any practice
+    diagnosis, so two sources disagree. Retrieval's majority is the weaker one there. Reports are
+    many and alike, so a case the practice never recorded still draws a majority of the label whose
+    writing it resembles (influenza as Malaria, hepatitis A as Jaundice); that route's top answer was
+    right on 0 of 231 dev cases of unrecorded diagnoses.
     A card that stands out from the case's other cards is evidence about this case's findings:
     where the best held half of their probability or more, the floored answer was right on 18 of
     20 dev cases, and no case the reports kept rightly had such a card (docs/results/protocols.md,

@@ -21,10 +21,10 @@ first test only (`rag_dx.practice.floor.floor_for`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from rag_dx.labels import candidate_key
+from rag_dx.practice.conformal import set_size
 from rag_dx.practice.model import PracticeModel
 from rag_dx.schemas import Diagnosis, Hit
 
@@ -60,11 +60,10 @@ def less_sure_than_its_reports(practice: PracticeModel, differential: Sequence[D
     unsure answer from an ordinary one. `level` 0 switches it off.
     """
     threshold = practice.conformal.get(f"{level:g}") if level > 0 else None
-    if not differential or threshold is None or not math.isfinite(threshold):
+    # the prediction sets' own rule: a set that would hold the top diagnosis (always, at an infinite threshold)
+    if not differential or threshold is None or set_size([differential[0].probability], threshold):
         return None
     p = differential[0].probability
-    if p >= 1.0 - threshold:
-        return None
     return (f"this case may be a diagnosis the practice has not recorded: the practice model gives its top "
             f"diagnosis, {differential[0].diagnosis}, {p:.2f}, less than it gave the right diagnosis on "
             f"{100 * level:.0f}% of the practice's own past reports. {_READ_AS}")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rag_dx.candidates import Candidate, candidate_key, collect_candidates, concept_key, hit_weights
 from rag_dx.practice.features import Channels, Item
 from rag_dx.practice.floor import (BLEND, FLOOR, KEPT_BY_CARDS, KEPT_BY_REPORTS, diagnosis_keys, floor_note, keys_of,
-                                   kept_share_note, mostly_reports_of, over_reports_note, withheld_by)
+                                   card_leads, kept_share_note, over_reports_note, withheld_by)
 from rag_dx.practice.model import PracticeModel
 from rag_dx.retrieve import SearchResult
 from rag_dx.practice.conformal import set_size
@@ -207,8 +207,11 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
     else:
         g *= named
     asked = bool(source) and guideline_share > 0
-    kept = (withheld_by(cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass, card_lead)
-            if asked else None)
+    kept = withheld_by(cards, hits, ranker_probs, ranker_top, vocabulary, support_share, practice_mass) if asked else None
+    # the reports keep the ranker's order only while no card stands out (floor.card_leads)
+    over_reports = kept == KEPT_BY_REPORTS and card_leads(cards, card_lead)
+    if over_reports:
+        kept = None
     floored = asked and kept is None
     rows_g = g  # the ranker's rows keep 1 - rows_g: the share the guidelines take from them
     if floored:
@@ -256,8 +259,8 @@ def merge_outside(ranked: Ranked, pool: Mapping[str, Candidate], hits: Sequence[
         evidence += [h for h in cards.hits if h.id in cited and h.id not in shown]
     note = kept_share_note(floor_note(floored, guideline_share, cards, practice_mass, kept, top_name), kept,
                            reports_share if kept == KEPT_BY_REPORTS else kept_card_share, g)
-    if floored and card_lead > 0 and mostly_reports_of(hits, ranker_top, vocabulary):
-        note = over_reports_note(note, cards, top_name)  # the cards outweighed the reports (floor.card_leads)
+    if over_reports:
+        note = over_reports_note(note, cards, top_name)
     return Ranked(differential=out, evidence=evidence, note=note,
                   route=FLOOR if floored else kept or BLEND)
 
