@@ -123,6 +123,11 @@ LAY_FINDINGS: Mapping[str, str] = {
     **{p.format(side=side): "Facial palsy" for side in ("right", "left") for p in (
         "drooping {side} face", "drooping of the {side} side of the face", "drooping of the {side} side of her face",
         "drooping of the {side} side of his face", "{side} facial droop", "{side} facial drooping")},
+    # clinical words HPO gives to a rarer sense: "irritable bowel" (60 times in MedQuAD and the transcriptions)
+    # was Irritability, a mood; "drug hypersensitivity" and "hypersensitivity reaction" were Emotional
+    # hypersensitivity. HPO's own terms for what notes mean by them:
+    "irritable bowel": "Bowel irritability", "irritable bowel syndrome": "Bowel irritability",
+    "hypersensitivity": "Immunologic hypersensitivity",
 }
 
 # Swollen or enlarged body parts, as patients and leaflets write them: site -> (HPO preferred name,
@@ -367,6 +372,11 @@ _STOP_TERMS = frozenset({
     # lipoma), "multiple eye drops" (Ptosis), "odd-looking lesions", "BPD" (a fetus's biparietal diameter),
     # "maximal dullness" to percussion (Lethargy), "a tearing pain" (Epiphora), "the collecting system"
     "lft", "eye drop", "odd", "bpd", "dullness", "tearing", "collecting",
+    # HPO's one-word names for stereotypies and compulsions that are everyday words in a note: "pain on
+    # hopping" (a sign of appendicitis, read as the stereotypy Jumping and offered as a next question),
+    # "jumping jacks", "ordering labs", "arranging follow-up" (Atypical sorting), "good self-control"
+    # (Disinhibition); the specific ones ("head-banging", "hand-wringing") still match
+    "jumping", "hopping", "bouncing", "twirling", "ordering", "arranging", "self-control",
 })
 
 

@@ -433,6 +433,20 @@ def test_non_before_an_eponym_is_a_name_not_a_denial(fx: FindingExtractor) -> No
     "She uses multiple eye drops and creams.",  # not HPO's "Eye drop" (Ptosis)
     "partial tearing of the supraspinatus tendon",  # not HPO's "Tearing" (Epiphora)
     "the renal collecting system was visualized",  # not HPO's "Collecting" (Collectionism)
+    "We are ordering labs and arranging follow-up.",  # not Atypical sorting
+    "She did jumping jacks and was hopping on one foot.",  # not the stereotypy Jumping
+    "He shows good self-control.",  # not Disinhibition (HPO lists "self-control" as its synonym)
 ])
 def test_words_that_name_another_thing_in_clinical_text_are_not_findings(fx: FindingExtractor, text: str) -> None:
     assert fx.extract(text) == []
+
+
+@pytest.mark.parametrize("text, name", [
+    ("History of irritable bowel syndrome.", "Bowel irritability"),  # was Irritability, a mood
+    ("Irritable bowel with alternating constipation.", "Bowel irritability"),
+    ("No known drug hypersensitivity.", "Immunologic hypersensitivity"),  # was Emotional hypersensitivity
+    ("The toddler is irritable and crying.", "Irritability"),  # the mood is still found where it is meant
+])
+def test_a_clinical_word_is_read_in_its_clinical_sense(fx: FindingExtractor, text: str, name: str) -> None:
+    assert name in {f.name for f in fx.extract(text)}
+    assert not ({"Irritability", "Emotional hypersensitivity"} - {name}) & {f.name for f in fx.extract(text)}
