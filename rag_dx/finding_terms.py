@@ -102,6 +102,7 @@ LAY_FINDINGS: Mapping[str, str] = {
     "crusted eyelids": "Purulent eye discharge", "bruised": "Ecchymosis",
     # how a vignette writes them (found missing in textbook cases of a kidney stone, a stroke, TB)
     "blood in the urine": "Hematuria", "blood in his urine": "Hematuria", "blood in her urine": "Hematuria",
+    "hair falls out": "Alopecia", "hair is falling out": "Alopecia",
     "blood in my urine": "Hematuria",  # "pink urine", "red urine", "bloody urine" are HPO's own, more specific terms
     # "urine is pink" and the like: rag_dx.everyday_findings.STATED
     **{f"{v} {q}blood": "Hemoptysis" for v in ("coughed up", "coughing up", "coughs up", "coughed", "coughing",
@@ -358,6 +359,13 @@ _EXTRA_FOLLOWING_NEGATIONS = ["absent", "not present", "denied", "negative", "re
 
 _MIN_TERM_CHARS = 3
 _SPAN_KEY = "rag_dx_findings"
+#: Phrases that contain a finding's name but are no finding: matched like terms under this label, so the
+#: longest-match rule lets them cover the name, then dropped (`FindingExtractor._doc`). "falls asleep",
+#: "falls within normal limits" were Falls (HPO's term for a patient who falls: "recurrent falls", "he falls
+#: often" still are).
+NOT_A_FINDING = "not-a-finding"
+NOT_FINDINGS: frozenset[str] = frozenset(
+    f"falls {w}" for w in ("asleep", "within", "into", "below", "under", "above", "short", "between", "outside"))
 # HPO synonyms that are ordinary words in case text and would match everywhere.
 _STOP_TERMS = frozenset({
     "pain", "all", "other", "high", "low", "short", "tall", "death", "large", "small", "abnormal",

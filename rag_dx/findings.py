@@ -45,13 +45,8 @@ from typing import Any, Literal
 
 from rag_dx.finding_terms import (  # noqa: F401  (public tables re-exported)
     _EXTRA_FOLLOWING_NEGATIONS, _EXTRA_NEGATIONS, ABSENT_PHRASES, denied_by_list_cue, possessive_forms,
-    _MIN_TERM_CHARS, _NOT_NEGATIONS, _SPAN_KEY, _STOP_TERMS,
-    EXTRA_TERMINATIONS, FAMILY_TRIGGERS,
-    PATIENT_CLAUSE_TERMINATIONS, PSEUDO_NEGATIONS,
-    HISTORICAL_TRIGGERS,
-    LAY_FINDINGS,
-    POSSIBLE_TRIGGERS,
-    lay_phrases,
+    _MIN_TERM_CHARS, _NOT_NEGATIONS, _SPAN_KEY, _STOP_TERMS, EXTRA_TERMINATIONS, FAMILY_TRIGGERS, PATIENT_CLAUSE_TERMINATIONS,
+    PSEUDO_NEGATIONS, HISTORICAL_TRIGGERS, LAY_FINDINGS, NOT_A_FINDING, NOT_FINDINGS, POSSIBLE_TRIGGERS, lay_phrases,
 )
 from rag_dx.hpo_obo import read_obo_terms
 from rag_dx.lru import BoundedLRU
@@ -236,6 +231,7 @@ class FindingExtractor:
             hid = by_name.get(target.lower())
             if hid:
                 term_to_id[phrase.lower()] = hid
+        term_to_id.update(dict.fromkeys(NOT_FINDINGS, NOT_A_FINDING))  # matched to cover a name, then dropped
         for t, hid in list(term_to_id.items()):
             words = t.split()
             if len(words) <= 3:
@@ -299,7 +295,7 @@ class FindingExtractor:
         spans = [Span(doc, s, e, label=match_id) for match_id, s, e in state["matcher"](doc)]
         # Longest match wins; the label is the HPO id. Kept in a span group rather than doc.ents:
         # negspacy walks span groups in linear time, doc.ents per boundary in quadratic time.
-        doc.spans[_SPAN_KEY] = filter_spans(spans)
+        doc.spans[_SPAN_KEY] = [s for s in filter_spans(spans) if s.label_ != NOT_A_FINDING]
         if not spans:
             return doc  # no mention: nothing to assert
         doc = state["sentencizer"](doc)

@@ -436,6 +436,7 @@ def test_non_before_an_eponym_is_a_name_not_a_denial(fx: FindingExtractor) -> No
     "We are ordering labs and arranging follow-up.",  # not Atypical sorting
     "She did jumping jacks and was hopping on one foot.",  # not the stereotypy Jumping
     "He shows good self-control.",  # not Disinhibition (HPO lists "self-control" as its synonym)
+    "She falls asleep easily and her sodium falls within normal limits.",  # the verb, not Falls
 ])
 def test_words_that_name_another_thing_in_clinical_text_are_not_findings(fx: FindingExtractor, text: str) -> None:
     assert fx.extract(text) == []
@@ -446,6 +447,8 @@ def test_words_that_name_another_thing_in_clinical_text_are_not_findings(fx: Fin
     ("Irritable bowel with alternating constipation.", "Bowel irritability"),
     ("No known drug hypersensitivity.", "Immunologic hypersensitivity"),  # was Emotional hypersensitivity
     ("The toddler is irritable and crying.", "Irritability"),  # the mood is still found where it is meant
+    ("He falls often and had two falls this month.", "Falls"),  # a patient who falls still does
+    ("Her hair falls out in clumps.", "Alopecia"),
 ])
 def test_a_clinical_word_is_read_in_its_clinical_sense(fx: FindingExtractor, text: str, name: str) -> None:
     assert name in {f.name for f in fx.extract(text)}
