@@ -8,10 +8,15 @@ and never copy case text into the answer.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rag_dx.findings import FindingExtractor
 from rag_dx.next_question import next_questions
 from rag_dx.red_flags import RedFlagChecker, red_flags
 from rag_dx.schemas import Differential
+
+if TYPE_CHECKING:
+    from rag_dx.vocab import Vocabulary
 
 __all__ = ["annotate"]
 
@@ -23,6 +28,7 @@ def annotate(
     k_questions: int = 5,
     checker: RedFlagChecker | None = None,
     extractor: FindingExtractor | None = None,
+    vocabulary: "Vocabulary | None" = None,
 ) -> Differential:
     """A copy of `differential` with ``red_flags`` and ``next_questions`` filled for case `text`.
 
@@ -31,5 +37,5 @@ def annotate(
     diagnosis matters most.
     """
     flags = red_flags(text, differential, checker=checker)
-    questions = next_questions(text, differential, k=k_questions, extractor=extractor)
+    questions = next_questions(text, differential, k=k_questions, extractor=extractor, vocabulary=vocabulary)
     return differential.model_copy(update={"red_flags": flags, "next_questions": questions})

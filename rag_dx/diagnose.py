@@ -217,7 +217,7 @@ class Assistant:
         from rag_dx.finding_evidence import with_findings
 
         t = time.perf_counter()
-        answer = annotate(with_findings(answer, text), text)
+        answer = annotate(with_findings(answer, text), text, vocabulary=self.vocabulary)
         timings["explain_ms"] = (time.perf_counter() - t) * 1000
         timings["total_ms"] = timings.get("total_ms", 0.0) + timings["explain_ms"]
         return answer.model_copy(update={"timings_ms": {k: round(v, 1) for k, v in timings.items()}})

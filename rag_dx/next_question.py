@@ -32,12 +32,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import combinations
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rag_dx.findings import Finding, FindingExtractor, extract_findings
 from rag_dx.hpo_tree import HpoTree, load_hpo_tree
 from rag_dx.labels import candidate_key
 from rag_dx.schemas import Diagnosis, Differential, Evidence, NextQuestion
+
+if TYPE_CHECKING:
+    from rag_dx.vocab import Vocabulary
 
 __all__ = ["candidate_support", "information_gain", "next_questions", "question_groups"]
 
@@ -69,6 +72,7 @@ def next_questions(
     prior: Literal["differential", "even"] = "differential",
     extractor: FindingExtractor | None = None,
     tree: HpoTree | None = None,
+    vocabulary: "Vocabulary | None" = None,
 ) -> list[NextQuestion]:
     """Up to `k` findings to ask about, best first (see the module docstring).
 
@@ -81,6 +85,9 @@ def next_questions(
             the finding. False: it need only be asserted by a larger smoothed share of them.
         prior: "differential": the pair's probabilities; "even": 1/2 each, so a question is scored
             by how well it separates the two, not by which of them currently leads.
+        vocabulary: also leave out a finding whose name, as written, is a candidate's ICD-10-CM category
+            (HPO's "Myocardial infarction" to tell Angina from Heart Attack, "Allergic rhinitis" for Hay
+            Fever): the name differs, the question is still the diagnosis itself.
     """
     evidence = differential.evidence if evidence is None else evidence
     by_id = {ev.id: ev for ev in evidence}
@@ -101,6 +108,7 @@ def next_questions(
         moot |= tree.ancestors(f.concept_id)
     per = [candidate_support(dx, by_id, findings_of) for dx in cands]
     cited_by = [[i for i in dict.fromkeys(dx.evidence) if i in by_id] for dx in cands]
+    categories = {d.icd10.upper()[:3] for d in cands if d.icd10} if vocabulary is not None else set()
 
     def share(c: int, cid: str) -> float:
         return (sum(cid in broad_of[i] for i in cited_by[c]) + 0.5) / (len(cited_by[c]) + 1)
@@ -113,7 +121,7 @@ def next_questions(
             support, names, _n = per[fav]
             p_fav = prior_a if fav == a else 1.0 - prior_a
             for cid, ids in support.items():
-                if cid in moot or _names_a_candidate(names[cid], cands):
+                if cid in moot or _names_a_candidate(names[cid], cands) or _same_category(names[cid], categories, vocabulary):
                     continue
                 q_fav, q_other = share(fav, cid), share(other, cid)
                 in_other = any(cid in broad_of[i] for i in cited_by[other])
@@ -148,6 +156,13 @@ def information_gain(prior: float, p_yes_a: float, p_yes_b: float) -> float:
 def _names_a_candidate(finding: str, cands: Sequence[Diagnosis]) -> bool:
     f = f" {candidate_key(finding)} "
     return any(f" {k} " in f or f in f" {k} " for k in (candidate_key(d.diagnosis) for d in cands) if k)
+
+
+def _same_category(finding: str, categories: set[str], vocabulary: "Vocabulary | None") -> bool:
+    # The name as written only (a title, inclusion term or synonym): 0.1 ms a name, where the looser
+    # tiers of `Vocabulary.normalize` cost ~50 ms each the first time and a case has dozens of findings.
+    code = vocabulary.literal_code(finding) if vocabulary is not None and categories else None
+    return code is not None and code.upper()[:3] in categories
 
 
 def question_groups(questions: Sequence[NextQuestion]) -> list[tuple[str, str, list[NextQuestion]]]:

@@ -99,6 +99,21 @@ def test_a_finding_that_names_a_candidate_is_not_a_question():
     assert "cluster headache" not in qs and "photophobia" in qs
 
 
+@pytest.mark.slow  # loads the ICD-10-CM vocabulary
+def test_a_finding_whose_name_is_a_candidate_s_diagnosis_under_another_name_is_not_a_question():
+    from rag_dx.vocab import Vocabulary
+
+    evidence = [ev("G:1", "A myocardial infarction causes crushing chest pain with sweating and nausea.", "Heart Attack"),
+                ev("G:2", "Chest pain on exertion that is relieved by rest, with shortness of breath.", "Angina")]
+    d = Differential(differential=[Diagnosis(diagnosis="Angina", icd10="I20.9", probability=0.4, evidence=["G:2"]),
+                                   Diagnosis(diagnosis="Heart Attack", icd10="I21.9", probability=0.3, evidence=["G:1"])],
+                     evidence=evidence, abstained=False, versions=Versions(package="test"))
+    plain = asked(next_questions("Chest pain.", d))
+    assert "myocardial infarction" in plain  # HPO's name for the candidate Heart Attack: no string in common
+    qs = asked(next_questions("Chest pain.", d, vocabulary=Vocabulary.load()))
+    assert "myocardial infarction" not in qs and "nausea" in qs and "dyspnea" in qs
+
+
 def test_k_limits_and_pairs_of_three_candidates_are_all_compared():
     three = make(("Migraine", 0.5, ["R:1", "R:2"]), ("Tension-type headache", 0.3, ["G:1"]),
                  ("Meningitis", 0.2, ["R:3"]))

@@ -203,9 +203,9 @@ def run(shared: Path, out: Path, *, n_cases: int, seed: int, test_size: float, k
                 continue
             before, _ = top1(case.text, case.diagnosis)
             after, d_reduced = top1(reduced, case.diagnosis)
-            qs = next_questions(reduced, d_reduced, k=k)
+            qs = next_questions(reduced, d_reduced, k=k, vocabulary=assistant.vocabulary)  # as the assistant asks
             asked_ids = [q.concept_id for q in qs]
-            variants = {name: removed in [q.concept_id for q in next_questions(reduced, d_reduced, k=k, **kw)]
+            variants = {name: removed in [q.concept_id for q in next_questions(reduced, d_reduced, k=k, vocabulary=assistant.vocabulary, **kw)]
                         for name, kw in VARIANTS.items()}
             related = tree.ancestors(removed) | tree.descendants(removed)
             answered, _ = top1(f"{reduced} Also: {mentions[0].text}.", case.diagnosis)
