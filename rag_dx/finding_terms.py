@@ -102,7 +102,6 @@ LAY_FINDINGS: Mapping[str, str] = {
     "crusted eyelids": "Purulent eye discharge", "bruised": "Ecchymosis",
     # how a vignette writes them (found missing in textbook cases of a kidney stone, a stroke, TB)
     "blood in the urine": "Hematuria", "blood in his urine": "Hematuria", "blood in her urine": "Hematuria",
-    "hair falls out": "Alopecia", "hair is falling out": "Alopecia",
     "blood in my urine": "Hematuria",  # "pink urine", "red urine", "bloody urine" are HPO's own, more specific terms
     # "urine is pink" and the like: rag_dx.everyday_findings.STATED
     **{f"{v} {q}blood": "Hemoptysis" for v in ("coughed up", "coughing up", "coughs up", "coughed", "coughing",
@@ -115,6 +114,7 @@ LAY_FINDINGS: Mapping[str, str] = {
     "pounding heart": "Palpitations", "heart pounding": "Palpitations",
     "blood streaked sputum": "Hemoptysis", "blood-streaked sputum": "Hemoptysis", "bloody sputum": "Hemoptysis", "blood in the sputum": "Hemoptysis",
     "vaginal discharge": "Abnormal vaginal discharge", "welts": "Urticaria",
+    "hair falls out": "Alopecia", "hair is falling out": "Alopecia",  # "falls" alone: NOT_FINDINGS
     "drooping face": "Facial palsy", "facial drooping": "Facial palsy", "face drooping": "Facial palsy",
     "drooping of the face": "Facial palsy",
     "weakness on one side": "Hemiparesis", "one sided weakness": "Hemiparesis", "one-sided weakness": "Hemiparesis",
