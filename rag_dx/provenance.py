@@ -3,6 +3,8 @@ manifest (index versions, eval runs, fine-tuned models, benchmark results)."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import platform
 import subprocess
 from collections.abc import Iterable
@@ -53,3 +55,29 @@ def provenance(packages: Iterable[str] = (), *, created_key: str = "created") ->
         "python": platform.python_version(),
         "packages": package_versions(packages),
     }
+
+
+#: What decides how an index version reads diagnosis names and findings when it is built: its disease
+#: cards (which names are diagnoses, which pages join one concept, the finding words they read) and its
+#: practice model (the negation-aware text it is trained on) keep that reading until it is rebuilt.
+READING_SOURCES = (
+    "vocab.py", "vocab_tables.py", "labels.py", "candidates.py", "commonness.py", "abbreviations.py",
+    "findings.py", "finding_terms.py", "everyday_findings.py", "site_predicates.py", "vital_signs.py",
+    "patient_age.py", "topic_cards.py", "cards.py", "data/curated_synonyms.tsv", "data/commonness.tsv",
+    "data/clinical_abbreviations.tsv",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def reading_digest() -> str:
+    """A digest of :data:`READING_SOURCES` as this installation has them, stored in every index version.
+
+    Why: an index built before a vocabulary or finding-table change keeps the old reading with no
+    sign of it; the dev protocols' indexes once lagged two such commits for two sessions, their effect
+    on the cards unmeasured. A version whose digest differs from the running code's is served with a
+    warning (:func:`rag_dx.index.reader.open_version`). Any edit to these files changes it, comments
+    included: it says the reading *may* differ, not that it does."""
+    digest = hashlib.sha256()
+    for rel in READING_SOURCES:
+        digest.update(rel.encode() + b"\x00" + (_REPO / rel).read_bytes() + b"\x00")
+    return digest.hexdigest()[:16]

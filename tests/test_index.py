@@ -186,3 +186,19 @@ def test_extra_artefacts_are_written_checksummed_and_listed(tmp_path, fake_encod
     with pytest.raises(Exception, match="reserved"):
         build_index(settings, "art", fixture_reports(), [], encoder=fake_encoder, deidentifier=PassThroughDeid(),
                     artefacts={"bm25": write_labels})
+
+
+def test_a_version_built_with_another_reading_of_names_and_findings_is_served_with_a_warning(built, fake_encoder,
+                                                                                            monkeypatch):
+    import rag_dx.index.reader as reader
+    from rag_dx.provenance import READING_SOURCES, reading_digest
+
+    settings, path = built
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["reading_digest"] == reading_digest()
+    assert {"vocab.py", "finding_terms.py", "data/curated_synonyms.tsv"} <= set(READING_SOURCES)
+    same = open_index(settings.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+    assert same.warnings == []
+    monkeypatch.setattr(reader, "reading_digest", lambda: "0" * 16)  # as if the vocabulary had changed since
+    moved = open_index(settings.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
+    assert len(moved.warnings) == 1 and "rebuilt" in moved.warnings[0] and "--name fx" in moved.warnings[0]

@@ -29,6 +29,7 @@ from rag_dx.index.layout import (  # noqa: F401  (check_encoder re-exported)
     verify_files,
 )
 from rag_dx.index.store import CURRENT, IndexStore
+from rag_dx.provenance import reading_digest
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,15 @@ def open_version(store: IndexStore, path: Path, *, encoder_name: str, encoder_fi
         raise IndexCorruptError(
             f"index '{store.name}' version {path.name}: counts or dimension disagree with its manifest"
         )
-    return LoadedIndex(name=store.name, version=path.name, path=path, manifest=manifest, dense=dense,
-                       sparse=sparse, docstore=docstore)
+    loaded = LoadedIndex(name=store.name, version=path.name, path=path, manifest=manifest, dense=dense,
+                         sparse=sparse, docstore=docstore)
+    built_with = manifest.get("reading_digest")
+    if built_with and built_with != reading_digest():
+        loaded.warnings.append(
+            f"index '{store.name}' version {path.name} was built by a rag-dx whose diagnosis vocabulary or finding "
+            f"tables differ from this one's: its disease cards and practice model read names and findings as that "
+            f"version did until the index is rebuilt (`rag-dx index build --name {store.name} ...`)")
+    return loaded
 
 
 def open_index(

@@ -28,6 +28,7 @@ from rag_dx.index.docstore import write_docstore
 from rag_dx.index.faiss_index import METRIC, DenseIndex, FaissConfig
 from rag_dx.index.layout import BM25_DIR, DENSE_FILE, DOCSTORE_FILE, FORMAT_VERSION, RESERVED_NAMES
 from rag_dx.index.store import IndexStore, git_commit, utc_now
+from rag_dx.provenance import reading_digest
 from rag_dx.schemas import Chunk
 
 #: Writes one artefact into the partial version directory; returns its manifest entry.
@@ -36,7 +37,7 @@ ArtefactWriter = Callable[[Path, Sequence[Chunk]], "dict[str, Any] | None"]
 #: Top-level manifest keys an artefact entry may not replace.
 _MANIFEST_KEYS = frozenset({
     "format_version", "name", "version", "created_at", "package_version", "git_commit", "encoder", "dim",
-    "metric", "faiss_factory", "faiss", "corpus_fingerprint", "counts", "files", "artefacts",
+    "metric", "faiss_factory", "faiss", "corpus_fingerprint", "counts", "files", "artefacts", "reading_digest",
 })
 
 
@@ -124,6 +125,7 @@ def write_version(store: IndexStore, chunks: Sequence[Chunk], vectors: np.ndarra
             "created_at": utc_now(),
             "package_version": __version__,
             "git_commit": git_commit(),
+            "reading_digest": reading_digest(),
             "encoder": {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": encoder.dim},
             "dim": encoder.dim,
             "metric": METRIC,
