@@ -202,3 +202,14 @@ def test_a_version_built_with_another_reading_of_names_and_findings_is_served_wi
     monkeypatch.setattr(reader, "reading_digest", lambda: "0" * 16)  # as if the vocabulary had changed since
     moved = open_index(settings.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
     assert len(moved.warnings) == 1 and "rebuilt" in moved.warnings[0] and "--name fx" in moved.warnings[0]
+
+
+def test_the_demo_index_is_rebuilt_when_it_was_built_with_another_reading(built, monkeypatch):
+    import rag_dx.provenance as provenance
+    from rag_dx.commands.diagnose import _read_otherwise
+
+    settings, _ = built
+    store = IndexStore(settings.index_dir, "fx")
+    assert not _read_otherwise(store)
+    monkeypatch.setattr(provenance, "reading_digest", lambda: "0" * 16)
+    assert _read_otherwise(store)  # `rag-dx demo` rebuilds it, where another index only warns

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from rag_dx.commands.common import IndexDir, cli_errors, load_cli_settings
 from rag_dx.commands.render import format_differential
+
+if TYPE_CHECKING:
+    from rag_dx.index.store import IndexStore
 
 models_app = typer.Typer(help="Prepare the bundled models.", no_args_is_help=True)
 
@@ -70,7 +73,11 @@ def demo(
     case: Annotated[Optional[str], typer.Option(help="Case to diagnose (default: the bundled sample case).")] = None,
     rebuild: Annotated[bool, typer.Option(help="Rebuild the demo index even if it exists.")] = False,
 ) -> None:
-    """Prepare the bundled models, build the demo index if missing, and diagnose a sample case."""
+    """Prepare the bundled models, build the demo index if missing, and diagnose a sample case.
+
+    The demo index is also rebuilt when it was built by a rag-dx that read diagnosis names and findings
+    otherwise (`rag_dx.provenance.reading_digest`): it holds only bundled data, so an updated checkout's
+    `make run` shows the updated reading instead of a warning."""
     from rag_dx.build import build_index
     from rag_dx.demo import SAMPLE_CASE, build_demo_guidelines, demo_reports_path
     from rag_dx.diagnose import build_assistant
@@ -81,7 +88,8 @@ def demo(
     settings = load_cli_settings()
     prepare_generator(settings.cache_dir)
     name = settings.index_name
-    if rebuild or IndexStore(settings.index_dir, name).current_version() is None:
+    store = IndexStore(settings.index_dir, name)
+    if rebuild or store.current_version() is None or _read_otherwise(store):
         typer.echo(f"building the demo index '{name}' in {settings.index_dir} ...", err=True)
         guideline_file = build_demo_guidelines(Path(settings.cache_dir) / "demo" / "guidelines.jsonl")
         reports = load_reports(demo_reports_path()).reports
@@ -91,3 +99,11 @@ def demo(
     sample = case or SAMPLE_CASE
     typer.echo(f"case: {sample}\n")
     typer.echo(format_differential(assistant.diagnose(sample)))
+
+
+def _read_otherwise(store: IndexStore) -> bool:
+    from rag_dx.index.layout import read_manifest
+    from rag_dx.provenance import reading_digest
+
+    built_with = read_manifest(store.current_dir()).get("reading_digest")
+    return built_with is not None and built_with != reading_digest()
