@@ -92,10 +92,11 @@ def open_version(store: IndexStore, path: Path, *, encoder_name: str, encoder_fi
                          sparse=sparse, docstore=docstore)
     built_with = manifest.get("reading_digest")
     if built_with and built_with != reading_digest():
-        loaded.warnings.append(
-            f"index '{store.name}' version {path.name} was built by a rag-dx whose diagnosis vocabulary or finding "
-            f"tables differ from this one's: its disease cards and practice model read names and findings as that "
-            f"version did until the index is rebuilt (`rag-dx index build --name {store.name} ...`)")
+        message = (f"index '{store.name}' version {path.name} was built by a rag-dx whose diagnosis vocabulary or "
+                   f"finding tables differ from this one's: its disease cards and practice model read names and "
+                   f"findings as that version did until the index is rebuilt (`rag-dx index build --name {store.name} ...`)")
+        log.warning("%s", message)  # an evaluation shows it too, not only an answer's warnings
+        loaded.warnings.append(message)
     return loaded
 
 
