@@ -109,6 +109,10 @@ def next_questions(
     per = [candidate_support(dx, by_id, findings_of) for dx in cands]
     cited_by = [[i for i in dict.fromkeys(dx.evidence) if i in by_id] for dx in cands]
     categories = {d.icd10.upper()[:3] for d in cands if d.icd10} if vocabulary is not None else set()
+    # never asked: what the case already says, and a finding that is a compared candidate (decided once per concept)
+    named = {cid: name for _s, names, _n in per for cid, name in names.items()}
+    not_asked = moot | {cid for cid, name in named.items()
+                        if _names_a_candidate(name, cands) or _same_category(name, categories, vocabulary)}
 
     def share(c: int, cid: str) -> float:
         return (sum(cid in broad_of[i] for i in cited_by[c]) + 0.5) / (len(cited_by[c]) + 1)
@@ -121,7 +125,7 @@ def next_questions(
             support, names, _n = per[fav]
             p_fav = prior_a if fav == a else 1.0 - prior_a
             for cid, ids in support.items():
-                if cid in moot or _names_a_candidate(names[cid], cands) or _same_category(names[cid], categories, vocabulary):
+                if cid in not_asked:
                     continue
                 q_fav, q_other = share(fav, cid), share(other, cid)
                 in_other = any(cid in broad_of[i] for i in cited_by[other])

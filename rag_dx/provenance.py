@@ -7,7 +7,7 @@ import functools
 import hashlib
 import platform
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -81,3 +81,10 @@ def reading_digest() -> str:
     for rel in READING_SOURCES:
         digest.update(rel.encode() + b"\x00" + (_REPO / rel).read_bytes() + b"\x00")
     return digest.hexdigest()[:16]
+
+
+def built_with_other_reading(manifest: Mapping[str, Any]) -> bool:
+    """Whether an index version's manifest records a :func:`reading_digest` other than the running one's
+    (False for a version built before the digest was stored)."""
+    built_with = manifest.get("reading_digest")
+    return bool(built_with) and built_with != reading_digest()

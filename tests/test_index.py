@@ -190,7 +190,7 @@ def test_extra_artefacts_are_written_checksummed_and_listed(tmp_path, fake_encod
 
 def test_a_version_built_with_another_reading_of_names_and_findings_is_served_with_a_warning(built, fake_encoder,
                                                                                             monkeypatch, caplog):
-    import rag_dx.index.reader as reader
+    import rag_dx.provenance as provenance
     from rag_dx.provenance import READING_SOURCES, reading_digest
 
     settings, path = built
@@ -199,7 +199,7 @@ def test_a_version_built_with_another_reading_of_names_and_findings_is_served_wi
     assert {"vocab.py", "finding_terms.py", "data/curated_synonyms.tsv"} <= set(READING_SOURCES)
     same = open_index(settings.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
     assert same.warnings == []
-    monkeypatch.setattr(reader, "reading_digest", lambda: "0" * 16)  # as if the vocabulary had changed since
+    monkeypatch.setattr(provenance, "reading_digest", lambda: "0" * 16)  # as if the vocabulary had changed since
     moved = open_index(settings.index_dir, "fx", encoder_name="fake", encoder_fingerprint=fake_encoder.fingerprint)
     assert len(moved.warnings) == 1 and "rebuilt" in moved.warnings[0] and "--name fx" in moved.warnings[0]
     assert moved.warnings[0] in caplog.text  # logged as well, so a batch evaluation shows it

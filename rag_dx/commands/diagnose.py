@@ -103,7 +103,6 @@ def demo(
 
 def _read_otherwise(store: IndexStore) -> bool:
     from rag_dx.index.layout import read_manifest
-    from rag_dx.provenance import reading_digest
+    from rag_dx.provenance import built_with_other_reading
 
-    built_with = read_manifest(store.current_dir()).get("reading_digest")
-    return built_with is not None and built_with != reading_digest()
+    return built_with_other_reading(read_manifest(store.current_dir()))

@@ -29,7 +29,7 @@ from rag_dx.index.layout import (  # noqa: F401  (check_encoder re-exported)
     verify_files,
 )
 from rag_dx.index.store import CURRENT, IndexStore
-from rag_dx.provenance import reading_digest
+from rag_dx.provenance import built_with_other_reading
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,7 @@ def open_version(store: IndexStore, path: Path, *, encoder_name: str, encoder_fi
         )
     loaded = LoadedIndex(name=store.name, version=path.name, path=path, manifest=manifest, dense=dense,
                          sparse=sparse, docstore=docstore)
-    built_with = manifest.get("reading_digest")
-    if built_with and built_with != reading_digest():
+    if built_with_other_reading(manifest):
         message = (f"index '{store.name}' version {path.name} was built by a rag-dx whose diagnosis vocabulary or "
                    f"finding tables differ from this one's: its disease cards and practice model read names and "
                    f"findings as that version did until the index is rebuilt (`rag-dx index build --name {store.name} ...`)")
