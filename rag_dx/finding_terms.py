@@ -129,6 +129,7 @@ LAY_FINDINGS: Mapping[str, str] = {
     # hypersensitivity. HPO's own terms for what notes mean by them:
     "irritable bowel": "Bowel irritability", "irritable bowel syndrome": "Bowel irritability",
     "hypersensitivity": "Immunologic hypersensitivity",
+    "fetal hydrops": "Hydrops fetalis",  # bare "hydrops" (endolymphatic, of the gallbladder) is a stop term
 }
 
 # Swollen or enlarged body parts, as patients and leaflets write them: site -> (HPO preferred name,
@@ -365,7 +366,10 @@ _SPAN_KEY = "rag_dx_findings"
 #: often" still are).
 NOT_A_FINDING = "not-a-finding"
 NOT_FINDINGS: frozenset[str] = frozenset(
-    f"falls {w}" for w in ("asleep", "within", "into", "below", "under", "above", "short", "between", "outside"))
+    [f"falls {w}" for w in ("asleep", "within", "into", "below", "under", "above", "short", "between", "outside")]
+    # PACS, the imaging archive ("report was saved to PACS"), is not PACs (Premature atrial contractions)
+    + [f"{w} pacs" for w in ("to", "to the", "on", "on the", "in", "in the", "via", "from", "from the")]
+    + ["pacs system", "pacs images", "pacs report"])
 # HPO synonyms that are ordinary words in case text and would match everywhere.
 _STOP_TERMS = frozenset({
     "pain", "all", "other", "high", "low", "short", "tall", "death", "large", "small", "abnormal",
@@ -385,6 +389,9 @@ _STOP_TERMS = frozenset({
     # "jumping jacks", "ordering labs", "arranging follow-up" (Atypical sorting), "good self-control"
     # (Disinhibition); the specific ones ("head-banging", "hand-wringing") still match
     "jumping", "hopping", "bouncing", "twirling", "ordering", "arranging", "self-control",
+    # HPO synonyms more specific than the word: "laryngitis" was Subglottic laryngitis (a croup finding),
+    # bare "hydrops" (endolymphatic, of the gallbladder) was Edema; "fetal hydrops" is in LAY_FINDINGS
+    "laryngitis", "hydrops",
 })
 
 

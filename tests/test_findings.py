@@ -437,6 +437,9 @@ def test_non_before_an_eponym_is_a_name_not_a_denial(fx: FindingExtractor) -> No
     "She did jumping jacks and was hopping on one foot.",  # not the stereotypy Jumping
     "He shows good self-control.",  # not Disinhibition (HPO lists "self-control" as its synonym)
     "She falls asleep easily and her sodium falls within normal limits.",  # the verb, not Falls
+    "Full report was sent to the PACS. Images saved to PACS.",  # the imaging archive, not PACs
+    "She has laryngitis.",  # not HPO's more specific Subglottic laryngitis
+    "Endolymphatic hydrops of the inner ear.",  # not Edema
 ])
 def test_words_that_name_another_thing_in_clinical_text_are_not_findings(fx: FindingExtractor, text: str) -> None:
     assert fx.extract(text) == []
@@ -449,6 +452,8 @@ def test_words_that_name_another_thing_in_clinical_text_are_not_findings(fx: Fin
     ("The toddler is irritable and crying.", "Irritability"),  # the mood is still found where it is meant
     ("He falls often and had two falls this month.", "Falls"),  # a patient who falls still does
     ("Her hair falls out in clumps.", "Alopecia"),
+    ("Occasional PACs were noted on the monitor.", "Premature atrial contractions"),  # the beats still are
+    ("Fetal hydrops on the scan.", "Hydrops fetalis"),
 ])
 def test_a_clinical_word_is_read_in_its_clinical_sense(fx: FindingExtractor, text: str, name: str) -> None:
     assert name in {f.name for f in fx.extract(text)}
