@@ -15,7 +15,9 @@ How, for the top candidates (default three) and each pair of them (A, B):
   possible, past, family), nor a more specific concept: after "thunderclap headache", "headache?"
   is moot (:mod:`rag_dx.hpo_tree`).
 * A finding that names a compared candidate ("Tension-type headache" in a guideline passage is
-  an HPO term too) is not a question: it is the diagnosis itself.
+  an HPO term too) is not a question: it is the diagnosis itself. Nor is a tumour (HPO's Neoplasm
+  and below: "a mass in the colon" is what imaging or pathology answers) or one of HPO's grouping
+  terms ("Abnormal lung morphology", "Abnormality of the skin"): nothing to ask at the bedside.
 * Score: the expected information gain of the answer about "A or B" (bits), times the pair's
   probability mass p(A) + p(B), so questions separating the leading candidates come first. The
   prior is p(A) : p(B) from the differential; P(finding | candidate) is the share of its cited
@@ -30,6 +32,7 @@ The follow-up turn (the chat appends the answer to the case) then re-ranks with 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from itertools import combinations
 from typing import TYPE_CHECKING, Literal
@@ -43,6 +46,11 @@ if TYPE_CHECKING:
     from rag_dx.vocab import Vocabulary
 
 __all__ = ["candidate_support", "information_gain", "next_questions", "question_groups"]
+
+NEOPLASM = "HP:0002664"
+# HPO names its organ-level grouping terms this way ("Abnormal lung morphology", "Abnormal cardiovascular
+# system physiology", "Abnormality of the skin"); 1,280 of its 19,034 terms, none a symptom or sign.
+_GROUPING_TERM = re.compile(r"^abnormal(?:ity)?\b.*\b(?:morphology|physiology)$|^abnormality of\b", re.IGNORECASE)
 
 
 def candidate_support(
@@ -112,7 +120,8 @@ def next_questions(
     # never asked: what the case already says, and a finding that is a compared candidate (decided once per concept)
     named = {cid: name for _s, names, _n in per for cid, name in names.items()}
     not_asked = moot | {cid for cid, name in named.items()
-                        if _names_a_candidate(name, cands) or _same_category(name, categories, vocabulary)}
+                        if _names_a_candidate(name, cands) or _same_category(name, categories, vocabulary)
+                        or _not_a_bedside_question(cid, name, tree)}
 
     def share(c: int, cid: str) -> float:
         return (sum(cid in broad_of[i] for i in cited_by[c]) + 0.5) / (len(cited_by[c]) + 1)
@@ -160,6 +169,10 @@ def information_gain(prior: float, p_yes_a: float, p_yes_b: float) -> float:
 def _names_a_candidate(finding: str, cands: Sequence[Diagnosis]) -> bool:
     f = f" {candidate_key(finding)} "
     return any(f" {k} " in f or f in f" {k} " for k in (candidate_key(d.diagnosis) for d in cands) if k)
+
+
+def _not_a_bedside_question(cid: str, name: str, tree: HpoTree) -> bool:
+    return bool(_GROUPING_TERM.search(name)) or NEOPLASM in tree.ancestors(cid)
 
 
 def _same_category(finding: str, categories: set[str], vocabulary: "Vocabulary | None") -> bool:

@@ -99,6 +99,16 @@ def test_a_finding_that_names_a_candidate_is_not_a_question():
     assert "cluster headache" not in qs and "photophobia" in qs
 
 
+def test_tumours_and_hpo_grouping_terms_are_not_bedside_questions():
+    evidence = [ev("G:1", "A heart defect or a cancer may cause it, with fever and a cough.", "A"),
+                ev("G:2", "Headache with photophobia.", "B")]
+    d = make(("A", 0.5, ["G:1"]), ("B", 0.4, ["G:2"]), evidence=evidence)
+    qs = asked(next_questions("Feels unwell.", d))
+    assert "fever" in qs and "photophobia" in qs  # the symptoms still are
+    assert "neoplasm" not in qs  # "cancer": imaging or pathology answers it
+    assert "abnormal heart morphology" not in qs  # "heart defect": HPO's grouping term
+
+
 @pytest.mark.slow  # loads the ICD-10-CM vocabulary
 def test_a_finding_whose_name_is_a_candidate_s_diagnosis_under_another_name_is_not_a_question():
     from rag_dx.vocab import Vocabulary
