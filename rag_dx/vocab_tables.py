@@ -97,6 +97,9 @@ _COSTLY_EXTRA = frozenset({
     # a class of organism or a device makes a site's disease another one ("Intestinal disease" was A07.9
     # "Protozoal intestinal disease", "Bloodstream infections" T80.211 "... due to central venous catheter")
     "protozoal", "bacterial", "parasitic", "fungal", "mycotic", "catheter", "portacath", "picc", "hickman",
+    # a disease's joint manifestation is another disease ("Blood Disorders", MedlinePlus's body-system page,
+    # was M36.3 "Arthropathy in other blood disorders" and its passages voted as an arthropathy)
+    "arthropathy",
 })
 # A one-word name may only gain these words by containment ("Chikungunya" -> "Chikungunya virus
 # disease", "Rickets" -> "Rickets, active", "Mononucleosis" -> "Infectious mononucleosis").
